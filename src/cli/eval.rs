@@ -1,0 +1,79 @@
+//! `chiffre eval`: score a saved model on the test set.
+
+use crate::data::{default_data_dir, Mnist};
+use crate::loss::Loss;
+use crate::metrics::ConfusionMatrix;
+use crate::model::load;
+use crate::train::{check_compatible, evaluate};
+use anyhow::Context;
+use std::path::PathBuf;
+
+/// Arguments of `chiffre eval`.
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// The model file written by `chiffre train`.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// A directory in the MNIST layout (default: the bundled MNIST).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Evaluate only the first N test images.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+}
+
+/// Evaluates and prints.
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    super::set_threads(args.threads)?;
+    let mut file = load(&args.model)?;
+    let dir = args.data.unwrap_or_else(default_data_dir);
+    let mnist = Mnist::load(&dir)?;
+    let test = match args.limit {
+        Some(n) => mnist.test.take(n),
+        None => mnist.test,
+    };
+    check_compatible(&file.model, &test, "test")
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("{} does not fit the data in {}", args.model.display(), dir.display()))?;
+    let result = evaluate(&mut file.model, &test, Loss::CrossEntropy);
+    let classes = file.model.num_classes();
+    let confusion = ConfusionMatrix::new(&test.labels, &result.predictions, classes);
+    let per_class = confusion.per_class();
+    let correct = (result.accuracy * test.len() as f64).round() as u64;
+    if args.json {
+        let out = serde_json::json!({
+            "model": args.model.display().to_string(),
+            "data": dir.display().to_string(),
+            "accuracy": result.accuracy,
+            "correct": correct,
+            "total": test.len(),
+            "loss": result.loss,
+            "confusion": confusion.counts,
+            "per_class": per_class,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("model: {} ({})", args.model.display(), file.model.spec().name);
+    println!("test accuracy: {:.4} ({correct}/{})  loss {:.4}", result.accuracy, test.len(), result.loss);
+    println!("\nconfusion matrix (rows: true digit, columns: predicted)");
+    print!("      ");
+    (0..classes).for_each(|c| print!("{c:>6}"));
+    println!();
+    for (t, row) in confusion.counts.iter().enumerate() {
+        print!("{t:>6}");
+        row.iter().for_each(|n| print!("{n:>6}"));
+        println!();
+    }
+    println!("\nclass  precision  recall     f1  support");
+    for s in &per_class {
+        println!("{:>5}  {:>9.4}  {:>6.4}  {:>5.4}  {:>7}", s.class, s.precision, s.recall, s.f1, s.support);
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! The command line: one file per subcommand; parsing and printing only, no
+//! learning logic.
+
+mod eval;
+mod summary;
+mod train;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// chiffre: a from-scratch convolutional neural network that reads handwritten digits.
+#[derive(Parser, Debug)]
+#[command(name = "chiffre", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a network on MNIST (or any IDX data), evaluate it on the test set, save it.
+    Train(train::TrainArgs),
+    /// Evaluate a saved model on the test set: accuracy, confusion matrix, per-class scores.
+    Eval(eval::EvalArgs),
+    /// Print a network's layers, output shapes and parameter counts.
+    Summary(summary::SummaryArgs),
+}
+
+/// Which network: a preset or a spec file.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ArchArgs {
+    /// A preset network: perceptron, mlp or cnn (the tutorial's CNN).
+    #[arg(long, default_value = "cnn", value_parser = clap::builder::PossibleValuesParser::new(chiffre_presets()))]
+    arch: String,
+    /// A spec file (JSON or TOML) describing any sequential stack; overrides --arch.
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+}
+
+fn chiffre_presets() -> &'static [&'static str] {
+    crate::model::PRESETS
+}
+
+impl ArchArgs {
+    /// The spec this selects, for `classes` output classes.
+    fn resolve(&self, classes: usize) -> anyhow::Result<crate::model::ModelSpec> {
+        match &self.spec {
+            Some(path) => Ok(crate::model::ModelSpec::from_file(path)?),
+            None => crate::model::preset(&self.arch, classes).ok_or_else(|| {
+                anyhow::anyhow!("unknown --arch {}; choose one of {:?}", self.arch, crate::model::PRESETS)
+            }),
+        }
+    }
+}
+
+/// Sets the number of worker threads (0: one per core).
+fn set_threads(threads: usize) -> anyhow::Result<usize> {
+    let n = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| anyhow::anyhow!("cannot start {n} threads: {e}"))?;
+    Ok(n)
+}
+
+/// Runs the command line; errors are printed as one clear message with a
+/// non-zero exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Summary(args) => summary::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

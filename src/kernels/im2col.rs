@@ -1,0 +1,103 @@
+//! im2col / col2im for channels-last images: a convolution becomes one GEMM.
+//!
+//! For an input `[B, H, W, C]` and a `k × k` kernel, `im2col` writes one row
+//! per output pixel `(b, oy, ox)` (so `B·OH·OW` rows) holding the `k·k·C`
+//! input values under the kernel, in `(ky, kx, c)` order, with zeros where the
+//! kernel hangs over the padded border. The convolution is then
+//! `out[B·OH·OW, OC] = col · Wᵀ` with the weights stored `[OC, k, k, C]`.
+
+use rayon::prelude::*;
+
+/// Sizes of one 2-D convolution (or of any sliding window).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Input channels.
+    pub c: usize,
+    /// Kernel side.
+    pub k: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Zero rows added above (and columns on the left).
+    pub pad_top: usize,
+    /// Zero columns added on the left.
+    pub pad_left: usize,
+    /// Output height.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
+}
+
+impl ConvGeometry {
+    /// Length of one im2col row: `k·k·C`.
+    pub fn patch_len(&self) -> usize {
+        self.k * self.k * self.c
+    }
+
+    /// Input offset of `(iy, ix)` for output pixel `(oy, ox)` and kernel tap
+    /// `(ky, kx)`, or `None` when it falls in the padding.
+    #[inline]
+    fn source(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+        let iy = (oy * self.stride + ky).checked_sub(self.pad_top)?;
+        let ix = (ox * self.stride + kx).checked_sub(self.pad_left)?;
+        (iy < self.h && ix < self.w).then_some((iy, ix))
+    }
+}
+
+/// `input [B, H, W, C]` → `col [B·OH·OW, k·k·C]`.
+pub fn im2col(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
+    let image = g.h * g.w * g.c;
+    let per_image = g.oh * g.ow * g.patch_len();
+    col.par_chunks_mut(per_image).zip(input.par_chunks(image)).for_each(|(col, x)| {
+        let mut rows = col.chunks_exact_mut(g.patch_len());
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let Some(row) = rows.next() else { return };
+                let mut taps = row.chunks_exact_mut(g.c);
+                for ky in 0..g.k {
+                    for kx in 0..g.k {
+                        let Some(tap) = taps.next() else { return };
+                        match g.source(oy, ox, ky, kx) {
+                            Some((iy, ix)) => {
+                                let at = (iy * g.w + ix) * g.c;
+                                tap.copy_from_slice(&x[at..at + g.c]);
+                            }
+                            None => tap.fill(0.0),
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// The adjoint of [`im2col`]: `dcol [B·OH·OW, k·k·C]` → `dinput [B, H, W, C]`,
+/// summing the contributions of overlapping windows. Overwrites `dinput`.
+pub fn col2im(dcol: &[f32], g: &ConvGeometry, dinput: &mut [f32]) {
+    let image = g.h * g.w * g.c;
+    let per_image = g.oh * g.ow * g.patch_len();
+    dinput.par_chunks_mut(image).zip(dcol.par_chunks(per_image)).for_each(|(dx, col)| {
+        dx.fill(0.0);
+        let mut rows = col.chunks_exact(g.patch_len());
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let Some(row) = rows.next() else { return };
+                let mut taps = row.chunks_exact(g.c);
+                for ky in 0..g.k {
+                    for kx in 0..g.k {
+                        let Some(tap) = taps.next() else { return };
+                        if let Some((iy, ix)) = g.source(oy, ox, ky, kx) {
+                            let at = (iy * g.w + ix) * g.c;
+                            for (d, v) in dx[at..at + g.c].iter_mut().zip(tap) {
+                                *d += v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,74 @@
+//! Plain, obviously-correct versions of the kernels, for tests only: the
+//! optimised kernels are checked against these on random shapes.
+
+use super::{ConvGeometry, PoolGeometry};
+
+/// `c[m×n] = a[m×k] · b[k×n]`, triple loop.
+pub fn matmul(m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Vec<f32> {
+    let mut c = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = 0.0f64;
+            for p in 0..k {
+                s += a[i * k + p] as f64 * b[p * n + j] as f64;
+            }
+            c[i * n + j] = s as f32;
+        }
+    }
+    c
+}
+
+/// Direct convolution: `x [B, H, W, C]`, `weight [OC, k, k, C]`, `bias [OC]`
+/// → `[B, OH, OW, OC]`, by the definition (sum over the window).
+pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, batch: usize) -> Vec<f32> {
+    let oc = bias.len();
+    let mut y = vec![0.0; batch * g.oh * g.ow * oc];
+    for b in 0..batch {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                for o in 0..oc {
+                    let mut s = bias[o] as f64;
+                    for ky in 0..g.k {
+                        for kx in 0..g.k {
+                            let iy = (oy * g.stride + ky) as isize - g.pad_top as isize;
+                            let ix = (ox * g.stride + kx) as isize - g.pad_left as isize;
+                            if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
+                                continue;
+                            }
+                            for c in 0..g.c {
+                                let xv = x[((b * g.h + iy as usize) * g.w + ix as usize) * g.c + c];
+                                let wv = weight[((o * g.k + ky) * g.k + kx) * g.c + c];
+                                s += xv as f64 * wv as f64;
+                            }
+                        }
+                    }
+                    y[((b * g.oh + oy) * g.ow + ox) * oc + o] = s as f32;
+                }
+            }
+        }
+    }
+    y
+}
+
+/// Pooling by the definition: the max (or mean) of each window.
+pub fn pool(x: &[f32], g: &PoolGeometry, batch: usize, max: bool) -> Vec<f32> {
+    let mut y = Vec::with_capacity(batch * g.oh * g.ow * g.c);
+    for b in 0..batch {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                for c in 0..g.c {
+                    let window = (0..g.size).flat_map(|wy| {
+                        (0..g.size)
+                            .map(move |wx| x[((b * g.h + oy * g.stride + wy) * g.w + ox * g.stride + wx) * g.c + c])
+                    });
+                    y.push(if max {
+                        window.fold(f32::NEG_INFINITY, f32::max)
+                    } else {
+                        window.sum::<f32>() / (g.size * g.size) as f32
+                    });
+                }
+            }
+        }
+    }
+    y
+}

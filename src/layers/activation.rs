@@ -1,0 +1,73 @@
+//! Element-wise activations: the non-linearity that follows a weighted sum.
+//!
+//! Shapes: output `y` has the shape of input `x`, whatever it is.
+
+use super::{Layer, Mode};
+use crate::tensor::Tensor;
+
+/// Defines an activation layer from its forward `y = f(x)` and its derivative
+/// written in terms of `x` and `y` (backward: `dx = dy · f'(x)`).
+macro_rules! activation {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, |$x:ident| $f:expr, |$xx:ident, $y:ident| $df:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name {
+            shape: Vec<usize>,
+        }
+
+        impl $name {
+            /// The activation over per-example inputs of shape `shape`.
+            pub fn new(shape: &[usize]) -> Self {
+                $name { shape: shape.to_vec() }
+            }
+        }
+
+        impl Layer for $name {
+            fn kind(&self) -> &'static str {
+                $kind
+            }
+
+            fn output_shape(&self) -> &[usize] {
+                &self.shape
+            }
+
+            fn forward(&mut self, x: &Tensor, y: &mut Tensor, _mode: Mode) {
+                y.resize(x.shape());
+                // y = f(x), element by element
+                for (y, &$x) in y.data_mut().iter_mut().zip(x.data()) {
+                    *y = $f;
+                }
+            }
+
+            fn backward(&mut self, x: &Tensor, y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
+                let Some(dx) = dx else { return };
+                dx.resize(x.shape());
+                // from y = f(x):  dx = dy · f'(x)
+                for (((dx, &dy), &$xx), &$y) in dx.data_mut().iter_mut().zip(dy.data()).zip(x.data()).zip(y.data()) {
+                    *dx = dy * $df;
+                }
+            }
+        }
+    };
+}
+
+activation!(
+    /// ReLU: `max(0, x)`, which clears the negatives of a feature map.
+    Relu, "relu",
+    |x| x.max(0.0),
+    |x, _y| if x > 0.0 { 1.0 } else { 0.0 }
+);
+
+activation!(
+    /// Sigmoid: `1 / (1 + e^-x)`, the tutorial's first activation, between 0 and 1.
+    Sigmoid, "sigmoid",
+    |x| 1.0 / (1.0 + (-x).exp()),
+    |_x, y| y * (1.0 - y)
+);
+
+activation!(
+    /// Hyperbolic tangent, between -1 and 1.
+    Tanh, "tanh",
+    |x| x.tanh(),
+    |_x, y| 1.0 - y * y
+);

@@ -1,0 +1,149 @@
+//! Convolution: `filters` small kernels slid over the image, each giving one
+//! feature map (the tutorial's "filtre" and "carte de caractéristiques").
+//!
+//! Shapes: input `x [B, H, W, C]`, weight `W [OC, k, k, C]`, bias `b [OC]`,
+//! output `y [B, OH, OW, OC]`; the im2col matrix `col [B·OH·OW, k·k·C]` is
+//! kept from forward for backward.
+
+use super::{resize_batch, Init, Layer, Mode, Param};
+use crate::kernels::{add_bias_rows, col2im, im2col, matmul, sum_rows, ConvGeometry, Transpose};
+use crate::tensor::Tensor;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// What happens at the border.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Padding {
+    /// No padding: the kernel stays inside the image; the output shrinks by `k - 1`.
+    #[default]
+    Valid,
+    /// Zero padding so that the output is `ceil(H / stride)` (Keras' `same`).
+    Same,
+}
+
+/// A 2-D convolution with a square kernel.
+#[derive(Clone, Debug)]
+pub struct Conv2d {
+    geometry: ConvGeometry,
+    out_shape: [usize; 3],
+    weight: Param,
+    bias: Param,
+    /// im2col of the last training input, reused for backward.
+    col: Vec<f32>,
+    /// Gradient with respect to `col`, before col2im.
+    dcol: Vec<f32>,
+}
+
+impl Conv2d {
+    /// A convolution over inputs of shape `[h, w, c]`; `Err` says why the
+    /// shapes are impossible.
+    pub fn new(
+        input: [usize; 3],
+        filters: usize,
+        kernel: usize,
+        stride: usize,
+        padding: Padding,
+        init: Init,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self, String> {
+        let [h, w, c] = input;
+        if filters == 0 || kernel == 0 || stride == 0 {
+            return Err(format!(
+                "filters, kernel and stride must be at least 1 (got filters {filters}, kernel {kernel}, stride {stride})"
+            ));
+        }
+        let (oh, ow, pad_top, pad_left) = match padding {
+            Padding::Valid => {
+                if kernel > h || kernel > w {
+                    return Err(format!("kernel {kernel}×{kernel} is larger than its input {h}×{w} (valid padding)"));
+                }
+                ((h - kernel) / stride + 1, (w - kernel) / stride + 1, 0, 0)
+            }
+            Padding::Same => {
+                let (oh, ow) = (h.div_ceil(stride), w.div_ceil(stride));
+                let pad = |o: usize, i: usize| ((o - 1) * stride + kernel).saturating_sub(i) / 2;
+                (oh, ow, pad(oh, h), pad(ow, w))
+            }
+        };
+        let geometry = ConvGeometry { h, w, c, k: kernel, stride, pad_top, pad_left, oh, ow };
+        let mut weight = Tensor::zeros(&[filters, kernel, kernel, c]);
+        init.fill(weight.data_mut(), kernel * kernel * c, kernel * kernel * filters, rng);
+        Ok(Conv2d {
+            geometry,
+            out_shape: [oh, ow, filters],
+            weight: Param::new(weight),
+            bias: Param::new(Tensor::zeros(&[filters])),
+            col: Vec::new(),
+            dcol: Vec::new(),
+        })
+    }
+
+    fn filters(&self) -> usize {
+        self.out_shape[2]
+    }
+}
+
+impl Layer for Conv2d {
+    fn kind(&self) -> &'static str {
+        "conv2d"
+    }
+
+    fn output_shape(&self) -> &[usize] {
+        &self.out_shape
+    }
+
+    fn forward(&mut self, x: &Tensor, y: &mut Tensor, _mode: Mode) {
+        let g = &self.geometry;
+        let (rows, k, oc) = (x.batch() * g.oh * g.ow, g.patch_len(), self.filters());
+        resize_batch(y, x.batch(), &self.out_shape);
+        self.col.resize(rows * k, 0.0);
+        // col[B·OH·OW, k·k·C] = the window under the kernel at each output pixel
+        im2col(x.data(), g, &mut self.col);
+        // y[B·OH·OW, OC] = col · W[OC, k·k·C]ᵀ
+        matmul(rows, oc, k, &self.col, Transpose::No, self.weight.value.data(), Transpose::Yes, y.data_mut(), false);
+        // y += b
+        add_bias_rows(y.data_mut(), self.bias.value.data());
+    }
+
+    fn backward(&mut self, x: &Tensor, _y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
+        let g = self.geometry;
+        let (rows, k, oc) = (x.batch() * g.oh * g.ow, g.patch_len(), self.filters());
+        // from y = col·Wᵀ:  dW[OC, k·k·C] = dy[rows, OC]ᵀ · col[rows, k·k·C]
+        matmul(oc, k, rows, dy.data(), Transpose::Yes, &self.col, Transpose::No, self.weight.grad.data_mut(), false);
+        // from y += b:      db[OC] = Σ_rows dy
+        sum_rows(dy.data(), self.bias.grad.data_mut());
+        if let Some(dx) = dx {
+            self.dcol.resize(rows * k, 0.0);
+            // from y = col·Wᵀ:  dcol[rows, k·k·C] = dy[rows, OC] · W[OC, k·k·C]
+            matmul(
+                rows,
+                k,
+                oc,
+                dy.data(),
+                Transpose::No,
+                self.weight.value.data(),
+                Transpose::No,
+                &mut self.dcol,
+                false,
+            );
+            // from col = im2col(x):  dx = col2im(dcol)
+            resize_batch(dx, x.batch(), &[g.h, g.w, g.c]);
+            col2im(&self.dcol, &g, dx.data_mut());
+        }
+    }
+
+    fn params(&self) -> Vec<(&'static str, &Param)> {
+        vec![("weight", &self.weight), ("bias", &self.bias)]
+    }
+
+    fn visit_params_mut(&mut self, f: &mut dyn FnMut(&'static str, &mut Param)) {
+        f("weight", &mut self.weight);
+        f("bias", &mut self.bias);
+    }
+
+    fn forward_macs(&self) -> usize {
+        let g = &self.geometry;
+        g.oh * g.ow * g.patch_len() * self.filters()
+    }
+}

@@ -1,0 +1,36 @@
+//! # chiffre
+//!
+//! A small, fast, from-scratch convolutional neural network that learns to
+//! read handwritten digits (MNIST), written to be read: every layer keeps its
+//! forward and backward pass side by side.
+//!
+//! The rooms, in the order the data flows through them:
+//! [`data`] (IDX files → `u8` images) → [`model`] (a [`model::Sequential`]
+//! stack of [`layers`], whose hot loops live in [`kernels`]) → [`loss`] →
+//! back-propagation → [`optim`] → [`model::save`]. [`train`] runs the loop and
+//! [`metrics`] scores the result.
+//!
+//! ```no_run
+//! use chiffre::{data::{default_data_dir, Mnist}, model::{preset, Sequential}, train};
+//! let mnist = Mnist::load(&default_data_dir()).unwrap();
+//! let mut model = Sequential::new(&preset("mlp", 10).unwrap(), 1).unwrap();
+//! let config = train::TrainConfig {
+//!     epochs: 1, batch_size: 128, optimizer: chiffre::optim::OptimizerKind::RMSPROP,
+//!     lr: 1e-3, loss: chiffre::loss::Loss::CrossEntropy, seed: 1,
+//! };
+//! train::train(&mut model, &mnist.train, None, &config, &mut train::Quiet).unwrap();
+//! let result = train::evaluate(&mut model, &mnist.test, config.loss);
+//! println!("test accuracy {:.4}", result.accuracy);
+//! ```
+
+pub mod cli;
+pub mod data;
+pub mod fsutil;
+pub mod kernels;
+pub mod layers;
+pub mod loss;
+pub mod metrics;
+pub mod model;
+pub mod optim;
+pub mod tensor;
+pub mod train;

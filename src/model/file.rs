@@ -1,0 +1,107 @@
+//! The model file: safetensors, one `F32` tensor per parameter
+//! (`layers.<index>.weight`, `layers.<index>.bias`), and in the metadata the
+//! architecture (`chiffre.spec`, JSON) and the training settings and results
+//! (`chiffre.training`, JSON), so a file is self-describing.
+
+use super::{ModelError, ModelSpec, Sequential};
+use crate::fsutil::write_atomic;
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Version of the metadata layout, stored as `chiffre.format`.
+pub const FORMAT_VERSION: &str = "1";
+
+/// A loaded model with what its file says about how it was trained.
+pub struct ModelFile {
+    /// The network, weights loaded.
+    pub model: Sequential,
+    /// The training settings and results stored by `chiffre train`, if any.
+    pub training: Option<serde_json::Value>,
+}
+
+/// Writes `model` (and `training`, a JSON object of settings and results) to
+/// `path` atomically.
+pub fn save(model: &Sequential, training: &serde_json::Value, path: &Path) -> Result<(), ModelError> {
+    let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
+    let params = model.named_params();
+    let bytes: Vec<Vec<u8>> =
+        params.iter().map(|(_, p)| p.value.data().iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    let views = params
+        .iter()
+        .zip(&bytes)
+        .map(|((name, p), b)| Ok((name.clone(), TensorView::new(Dtype::F32, p.value.shape().to_vec(), b)?)))
+        .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()
+        .map_err(|e| fail(e.to_string()))?;
+    let spec = serde_json::to_string(model.spec()).map_err(|e| fail(e.to_string()))?;
+    let metadata = HashMap::from([
+        ("chiffre.format".to_string(), FORMAT_VERSION.to_string()),
+        ("chiffre.spec".to_string(), spec),
+        ("chiffre.training".to_string(), training.to_string()),
+    ]);
+    let data = safetensors::serialize(views, &Some(metadata)).map_err(|e| fail(e.to_string()))?;
+    write_atomic(path, &data).map_err(|e| fail(format!("cannot write the model file: {e}")))
+}
+
+/// Reads a model file written by [`save`], checking that every tensor the
+/// architecture needs is there, `F32`, of the right shape and finite.
+pub fn load(path: &Path) -> Result<ModelFile, ModelError> {
+    let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the model file: {e}")))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| fail(format!("not a safetensors model file ({e:?}); make one with `chiffre train --out FILE`")))?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    match meta.get("chiffre.format").map(String::as_str) {
+        Some(FORMAT_VERSION) => {}
+        Some(other) => {
+            return Err(fail(format!("model format version {other}, this chiffre reads version {FORMAT_VERSION}")))
+        }
+        None => return Err(fail("a safetensors file, but not a chiffre model (no chiffre.format metadata)".into())),
+    }
+    let spec_json =
+        meta.get("chiffre.spec").ok_or_else(|| fail("no architecture (chiffre.spec) in the metadata".into()))?;
+    let spec: ModelSpec =
+        serde_json::from_str(spec_json).map_err(|e| fail(format!("unreadable architecture in the metadata: {e}")))?;
+    let mut model = Sequential::new(&spec, 0).map_err(|e| fail(format!("impossible architecture: {e}")))?;
+    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("corrupt tensor data ({e:?})")))?;
+
+    let mut expected = Vec::new();
+    let mut error = None;
+    model.visit_params_mut(&mut |index, name, param| {
+        let key = format!("layers.{index}.{name}");
+        if error.is_none() {
+            let shape = param.value.shape().to_vec();
+            error = fill_param(&tensors, &key, &shape, param.value.data_mut()).err();
+        }
+        expected.push(key);
+    });
+    if let Some(message) = error {
+        return Err(fail(format!("does not match its architecture ({}): {message}", spec.name)));
+    }
+    if let Some(extra) = tensors.names().into_iter().find(|n| !expected.contains(n)) {
+        return Err(fail(format!("does not match its architecture ({}): unexpected tensor {extra}", spec.name)));
+    }
+    let training = match meta.get("chiffre.training") {
+        Some(t) => Some(serde_json::from_str(t).map_err(|e| fail(format!("unreadable training metadata: {e}")))?),
+        None => None,
+    };
+    Ok(ModelFile { model, training })
+}
+
+fn fill_param(tensors: &SafeTensors<'_>, key: &str, shape: &[usize], out: &mut [f32]) -> Result<(), String> {
+    let view = tensors.tensor(key).map_err(|_| format!("tensor {key} is missing"))?;
+    if view.dtype() != Dtype::F32 {
+        return Err(format!("tensor {key} is {:?}, expected F32", view.dtype()));
+    }
+    if view.shape() != shape {
+        return Err(format!("tensor {key} has shape {:?}, expected {shape:?}", view.shape()));
+    }
+    for (v, b) in out.iter_mut().zip(view.data().chunks_exact(4)) {
+        *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        if !v.is_finite() {
+            return Err(format!("tensor {key} holds a non-finite value ({v})"));
+        }
+    }
+    Ok(())
+}

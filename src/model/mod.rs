@@ -1,0 +1,53 @@
+//! The network: a [`Sequential`] stack of layers built from a [`ModelSpec`],
+//! the presets, the summary table, and the model file.
+
+mod file;
+mod presets;
+mod sequential;
+mod spec;
+mod summary;
+
+pub use file::{load, save, ModelFile, FORMAT_VERSION};
+pub use presets::{preset, PRESETS};
+pub use sequential::Sequential;
+pub use spec::{LayerSpec, ModelSpec};
+pub use summary::summary;
+
+/// Errors of the model room: specs, shapes, model files.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A spec file that cannot be read or parsed.
+    #[error("{path}: invalid model spec: {message}")]
+    Spec {
+        /// The spec file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A layer whose shapes are impossible.
+    #[error("layer {index} ({kind}): {message}")]
+    Shape {
+        /// Position of the layer, from 0.
+        index: usize,
+        /// The layer's kind.
+        kind: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A spec that is well-formed but not a usable classifier.
+    #[error("model {name}: {message}")]
+    Invalid {
+        /// The model's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A model file that cannot be read, or does not match its architecture.
+    #[error("{path}: {message}")]
+    File {
+        /// The model file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}

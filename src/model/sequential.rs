@@ -1,0 +1,213 @@
+//! `Sequential`: layers applied one after the other, forward then backward.
+//!
+//! Activations `acts[i]` (the input of layer `i`; `acts[n]` is the output)
+//! and their gradients `grads[i]` are owned here and reused from batch to
+//! batch: once the batch size is known, no step allocates.
+
+use super::spec::{LayerSpec, ModelSpec};
+use super::ModelError;
+use crate::layers::{AvgPool2d, Conv2d, Dense, Dropout, Flatten, Layer, MaxPool2d, Mode, Param, Relu, Sigmoid, Tanh};
+use crate::loss::Loss;
+use crate::tensor::Tensor;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// A feed-forward stack of layers with its activation buffers.
+pub struct Sequential {
+    spec: ModelSpec,
+    layers: Vec<Box<dyn Layer>>,
+    acts: Vec<Tensor>,
+    grads: Vec<Tensor>,
+}
+
+fn image_shape(shape: &[usize], index: usize, kind: &str) -> Result<[usize; 3], ModelError> {
+    <[usize; 3]>::try_from(shape).map_err(|_| ModelError::Shape {
+        index,
+        kind: kind.to_string(),
+        message: format!("expects an image input [height, width, channels], got {shape:?}"),
+    })
+}
+
+fn build_layer(
+    spec: &LayerSpec,
+    input: &[usize],
+    index: usize,
+    rng: &mut ChaCha8Rng,
+    seed: u64,
+) -> Result<Box<dyn Layer>, ModelError> {
+    let kind = match spec {
+        LayerSpec::Dense { .. } => "dense",
+        LayerSpec::Conv2d { .. } => "conv2d",
+        LayerSpec::MaxPool2d { .. } => "max_pool2d",
+        LayerSpec::AvgPool2d { .. } => "avg_pool2d",
+        LayerSpec::Flatten => "flatten",
+        LayerSpec::Relu => "relu",
+        LayerSpec::Sigmoid => "sigmoid",
+        LayerSpec::Tanh => "tanh",
+        LayerSpec::Dropout { .. } => "dropout",
+    };
+    let err = |message: String| ModelError::Shape { index, kind: kind.to_string(), message };
+    Ok(match *spec {
+        LayerSpec::Dense { units, init } => {
+            if input.len() != 1 {
+                return Err(err(format!("expects a flat input [N], got {input:?}: add a flatten layer before it")));
+            }
+            if units == 0 {
+                return Err(err("units must be at least 1".into()));
+            }
+            Box::new(Dense::new(input[0], units, init, rng))
+        }
+        LayerSpec::Conv2d { filters, kernel, stride, padding, init } => {
+            let shape = image_shape(input, index, kind)?;
+            Box::new(Conv2d::new(shape, filters, kernel, stride, padding, init, rng).map_err(err)?)
+        }
+        LayerSpec::MaxPool2d { size, stride } => {
+            let shape = image_shape(input, index, kind)?;
+            Box::new(MaxPool2d::new(shape, size, stride.unwrap_or(size)).map_err(err)?)
+        }
+        LayerSpec::AvgPool2d { size, stride } => {
+            let shape = image_shape(input, index, kind)?;
+            Box::new(AvgPool2d::new(shape, size, stride.unwrap_or(size)).map_err(err)?)
+        }
+        LayerSpec::Flatten => Box::new(Flatten::new(input)),
+        LayerSpec::Relu => Box::new(Relu::new(input)),
+        LayerSpec::Sigmoid => Box::new(Sigmoid::new(input)),
+        LayerSpec::Tanh => Box::new(Tanh::new(input)),
+        LayerSpec::Dropout { rate } => {
+            Box::new(Dropout::new(input, rate, seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9)).map_err(err)?)
+        }
+    })
+}
+
+impl Sequential {
+    /// Builds the network of `spec`, with initial weights drawn from `seed`.
+    /// Fails, naming the layer, when a shape is impossible.
+    pub fn new(spec: &ModelSpec, seed: u64) -> Result<Self, ModelError> {
+        let invalid = |message: String| ModelError::Invalid { name: spec.name.clone(), message };
+        if spec.input.contains(&0) {
+            return Err(invalid(format!("input shape {:?} has a zero dimension", spec.input)));
+        }
+        if spec.layers.is_empty() {
+            return Err(invalid("has no layers".into()));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut shape: Vec<usize> = spec.input.to_vec();
+        let mut layers = Vec::with_capacity(spec.layers.len());
+        for (index, layer_spec) in spec.layers.iter().enumerate() {
+            let layer = build_layer(layer_spec, &shape, index, &mut rng, seed)?;
+            shape = layer.output_shape().to_vec();
+            layers.push(layer);
+        }
+        if shape.len() != 1 || shape[0] < 2 {
+            return Err(invalid(format!(
+                "the last layer must give one score per class (a vector of at least 2), got {shape:?}; end with flatten and dense"
+            )));
+        }
+        let n = layers.len();
+        Ok(Sequential {
+            spec: spec.clone(),
+            layers,
+            acts: vec![Tensor::default(); n + 1],
+            grads: vec![Tensor::default(); n + 1],
+        })
+    }
+
+    /// The architecture.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// The layers, first to last.
+    pub fn layers(&self) -> &[Box<dyn Layer>] {
+        &self.layers
+    }
+
+    /// Per-example input shape `[height, width, channels]`.
+    pub fn input_shape(&self) -> [usize; 3] {
+        self.spec.input
+    }
+
+    /// Number of classes (outputs of the last layer).
+    pub fn num_classes(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.output_shape()[0])
+    }
+
+    /// Number of learnable values.
+    pub fn num_params(&self) -> usize {
+        self.layers.iter().flat_map(|l| l.params()).map(|(_, p)| p.value.len()).sum()
+    }
+
+    /// Multiply-adds of one forward pass for one example.
+    pub fn forward_macs(&self) -> usize {
+        self.layers.iter().map(|l| l.forward_macs()).sum()
+    }
+
+    /// The input buffer, shaped `[batch, H, W, C]`, to be filled before
+    /// [`Sequential::forward_loaded`]. Reuses its allocation.
+    pub fn input_mut(&mut self, batch: usize) -> &mut Tensor {
+        let [h, w, c] = self.spec.input;
+        self.acts[0].resize(&[batch, h, w, c]);
+        &mut self.acts[0]
+    }
+
+    /// Runs every layer on the input buffer; returns the class scores `[B, K]`.
+    pub fn forward_loaded(&mut self, mode: Mode) -> &Tensor {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            let (before, after) = self.acts.split_at_mut(i + 1);
+            layer.forward(&before[i], &mut after[0], mode);
+        }
+        &self.acts[self.layers.len()]
+    }
+
+    /// Copies `input [B, H, W, C]` (or `[B, H·W·C]`) in and runs forward.
+    ///
+    /// # Panics
+    /// When `input` does not hold whole examples of the model's input shape.
+    pub fn forward(&mut self, input: &Tensor, mode: Mode) -> &Tensor {
+        let per = self.spec.input.iter().product::<usize>();
+        assert_eq!(
+            input.len() % per,
+            0,
+            "input of {} values is not a whole number of {per}-value examples",
+            input.len()
+        );
+        self.input_mut(input.len() / per).data_mut().copy_from_slice(input.data());
+        self.forward_loaded(mode)
+    }
+
+    /// The activations of the last forward pass: `[input, layer 0 output, …]`.
+    pub fn activations(&self) -> &[Tensor] {
+        &self.acts
+    }
+
+    /// Computes `loss` on the last forward pass against `labels`, then
+    /// back-propagates through every layer, leaving the gradients in the
+    /// parameters. Returns the mean loss of the batch.
+    pub fn backward(&mut self, loss: Loss, labels: &[u8]) -> f32 {
+        let n = self.layers.len();
+        let value = loss.forward_backward(&self.acts[n], labels, &mut self.grads[n]);
+        for i in (0..n).rev() {
+            let (grads_before, grads_after) = self.grads.split_at_mut(i + 1);
+            // The first layer's input gradient is never used: skip it.
+            let grad_input = if i > 0 { Some(&mut grads_before[i]) } else { None };
+            self.layers[i].backward(&self.acts[i], &self.acts[i + 1], &grads_after[0], grad_input);
+        }
+        value
+    }
+
+    /// Calls `f(layer index, name, param)` on every learnable parameter, in order.
+    pub fn visit_params_mut(&mut self, f: &mut dyn FnMut(usize, &'static str, &mut Param)) {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            layer.visit_params_mut(&mut |name, p| f(i, name, p));
+        }
+    }
+
+    /// Every parameter with its file name, `layers.<index>.<name>`.
+    pub fn named_params(&self) -> Vec<(String, &Param)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| l.params().into_iter().map(move |(name, p)| (format!("layers.{i}.{name}"), p)))
+            .collect()
+    }
+}

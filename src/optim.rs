@@ -1,0 +1,125 @@
+//! Optimizers: turn gradients into weight updates (the tutorial's gradient
+//! descent, and its two popular refinements).
+//!
+//! Each optimizer keeps its per-parameter state (velocities, moments) in
+//! buffers allocated at the first step and reused.
+
+use crate::model::Sequential;
+use serde::{Deserialize, Serialize};
+
+/// Which update rule, with its hyper-parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Stochastic gradient descent, with optional momentum (Keras' form):
+    /// `v ← μ·v - lr·g;  w ← w + v` (plain SGD when `μ = 0`: `w ← w - lr·g`).
+    Sgd {
+        /// μ, in `[0, 1)`.
+        momentum: f32,
+    },
+    /// RMSprop: divide the step by a running root-mean-square of the gradient:
+    /// `s ← ρ·s + (1-ρ)·g²;  w ← w - lr·g / (√s + ε)`.
+    RmsProp {
+        /// ρ, decay of the running mean (Keras: 0.9).
+        rho: f32,
+        /// ε (Keras: 1e-7).
+        eps: f32,
+    },
+    /// Adam: momentum on the gradient and on its square, bias-corrected:
+    /// `m ← β₁m + (1-β₁)g;  v ← β₂v + (1-β₂)g²;  w ← w - lr·m̂ / (√v̂ + ε)`.
+    Adam {
+        /// β₁ (0.9).
+        beta1: f32,
+        /// β₂ (0.999).
+        beta2: f32,
+        /// ε (Keras: 1e-7).
+        eps: f32,
+    },
+}
+
+impl OptimizerKind {
+    /// SGD without momentum.
+    pub const SGD: Self = OptimizerKind::Sgd { momentum: 0.0 };
+    /// RMSprop with Keras' defaults.
+    pub const RMSPROP: Self = OptimizerKind::RmsProp { rho: 0.9, eps: 1e-7 };
+    /// Adam with Keras' defaults.
+    pub const ADAM: Self = OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-7 };
+
+    /// The usual learning rate for this rule (Keras' defaults: 0.01 for SGD, 1e-3 otherwise).
+    pub fn default_lr(&self) -> f32 {
+        match self {
+            OptimizerKind::Sgd { .. } => 0.01,
+            _ => 1e-3,
+        }
+    }
+}
+
+/// An optimizer: a rule, a learning rate, and its state per parameter.
+#[derive(Clone, Debug)]
+pub struct Optimizer {
+    /// The update rule.
+    pub kind: OptimizerKind,
+    /// The learning rate.
+    pub lr: f32,
+    /// Steps taken so far.
+    pub steps: u64,
+    /// First state buffer per parameter (velocity, mean square, or m).
+    state1: Vec<Vec<f32>>,
+    /// Second state buffer per parameter (Adam's v).
+    state2: Vec<Vec<f32>>,
+}
+
+impl Optimizer {
+    /// A fresh optimizer.
+    pub fn new(kind: OptimizerKind, lr: f32) -> Self {
+        Optimizer { kind, lr, steps: 0, state1: Vec::new(), state2: Vec::new() }
+    }
+
+    /// Applies one update to every parameter of `model` from its gradients.
+    pub fn step(&mut self, model: &mut Sequential) {
+        self.steps += 1;
+        let (kind, lr, t) = (self.kind, self.lr, self.steps as i32);
+        let mut index = 0;
+        let (state1, state2) = (&mut self.state1, &mut self.state2);
+        model.visit_params_mut(&mut |_, _, param| {
+            if state1.len() <= index {
+                state1.push(vec![0.0; param.value.len()]);
+                state2.push(Vec::new());
+            }
+            let w = param.value.data_mut();
+            let g = param.grad.data();
+            let s1 = &mut state1[index];
+            match kind {
+                OptimizerKind::Sgd { momentum } if momentum == 0.0 => {
+                    for (w, g) in w.iter_mut().zip(g) {
+                        *w -= lr * g;
+                    }
+                }
+                OptimizerKind::Sgd { momentum } => {
+                    for ((w, g), v) in w.iter_mut().zip(g).zip(s1.iter_mut()) {
+                        *v = momentum * *v - lr * g;
+                        *w += *v;
+                    }
+                }
+                OptimizerKind::RmsProp { rho, eps } => {
+                    for ((w, g), s) in w.iter_mut().zip(g).zip(s1.iter_mut()) {
+                        *s = rho * *s + (1.0 - rho) * g * g;
+                        *w -= lr * g / (s.sqrt() + eps);
+                    }
+                }
+                OptimizerKind::Adam { beta1, beta2, eps } => {
+                    let s2 = &mut state2[index];
+                    s2.resize(s1.len(), 0.0);
+                    let c1 = 1.0 - beta1.powi(t);
+                    let c2 = 1.0 - beta2.powi(t);
+                    for (((w, g), m), v) in w.iter_mut().zip(g).zip(s1.iter_mut()).zip(s2.iter_mut()) {
+                        *m = beta1 * *m + (1.0 - beta1) * g;
+                        *v = beta2 * *v + (1.0 - beta2) * g * g;
+                        *w -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+                    }
+                }
+            }
+            index += 1;
+        });
+    }
+}

@@ -20,11 +20,21 @@ pub enum Loss {
     Mse,
 }
 
+fn max_of(z: &[f32]) -> f32 {
+    z.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// `log Σ_k e^(z_k - max z)`, in f64.
+fn log_sum_exp(z: &[f32]) -> f64 {
+    let max = max_of(z);
+    z.iter().map(|&v| ((v - max) as f64).exp()).sum::<f64>().ln()
+}
+
 /// Writes `softmax(z)` of each row of `logits [B, K]` into `probs`.
 /// Subtracting the row maximum first keeps `exp` from overflowing.
 pub fn softmax_rows(logits: &[f32], classes: usize, probs: &mut [f32]) {
     for (z, p) in logits.chunks_exact(classes).zip(probs.chunks_exact_mut(classes)) {
-        let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let max = max_of(z);
         let mut sum = 0.0;
         for (p, &z) in p.iter_mut().zip(z) {
             *p = (z - max).exp();
@@ -45,13 +55,14 @@ impl Loss {
         softmax_rows(logits.data(), classes, grad.data_mut());
         let scale = 1.0 / batch as f32;
         let mut total = 0.0f64;
-        for (p, &label) in grad.data_mut().chunks_exact_mut(classes).zip(labels) {
+        let rows = logits.data().chunks_exact(classes);
+        for ((p, z), &label) in grad.data_mut().chunks_exact_mut(classes).zip(rows).zip(labels) {
             let t = label as usize;
             match self {
                 Loss::CrossEntropy => {
-                    // L = -log p_t, computed as log Σ e^(z - max) - (z_t - max) would be
-                    // the same; p_t is clamped so a certain mistake gives a large, finite loss.
-                    total -= (p[t].max(f32::MIN_POSITIVE) as f64).ln();
+                    // L = -log p_t = log Σ_k e^(z_k - max) - (z_t - max): exact even when
+                    // p_t underflows to 0, and NaN/∞ only when the logits are.
+                    total += log_sum_exp(z) - (z[t] - max_of(z)) as f64;
                     // dL/dz_k = p_k - t_k
                     p[t] -= 1.0;
                 }

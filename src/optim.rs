@@ -18,7 +18,9 @@ pub enum OptimizerKind {
         momentum: f32,
     },
     /// RMSprop: divide the step by a running root-mean-square of the gradient:
-    /// `s ← ρ·s + (1-ρ)·g²;  w ← w - lr·g / (√s + ε)`.
+    /// `s ← ρ·s + (1-ρ)·g²;  w ← w - lr·g / √(s + ε)` (ε inside the root, as
+    /// Keras 3 and TensorFlow do, which bounds the step of a weight whose
+    /// gradients are tiny).
     RmsProp {
         /// ρ, decay of the running mean (Keras: 0.9).
         rho: f32,
@@ -90,7 +92,7 @@ impl Optimizer {
             let g = param.grad.data();
             let s1 = &mut state1[index];
             match kind {
-                OptimizerKind::Sgd { momentum } if momentum == 0.0 => {
+                OptimizerKind::Sgd { momentum: 0.0 } => {
                     for (w, g) in w.iter_mut().zip(g) {
                         *w -= lr * g;
                     }
@@ -104,7 +106,7 @@ impl Optimizer {
                 OptimizerKind::RmsProp { rho, eps } => {
                     for ((w, g), s) in w.iter_mut().zip(g).zip(s1.iter_mut()) {
                         *s = rho * *s + (1.0 - rho) * g * g;
-                        *w -= lr * g / (s.sqrt() + eps);
+                        *w -= lr * g / (*s + eps).sqrt();
                     }
                 }
                 OptimizerKind::Adam { beta1, beta2, eps } => {

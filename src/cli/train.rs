@@ -65,9 +65,9 @@ pub struct TrainArgs {
     /// Evaluate on the first N test images only.
     #[arg(long, value_name = "N")]
     test_limit: Option<usize>,
-    /// Where to write the model (safetensors); the metrics go beside it.
-    #[arg(long, value_name = "FILE", default_value = "models/model.safetensors")]
-    out: PathBuf,
+    /// Where to write the model (safetensors; default models/ARCH.safetensors); the metrics go beside it.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -128,6 +128,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let classes = mnist.num_classes();
     let spec = args.arch.resolve(classes)?;
     let mut model = Sequential::new(&spec, args.seed)?;
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("models/{}.safetensors", spec.name)));
     if model.num_classes() != classes {
         anyhow::bail!(
             "model {} ends with {} outputs but the data in {} has {classes} classes: make its last dense layer {classes} units",
@@ -172,7 +173,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         config.lr,
         threads
     );
-    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
     let bar = (!args.quiet).then(|| {
@@ -209,10 +210,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "images_per_sec": images_per_sec,
         "chiffre_version": env!("CARGO_PKG_VERSION"),
     });
-    save(&model, &training, &args.out)?;
-    let metrics = metrics_path(&args.out);
+    save(&model, &training, &out)?;
+    let metrics = metrics_path(&out);
     let lines: String = history.iter().map(|s| serde_json::to_string(s).map(|l| l + "\n")).collect::<Result<_, _>>()?;
     write_atomic(&metrics, lines.as_bytes()).with_context(|| format!("cannot write {}", metrics.display()))?;
-    println!("saved {} and {}", args.out.display(), metrics.display());
+    println!("saved {} and {}", out.display(), metrics.display());
     Ok(())
 }

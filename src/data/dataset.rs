@@ -132,7 +132,7 @@ impl Dataset {
         (Self::new(images, labels, rows, cols), tail)
     }
 
-    /// Fills `out` (len = indices.len()*pixels_per_image) with the images at `indices` scaled to [0,1] (x/255), and `labels` with their labels (cleared first; no reallocation when capacity suffices).
+    /// Fills `out` (len = indices.len()*pixels_per_image) with the images at `indices` scaled to `[0, 1]` (x/255), and `labels` with their labels (cleared first; no reallocation when capacity suffices).
     ///
     /// # Panics
     ///

@@ -1,0 +1,116 @@
+//! The optimised kernels against their plain reference twins, on random shapes.
+
+use chiffre::kernels::{self, reference, ConvGeometry, PoolGeometry, Transpose};
+use chiffre::layers::{AvgPool2d, Conv2d, Init, Layer, MaxPool2d, Mode, Padding};
+use chiffre::tensor::Tensor;
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn random_vec(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0; m.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = m[r * cols + c];
+        }
+    }
+    t
+}
+
+fn assert_all_close(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{what}[{i}]: got {g}, want {w}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn matmul_matches_reference(m in 1usize..70, n in 1usize..70, k in 1usize..70, ta: bool, tb: bool, acc: bool, seed: u64) {
+        let a = random_vec(m * k, seed);
+        let b = random_vec(k * n, seed ^ 1);
+        let start = random_vec(m * n, seed ^ 2);
+        let mut want = reference::matmul(m, n, k, &a, &b);
+        if acc {
+            want.iter_mut().zip(&start).for_each(|(w, s)| *w += s);
+        }
+        let (a_in, ta_flag) = if ta { (transpose(&a, m, k), Transpose::Yes) } else { (a, Transpose::No) };
+        let (b_in, tb_flag) = if tb { (transpose(&b, k, n), Transpose::Yes) } else { (b, Transpose::No) };
+        let mut got = start;
+        kernels::matmul(m, n, k, &a_in, ta_flag, &b_in, tb_flag, &mut got, acc);
+        assert_all_close(&got, &want, "matmul");
+    }
+
+    #[test]
+    fn conv2d_matches_direct_convolution(
+        batch in 1usize..4, h in 1usize..12, w in 1usize..12, c in 1usize..5,
+        filters in 1usize..6, k in 1usize..5, stride in 1usize..4, same: bool, seed: u64,
+    ) {
+        let padding = if same { Padding::Same } else { Padding::Valid };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let Ok(mut conv) = Conv2d::new([h, w, c], filters, k, stride, padding, Init::Glorot, &mut rng) else {
+            // Impossible shapes must be refused exactly when the kernel does not fit.
+            prop_assert!(!same && (k > h || k > w));
+            return Ok(());
+        };
+        let mut bias = Vec::new();
+        let mut weight = Vec::new();
+        conv.visit_params_mut(&mut |name, p| {
+            if name == "bias" {
+                p.value.data_mut().copy_from_slice(&random_vec(filters, seed ^ 3));
+                bias = p.value.data().to_vec();
+            } else {
+                weight = p.value.data().to_vec();
+            }
+        });
+        let [oh, ow, _] = <[usize; 3]>::try_from(conv.output_shape()).unwrap();
+        let total_h = ((oh - 1) * stride + k).saturating_sub(h);
+        let total_w = ((ow - 1) * stride + k).saturating_sub(w);
+        let g = ConvGeometry { h, w, c, k, stride, pad_top: total_h / 2, pad_left: total_w / 2, oh, ow };
+        let x = Tensor::from_vec(&[batch, h, w, c], random_vec(batch * h * w * c, seed ^ 4)).unwrap();
+        let mut y = Tensor::default();
+        conv.forward(&x, &mut y, Mode::Train);
+        let want = reference::conv2d(x.data(), &weight, &bias, &g, batch);
+        assert_all_close(y.data(), &want, "conv2d");
+    }
+
+    #[test]
+    fn pooling_matches_reference(
+        batch in 1usize..4, h in 1usize..12, w in 1usize..12, c in 1usize..5, size in 1usize..4, stride in 1usize..4, seed: u64,
+    ) {
+        prop_assume!(size <= h && size <= w);
+        let x = Tensor::from_vec(&[batch, h, w, c], random_vec(batch * h * w * c, seed)).unwrap();
+        let g = PoolGeometry { h, w, c, size, stride, oh: (h - size) / stride + 1, ow: (w - size) / stride + 1 };
+        let mut y = Tensor::default();
+        MaxPool2d::new([h, w, c], size, stride).unwrap().forward(&x, &mut y, Mode::Eval);
+        assert_all_close(y.data(), &reference::pool(x.data(), &g, batch, true), "max pool");
+        AvgPool2d::new([h, w, c], size, stride).unwrap().forward(&x, &mut y, Mode::Eval);
+        assert_all_close(y.data(), &reference::pool(x.data(), &g, batch, false), "avg pool");
+    }
+
+    /// col2im is the adjoint of im2col: <im2col(x), c> = <x, col2im(c)>.
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col(
+        batch in 1usize..3, h in 2usize..9, w in 2usize..9, c in 1usize..4, k in 1usize..4, stride in 1usize..3, seed: u64,
+    ) {
+        prop_assume!(k <= h && k <= w);
+        let (oh, ow) = ((h - k) / stride + 1, (w - k) / stride + 1);
+        let g = ConvGeometry { h, w, c, k, stride, pad_top: 0, pad_left: 0, oh, ow };
+        let x = random_vec(batch * h * w * c, seed);
+        let cols = random_vec(batch * oh * ow * g.patch_len(), seed ^ 9);
+        let mut im = vec![0.0; cols.len()];
+        kernels::im2col(&x, &g, &mut im);
+        let mut back = vec![0.0; x.len()];
+        kernels::col2im(&cols, &g, &mut back);
+        let lhs: f64 = im.iter().zip(&cols).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
+        let rhs: f64 = x.iter().zip(&back).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
+        prop_assert!((lhs - rhs).abs() < 1e-3 * (1.0 + lhs.abs()), "{lhs} vs {rhs}");
+    }
+}

@@ -83,6 +83,18 @@ pub enum TrainError {
         /// The learning rate in use.
         lr: f32,
     },
+    /// A weight became NaN or infinite (the last step overflowed).
+    #[error(
+        "weights {name} became NaN or infinite during epoch {epoch}: training diverged; try a smaller --lr (now {lr})"
+    )]
+    NonFiniteWeights {
+        /// Epoch, from 1.
+        epoch: usize,
+        /// The parameter, `layers.<i>.<name>`.
+        name: String,
+        /// The learning rate in use.
+        lr: f32,
+    },
     /// Settings or data that cannot train this model.
     #[error("{0}")]
     Invalid(String),
@@ -105,6 +117,11 @@ pub fn check_compatible(model: &Sequential, data: &Dataset, what: &str) -> Resul
         ));
     }
     Ok(())
+}
+
+/// The name of the first parameter holding a NaN or an infinity, if any.
+fn first_non_finite_param(model: &Sequential) -> Option<String> {
+    model.named_params().into_iter().find(|(_, p)| p.value.data().iter().any(|v| !v.is_finite())).map(|(n, _)| n)
 }
 
 /// Trains `model` on `train` for `config.epochs` epochs, scoring `val` after
@@ -153,6 +170,9 @@ pub fn train(
             observer.batch(epoch, seen, train.len(), loss_sum / seen as f64, correct as f64 / seen as f64, rate);
         }
         let seconds = start.elapsed().as_secs_f64();
+        if let Some(name) = first_non_finite_param(model) {
+            return Err(TrainError::NonFiniteWeights { epoch, name, lr: config.lr });
+        }
         let held_out = val.filter(|v| !v.is_empty()).map(|v| evaluate(model, v, config.loss));
         let stats = EpochStats {
             epoch,

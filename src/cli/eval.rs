@@ -38,10 +38,21 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         Some(n) => mnist.test.take(n),
         None => mnist.test,
     };
-    check_compatible(&file.model, &test, "test")
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("{} does not fit the data in {}", args.model.display(), dir.display()))?;
+    check_compatible(&file.model, &test, "test").map_err(anyhow::Error::msg).with_context(|| {
+        format!(
+            "{} does not fit the test set in {} (labels file t10k-labels-idx1-ubyte)",
+            args.model.display(),
+            dir.display()
+        )
+    })?;
     let result = evaluate(&mut file.model, &test, Loss::CrossEntropy);
+    if !result.loss.is_finite() {
+        anyhow::bail!(
+            "{}: the model's outputs are not finite (loss {}); its weights are unusable",
+            args.model.display(),
+            result.loss
+        );
+    }
     let classes = file.model.num_classes();
     let confusion = ConfusionMatrix::new(&test.labels, &result.predictions, classes);
     let per_class = confusion.per_class();

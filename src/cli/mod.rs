@@ -43,6 +43,15 @@ fn chiffre_presets() -> &'static [&'static str] {
 }
 
 impl ArchArgs {
+    /// Builds the selected network; errors in a spec file name the file.
+    fn build(&self, classes: usize, seed: u64) -> anyhow::Result<crate::model::Sequential> {
+        let spec = self.resolve(classes)?;
+        crate::model::Sequential::new(&spec, seed).map_err(|e| match &self.spec {
+            Some(path) => anyhow::anyhow!("{}: {e}", path.display()),
+            None => e.into(),
+        })
+    }
+
     /// The spec this selects, for `classes` output classes.
     fn resolve(&self, classes: usize) -> anyhow::Result<crate::model::ModelSpec> {
         match &self.spec {
@@ -64,6 +73,22 @@ fn set_threads(threads: usize) -> anyhow::Result<usize> {
     Ok(n)
 }
 
+/// The error and its causes, each cause added only when the message does not
+/// already say it.
+fn error_message(e: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message += ": ";
+            }
+            message += &text;
+        }
+    }
+    message
+}
+
 /// Runs the command line; errors are printed as one clear message with a
 /// non-zero exit status.
 pub fn main() -> ExitCode {
@@ -76,7 +101,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_message(&e));
             ExitCode::FAILURE
         }
     }

@@ -1,7 +1,7 @@
 //! `chiffre summary`: the Keras-style table of a network.
 
 use super::ArchArgs;
-use crate::model::{load, summary, Sequential};
+use crate::model::{load, summary};
 use std::path::PathBuf;
 
 /// Arguments of `chiffre summary`.
@@ -21,7 +21,7 @@ pub struct SummaryArgs {
 pub fn run(args: SummaryArgs) -> anyhow::Result<()> {
     let model = match &args.model {
         Some(path) => load(path)?.model,
-        None => Sequential::new(&args.arch.resolve(args.classes)?, 0)?,
+        None => args.arch.build(args.classes, 0)?,
     };
     print!("{}", summary(&model));
     Ok(())

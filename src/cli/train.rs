@@ -5,7 +5,7 @@ use super::ArchArgs;
 use crate::data::{default_data_dir, Mnist};
 use crate::fsutil::write_atomic;
 use crate::loss::Loss;
-use crate::model::{save, Sequential};
+use crate::model::save;
 use crate::optim::OptimizerKind;
 use crate::train::{evaluate, train, EpochStats, Observer, TrainConfig};
 use anyhow::Context;
@@ -111,23 +111,51 @@ impl Observer for Progress {
             s.epoch, self.epochs, s.train_loss, s.train_accuracy, s.seconds, s.images_per_sec
         );
         match &self.bar {
-            Some(bar) => bar.println(line),
-            None => println!("{line}"),
+            Some(bar) if !bar.is_hidden() => bar.println(line),
+            _ => println!("{line}"),
         }
     }
 }
 
-/// Trains, evaluates, saves.
-pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let threads = super::set_threads(args.threads)?;
+/// Refuses impossible settings before any work is done.
+fn validate(args: &TrainArgs) -> anyhow::Result<()> {
+    if args.epochs == 0 {
+        anyhow::bail!("--epochs must be at least 1");
+    }
+    if args.batch_size == 0 {
+        anyhow::bail!("--batch-size must be at least 1");
+    }
     if !(0.0..1.0).contains(&args.val_split) {
         anyhow::bail!("--val-split must be in [0, 1), got {}", args.val_split);
     }
+    if !(0.0..1.0).contains(&args.momentum) {
+        anyhow::bail!("--momentum must be in [0, 1), got {}", args.momentum);
+    }
+    if let Some(lr) = args.lr.filter(|lr| !(lr.is_finite() && *lr > 0.0)) {
+        anyhow::bail!("--lr must be a positive number, got {lr}");
+    }
+    if args.limit == Some(0) || args.test_limit == Some(0) {
+        anyhow::bail!("--limit and --test-limit must be at least 1");
+    }
+    if let Some(out) = args.out.as_ref().filter(|p| p.is_dir()) {
+        anyhow::bail!(
+            "--out {} is a directory; give a file name such as {}/cnn.safetensors",
+            out.display(),
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Trains, evaluates, saves.
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    validate(&args)?;
+    let threads = super::set_threads(args.threads)?;
     let dir = args.data.clone().unwrap_or_else(default_data_dir);
     let mnist = Mnist::load(&dir)?;
     let classes = mnist.num_classes();
-    let spec = args.arch.resolve(classes)?;
-    let mut model = Sequential::new(&spec, args.seed)?;
+    let mut model = args.arch.build(classes, args.seed)?;
+    let spec = model.spec().clone();
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("models/{}.safetensors", spec.name)));
     if model.num_classes() != classes {
         anyhow::bail!(
@@ -193,6 +221,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     let result = evaluate(&mut model, &test, config.loss);
+    if !result.loss.is_finite() {
+        anyhow::bail!(
+            "after training, the test loss is {}: training diverged, no model saved; try a smaller --lr (now {})",
+            result.loss,
+            config.lr
+        );
+    }
     let correct = (result.accuracy * test.len() as f64).round() as u64;
     println!("test accuracy: {:.4} ({correct}/{})  loss {:.4}", result.accuracy, test.len(), result.loss);
 

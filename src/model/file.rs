@@ -50,7 +50,11 @@ pub fn load(path: &Path) -> Result<ModelFile, ModelError> {
     let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the model file: {e}")))?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| fail(format!("not a safetensors model file ({e:?}); make one with `chiffre train --out FILE`")))?;
+        .map_err(|e| {
+            fail(format!(
+                "not a valid safetensors model file: it is truncated, damaged or of another format ({e:?}); make one with `chiffre train --out FILE`"
+            ))
+        })?;
     let meta = header.metadata().clone().unwrap_or_default();
     match meta.get("chiffre.format").map(String::as_str) {
         Some(FORMAT_VERSION) => {}

@@ -111,8 +111,10 @@ impl ModelSpec {
     /// Reads a spec from a `.json` or `.toml` file (by extension; other names
     /// are tried as JSON, then TOML).
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ModelError::Spec { path: path.display().to_string(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Spec {
+            path: path.display().to_string(),
+            message: format!("cannot read the spec file: {e}"),
+        })?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let parsed = match ext.as_str() {
             "toml" => toml::from_str::<ModelSpec>(&text).map_err(|e| e.to_string()),

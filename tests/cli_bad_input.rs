@@ -4,18 +4,7 @@
 
 mod common;
 
-#[allow(unused_imports)]
-use common::cli::*;
-#[allow(unused_imports)]
-use common::*;
-#[allow(unused_imports)]
-use safetensors::{tensor::TensorView, Dtype, SafeTensors};
-#[allow(unused_imports)]
-use serde_json::Value;
-#[allow(unused_imports)]
-use std::collections::HashMap;
-#[allow(unused_imports)]
-use std::path::{Path, PathBuf};
+use common::prelude::*;
 
 // ---------------------------------------------------------------- 6. missing data
 

@@ -7,6 +7,17 @@
 
 pub mod cli;
 
+/// Everything a CLI test file needs, in one `use common::prelude::*;`.
+#[allow(unused_imports)]
+pub mod prelude {
+    pub use super::cli::*;
+    pub use super::*;
+    pub use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+    pub use serde_json::Value;
+    pub use std::collections::HashMap;
+    pub use std::path::{Path, PathBuf};
+}
+
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;

@@ -23,6 +23,7 @@
 //! println!("test accuracy {:.4}", result.accuracy);
 //! ```
 
+pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod fsutil;

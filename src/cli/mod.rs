@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand; parsing and printing only, no
 //! learning logic.
 
+mod bench;
 mod eval;
 mod summary;
 mod train;
@@ -23,6 +24,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a saved model on the test set: accuracy, confusion matrix, per-class scores.
     Eval(eval::EvalArgs),
+    /// Measure training and inference speed on real MNIST batches.
+    Bench(bench::BenchArgs),
     /// Print a network's layers, output shapes and parameter counts.
     Summary(summary::SummaryArgs),
 }
@@ -97,6 +100,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Summary(args) => summary::run(args),
+        Command::Bench(args) => bench::run_cli(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,7 @@ use crate::loss::Loss;
 use crate::tensor::Tensor;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
 
 /// A feed-forward stack of layers with its activation buffers.
 pub struct Sequential {
@@ -18,6 +19,8 @@ pub struct Sequential {
     layers: Vec<Box<dyn Layer>>,
     acts: Vec<Tensor>,
     grads: Vec<Tensor>,
+    /// Seconds spent in each layer's (forward, backward), when profiling.
+    profile: Option<Vec<(f64, f64)>>,
 }
 
 fn image_shape(shape: &[usize], index: usize, kind: &str) -> Result<[usize; 3], ModelError> {
@@ -109,6 +112,7 @@ impl Sequential {
             layers,
             acts: vec![Tensor::default(); n + 1],
             grads: vec![Tensor::default(); n + 1],
+            profile: None,
         })
     }
 
@@ -154,7 +158,11 @@ impl Sequential {
     pub fn forward_loaded(&mut self, mode: Mode) -> &Tensor {
         for (i, layer) in self.layers.iter_mut().enumerate() {
             let (before, after) = self.acts.split_at_mut(i + 1);
+            let start = self.profile.is_some().then(Instant::now);
             layer.forward(&before[i], &mut after[0], mode);
+            if let (Some(times), Some(start)) = (self.profile.as_mut(), start) {
+                times[i].0 += start.elapsed().as_secs_f64();
+            }
         }
         &self.acts[self.layers.len()]
     }
@@ -190,9 +198,33 @@ impl Sequential {
             let (grads_before, grads_after) = self.grads.split_at_mut(i + 1);
             // The first layer's input gradient is never used: skip it.
             let grad_input = if i > 0 { Some(&mut grads_before[i]) } else { None };
+            let start = self.profile.is_some().then(Instant::now);
             self.layers[i].backward(&self.acts[i], &self.acts[i + 1], &grads_after[0], grad_input);
+            if let (Some(times), Some(start)) = (self.profile.as_mut(), start) {
+                times[i].1 += start.elapsed().as_secs_f64();
+            }
         }
         value
+    }
+
+    /// Starts (or stops) timing each layer's forward and backward passes,
+    /// resetting the totals.
+    pub fn set_profiling(&mut self, on: bool) {
+        self.profile = on.then(|| vec![(0.0, 0.0); self.layers.len()]);
+    }
+
+    /// Seconds spent in each layer's (forward, backward) since profiling started.
+    pub fn layer_times(&self) -> Option<&[(f64, f64)]> {
+        self.profile.as_deref()
+    }
+
+    /// Floating-point operations of one training step for one example: the
+    /// forward pass (2 per multiply-add), and a backward pass that costs
+    /// twice as much (weight and input gradients), except for the first
+    /// layer, whose input gradient is never computed.
+    pub fn train_flops_per_example(&self) -> usize {
+        let first = self.layers.first().map_or(0, |l| l.forward_macs());
+        2 * (3 * self.forward_macs() - first)
     }
 
     /// Calls `f(layer index, name, param)` on every learnable parameter, in order.

@@ -1,0 +1,197 @@
+//! Speed measurements on real MNIST batches: training and inference
+//! throughput, single-image latency, the matrix multiply's rate, memory.
+//!
+//! The same workloads as `shared/bench/torch_reference.py` and
+//! `keras_reference.py`, so the numbers can be compared side by side.
+
+use crate::data::{shuffle_indices, Mnist};
+use crate::kernels::{matmul, Transpose};
+use crate::layers::Mode;
+use crate::loss::{softmax_rows, Loss};
+use crate::model::{ModelSpec, Sequential};
+use crate::optim::{Optimizer, OptimizerKind};
+use crate::tensor::Tensor;
+use serde::Serialize;
+use std::time::Instant;
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// The network.
+    pub spec: ModelSpec,
+    /// Training batch size (64 for the CNN, 128 for the MLP, as the references).
+    pub batch_size: usize,
+    /// Timed training steps, after `warmup_batches` untimed ones.
+    pub train_batches: usize,
+    /// Untimed steps first (buffers, caches, thread pool).
+    pub warmup_batches: usize,
+    /// Single-image calls timed for the latency percentiles.
+    pub latency_calls: usize,
+    /// Side of the square matrix product timed for `gemm_gflops`.
+    pub gemm_size: usize,
+}
+
+/// Timing of one layer during training.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerTime {
+    /// Position and kind, e.g. `"3 conv2d"`.
+    pub layer: String,
+    /// Milliseconds per training step in forward.
+    pub forward_ms: f64,
+    /// Milliseconds per training step in backward.
+    pub backward_ms: f64,
+}
+
+/// The measurements; the keys match the reference scripts'.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    /// `"chiffre <version>"`.
+    pub engine: String,
+    /// The network's name.
+    pub arch: String,
+    /// Training batch size.
+    pub batch: usize,
+    /// Worker threads.
+    pub threads: usize,
+    /// Steady-state training images/s (forward + backward + RMSprop step).
+    pub train_img_s: f64,
+    /// Inference images/s over the 10,000 test images in batches of 1000, softmax included.
+    pub infer_img_s: f64,
+    /// Median milliseconds to classify one image on one thread.
+    pub latency_ms_p50: f64,
+    /// 99th percentile of the same.
+    pub latency_ms_p99: f64,
+    /// GFLOP/s of the engine's matrix multiply on a square product, same threads.
+    pub gemm_gflops: f64,
+    /// GFLOP/s that training achieves, from the per-layer FLOP count.
+    pub train_gflops: f64,
+    /// FLOPs of one training step per image.
+    pub train_mflop_per_img: f64,
+    /// Peak resident memory of the process, MB.
+    pub peak_rss_mb: f64,
+    /// Where training time goes, per layer.
+    pub layers: Vec<LayerTime>,
+}
+
+/// Runs every measurement of `config` on `mnist`, on the current rayon pool.
+pub fn run(config: &BenchConfig, mnist: &Mnist) -> Result<BenchResult, String> {
+    let mut model = Sequential::new(&config.spec, 1).map_err(|e| e.to_string())?;
+    crate::train::check_compatible(&model, &mnist.train, "training")?;
+    let threads = rayon::current_num_threads();
+
+    // Training: shuffled real batches, RMSprop, as in `chiffre train`.
+    let mut optimizer = Optimizer::new(OptimizerKind::RMSPROP, 1e-3);
+    let mut order = Vec::new();
+    shuffle_indices(&mut order, mnist.train.len(), 1, 1);
+    let mut labels = Vec::with_capacity(config.batch_size);
+    let batches = order.len() / config.batch_size;
+    let mut step = |model: &mut Sequential, i: usize| {
+        let start = (i % batches) * config.batch_size;
+        let indices = &order[start..start + config.batch_size];
+        mnist.train.fill_batch(indices, model.input_mut(indices.len()).data_mut(), &mut labels);
+        model.forward_loaded(Mode::Train);
+        model.backward(Loss::CrossEntropy, &labels);
+        optimizer.step(model);
+    };
+    (0..config.warmup_batches).for_each(|i| step(&mut model, i));
+    model.set_profiling(true);
+    let start = Instant::now();
+    (0..config.train_batches).for_each(|i| step(&mut model, config.warmup_batches + i));
+    let train_seconds = start.elapsed().as_secs_f64();
+    let train_img_s = (config.train_batches * config.batch_size) as f64 / train_seconds;
+    let steps = config.train_batches.max(1) as f64;
+    let layers = model
+        .layer_times()
+        .unwrap_or_default()
+        .iter()
+        .zip(model.layers())
+        .enumerate()
+        .map(|(i, ((f, b), layer))| LayerTime {
+            layer: format!("{i} {}", layer.kind()),
+            forward_ms: 1e3 * f / steps,
+            backward_ms: 1e3 * b / steps,
+        })
+        .collect();
+    model.set_profiling(false);
+    let train_flops = model.train_flops_per_example() as f64;
+
+    // Inference: the test set in batches of 1000, softmax included; median of 3 passes.
+    let test = &mnist.test;
+    let classes = model.num_classes();
+    let mut probs = vec![0.0; 1000 * classes];
+    let all: Vec<usize> = (0..test.len()).collect();
+    let mut infer_pass = |model: &mut Sequential| {
+        let start = Instant::now();
+        for chunk in all.chunks(1000) {
+            test.fill_batch(chunk, model.input_mut(chunk.len()).data_mut(), &mut labels);
+            let logits = model.forward_loaded(Mode::Eval);
+            softmax_rows(logits.data(), classes, &mut probs[..logits.len()]);
+        }
+        start.elapsed().as_secs_f64()
+    };
+    infer_pass(&mut model);
+    let mut passes: Vec<f64> = (0..3).map(|_| infer_pass(&mut model)).collect();
+    passes.sort_by(f64::total_cmp);
+    let infer_img_s = test.len() as f64 / passes[1];
+
+    // Latency: one image at a time, on one thread.
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| e.to_string())?;
+    let mut latencies = one.install(|| {
+        let mut single = |model: &mut Sequential, i: usize| {
+            let start = Instant::now();
+            test.fill_batch(&[i % test.len()], model.input_mut(1).data_mut(), &mut labels);
+            let logits = model.forward_loaded(Mode::Eval);
+            softmax_rows(logits.data(), classes, &mut probs[..classes]);
+            start.elapsed().as_secs_f64()
+        };
+        (0..50).for_each(|i| {
+            single(&mut model, i);
+        });
+        (0..config.latency_calls).map(|i| single(&mut model, i)).collect::<Vec<f64>>()
+    });
+    latencies.sort_by(f64::total_cmp);
+    let percentile = |p: f64| 1e3 * latencies[((p * latencies.len() as f64) as usize).min(latencies.len() - 1)];
+
+    Ok(BenchResult {
+        engine: format!("chiffre {}", env!("CARGO_PKG_VERSION")),
+        arch: config.spec.name.clone(),
+        batch: config.batch_size,
+        threads,
+        train_img_s,
+        infer_img_s,
+        latency_ms_p50: percentile(0.5),
+        latency_ms_p99: percentile(0.99),
+        gemm_gflops: gemm_gflops(config.gemm_size),
+        train_gflops: train_img_s * train_flops / 1e9,
+        train_mflop_per_img: train_flops / 1e6,
+        peak_rss_mb: peak_rss_mb(),
+        layers,
+    })
+}
+
+/// GFLOP/s of [`matmul`] on an `n × n × n` product (best of 5 after a warm-up).
+pub fn gemm_gflops(n: usize) -> f64 {
+    let a = Tensor::from_vec(&[n, n], (0..n * n).map(|i| (i % 7) as f32 * 0.1).collect()).unwrap_or_default();
+    let mut c = vec![0.0; n * n];
+    let mut run = || {
+        let start = Instant::now();
+        matmul(n, n, n, a.data(), Transpose::No, a.data(), Transpose::No, &mut c, false);
+        start.elapsed().as_secs_f64()
+    };
+    run();
+    let best = (0..5).map(|_| run()).fold(f64::INFINITY, f64::min);
+    2.0 * (n as f64).powi(3) / best / 1e9
+}
+
+/// Peak resident set size of this process in MB (`VmHWM` on Linux; 0 elsewhere).
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}

@@ -1,0 +1,63 @@
+//! `chiffre bench`: how fast training, inference and single-image prediction are.
+
+use crate::bench::{run, BenchConfig};
+use crate::data::{default_data_dir, Mnist};
+use std::path::PathBuf;
+
+/// Arguments of `chiffre bench`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// A preset (cnn, mlp, perceptron) or a spec file.
+    #[arg(long, default_value = "cnn")]
+    arch: String,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Timed training steps (default: 300 for a CNN, 1000 otherwise).
+    #[arg(long)]
+    train_batches: Option<usize>,
+    /// A directory in the MNIST layout (default: the bundled MNIST).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+/// Measures and prints.
+pub fn run_cli(args: BenchArgs) -> anyhow::Result<()> {
+    super::set_threads(args.threads)?;
+    let mnist = Mnist::load(&args.data.clone().unwrap_or_else(default_data_dir))?;
+    let spec = match crate::model::preset(&args.arch, mnist.num_classes()) {
+        Some(spec) => spec,
+        None => crate::model::ModelSpec::from_file(std::path::Path::new(&args.arch))?,
+    };
+    let convolutional = spec.layers.iter().any(|l| matches!(l, crate::model::LayerSpec::Conv2d { .. }));
+    let config = BenchConfig {
+        spec,
+        batch_size: if convolutional { 64 } else { 128 },
+        train_batches: args.train_batches.unwrap_or(if convolutional { 300 } else { 1000 }),
+        warmup_batches: 30,
+        latency_calls: 500,
+        gemm_size: 2048,
+    };
+    let r = run(&config, &mnist).map_err(anyhow::Error::msg)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    println!("{} on {} ({} threads, batch {})", r.engine, r.arch, r.threads, r.batch);
+    println!(
+        "  training        {:>10.0} images/s   {:>6.1} GFLOP/s ({:.1} MFLOP/image)",
+        r.train_img_s, r.train_gflops, r.train_mflop_per_img
+    );
+    println!("  inference       {:>10.0} images/s   (batches of 1000, softmax included)", r.infer_img_s);
+    println!("  latency, 1 img  {:>10.4} ms p50, {:.4} ms p99 (one thread)", r.latency_ms_p50, r.latency_ms_p99);
+    println!("  matrix multiply {:>10.1} GFLOP/s (2048³)", r.gemm_gflops);
+    println!("  peak memory     {:>10.1} MB", r.peak_rss_mb);
+    println!("\n  per training step   forward ms  backward ms");
+    for l in &r.layers {
+        println!("  {:<18} {:>10.3} {:>12.3}", l.layer, l.forward_ms, l.backward_ms);
+    }
+    Ok(())
+}

@@ -95,6 +95,43 @@ proptest! {
         assert_all_close(y.data(), &reference::pool(x.data(), &g, batch, false), "avg pool");
     }
 
+    #[test]
+    fn weight_gradient_product_matches_reference(m in 1usize..40, n in 1usize..40, k in 1usize..7000, seed: u64) {
+        let a = random_vec(k * m, seed); // stored k × m
+        let b = random_vec(k * n, seed ^ 5);
+        let want = reference::matmul(m, n, k, &transpose(&a, k, m), &b);
+        let mut got = vec![f32::NAN; m * n];
+        let mut workspace = Vec::new();
+        kernels::matmul_reduce_rows(m, n, k, &a, &b, &mut got, &mut workspace);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            prop_assert!((g - w).abs() <= 1e-3 * (1.0 + w.abs()), "[{i}]: got {g}, want {w}");
+        }
+        let mut sums = vec![f32::NAN; n];
+        kernels::sum_rows(&b, &mut sums, &mut workspace);
+        for (j, s) in sums.iter().enumerate() {
+            let want: f32 = (0..k).map(|r| b[r * n + j]).sum();
+            prop_assert!((s - want).abs() <= 1e-3 * (1.0 + want.abs()), "sum [{j}]: got {s}, want {want}");
+        }
+    }
+
+    /// Max-pool backward routes each gradient to the first maximum, ties included.
+    #[test]
+    fn max_pool_backward_matches_reference(
+        batch in 1usize..3, h in 1usize..10, w in 1usize..10, c in 1usize..70, size in 1usize..4, stride in 1usize..4,
+        levels in 1u32..4, seed: u64,
+    ) {
+        prop_assume!(size <= h && size <= w);
+        // Few distinct values, so that ties are common.
+        let x: Vec<f32> = random_vec(batch * h * w * c, seed).iter().map(|v| (v * levels as f32).round()).collect();
+        let g = PoolGeometry { h, w, c, size, stride, oh: (h - size) / stride + 1, ow: (w - size) / stride + 1 };
+        let mut y = vec![0.0; batch * g.oh * g.ow * c];
+        kernels::max_pool_forward(&x, &g, &mut y);
+        let dy = random_vec(y.len(), seed ^ 7);
+        let mut dx = vec![f32::NAN; x.len()];
+        kernels::max_pool_backward(&x, &y, &dy, &g, &mut dx);
+        assert_all_close(&dx, &reference::max_pool_backward(&x, &dy, &g, batch), "max pool backward");
+    }
+
     /// col2im is the adjoint of im2col: <im2col(x), c> = <x, col2im(c)>.
     #[test]
     fn col2im_is_the_adjoint_of_im2col(

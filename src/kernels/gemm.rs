@@ -1,4 +1,4 @@
-//! Matrix multiply, through the `gemm` crate.
+//! Matrix multiply, through the `gemm` crate, and the reductions around it.
 //!
 //! Why `gemm` and not `matrixmultiply`: on these 2-core machines `gemm` (with
 //! its AVX-512 kernels, feature `x86-v4`) ran the large products and the
@@ -8,6 +8,7 @@
 //! strides, so transposes cost nothing.
 
 use gemm::Parallelism;
+use rayon::prelude::*;
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +42,26 @@ pub fn matmul(
     c: &mut [f32],
     accumulate: bool,
 ) {
+    let threads = rayon::current_num_threads();
+    let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+    matmul_on(m, n, k, a, ta, b, tb, c, accumulate, parallelism);
+}
+
+/// [`matmul`] with an explicit threading choice (`Parallelism::None` inside
+/// an already parallel loop, so that thread pools never nest).
+#[allow(clippy::too_many_arguments)]
+fn matmul_on(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    ta: Transpose,
+    b: &[f32],
+    tb: Transpose,
+    c: &mut [f32],
+    accumulate: bool,
+    parallelism: Parallelism,
+) {
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
     if m == 0 || n == 0 {
         return;
@@ -60,9 +81,7 @@ pub fn matmul(
         Transpose::No => (n as isize, 1),
         Transpose::Yes => (1, k as isize),
     };
-    let threads = rayon::current_num_threads();
-    let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
-    // SAFETY: the asserts above guarantee every index the strides reach is in
+    // SAFETY: the assert above guarantees every index the strides reach is in
     // bounds; `c` does not alias `a` or `b` (it is a distinct &mut).
     unsafe {
         gemm::gemm(
@@ -87,4 +106,60 @@ pub fn matmul(
             parallelism,
         );
     }
+}
+
+/// Rows of a reduction handled by one task in [`matmul_reduce_rows`] and
+/// [`sum_rows`]: fixed, so that results do not depend on the thread count.
+pub const REDUCE_CHUNK: usize = 2048;
+
+/// `c[m×n] = aᵀ · b` where `a` is stored `k × m` and `b` is `k × n`: the
+/// shape of a weight gradient (`dW = dyᵀ · x`), a small result reduced over
+/// many rows, which the plain GEMM cannot spread over threads. The rows are
+/// cut into chunks of [`REDUCE_CHUNK`], each chunk's product computed on its
+/// own thread into `workspace`, and the partial products summed in order.
+pub fn matmul_reduce_rows(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32], workspace: &mut Vec<f32>) {
+    let chunks = k.div_ceil(REDUCE_CHUNK);
+    if chunks <= 1 {
+        return matmul(m, n, k, a, Transpose::Yes, b, Transpose::No, c, false);
+    }
+    workspace.resize(chunks * m * n, 0.0);
+    workspace.par_chunks_mut(m * n).enumerate().for_each(|(i, part)| {
+        let (k0, k1) = (i * REDUCE_CHUNK, ((i + 1) * REDUCE_CHUNK).min(k));
+        let (a, b) = (&a[k0 * m..k1 * m], &b[k0 * n..k1 * n]);
+        matmul_on(m, n, k1 - k0, a, Transpose::Yes, b, Transpose::No, part, false, Parallelism::None);
+    });
+    let c = &mut c[..m * n];
+    c.fill(0.0);
+    for part in workspace.chunks_exact(m * n) {
+        c.iter_mut().zip(part).for_each(|(c, p)| *c += p);
+    }
+}
+
+/// Column sums of the row-major `rows × sums.len()` matrix `m` (a bias
+/// gradient), in parallel over fixed chunks of rows summed in order, so the
+/// result does not depend on the thread count.
+pub fn sum_rows(m: &[f32], sums: &mut [f32], workspace: &mut Vec<f32>) {
+    let cols = sums.len();
+    let chunk = REDUCE_CHUNK * cols;
+    workspace.resize(m.len().div_ceil(chunk.max(1)) * cols, 0.0);
+    workspace.par_chunks_mut(cols.max(1)).zip(m.par_chunks(chunk.max(1))).for_each(|(part, rows)| {
+        part.fill(0.0);
+        for row in rows.chunks_exact(cols) {
+            part.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+        }
+    });
+    sums.fill(0.0);
+    for part in workspace.chunks_exact(cols.max(1)) {
+        sums.iter_mut().zip(part).for_each(|(s, p)| *s += p);
+    }
+}
+
+/// Adds `bias[j]` to every row of the row-major `rows × bias.len()` matrix
+/// `out`, in parallel over blocks of rows.
+pub fn add_bias_rows(out: &mut [f32], bias: &[f32]) {
+    out.par_chunks_mut(REDUCE_CHUNK * bias.len().max(1)).for_each(|block| {
+        for row in block.chunks_exact_mut(bias.len()) {
+            row.iter_mut().zip(bias).for_each(|(o, b)| *o += b);
+        }
+    });
 }

@@ -48,24 +48,37 @@ impl ConvGeometry {
 }
 
 /// `input [B, H, W, C]` → `col [B·OH·OW, k·k·C]`.
+///
+/// Channels-last makes the `k` taps of one kernel row `(ky, 0..k, 0..C)` one
+/// contiguous run of `k·C` input values, so each is a single copy unless the
+/// kernel hangs over the left or right border. Parallel over output rows.
 pub fn im2col(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
     let image = g.h * g.w * g.c;
-    let per_image = g.oh * g.ow * g.patch_len();
-    col.par_chunks_mut(per_image).zip(input.par_chunks(image)).for_each(|(col, x)| {
-        let mut rows = col.chunks_exact_mut(g.patch_len());
-        for oy in 0..g.oh {
-            for ox in 0..g.ow {
-                let Some(row) = rows.next() else { return };
-                let mut taps = row.chunks_exact_mut(g.c);
-                for ky in 0..g.k {
-                    for kx in 0..g.k {
-                        let Some(tap) = taps.next() else { return };
-                        match g.source(oy, ox, ky, kx) {
-                            Some((iy, ix)) => {
-                                let at = (iy * g.w + ix) * g.c;
-                                tap.copy_from_slice(&x[at..at + g.c]);
-                            }
-                            None => tap.fill(0.0),
+    let run = g.k * g.c; // one kernel row
+    let row_block = g.ow * g.patch_len(); // one output row (oy) of one image
+    col.par_chunks_mut(row_block).enumerate().for_each(|(index, block)| {
+        let (b, oy) = (index / g.oh, index % g.oh);
+        let x = &input[b * image..(b + 1) * image];
+        for (ox, patch) in block.chunks_exact_mut(g.patch_len()).enumerate() {
+            let left = (ox * g.stride) as isize - g.pad_left as isize;
+            for (ky, out) in patch.chunks_exact_mut(run).enumerate() {
+                let iy = (oy * g.stride + ky) as isize - g.pad_top as isize;
+                if iy < 0 || iy >= g.h as isize {
+                    out.fill(0.0);
+                    continue;
+                }
+                let row = iy as usize * g.w;
+                if left >= 0 && left as usize + g.k <= g.w {
+                    let at = (row + left as usize) * g.c;
+                    out.copy_from_slice(&x[at..at + run]);
+                } else {
+                    for (kx, tap) in out.chunks_exact_mut(g.c).enumerate() {
+                        let ix = left + kx as isize;
+                        if ix < 0 || ix >= g.w as isize {
+                            tap.fill(0.0);
+                        } else {
+                            let at = (row + ix as usize) * g.c;
+                            tap.copy_from_slice(&x[at..at + g.c]);
                         }
                     }
                 }

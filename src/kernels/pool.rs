@@ -33,52 +33,57 @@ impl PoolGeometry {
 }
 
 /// `input [B, H, W, C]` → `output [B, OH, OW, C]`, each the largest value of
-/// its window; `argmax` (same length as `output`) records, for backward, the
-/// position of that value inside its image.
-pub fn max_pool_forward(input: &[f32], g: &PoolGeometry, output: &mut [f32], argmax: &mut [u32]) {
-    output
-        .par_chunks_mut(g.image_out())
-        .zip(argmax.par_chunks_mut(g.image_out()))
-        .zip(input.par_chunks(g.image_in()))
-        .for_each(|((out, arg), x)| {
-            for oy in 0..g.oh {
-                for ox in 0..g.ow {
-                    let o = (oy * g.ow + ox) * g.c;
-                    let first = ((oy * g.stride) * g.w + ox * g.stride) * g.c;
-                    out[o..o + g.c].copy_from_slice(&x[first..first + g.c]);
-                    for (ch, a) in arg[o..o + g.c].iter_mut().enumerate() {
-                        *a = (first + ch) as u32;
-                    }
-                    for wy in 0..g.size {
-                        for wx in 0..g.size {
-                            let at = ((oy * g.stride + wy) * g.w + ox * g.stride + wx) * g.c;
-                            for ch in 0..g.c {
-                                // Strictly greater: ties go to the first position.
-                                if x[at + ch] > out[o + ch] {
-                                    out[o + ch] = x[at + ch];
-                                    arg[o + ch] = (at + ch) as u32;
-                                }
-                            }
+/// its window. The inner loop runs over the `C` contiguous channels, so it
+/// vectorises; nothing but the output is kept (backward finds the winner of
+/// each window again by comparing the input with the output).
+pub fn max_pool_forward(input: &[f32], g: &PoolGeometry, output: &mut [f32]) {
+    output.par_chunks_mut(g.image_out()).zip(input.par_chunks(g.image_in())).for_each(|(out, x)| {
+        for (cell, out) in out.chunks_exact_mut(g.c).enumerate() {
+            let (oy, ox) = (cell / g.ow, cell % g.ow);
+            out.fill(f32::NEG_INFINITY);
+            for wy in 0..g.size {
+                for wx in 0..g.size {
+                    let at = ((oy * g.stride + wy) * g.w + ox * g.stride + wx) * g.c;
+                    out.iter_mut().zip(&x[at..at + g.c]).for_each(|(o, &v)| *o = o.max(v));
+                }
+            }
+        }
+    });
+}
+
+/// Backward of [`max_pool_forward`]: each output gradient goes to the input
+/// that won its window, the first in reading order when several tie, so that
+/// exactly one input receives it. Branch-free: the gradient still to route
+/// is carried along the window and handed to the first input equal to the
+/// maximum. Overwrites `dinput`.
+pub fn max_pool_backward(input: &[f32], output: &[f32], doutput: &[f32], g: &PoolGeometry, dinput: &mut [f32]) {
+    /// Channels handled together, their gradients still to route kept on the stack.
+    const LANES: usize = 64;
+    let images = dinput.par_chunks_mut(g.image_in()).zip(input.par_chunks(g.image_in()));
+    let grads = output.par_chunks(g.image_out()).zip(doutput.par_chunks(g.image_out()));
+    images.zip(grads).for_each(|((dx, x), (y, dy))| {
+        dx.fill(0.0);
+        for (cell, (y, dy)) in y.chunks_exact(g.c).zip(dy.chunks_exact(g.c)).enumerate() {
+            let (oy, ox) = (cell / g.ow, cell % g.ow);
+            for c0 in (0..g.c).step_by(LANES) {
+                let n = LANES.min(g.c - c0);
+                let mut pending = [0.0f32; LANES];
+                pending[..n].copy_from_slice(&dy[c0..c0 + n]);
+                let best = &y[c0..c0 + n];
+                for wy in 0..g.size {
+                    for wx in 0..g.size {
+                        let at = ((oy * g.stride + wy) * g.w + ox * g.stride + wx) * g.c + c0;
+                        let lanes = dx[at..at + n].iter_mut().zip(&x[at..at + n]);
+                        for ((d, &v), (p, &b)) in lanes.zip(pending[..n].iter_mut().zip(best)) {
+                            let win = v == b;
+                            *d += if win { *p } else { 0.0 };
+                            *p = if win { 0.0 } else { *p };
                         }
                     }
                 }
             }
-        });
-}
-
-/// Backward of [`max_pool_forward`]: each output gradient goes to the input
-/// position that won the max. Overwrites `dinput`.
-pub fn max_pool_backward(doutput: &[f32], argmax: &[u32], g: &PoolGeometry, dinput: &mut [f32]) {
-    dinput
-        .par_chunks_mut(g.image_in())
-        .zip(doutput.par_chunks(g.image_out()))
-        .zip(argmax.par_chunks(g.image_out()))
-        .for_each(|((dx, dy), arg)| {
-            dx.fill(0.0);
-            for (d, &a) in dy.iter().zip(arg) {
-                dx[a as usize] += d;
-            }
-        });
+        }
+    });
 }
 
 /// `input [B, H, W, C]` → `output [B, OH, OW, C]`, each the mean of its window.

@@ -72,3 +72,30 @@ pub fn pool(x: &[f32], g: &PoolGeometry, batch: usize, max: bool) -> Vec<f32> {
     }
     y
 }
+
+/// Max-pool backward by the definition: each output gradient goes to the
+/// first position of its window holding the maximum.
+pub fn max_pool_backward(x: &[f32], dy: &[f32], g: &PoolGeometry, batch: usize) -> Vec<f32> {
+    let mut dx = vec![0.0; x.len()];
+    let mut o = 0;
+    for b in 0..batch {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                for c in 0..g.c {
+                    let mut best = (f32::NEG_INFINITY, 0);
+                    for wy in 0..g.size {
+                        for wx in 0..g.size {
+                            let at = ((b * g.h + oy * g.stride + wy) * g.w + ox * g.stride + wx) * g.c + c;
+                            if x[at] > best.0 {
+                                best = (x[at], at);
+                            }
+                        }
+                    }
+                    dx[best.1] += dy[o];
+                    o += 1;
+                }
+            }
+        }
+    }
+    dx
+}

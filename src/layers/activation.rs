@@ -4,6 +4,10 @@
 
 use super::{Layer, Mode};
 use crate::tensor::Tensor;
+use rayon::prelude::*;
+
+/// Elements per parallel task.
+const BLOCK: usize = 1 << 15;
 
 /// Defines an activation layer from its forward `y = f(x)` and its derivative
 /// written in terms of `x` and `y` (backward: `dx = dy · f'(x)`).
@@ -33,19 +37,24 @@ macro_rules! activation {
 
             fn forward(&mut self, x: &Tensor, y: &mut Tensor, _mode: Mode) {
                 y.resize(x.shape());
-                // y = f(x), element by element
-                for (y, &$x) in y.data_mut().iter_mut().zip(x.data()) {
-                    *y = $f;
-                }
+                // y = f(x), element by element (in parallel blocks: this is memory-bound)
+                y.data_mut().par_chunks_mut(BLOCK).zip(x.data().par_chunks(BLOCK)).for_each(|(y, x)| {
+                    for (y, &$x) in y.iter_mut().zip(x) {
+                        *y = $f;
+                    }
+                });
             }
 
             fn backward(&mut self, x: &Tensor, y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
                 let Some(dx) = dx else { return };
                 dx.resize(x.shape());
                 // from y = f(x):  dx = dy · f'(x)
-                for (((dx, &dy), &$xx), &$y) in dx.data_mut().iter_mut().zip(dy.data()).zip(x.data()).zip(y.data()) {
-                    *dx = dy * $df;
-                }
+                let blocks = dx.data_mut().par_chunks_mut(BLOCK).zip(dy.data().par_chunks(BLOCK));
+                blocks.zip(x.data().par_chunks(BLOCK)).zip(y.data().par_chunks(BLOCK)).for_each(|(((dx, dy), x), y)| {
+                    for (((dx, &dy), &$xx), &$y) in dx.iter_mut().zip(dy).zip(x).zip(y) {
+                        *dx = dy * $df;
+                    }
+                });
             }
         }
     };
@@ -55,7 +64,7 @@ activation!(
     /// ReLU: `max(0, x)`, which clears the negatives of a feature map.
     Relu, "relu",
     |x| x.max(0.0),
-    |x, _y| if x > 0.0 { 1.0 } else { 0.0 }
+    |_x, y| if y > 0.0 { 1.0 } else { 0.0 }
 );
 
 activation!(

@@ -6,7 +6,7 @@
 //! kept from forward for backward.
 
 use super::{resize_batch, Init, Layer, Mode, Param};
-use crate::kernels::{add_bias_rows, col2im, im2col, matmul, sum_rows, ConvGeometry, Transpose};
+use crate::kernels::{add_bias_rows, col2im, im2col, matmul, matmul_reduce_rows, sum_rows, ConvGeometry, Transpose};
 use crate::tensor::Tensor;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,8 @@ pub struct Conv2d {
     col: Vec<f32>,
     /// Gradient with respect to `col`, before col2im.
     dcol: Vec<f32>,
+    /// Partial sums of the weight and bias gradients, one block per chunk of rows.
+    workspace: Vec<f32>,
 }
 
 impl Conv2d {
@@ -76,6 +78,7 @@ impl Conv2d {
             bias: Param::new(Tensor::zeros(&[filters])),
             col: Vec::new(),
             dcol: Vec::new(),
+            workspace: Vec::new(),
         })
     }
 
@@ -110,9 +113,9 @@ impl Layer for Conv2d {
         let g = self.geometry;
         let (rows, k, oc) = (x.batch() * g.oh * g.ow, g.patch_len(), self.filters());
         // from y = col·Wᵀ:  dW[OC, k·k·C] = dy[rows, OC]ᵀ · col[rows, k·k·C]
-        matmul(oc, k, rows, dy.data(), Transpose::Yes, &self.col, Transpose::No, self.weight.grad.data_mut(), false);
+        matmul_reduce_rows(oc, k, rows, dy.data(), &self.col, self.weight.grad.data_mut(), &mut self.workspace);
         // from y += b:      db[OC] = Σ_rows dy
-        sum_rows(dy.data(), self.bias.grad.data_mut());
+        sum_rows(dy.data(), self.bias.grad.data_mut(), &mut self.workspace);
         if let Some(dx) = dx {
             self.dcol.resize(rows * k, 0.0);
             // from y = col·Wᵀ:  dcol[rows, k·k·C] = dy[rows, OC] · W[OC, k·k·C]

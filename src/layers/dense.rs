@@ -5,7 +5,7 @@
 //! Shapes: input `x [B, I]`, weight `W [O, I]`, bias `b [O]`, output `y [B, O]`.
 
 use super::{resize_batch, Init, Layer, Mode, Param};
-use crate::kernels::{add_bias_rows, matmul, sum_rows, Transpose};
+use crate::kernels::{add_bias_rows, matmul, matmul_reduce_rows, sum_rows, Transpose};
 use crate::tensor::Tensor;
 use rand_chacha::ChaCha8Rng;
 
@@ -16,6 +16,8 @@ pub struct Dense {
     out_shape: [usize; 1],
     weight: Param,
     bias: Param,
+    /// Partial sums of the weight and bias gradients, one block per chunk of rows.
+    workspace: Vec<f32>,
 }
 
 impl Dense {
@@ -23,7 +25,13 @@ impl Dense {
     pub fn new(inputs: usize, units: usize, init: Init, rng: &mut ChaCha8Rng) -> Self {
         let mut weight = Tensor::zeros(&[units, inputs]);
         init.fill(weight.data_mut(), inputs, units, rng);
-        Dense { inputs, out_shape: [units], weight: Param::new(weight), bias: Param::new(Tensor::zeros(&[units])) }
+        Dense {
+            inputs,
+            out_shape: [units],
+            weight: Param::new(weight),
+            bias: Param::new(Tensor::zeros(&[units])),
+            workspace: Vec::new(),
+        }
     }
 
     fn units(&self) -> usize {
@@ -52,9 +60,9 @@ impl Layer for Dense {
     fn backward(&mut self, x: &Tensor, _y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
         let (batch, i, o) = (x.batch(), self.inputs, self.units());
         // from y = x·Wᵀ:  dW[O,I] = dy[B,O]ᵀ · x[B,I]
-        matmul(o, i, batch, dy.data(), Transpose::Yes, x.data(), Transpose::No, self.weight.grad.data_mut(), false);
+        matmul_reduce_rows(o, i, batch, dy.data(), x.data(), self.weight.grad.data_mut(), &mut self.workspace);
         // from y += b:    db[O] = Σ_B dy
-        sum_rows(dy.data(), self.bias.grad.data_mut());
+        sum_rows(dy.data(), self.bias.grad.data_mut(), &mut self.workspace);
         if let Some(dx) = dx {
             resize_batch(dx, batch, &[i]);
             // from y = x·Wᵀ:  dx[B,I] = dy[B,O] · W[O,I]

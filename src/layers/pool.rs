@@ -24,15 +24,13 @@ fn geometry(input: [usize; 3], size: usize, stride: usize) -> Result<PoolGeometr
 pub struct MaxPool2d {
     geometry: PoolGeometry,
     out_shape: [usize; 3],
-    /// Where each output's maximum came from (kept for backward).
-    argmax: Vec<u32>,
 }
 
 impl MaxPool2d {
     /// Max pooling over inputs `[h, w, c]`; `stride` is usually `size`.
     pub fn new(input: [usize; 3], size: usize, stride: usize) -> Result<Self, String> {
         let g = geometry(input, size, stride)?;
-        Ok(MaxPool2d { out_shape: [g.oh, g.ow, g.c], geometry: g, argmax: Vec::new() })
+        Ok(MaxPool2d { out_shape: [g.oh, g.ow, g.c], geometry: g })
     }
 }
 
@@ -47,16 +45,15 @@ impl Layer for MaxPool2d {
 
     fn forward(&mut self, x: &Tensor, y: &mut Tensor, _mode: Mode) {
         resize_batch(y, x.batch(), &self.out_shape);
-        self.argmax.resize(y.len(), 0);
-        // y = max over each window; argmax remembers which input won
-        max_pool_forward(x.data(), &self.geometry, y.data_mut(), &mut self.argmax);
+        // y = max over each window
+        max_pool_forward(x.data(), &self.geometry, y.data_mut());
     }
 
-    fn backward(&mut self, x: &Tensor, _y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
+    fn backward(&mut self, x: &Tensor, y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
         if let Some(dx) = dx {
             resize_batch(dx, x.batch(), x.shape().get(1..).unwrap_or_default());
-            // from y = max(window): the gradient flows only to the winner
-            max_pool_backward(dy.data(), &self.argmax, &self.geometry, dx.data_mut());
+            // from y = max(window): the gradient flows only to the winner (the first input equal to y)
+            max_pool_backward(x.data(), y.data(), dy.data(), &self.geometry, dx.data_mut());
         }
     }
 }

@@ -1,0 +1,69 @@
+//! Criterion benchmarks of the hot kernels, on the shapes the tutorial's CNN
+//! (batch 64) and MLP (batch 128) give them. `cargo bench --bench kernels`.
+
+use chiffre::kernels::{self, ConvGeometry, PoolGeometry, Transpose};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+fn data(n: usize) -> Vec<f32> {
+    (0..n).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect()
+}
+
+/// (name, m, n, k, transpose a, transpose b)
+const MATMULS: &[(&str, usize, usize, usize, Transpose, Transpose)] = &[
+    ("square 512", 512, 512, 512, Transpose::No, Transpose::No),
+    ("conv1 fwd 43264x32x9", 43264, 32, 9, Transpose::No, Transpose::Yes),
+    ("conv1 dW 32x9x43264", 32, 9, 43264, Transpose::Yes, Transpose::No),
+    ("conv2 fwd 7744x64x288", 7744, 64, 288, Transpose::No, Transpose::Yes),
+    ("conv2 dW 64x288x7744", 64, 288, 7744, Transpose::Yes, Transpose::No),
+    ("conv2 dcol 7744x288x64", 7744, 288, 64, Transpose::No, Transpose::No),
+    ("conv3 fwd 576x64x576", 576, 64, 576, Transpose::No, Transpose::Yes),
+    ("mlp fwd 128x512x784", 128, 512, 784, Transpose::No, Transpose::Yes),
+    ("mlp dW 512x784x128", 512, 784, 128, Transpose::Yes, Transpose::No),
+];
+
+fn matmul(c: &mut Criterion) {
+    let mut group = c.benchmark_group("matmul");
+    for &(name, m, n, k, ta, tb) in MATMULS {
+        let (a, b) = (data(m * k), data(k * n));
+        let mut out = vec![0.0; m * n];
+        group.throughput(Throughput::Elements((2 * m * n * k) as u64));
+        group.bench_function(name, |bench| {
+            bench.iter(|| kernels::matmul(m, n, k, &a, ta, &b, tb, &mut out, false));
+        });
+    }
+    group.finish();
+}
+
+fn im2col(c: &mut Criterion) {
+    let mut group = c.benchmark_group("im2col");
+    for (name, g) in [
+        ("conv1", ConvGeometry { h: 28, w: 28, c: 1, k: 3, stride: 1, pad_top: 0, pad_left: 0, oh: 26, ow: 26 }),
+        ("conv2", ConvGeometry { h: 13, w: 13, c: 32, k: 3, stride: 1, pad_top: 0, pad_left: 0, oh: 11, ow: 11 }),
+    ] {
+        let batch = 64;
+        let x = data(batch * g.h * g.w * g.c);
+        let mut col = vec![0.0; batch * g.oh * g.ow * g.patch_len()];
+        let mut back = vec![0.0; x.len()];
+        group.bench_function(format!("{name} im2col"), |b| b.iter(|| kernels::im2col(&x, &g, &mut col)));
+        group.bench_function(format!("{name} col2im"), |b| b.iter(|| kernels::col2im(&col, &g, &mut back)));
+    }
+    group.finish();
+}
+
+fn pooling(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pool");
+    let g = PoolGeometry { h: 26, w: 26, c: 32, size: 2, stride: 2, oh: 13, ow: 13 };
+    let batch = 64;
+    let x = data(batch * g.h * g.w * g.c);
+    let mut y = vec![0.0; batch * g.oh * g.ow * g.c];
+    let mut dx = vec![0.0; x.len()];
+    kernels::max_pool_forward(&x, &g, &mut y);
+    let dy = y.clone();
+    group.bench_function("max fwd 64x26x26x32", |b| b.iter(|| kernels::max_pool_forward(&x, &g, &mut y)));
+    group.bench_function("max bwd 64x26x26x32", |b| b.iter(|| kernels::max_pool_backward(&x, &y, &dy, &g, &mut dx)));
+    group.bench_function("avg fwd 64x26x26x32", |b| b.iter(|| kernels::avg_pool_forward(&x, &g, &mut y)));
+    group.finish();
+}
+
+criterion_group!(benches, matmul, im2col, pooling);
+criterion_main!(benches);

@@ -70,7 +70,9 @@ pub fn im2col(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
                 let row = iy as usize * g.w;
                 if left >= 0 && left as usize + g.k <= g.w {
                     let at = (row + left as usize) * g.c;
-                    out.copy_from_slice(&x[at..at + run]);
+                    // An element loop, not copy_from_slice: runs are often a few
+                    // values (3 for the first conv), too short for a memcpy call.
+                    out.iter_mut().zip(&x[at..at + run]).for_each(|(o, &v)| *o = v);
                 } else {
                     for (kx, tap) in out.chunks_exact_mut(g.c).enumerate() {
                         let ix = left + kx as isize;

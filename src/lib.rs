@@ -9,6 +9,9 @@
 //! stack of [`layers`], whose hot loops live in [`kernels`]) → [`loss`] →
 //! back-propagation → [`optim`] → [`model::save`]. [`train`] runs the loop and
 //! [`metrics`] scores the result.
+//! To read a digit in any picture, [`Model`] puts [`preprocess`] (MNIST-style:
+//! polarity, ink, crop, 20-pixel box, centre of mass) in front of a trained
+//! network: [`Model::load`], then [`Model::predict`] or [`Model::predict_pixels`].
 //!
 //! ```no_run
 //! use chiffre::{data::{default_data_dir, Mnist}, model::{preset, Sequential}, train};
@@ -33,5 +36,9 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod predict;
+pub mod preprocess;
 pub mod tensor;
 pub mod train;
+
+pub use predict::{Model, Prediction};

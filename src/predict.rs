@@ -1,0 +1,234 @@
+//! Reading digits: a trained network with MNIST-style [`preprocess`]ing in
+//! front of it.
+//!
+//! ```no_run
+//! // A model written by `chiffre train`, and a picture from anywhere.
+//! let mut model = chiffre::Model::load("models/cnn.safetensors")?;
+//! let image = chiffre::preprocess::load_image("my-digit.jpg".as_ref())?;
+//! let prediction = model.predict(&image)?;
+//! println!("{} ({:.1} %)", prediction.digit, 100.0 * prediction.confidence);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`preprocess`]: crate::preprocess
+
+use crate::layers::Mode;
+use crate::loss::softmax_rows;
+use crate::model::{load, ModelError, Sequential};
+use crate::preprocess::{load_image, preprocess, Pixels, PreprocessError, PIXELS, SIDE};
+use crate::tensor::Tensor;
+use image::DynamicImage;
+use std::path::Path;
+
+/// Inputs per forward pass in [`Model::predict_batch`].
+const BATCH: usize = 256;
+
+/// Errors of prediction: a model that cannot be loaded or does not read
+/// digits, a picture that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PredictError {
+    /// The model file cannot be loaded (the message names it).
+    #[error(transparent)]
+    Load(#[from] ModelError),
+    /// The network does not take 28×28 grayscale inputs.
+    #[error(
+        "{source_name}: this network reads {}×{}×{} inputs, but digits are read as {SIDE}×{SIDE}×1 (grayscale): \
+         it was made for another kind of data",
+        input[0], input[1], input[2]
+    )]
+    WrongInput {
+        /// The model file (or `<in memory>`).
+        source_name: String,
+        /// The network's input shape `[height, width, channels]`.
+        input: [usize; 3],
+    },
+    /// The picture cannot be read or holds no digit.
+    #[error(transparent)]
+    Preprocess(#[from] PreprocessError),
+}
+
+/// What the network read: the digit, how sure it is, and the probability of
+/// every class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// The most probable class (the digit, for a 10-class model).
+    pub digit: usize,
+    /// Its probability, in `[0, 1]`.
+    pub confidence: f32,
+    /// The probability of each class (softmax of the network's scores); they sum to 1.
+    pub probabilities: Vec<f32>,
+}
+
+impl Prediction {
+    /// The prediction for one row of class scores (logits): softmax, then the
+    /// most probable class (the first one on a tie).
+    pub fn from_logits(logits: &[f32]) -> Self {
+        let mut probabilities = vec![0.0; logits.len()];
+        if !logits.is_empty() {
+            softmax_rows(logits, logits.len(), &mut probabilities);
+        }
+        let (digit, confidence) = probabilities
+            .iter()
+            .copied()
+            .enumerate()
+            .fold((0, f32::NEG_INFINITY), |best, (i, p)| if p > best.1 { (i, p) } else { best });
+        Prediction { digit, confidence: confidence.max(0.0), probabilities }
+    }
+
+    /// The `k` most probable classes as `(class, probability)`, most probable
+    /// first (the smaller class first on a tie); fewer when there are fewer classes.
+    pub fn top(&self, k: usize) -> Vec<(usize, f32)> {
+        let mut ranked: Vec<(usize, f32)> = self.probabilities.iter().copied().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(k);
+        ranked
+    }
+}
+
+/// A network that reads digits: [`Model::load`] a file written by
+/// `chiffre train`, then [`Model::predict`] decoded pictures (preprocessed
+/// MNIST-style) or [`Model::predict_pixels`] ready 28×28 inputs.
+///
+/// ```
+/// use chiffre::model::{preset, Sequential};
+/// use chiffre::Model;
+///
+/// // An untrained CNN guesses, but its answer is well-formed.
+/// let mut model = Model::from_network(Sequential::new(&preset("cnn", 10).unwrap(), 1).unwrap()).unwrap();
+/// let p = model.predict_pixels(&[0.0; 784]);
+/// assert_eq!(p.probabilities.len(), 10);
+/// assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+/// assert_eq!(p.confidence, p.probabilities[p.digit]);
+/// assert_eq!(p.top(3)[0].0, p.digit);
+/// ```
+pub struct Model {
+    network: Sequential,
+    training: Option<serde_json::Value>,
+}
+
+impl Model {
+    /// Loads a model file written by `chiffre train` (or [`crate::model::save`]).
+    /// Fails, naming the file, when it cannot be read, does not match its
+    /// architecture, or does not take 28×28 grayscale inputs.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, PredictError> {
+        let path = path.as_ref();
+        let file = load(path)?;
+        Self::check(&file.model, &path.display().to_string())?;
+        Ok(Model { network: file.model, training: file.training })
+    }
+
+    /// Wraps a network already in memory (for example one just trained).
+    /// Fails when it does not take 28×28 grayscale inputs.
+    pub fn from_network(network: Sequential) -> Result<Self, PredictError> {
+        Self::check(&network, "<in memory>")?;
+        Ok(Model { network, training: None })
+    }
+
+    fn check(network: &Sequential, source_name: &str) -> Result<(), PredictError> {
+        let input = network.input_shape();
+        if input != [SIDE, SIDE, 1] {
+            return Err(PredictError::WrongInput { source_name: source_name.to_string(), input });
+        }
+        Ok(())
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Sequential {
+        &self.network
+    }
+
+    /// The training settings and results stored in the model file, if any.
+    pub fn training(&self) -> Option<&serde_json::Value> {
+        self.training.as_ref()
+    }
+
+    /// Number of classes the network tells apart.
+    pub fn num_classes(&self) -> usize {
+        self.network.num_classes()
+    }
+
+    /// Reads the digit in a decoded picture of any size, colour and polarity,
+    /// after [`preprocess`]. Errors when the
+    /// picture holds no digit (too small, blank).
+    pub fn predict(&mut self, image: &DynamicImage) -> Result<Prediction, PredictError> {
+        Ok(self.predict_pixels(&preprocess(image)?))
+    }
+
+    /// Reads the digit in a picture file: [`load_image`], then [`Model::predict`].
+    /// Every error names the file.
+    pub fn predict_file(&mut self, path: impl AsRef<Path>) -> Result<Prediction, PredictError> {
+        let path = path.as_ref();
+        let image = load_image(path)?;
+        let pixels = preprocess(&image).map_err(|e| e.in_file(path))?;
+        Ok(self.predict_pixels(&pixels))
+    }
+
+    /// Reads a ready MNIST-style input: 28×28 values, row-major, 0 background,
+    /// 1 ink (as [`preprocess`] makes them).
+    pub fn predict_pixels(&mut self, pixels: &Pixels) -> Prediction {
+        self.predict_batch(std::slice::from_ref(pixels)).pop().unwrap_or_else(|| Prediction::from_logits(&[]))
+    }
+
+    /// [`Model::predict_pixels`] for many inputs at once (faster: one forward
+    /// pass per 256), in the same order.
+    pub fn predict_batch(&mut self, inputs: &[Pixels]) -> Vec<Prediction> {
+        let classes = self.num_classes();
+        let mut out = Vec::with_capacity(inputs.len());
+        for chunk in inputs.chunks(BATCH) {
+            let data = chunk.iter().flat_map(|p| p.iter().copied()).collect();
+            let Some(batch) = Tensor::from_vec(&[chunk.len(), SIDE, SIDE, 1], data) else { continue };
+            let logits = self.network.forward(&batch, Mode::Eval);
+            out.extend(logits.data().chunks_exact(classes).map(Prediction::from_logits));
+        }
+        debug_assert_eq!(out.len(), inputs.len(), "{PIXELS} values per input");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{preset, ModelSpec};
+
+    #[test]
+    fn from_logits_is_a_softmax_and_its_argmax() {
+        let p = Prediction::from_logits(&[1.0, 3.0, 2.0]);
+        assert_eq!(p.digit, 1);
+        assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(p.probabilities[1] > p.probabilities[2] && p.probabilities[2] > p.probabilities[0]);
+        assert_eq!(p.confidence, p.probabilities[1]);
+        assert_eq!(p.top(2).iter().map(|t| t.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(p.top(10).len(), 3);
+    }
+
+    #[test]
+    fn ties_go_to_the_smaller_class() {
+        let p = Prediction::from_logits(&[0.5, 0.5]);
+        assert_eq!(p.digit, 0);
+        assert_eq!(p.top(2), vec![(0, 0.5), (1, 0.5)]);
+    }
+
+    #[test]
+    fn a_network_for_other_inputs_is_refused() {
+        let mut spec: ModelSpec = preset("mlp", 10).unwrap();
+        spec.input = [32, 32, 3];
+        let err = Model::from_network(Sequential::new(&spec, 1).unwrap()).err().unwrap();
+        assert!(err.to_string().contains("reads 32×32×3 inputs"), "{err}");
+    }
+
+    #[test]
+    fn batch_and_single_predictions_agree() {
+        let mut model = Model::from_network(Sequential::new(&preset("cnn", 10).unwrap(), 2).unwrap()).unwrap();
+        let inputs: Vec<Pixels> =
+            (0..300).map(|i| std::array::from_fn(|j| ((i * 7 + j * 3) % 11) as f32 / 10.0)).collect();
+        let batch = model.predict_batch(&inputs);
+        assert_eq!(batch.len(), 300);
+        for i in [0, 255, 256, 299] {
+            let one = model.predict_pixels(&inputs[i]);
+            assert_eq!(one.digit, batch[i].digit);
+            let diff =
+                one.probabilities.iter().zip(&batch[i].probabilities).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(diff < 1e-5, "input {i}: batch and single differ by {diff}");
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! MNIST-style preprocessing: turn any picture of a digit into the 28×28
+//! input the network was trained on.
+//!
+//! MNIST digits were made a precise way: bright ink (1.0) on a black (0.0)
+//! background; the digit scaled, keeping its aspect ratio, so that its longer
+//! side fits a 20-pixel box, with anti-aliasing (grey edges); then placed in a
+//! 28×28 frame with its intensity-weighted centre of mass at the centre.
+//! [`preprocess`] does the same to any picture, one small step at a time:
+//!
+//! 1. [`to_grayscale`]: composite transparency onto white, then luminance
+//!    (decoding a file is [`load_image`], which refuses huge images from their
+//!    header before decoding them);
+//! 2. [`shrink_to`]: very large pictures are first area-averaged down to
+//!    [`WORKING_SIDE`] pixels (the digit ends up 20 pixels tall anyway);
+//! 3. [`detect_polarity`] and [`to_ink`]: dark ink on a light background is
+//!    inverted, bright ink on a dark background is kept;
+//! 4. [`ink_levels`] and [`isolate_ink`]: a threshold from the histogram
+//!    (Otsu) separates ink from background; paper texture and JPEG noise below
+//!    a noise floor are removed, specks not attached to the digit too, and the
+//!    ink is stretched to full brightness;
+//! 5. [`ink_bounds`] and [`crop`]: cut to the ink's bounding box;
+//!    [`normalise_strokes`]: strokes far thinner or thicker than MNIST's are
+//!    brought to the nearest end of MNIST's usual range;
+//! 6. [`scale_to_box`]: the longer side becomes 20 pixels, aspect ratio kept,
+//!    with an area-averaging (anti-aliasing) filter;
+//! 7. [`place_by_centre_of_mass`]: paste into 28×28 with the centre of mass at
+//!    the centre.
+//!
+//! A picture that already looks like MNIST ([`looks_like_mnist`]) passes
+//! through unchanged; [`raw_pixels`] skips preprocessing entirely.
+//!
+//! ```
+//! use chiffre::preprocess::{preprocess, PIXELS, SIDE};
+//! use image::{DynamicImage, GrayImage, Luma};
+//!
+//! // A dark "1" drawn on white paper, 60×200 pixels, touching the top.
+//! let paper = GrayImage::from_fn(60, 200, |x, y| Luma([if (25..35).contains(&x) && y < 150 { 20 } else { 235 }]));
+//! let pixels = preprocess(&DynamicImage::ImageLuma8(paper)).unwrap();
+//! assert_eq!(pixels.len(), PIXELS);
+//! // Ink is bright on black now, and the stroke is 20 pixels tall.
+//! let rows_with_ink = (0..SIDE).filter(|y| pixels[y * SIDE..(y + 1) * SIDE].iter().any(|&v| v > 0.5)).count();
+//! assert_eq!(rows_with_ink, 20);
+//! assert_eq!(pixels[0], 0.0);
+//! ```
+
+mod decode;
+mod geometry;
+mod ink;
+mod resample;
+mod stroke;
+
+pub use decode::{decode_bytes, encode_png, load_image, to_grayscale, MAX_FILE_BYTES, MAX_PIXELS, MAX_SIDE};
+pub use geometry::{centre_of_mass, crop, ink_bounds, place_by_centre_of_mass, scale_to_box, shrink_to, Bounds};
+pub use ink::{detect_polarity, ink_levels, isolate_ink, to_ink, InkLevels, Polarity};
+pub use resample::resample;
+pub use stroke::{normalise_strokes, stroke_width, MAX_STROKE, MIN_STROKE};
+
+use image::DynamicImage;
+use std::path::Path;
+
+/// Side of the network's input image.
+pub const SIDE: usize = 28;
+/// Values in one input image (28 × 28).
+pub const PIXELS: usize = SIDE * SIDE;
+/// Side of the box the digit's longer side is scaled to.
+pub const BOX: usize = 20;
+/// Where the centre of mass goes, in pixel indices (column, row).
+///
+/// Measured on the MNIST files: the mean centre of mass of the test images is
+/// (14.01, 13.99), every one within half a pixel of (14, 14), so MNIST placed
+/// it at index 14 (the middle of pixel 14), not at 13.5.
+pub const CENTRE: f32 = 14.0;
+/// Pictures larger than this (either side) are area-averaged down to it first.
+pub const WORKING_SIDE: usize = 1024;
+/// The smallest picture that can hold a digit (either side).
+pub const MIN_SIDE: usize = 8;
+/// The least difference between ink and background (on a 0-1 scale) that
+/// counts as a digit.
+pub const MIN_CONTRAST: f32 = 0.1;
+
+/// One network input: 28×28 values in `[0, 1]`, row-major, 0 background, 1 ink.
+pub type Pixels = [f32; PIXELS];
+
+/// Errors of preprocessing. Those about a file name it; those about the
+/// picture itself do not (the caller knows where it came from: see
+/// [`PreprocessError::in_file`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    /// The file cannot be opened or read.
+    #[error("{path}: cannot read the file: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_FILE_BYTES`].
+    #[error("{path}: the file is {bytes} bytes; the limit for a picture is {MAX_FILE_BYTES} bytes")]
+    FileTooLarge {
+        /// The file.
+        path: String,
+        /// Its size.
+        bytes: u64,
+    },
+    /// The bytes are not in a format we read.
+    #[error("{path}: not an image chiffre can read (PNG, JPEG, BMP, GIF, TIFF, WebP, PGM/PPM): {message}")]
+    NotAnImage {
+        /// The file.
+        path: String,
+        /// What the decoder said.
+        message: String,
+    },
+    /// A known format, but the data is damaged or truncated.
+    #[error("{path}: damaged or truncated {format} image: {message}")]
+    Damaged {
+        /// The file.
+        path: String,
+        /// The format its header announced.
+        format: String,
+        /// What the decoder said.
+        message: String,
+    },
+    /// The header announces more pixels than [`MAX_SIDE`] / [`MAX_PIXELS`] allow.
+    #[error(
+        "{path}: the image is {width}×{height} pixels, larger than the limit of {MAX_SIDE} per side and \
+         {MAX_PIXELS} pixels in all; refused before decoding"
+    )]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// Width from the header.
+        width: u32,
+        /// Height from the header.
+        height: u32,
+    },
+    /// Fewer than [`MIN_SIDE`] pixels on a side.
+    #[error("the image is {width}×{height} pixels; a digit needs at least {MIN_SIDE}×{MIN_SIDE}")]
+    TooSmall {
+        /// Width.
+        width: usize,
+        /// Height.
+        height: usize,
+    },
+    /// Nothing stands out from the background.
+    #[error(
+        "no ink: nothing stands out from the background (contrast {contrast:.2}, at least {MIN_CONTRAST} \
+         needed on a 0-1 scale); there is no digit to read"
+    )]
+    NoInk {
+        /// The difference between the strongest ink and the background.
+        contrast: f32,
+    },
+    /// Unprocessed input must already be 28×28.
+    #[error("the image is {width}×{height} pixels; unprocessed (raw) input must be exactly {SIDE}×{SIDE}")]
+    NotMnistSize {
+        /// Width.
+        width: usize,
+        /// Height.
+        height: usize,
+    },
+    /// A picture error, with the file it came from.
+    #[error("{path}: {source}")]
+    InFile {
+        /// The file.
+        path: String,
+        /// The error.
+        source: Box<PreprocessError>,
+    },
+}
+
+impl PreprocessError {
+    /// Names `path` in the message, unless the error already names a file.
+    pub fn in_file(self, path: &Path) -> Self {
+        match self {
+            PreprocessError::TooSmall { .. } | PreprocessError::NoInk { .. } | PreprocessError::NotMnistSize { .. } => {
+                PreprocessError::InFile { path: path.display().to_string(), source: Box::new(self) }
+            }
+            named => named,
+        }
+    }
+}
+
+/// A grayscale picture: one `f32` per pixel, row-major.
+///
+/// Before [`to_ink`] the values are light levels (0 black, 1 white); after
+/// it they are ink (0 background, 1 full ink).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gray {
+    width: usize,
+    height: usize,
+    data: Vec<f32>,
+}
+
+impl Gray {
+    /// Wraps `data` (row-major); `None` when `data.len() != width * height`.
+    pub fn new(width: usize, height: usize, data: Vec<f32>) -> Option<Self> {
+        (data.len() == width * height).then_some(Gray { width, height, data })
+    }
+
+    /// A picture of one level.
+    pub fn filled(width: usize, height: usize, value: f32) -> Self {
+        Gray { width, height, data: vec![value; width * height] }
+    }
+
+    /// Builds a picture from `f(x, y)`.
+    pub fn from_fn(width: usize, height: usize, f: impl Fn(usize, usize) -> f32) -> Self {
+        let data = (0..height).flat_map(|y| (0..width).map(move |x| (x, y))).map(|(x, y)| f(x, y)).collect();
+        Gray { width, height, data }
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// The value at column `x`, row `y`.
+    ///
+    /// # Panics
+    /// Outside the picture (a programming error).
+    pub fn get(&self, x: usize, y: usize) -> f32 {
+        assert!(x < self.width && y < self.height, "pixel ({x}, {y}) outside {}×{}", self.width, self.height);
+        self.data[y * self.width + x]
+    }
+
+    /// The values, row-major.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The values, row-major, mutable.
+    pub fn data_mut(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+
+    /// One row.
+    pub fn row(&self, y: usize) -> &[f32] {
+        &self.data[y * self.width..(y + 1) * self.width]
+    }
+}
+
+/// True when `ink` (bright ink on black, 0-1) is already an MNIST digit:
+/// 28×28, a background of exact zeros (at least half the pixels), the
+/// bounding box of non-zero pixels 19 or 20 pixels on its longer side, and the
+/// centre of mass within one pixel of [`CENTRE`]. Every MNIST image passes
+/// (their boxes are 19–20 pixels, their centres within half a pixel).
+pub fn looks_like_mnist(ink: &Gray) -> bool {
+    if ink.width() != SIDE || ink.height() != SIDE {
+        return false;
+    }
+    let zeros = ink.data().iter().filter(|&&v| v == 0.0).count();
+    if zeros * 2 < PIXELS {
+        return false;
+    }
+    let (Some(bounds), Some((cx, cy))) = (ink_bounds(ink, 0.0), centre_of_mass(ink)) else { return false };
+    let longer = bounds.width().max(bounds.height());
+    (BOX - 1..=BOX).contains(&longer) && (cx - CENTRE).abs() <= 1.0 && (cy - CENTRE).abs() <= 1.0
+}
+
+/// Copies a 28×28 ink picture into a network input.
+fn to_pixels(ink: &Gray) -> Pixels {
+    let mut out = [0.0; PIXELS];
+    out.copy_from_slice(ink.data());
+    out
+}
+
+/// The whole MNIST-style preprocessing of a decoded picture (see the module
+/// documentation for the steps). Errors: [`PreprocessError::TooSmall`],
+/// [`PreprocessError::NoInk`].
+pub fn preprocess(image: &DynamicImage) -> Result<Pixels, PreprocessError> {
+    let gray = to_grayscale(image);
+    if gray.width() < MIN_SIDE || gray.height() < MIN_SIDE {
+        return Err(PreprocessError::TooSmall { width: gray.width(), height: gray.height() });
+    }
+    let gray = shrink_to(&gray, WORKING_SIDE);
+    let ink = to_ink(&gray, detect_polarity(&gray));
+    if looks_like_mnist(&ink) {
+        return Ok(to_pixels(&ink));
+    }
+    let levels = ink_levels(&ink)?;
+    let clean = isolate_ink(&ink, &levels);
+    let no_ink = PreprocessError::NoInk { contrast: levels.contrast };
+    let bounds = ink_bounds(&clean, 0.0).ok_or(no_ink)?;
+    let digit = scale_to_box(&normalise_strokes(&crop(&clean, bounds)), BOX);
+    let framed = place_by_centre_of_mass(&digit, SIDE).ok_or(PreprocessError::NoInk { contrast: levels.contrast })?;
+    Ok(to_pixels(&framed))
+}
+
+/// No preprocessing: the picture must already be 28×28; it is only converted
+/// to grayscale (transparency onto white) and scaled to `[0, 1]`, polarity
+/// kept. Errors: [`PreprocessError::NotMnistSize`].
+pub fn raw_pixels(image: &DynamicImage) -> Result<Pixels, PreprocessError> {
+    let gray = to_grayscale(image);
+    if gray.width() != SIDE || gray.height() != SIDE {
+        return Err(PreprocessError::NotMnistSize { width: gray.width(), height: gray.height() });
+    }
+    Ok(to_pixels(&gray))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_file_names_the_file_once() {
+        let e = PreprocessError::TooSmall { width: 1, height: 1 }.in_file(Path::new("a.png"));
+        assert_eq!(e.to_string(), "a.png: the image is 1×1 pixels; a digit needs at least 8×8");
+        let e = PreprocessError::FileTooLarge { path: "b.png".into(), bytes: 1 << 40 }.in_file(Path::new("b.png"));
+        assert_eq!(e.to_string().matches("b.png").count(), 1, "{e}");
+    }
+
+    #[test]
+    fn gray_checks_its_length_and_indexes_row_major() {
+        assert!(Gray::new(3, 2, vec![0.0; 5]).is_none());
+        let g = Gray::from_fn(3, 2, |x, y| (10 * y + x) as f32);
+        assert_eq!(g.get(2, 1), 12.0);
+        assert_eq!(g.row(1), &[10.0, 11.0, 12.0]);
+    }
+
+    #[test]
+    fn an_mnist_like_picture_is_recognised_and_an_off_centre_one_is_not() {
+        // A 20-tall, 6-wide bar centred on (14, 14): pixel columns 11..17, rows 4..24.
+        let bar = |dx: usize| {
+            Gray::from_fn(SIDE, SIDE, move |x, y| {
+                f32::from(u8::from((11 + dx..17 + dx).contains(&x) && (4..24).contains(&y)))
+            })
+        };
+        assert!(looks_like_mnist(&bar(0)));
+        assert!(!looks_like_mnist(&bar(5)), "off centre");
+        assert!(!looks_like_mnist(&Gray::filled(SIDE, SIDE, 0.0)), "empty");
+        assert!(!looks_like_mnist(&Gray::filled(SIDE + 1, SIDE, 0.0)), "wrong size");
+    }
+
+    #[test]
+    fn too_small_and_blank_pictures_are_refused() {
+        let tiny = DynamicImage::ImageLuma8(image::GrayImage::new(1, 1));
+        assert!(matches!(preprocess(&tiny), Err(PreprocessError::TooSmall { width: 1, height: 1 })));
+        let empty = DynamicImage::ImageLuma8(image::GrayImage::new(0, 0));
+        assert!(matches!(preprocess(&empty), Err(PreprocessError::TooSmall { width: 0, height: 0 })));
+        for level in [0u8, 128, 255] {
+            let blank = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(40, 30, image::Luma([level])));
+            assert!(matches!(preprocess(&blank), Err(PreprocessError::NoInk { .. })), "level {level}");
+        }
+    }
+
+    #[test]
+    fn raw_pixels_needs_28_by_28_and_keeps_polarity() {
+        let white = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(28, 28, image::Luma([255])));
+        assert!(raw_pixels(&white).unwrap().iter().all(|&v| v == 1.0));
+        let big = DynamicImage::ImageLuma8(image::GrayImage::new(64, 64));
+        assert!(matches!(raw_pixels(&big), Err(PreprocessError::NotMnistSize { width: 64, height: 64 })));
+    }
+}

@@ -1,0 +1,123 @@
+//! Resizing a grayscale picture, one axis at a time.
+//!
+//! The filter is chosen per axis. **Shrinking averages areas**: each output
+//! pixel is the mean of the source area it covers, fractional pixels weighted
+//! by their coverage. That is the anti-aliasing MNIST's grey edges come from
+//! (a binary stroke covering 40 % of an output pixel gives 0.4), it keeps the
+//! total ink (mass) and so the centre of mass, and unlike Lanczos it never
+//! rings (no dark halo, no value outside the inputs' range), while unlike a
+//! triangle filter it adds no blur beyond the box itself. **Enlarging is
+//! bilinear** (area averaging would only repeat pixels in blocks): a small
+//! digit scaled up to 20 pixels gets smooth edges. Equal sizes copy.
+
+use super::Gray;
+
+/// One output pixel along an axis: the first source index and its weights.
+type Taps = (usize, Vec<f32>);
+
+/// The taps of every output index when `src` pixels become `dst`.
+fn axis_taps(src: usize, dst: usize) -> Vec<Taps> {
+    let ratio = src as f64 / dst as f64;
+    (0..dst)
+        .map(|i| {
+            if dst < src {
+                // Area: the source interval [i·r, (i+1)·r), each pixel by its overlap.
+                let (a, b) = (i as f64 * ratio, (i + 1) as f64 * ratio);
+                let first = a.floor() as usize;
+                let last = (b.ceil() as usize).min(src);
+                let weights =
+                    (first..last).map(|j| ((b.min(j as f64 + 1.0) - a.max(j as f64)) / ratio) as f32).collect();
+                (first, weights)
+            } else {
+                // Bilinear between the two source pixels around the output pixel's centre.
+                let s = ((i as f64 + 0.5) * ratio - 0.5).clamp(0.0, (src - 1) as f64);
+                let j = s.floor() as usize;
+                let f = (s - j as f64) as f32;
+                if f == 0.0 || j + 1 >= src {
+                    (j, vec![1.0])
+                } else {
+                    (j, vec![1.0 - f, f])
+                }
+            }
+        })
+        .collect()
+}
+
+/// Resizes `gray` to `width`×`height`: area averaging along an axis that
+/// shrinks, bilinear along one that grows (see the module documentation for
+/// why). A zero-sized input or output gives a picture of zeros.
+pub fn resample(gray: &Gray, width: usize, height: usize) -> Gray {
+    let (w, h) = (gray.width(), gray.height());
+    if w == 0 || h == 0 || width == 0 || height == 0 {
+        return Gray::filled(width, height, 0.0);
+    }
+    if (w, h) == (width, height) {
+        return gray.clone();
+    }
+    let (xs, ys) = (axis_taps(w, width), axis_taps(h, height));
+    // Rows first (h × width), then columns.
+    let mut across = vec![0.0f32; h * width];
+    for y in 0..h {
+        let row = gray.row(y);
+        for (x, (first, weights)) in xs.iter().enumerate() {
+            across[y * width + x] = weights.iter().zip(&row[*first..]).map(|(wt, v)| wt * v).sum();
+        }
+    }
+    let mut out = vec![0.0f32; height * width];
+    for (y, (first, weights)) in ys.iter().enumerate() {
+        for (k, wt) in weights.iter().enumerate() {
+            let src = &across[(first + k) * width..(first + k + 1) * width];
+            out[y * width..(y + 1) * width].iter_mut().zip(src).for_each(|(o, v)| *o += wt * v);
+        }
+    }
+    Gray::new(width, height, out).unwrap_or_else(|| Gray::filled(width, height, 0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mass(g: &Gray) -> f32 {
+        g.data().iter().sum()
+    }
+
+    #[test]
+    fn area_weights_cover_each_output_pixel_exactly_once() {
+        for (src, dst) in [(10, 3), (200, 20), (7, 6), (1000, 20)] {
+            let taps = axis_taps(src, dst);
+            let mut per_source = vec![0.0f64; src];
+            for (first, weights) in &taps {
+                let sum: f32 = weights.iter().sum();
+                assert!((sum - 1.0).abs() < 1e-5, "{src}→{dst}: weights sum to {sum}");
+                weights.iter().enumerate().for_each(|(k, &wt)| per_source[first + k] += wt as f64);
+            }
+            let want = dst as f64 / src as f64;
+            assert!(per_source.iter().all(|c| (c - want).abs() < 1e-5), "{src}→{dst}: uneven coverage");
+        }
+    }
+
+    #[test]
+    fn shrinking_keeps_the_ink_mass_and_stays_within_range() {
+        let g = Gray::from_fn(97, 61, |x, y| if (x * x + 3 * y) % 11 < 4 { 1.0 } else { 0.0 });
+        let small = resample(&g, 20, 13);
+        let scale = (20.0 * 13.0) / (97.0 * 61.0);
+        assert!((mass(&small) - mass(&g) * scale).abs() < 1e-2, "{} vs {}", mass(&small), mass(&g) * scale);
+        assert!(small.data().iter().all(|&v| (0.0..=1.0 + 1e-6).contains(&v)));
+    }
+
+    #[test]
+    fn a_sharp_edge_becomes_a_grey_pixel_in_proportion_to_its_coverage() {
+        // 10 columns, ink in the first 4; shrunk to 2 columns of 5: the first is 4/5 ink.
+        let g = Gray::from_fn(10, 1, |x, _| if x < 4 { 1.0 } else { 0.0 });
+        let small = resample(&g, 2, 1);
+        assert!((small.get(0, 0) - 0.8).abs() < 1e-6 && small.get(1, 0) == 0.0, "{:?}", small.data());
+    }
+
+    #[test]
+    fn equal_size_copies_and_enlarging_interpolates() {
+        let g = Gray::from_fn(3, 2, |x, y| (x + y) as f32);
+        assert_eq!(resample(&g, 3, 2), g);
+        let big = resample(&Gray::from_fn(2, 1, |x, _| x as f32), 4, 1);
+        assert_eq!(big.data(), &[0.0, 0.25, 0.75, 1.0]);
+    }
+}

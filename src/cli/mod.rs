@@ -3,6 +3,7 @@
 
 mod bench;
 mod eval;
+mod predict;
 mod summary;
 mod train;
 
@@ -28,6 +29,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Print a network's layers, output shapes and parameter counts.
     Summary(summary::SummaryArgs),
+    /// Read the digit in pictures: any size, colour or polarity, preprocessed as MNIST was.
+    Predict(predict::PredictArgs),
 }
 
 /// Which network: a preset or a spec file.
@@ -100,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Summary(args) => summary::run(args),
+        Command::Predict(args) => predict::run(args),
         Command::Bench(args) => bench::run_cli(args),
     };
     match result {

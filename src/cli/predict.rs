@@ -1,0 +1,208 @@
+//! `chiffre predict`: read the digit in pictures (files or folders of them).
+//! A picture that cannot be read gets one `error:` line and the others are
+//! still read; the exit status is non-zero if any failed.
+
+use crate::predict::{Model, Prediction};
+use crate::preprocess::{encode_png, load_image, preprocess, raw_pixels, Pixels};
+use anyhow::Context;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Where `chiffre train` writes the default network (`--arch cnn`).
+pub const DEFAULT_MODEL: &str = "models/cnn.safetensors";
+
+/// File extensions read in a folder (any file named on the command line is
+/// tried, whatever its name).
+const IMAGE_EXTENSIONS: &[&str] =
+    &["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp", "pgm", "ppm", "pbm", "pnm", "pam"];
+
+/// Arguments of `chiffre predict`.
+#[derive(clap::Args, Debug)]
+pub struct PredictArgs {
+    /// Picture files, or folders of them (PNG, JPEG, BMP, GIF, TIFF, WebP, PGM/PPM).
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// The model file written by `chiffre train` [default: models/cnn.safetensors].
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// One JSON object per line: path, digit, confidence, probabilities, top.
+    #[arg(long)]
+    json: bool,
+    /// How many of the most probable digits to show.
+    #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    top: u16,
+    /// Write the 28×28 picture the network saw, as DIR/NAME.png.
+    #[arg(long, value_name = "DIR")]
+    save_preprocessed: Option<PathBuf>,
+    /// No preprocessing: the pictures must already be 28×28, white ink on black.
+    #[arg(long)]
+    raw: bool,
+}
+
+/// The files named by `paths`: files as they are, folders as their picture
+/// files (by extension, sorted, not recursive). Paths that cannot be listed
+/// come back as error messages naming them.
+pub fn expand(paths: &[PathBuf]) -> Vec<Result<PathBuf, String>> {
+    let mut out = Vec::new();
+    for path in paths {
+        let meta = match std::fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) => {
+                out.push(Err(format!("{}: cannot read: {e}", path.display())));
+                continue;
+            }
+        };
+        if !meta.is_dir() {
+            out.push(Ok(path.clone()));
+            continue;
+        }
+        let entries = match std::fs::read_dir(path) {
+            Ok(entries) => entries,
+            Err(e) => {
+                out.push(Err(format!("{}: cannot read the folder: {e}", path.display())));
+                continue;
+            }
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            match entry {
+                Ok(entry) => files.push(entry.path()),
+                Err(e) => out.push(Err(format!("{}: cannot read the folder: {e}", path.display()))),
+            }
+        }
+        files.retain(|f| is_picture_name(f) && !f.is_dir());
+        files.sort();
+        if files.is_empty() {
+            out.push(Err(format!(
+                "{}: no picture files in this folder ({})",
+                path.display(),
+                IMAGE_EXTENSIONS.join(", ")
+            )));
+        }
+        out.extend(files.into_iter().map(Ok));
+    }
+    out
+}
+
+fn is_picture_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|known| known.eq_ignore_ascii_case(e)))
+}
+
+/// A file name in `dir` for the preprocessed picture of `path`, not used
+/// before in this run: `STEM.png`, else `STEM-2.png`, `STEM-3.png`, …
+fn preprocessed_name(dir: &Path, path: &Path, used: &mut HashSet<PathBuf>) -> PathBuf {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("picture");
+    (1..)
+        .map(|n| if n == 1 { dir.join(format!("{stem}.png")) } else { dir.join(format!("{stem}-{n}.png")) })
+        .find(|candidate| used.insert(candidate.clone()))
+        .unwrap_or_else(|| dir.join("picture.png"))
+}
+
+/// Loads the model, explaining how to make one when the default is missing.
+fn load_model(model: Option<&Path>) -> anyhow::Result<Model> {
+    let path = model.unwrap_or(Path::new(DEFAULT_MODEL));
+    if model.is_none() && !path.exists() {
+        anyhow::bail!(
+            "no model at {DEFAULT_MODEL}: make one with `cargo run --release -- train` (or `chiffre train`), \
+             or give --model FILE"
+        );
+    }
+    Ok(Model::load(path)?)
+}
+
+/// The network input for one file: decoded, then preprocessed (or not).
+fn pixels_of(path: &Path, raw: bool) -> Result<Pixels, String> {
+    let image = load_image(path).map_err(|e| e.to_string())?;
+    let pixels = if raw { raw_pixels(&image) } else { preprocess(&image) };
+    pixels.map_err(|e| e.in_file(path).to_string())
+}
+
+fn text_line(path: &Path, p: &Prediction, top: usize) -> String {
+    let ranked: Vec<String> = p.top(top).iter().map(|(d, prob)| format!("{d} {prob:.3}")).collect();
+    format!("{}: {} ({:.3})  top {}: {}", path.display(), p.digit, p.confidence, ranked.len(), ranked.join(", "))
+}
+
+fn json_line(path: &Path, p: &Prediction, top: usize, saved: Option<&Path>) -> String {
+    let ranked: Vec<_> =
+        p.top(top).iter().map(|(d, prob)| serde_json::json!({"digit": d, "probability": prob})).collect();
+    serde_json::json!({
+        "path": path.display().to_string(),
+        "digit": p.digit,
+        "confidence": p.confidence,
+        "probabilities": p.probabilities,
+        "top": ranked,
+        "preprocessed": saved.map(|s| s.display().to_string()),
+    })
+    .to_string()
+}
+
+/// Reads every picture and prints one line each; errors go to stderr.
+pub fn run(args: PredictArgs) -> anyhow::Result<()> {
+    let mut model = load_model(args.model.as_deref())?;
+    if let Some(dir) = &args.save_preprocessed {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--save-preprocessed {}: cannot create", dir.display()))?;
+    }
+    let top = usize::from(args.top);
+    let mut used = HashSet::new();
+    let (mut total, mut failed) = (0usize, 0usize);
+    for input in expand(&args.paths) {
+        total += 1;
+        let result = input.and_then(|path| {
+            let pixels = pixels_of(&path, args.raw)?;
+            let saved = match &args.save_preprocessed {
+                Some(dir) => {
+                    let file = preprocessed_name(dir, &path, &mut used);
+                    crate::fsutil::write_atomic(&file, &encode_png(&pixels))
+                        .map_err(|e| format!("{}: cannot write {}: {e}", path.display(), file.display()))?;
+                    Some(file)
+                }
+                None => None,
+            };
+            Ok((path, model.predict_pixels(&pixels), saved))
+        });
+        match result {
+            Ok((path, p, saved)) if args.json => println!("{}", json_line(&path, &p, top, saved.as_deref())),
+            Ok((path, p, _)) => println!("{}", text_line(&path, &p, top)),
+            Err(message) => {
+                failed += 1;
+                eprintln!("error: {message}");
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {total} inputs could not be read");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preprocessed_names_do_not_collide() {
+        let mut used = HashSet::new();
+        let dir = Path::new("out");
+        let a = preprocessed_name(dir, Path::new("x/seven.jpg"), &mut used);
+        let b = preprocessed_name(dir, Path::new("y/seven.png"), &mut used);
+        let c = preprocessed_name(dir, Path::new("seven.bmp"), &mut used);
+        assert_eq!((a, b, c), (dir.join("seven.png"), dir.join("seven-2.png"), dir.join("seven-3.png")));
+    }
+
+    #[test]
+    fn picture_names_by_extension() {
+        assert!(is_picture_name(Path::new("a/b.JPG")) && is_picture_name(Path::new("c.webp")));
+        assert!(!is_picture_name(Path::new("notes.txt")) && !is_picture_name(Path::new("README")));
+    }
+
+    #[test]
+    fn text_line_shows_the_digit_and_the_top_k() {
+        let p = Prediction::from_logits(&[0.0, 5.0, 1.0]);
+        let line = text_line(Path::new("a.png"), &p, 2);
+        assert!(line.starts_with("a.png: 1 (0."), "{line}");
+        assert!(line.contains("top 2: 1 0.9") && line.contains(", 2 0.0"), "{line}");
+    }
+}

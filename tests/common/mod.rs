@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod render;
 
 /// Everything a CLI test file needs, in one `use common::prelude::*;`.
 #[allow(unused_imports)]

@@ -1,0 +1,259 @@
+//! End-to-end tests of `chiffre predict`: files and folders, JSON Lines and
+//! text, `--save-preprocessed`, `--raw`, and every bad input of the issue in
+//! one call (each gets one `error:` line naming it, the others are still
+//! read, the exit status is 1, nothing panics).
+
+mod common;
+
+use chiffre::model::{preset, save, Sequential};
+use common::prelude::*;
+use common::render::{drawn, encode, mnist_picture, render, Kind};
+use image::{DynamicImage, ImageFormat};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// A CNN trained for one epoch on 5,000 MNIST training images (shared by the
+/// tests of this file, trained once).
+fn model() -> &'static Path {
+    static MODEL: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = MODEL.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("cnn.safetensors");
+        let run = chiffre(
+            ["train", "--arch", "cnn", "--epochs", "1", "--limit", "5000", "--test-limit", "100", "--quiet", "--out"]
+                .iter()
+                .map(|s| s.to_string())
+                .chain([arg(&path).to_string()]),
+        );
+        run.assert_ok();
+        (dir, path)
+    });
+    path
+}
+
+/// MNIST test digit `i`: its label and pixels.
+fn digit(i: usize) -> (u8, Vec<u8>) {
+    let labels = read_mnist_prefix(Part::TestLabels, i + 1);
+    let images = read_mnist_prefix(Part::TestImages, i + 1);
+    (labels[i], images[i * SIDE * SIDE..].to_vec())
+}
+
+/// Writes MNIST test digit `i` drawn as `kind` into `dir`; returns (path, label).
+fn picture(dir: &Path, kind: Kind, i: usize) -> (PathBuf, u8) {
+    let (label, pixels) = digit(i);
+    let path = dir.join(format!("{}-{i}.{}", kind.name(), kind.extension()));
+    std::fs::write(&path, render(kind, &pixels, &mut ChaCha8Rng::seed_from_u64(i as u64))).expect("write a picture");
+    (path, label)
+}
+
+fn write_png(path: &Path, image: &DynamicImage) -> PathBuf {
+    std::fs::write(path, encode(image, ImageFormat::Png, 0)).expect("write a PNG");
+    path.to_path_buf()
+}
+
+fn predict(args: &[&str]) -> Run {
+    let mut all = vec!["predict", "--model", arg(model())];
+    all.extend_from_slice(args);
+    chiffre(all)
+}
+
+/// Checks one JSON line and returns (path, digit).
+fn check_json_line(line: &str) -> (String, usize) {
+    let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    let probabilities: Vec<f64> =
+        v["probabilities"].as_array().expect("probabilities").iter().map(|p| p.as_f64().expect("a number")).collect();
+    assert_eq!(probabilities.len(), 10, "{line}");
+    assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-4, "probabilities do not sum to 1: {line}");
+    let digit = v["digit"].as_u64().expect("digit") as usize;
+    let confidence = v["confidence"].as_f64().expect("confidence");
+    assert_eq!(confidence, probabilities[digit], "{line}");
+    assert!(probabilities.iter().all(|&p| p <= confidence), "the digit is not the most probable: {line}");
+    let top = v["top"].as_array().expect("top");
+    assert_eq!(top.len(), 3, "{line}");
+    assert_eq!(top[0]["digit"].as_u64(), Some(digit as u64), "{line}");
+    let tops: Vec<f64> = top.iter().map(|t| t["probability"].as_f64().expect("a number")).collect();
+    assert!(tops.windows(2).all(|w| w[0] >= w[1]), "top is not sorted: {line}");
+    (v["path"].as_str().expect("path").to_string(), digit)
+}
+
+#[test]
+fn files_and_folders_give_one_json_line_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    let mut expected = vec![
+        picture(tmp.path(), Kind::DarkOnWhite, 0),
+        picture(tmp.path(), Kind::Jpeg, 1),
+        picture(tmp.path(), Kind::TransparentPng, 2),
+    ];
+    let mut in_folder: Vec<_> =
+        [(Kind::OffCentre, 3), (Kind::ColouredBackground, 4), (Kind::Thick, 5), (Kind::Blurred, 6)]
+            .into_iter()
+            .map(|(kind, i)| picture(&folder, kind, i))
+            .collect();
+    in_folder.sort();
+    expected.extend(in_folder);
+    std::fs::write(folder.join("notes.txt"), "not a picture, skipped in a folder").unwrap();
+    std::fs::create_dir(folder.join("sub")).unwrap();
+
+    let run = predict(&["--json", arg(&expected[0].0), arg(&expected[1].0), arg(&expected[2].0), arg(&folder)]);
+    run.assert_ok();
+    assert!(run.stderr.is_empty(), "{}", run.describe());
+    let lines: Vec<(String, usize)> = run.stdout.lines().map(check_json_line).collect();
+    let paths: Vec<String> = lines.iter().map(|l| l.0.clone()).collect();
+    let want: Vec<String> = expected.iter().map(|e| arg(&e.0).to_string()).collect();
+    assert_eq!(paths, want, "one line per picture, in order, folder sorted");
+    let correct = lines.iter().zip(&expected).filter(|(l, e)| l.1 == e.1 as usize).count();
+    assert!(
+        correct * 2 > expected.len(),
+        "only {correct} of {} digits read right:\n{}",
+        expected.len(),
+        run.describe()
+    );
+}
+
+#[test]
+fn text_output_top_k_and_saved_preprocessed_pictures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _) = picture(tmp.path(), Kind::DarkOnWhite, 7);
+    let other = tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    // The same file name in another folder: the saved pictures must not collide.
+    let b = other.join(a.file_name().unwrap());
+    std::fs::copy(&a, &b).unwrap();
+    let out = tmp.path().join("seen");
+    let run = predict(&["--top", "2", "--save-preprocessed", arg(&out), arg(&a), arg(&b)]);
+    run.assert_ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.describe());
+    for (line, path) in lines.iter().zip([&a, &b]) {
+        assert!(line.starts_with(&format!("{}: ", arg(path))), "{line}");
+        assert!(line.contains("top 2: ") && line.matches(", ").count() == 1, "{line}");
+    }
+    let stem = a.file_stem().unwrap().to_str().unwrap();
+    for name in [format!("{stem}.png"), format!("{stem}-2.png")] {
+        let seen = image::open(out.join(&name)).unwrap_or_else(|e| panic!("{name}: {e}")).to_luma8();
+        assert_eq!(seen.dimensions(), (28, 28));
+        assert_eq!(seen.get_pixel(0, 0).0[0], 0, "background is black");
+        assert!(seen.pixels().any(|p| p.0[0] > 200), "ink is white");
+    }
+}
+
+#[test]
+fn raw_reads_28_by_28_pictures_as_they_are() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, pixels) = digit(8);
+    let small = write_png(&tmp.path().join("mnist.png"), &mnist_picture(&pixels).into());
+    let (big, _) = picture(tmp.path(), Kind::WhiteOnBlack, 8);
+    let raw = predict(&["--json", "--raw", arg(&small)]);
+    raw.assert_ok();
+    let processed = predict(&["--json", arg(&small)]);
+    processed.assert_ok();
+    // An MNIST picture passes the preprocessing unchanged: the same answer, to the last digit.
+    assert_eq!(raw.stdout, processed.stdout);
+    let run = predict(&["--raw", arg(&big)]);
+    run.assert_error(&[arg(&big), "unprocessed (raw) input must be exactly 28×28"]);
+}
+
+/// A PNG whose IHDR says `width`×`height`, with a valid CRC.
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = encode(&drawn(4, 4, 0, 0, |_, _| false), ImageFormat::Png, 0);
+    bytes[16..20].copy_from_slice(&width.to_be_bytes());
+    bytes[20..24].copy_from_slice(&height.to_be_bytes());
+    let mut crc = flate2::Crc::new();
+    crc.update(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+    bytes
+}
+
+#[test]
+fn bad_inputs_each_get_one_line_and_the_others_are_still_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (first, _) = picture(dir, Kind::DarkOnWhite, 9);
+    let (last, _) = picture(dir, Kind::Jpeg, 10);
+    let text = dir.join("notes.png");
+    std::fs::write(&text, "this is not a picture").unwrap();
+    let truncated = dir.join("truncated.png");
+    let bytes = std::fs::read(&first).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let one = write_png(&dir.join("one.png"), &drawn(1, 1, 0, 255, |_, _| true));
+    let zero = dir.join("zero.png");
+    std::fs::write(&zero, png_claiming(0, 0)).unwrap();
+    let blank = write_png(&dir.join("blank.png"), &drawn(300, 200, 180, 180, |_, _| false));
+    let huge = dir.join("huge.png");
+    std::fs::write(&huge, png_claiming(20_000, 20_000)).unwrap();
+    let missing = dir.join("missing.png");
+    let empty_folder = dir.join("empty");
+    std::fs::create_dir(&empty_folder).unwrap();
+    // A folder that cannot be listed: a symbolic link to itself.
+    let looped = dir.join("looped");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+
+    let bad: Vec<(&Path, &str)> = vec![
+        (&text, "not an image chiffre can read"),
+        (&truncated, "damaged or truncated PNG image"),
+        (&one, "the image is 1×1 pixels; a digit needs at least 8×8"),
+        (&zero, "damaged or truncated PNG image"),
+        (&blank, "no ink"),
+        (&huge, "the image is 20000×20000 pixels, larger than the limit"),
+        (&missing, "cannot read"),
+        (&empty_folder, "no picture files in this folder"),
+        (&looped, "cannot read"),
+    ];
+    let mut args = vec!["predict", "--model", arg(model()), arg(&first)];
+    args.extend(bad.iter().map(|(p, _)| arg(p)));
+    args.push(arg(&last));
+    let start = std::time::Instant::now();
+    let run = chiffre(args);
+    assert!(start.elapsed().as_secs() < 20, "took {:?}: was the huge picture decoded?", start.elapsed());
+    run.assert_no_panic();
+    assert_eq!(run.status.code(), Some(1), "{}", run.describe());
+    let good: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(good.len(), 2, "the two good pictures are still read:\n{}", run.describe());
+    assert!(good[0].starts_with(&format!("{}: ", arg(&first))) && good[1].starts_with(&format!("{}: ", arg(&last))));
+    let errors: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(errors.len(), bad.len() + 1, "one line per bad input and a summary:\n{}", run.describe());
+    for ((path, what), line) in bad.iter().zip(&errors) {
+        assert!(line.starts_with(&format!("error: {}: ", arg(path))), "{line}");
+        assert!(line.contains(what), "{line} lacks {what:?}");
+    }
+    assert_eq!(errors[bad.len()], format!("error: {} of {} inputs could not be read", bad.len(), bad.len() + 2));
+}
+
+#[test]
+fn a_model_for_other_inputs_or_not_a_model_is_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pic, _) = picture(tmp.path(), Kind::DarkOnWhite, 11);
+    let mut spec = preset("mlp", 10).unwrap();
+    spec.input = [32, 32, 1];
+    let other = tmp.path().join("other.safetensors");
+    save(&Sequential::new(&spec, 1).unwrap(), &serde_json::json!({}), &other).unwrap();
+    chiffre(["predict", "--model", arg(&other), arg(&pic)]).assert_error(&[
+        arg(&other),
+        "reads 32×32×1 inputs",
+        "another kind of data",
+    ]);
+    chiffre(["predict", "--model", arg(&pic), arg(&pic)])
+        .assert_error(&[arg(&pic), "not a valid safetensors model file"]);
+}
+
+#[test]
+fn without_a_model_it_says_how_to_make_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pic, _) = picture(tmp.path(), Kind::DarkOnWhite, 12);
+    let out = Command::new(env!("CARGO_BIN_EXE_chiffre"))
+        .args(["predict", arg(&pic)])
+        .current_dir(tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chiffre");
+    let run = Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    run.assert_error(&["no model at models/cnn.safetensors", "cargo run --release -- train", "--model FILE"]);
+}

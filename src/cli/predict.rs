@@ -6,6 +6,7 @@ use crate::predict::{Model, Prediction};
 use crate::preprocess::{encode_png, load_image, preprocess, raw_pixels, Pixels};
 use anyhow::Context;
 use std::collections::HashSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Where `chiffre train` writes the default network (`--arch cnn`).
@@ -147,6 +148,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     }
     let top = usize::from(args.top);
     let mut used = HashSet::new();
+    let mut stdout = std::io::stdout().lock();
     let (mut total, mut failed) = (0usize, 0usize);
     for input in expand(&args.paths) {
         total += 1;
@@ -163,13 +165,18 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             };
             Ok((path, model.predict_pixels(&pixels), saved))
         });
-        match result {
-            Ok((path, p, saved)) if args.json => println!("{}", json_line(&path, &p, top, saved.as_deref())),
-            Ok((path, p, _)) => println!("{}", text_line(&path, &p, top)),
+        let line = match result {
+            Ok((path, p, saved)) if args.json => json_line(&path, &p, top, saved.as_deref()),
+            Ok((path, p, _)) => text_line(&path, &p, top),
             Err(message) => {
                 failed += 1;
                 eprintln!("error: {message}");
+                continue;
             }
+        };
+        // A closed pipe (`chiffre predict DIR | head`) ends the run quietly.
+        if writeln!(stdout, "{line}").is_err() {
+            return Ok(());
         }
     }
     if failed > 0 {

@@ -2,7 +2,7 @@
 //!
 //! Every layer that needs heavy arithmetic calls into this module, so that
 //! speed work happens in one place. Each optimised kernel has a plain, obvious
-//! twin in [`reference`], and the tests check one against the other on random
+//! twin in [`mod@reference`], and the tests check one against the other on random
 //! shapes.
 //!
 //! All image tensors are channels-last, `[B, H, W, C]` (see [`crate::tensor`]).

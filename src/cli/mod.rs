@@ -95,9 +95,29 @@ fn error_message(e: &anyhow::Error) -> String {
     message
 }
 
+/// Lets a closed output pipe (`chiffre eval --model M | head`) end the
+/// process quietly, as for other Unix tools, instead of making `println!`
+/// panic: Rust ignores SIGPIPE by default.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    {
+        extern "C" {
+            fn signal(signum: i32, handler: usize) -> usize;
+        }
+        const SIGPIPE: i32 = 13;
+        const SIG_DFL: usize = 0;
+        // SAFETY: resetting one signal to its default action at start-up, before
+        // any thread exists, has no memory-safety effect.
+        unsafe {
+            signal(SIGPIPE, SIG_DFL);
+        }
+    }
+}
+
 /// Runs the command line; errors are printed as one clear message with a
 /// non-zero exit status.
 pub fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train::run(args),

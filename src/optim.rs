@@ -5,7 +5,11 @@
 //! buffers allocated at the first step and reused.
 
 use crate::model::Sequential;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+
+/// Parameters per parallel task.
+const BLOCK: usize = 1 << 14;
 
 /// Which update rule, with its hyper-parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -91,34 +95,39 @@ impl Optimizer {
             let w = param.value.data_mut();
             let g = param.grad.data();
             let s1 = &mut state1[index];
+            // Element-wise updates, in parallel blocks (same result for any thread count).
+            let blocks = w.par_chunks_mut(BLOCK).zip(g.par_chunks(BLOCK));
             match kind {
-                OptimizerKind::Sgd { momentum: 0.0 } => {
+                OptimizerKind::Sgd { momentum: 0.0 } => blocks.for_each(|(w, g)| {
                     for (w, g) in w.iter_mut().zip(g) {
                         *w -= lr * g;
                     }
-                }
-                OptimizerKind::Sgd { momentum } => {
-                    for ((w, g), v) in w.iter_mut().zip(g).zip(s1.iter_mut()) {
+                }),
+                OptimizerKind::Sgd { momentum } => blocks.zip(s1.par_chunks_mut(BLOCK)).for_each(|((w, g), v)| {
+                    for ((w, g), v) in w.iter_mut().zip(g).zip(v) {
                         *v = momentum * *v - lr * g;
                         *w += *v;
                     }
-                }
-                OptimizerKind::RmsProp { rho, eps } => {
-                    for ((w, g), s) in w.iter_mut().zip(g).zip(s1.iter_mut()) {
+                }),
+                OptimizerKind::RmsProp { rho, eps } => blocks.zip(s1.par_chunks_mut(BLOCK)).for_each(|((w, g), s)| {
+                    for ((w, g), s) in w.iter_mut().zip(g).zip(s) {
                         *s = rho * *s + (1.0 - rho) * g * g;
                         *w -= lr * g / (*s + eps).sqrt();
                     }
-                }
+                }),
                 OptimizerKind::Adam { beta1, beta2, eps } => {
                     let s2 = &mut state2[index];
                     s2.resize(s1.len(), 0.0);
                     let c1 = 1.0 - beta1.powi(t);
                     let c2 = 1.0 - beta2.powi(t);
-                    for (((w, g), m), v) in w.iter_mut().zip(g).zip(s1.iter_mut()).zip(s2.iter_mut()) {
-                        *m = beta1 * *m + (1.0 - beta1) * g;
-                        *v = beta2 * *v + (1.0 - beta2) * g * g;
-                        *w -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
-                    }
+                    let moments = s1.par_chunks_mut(BLOCK).zip(s2.par_chunks_mut(BLOCK));
+                    blocks.zip(moments).for_each(|((w, g), (m, v))| {
+                        for (((w, g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
+                            *m = beta1 * *m + (1.0 - beta1) * g;
+                            *v = beta2 * *v + (1.0 - beta2) * g * g;
+                            *w -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+                        }
+                    });
                 }
             }
             index += 1;

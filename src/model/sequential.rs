@@ -21,6 +21,8 @@ pub struct Sequential {
     grads: Vec<Tensor>,
     /// Seconds spent in each layer's (forward, backward), when profiling.
     profile: Option<Vec<(f64, f64)>>,
+    /// Index of the first layer with parameters: back-propagation ends there.
+    first_learnable: usize,
 }
 
 fn image_shape(shape: &[usize], index: usize, kind: &str) -> Result<[usize; 3], ModelError> {
@@ -107,7 +109,9 @@ impl Sequential {
             )));
         }
         let n = layers.len();
+        let first_learnable = layers.iter().position(|l| !l.params().is_empty()).unwrap_or(n);
         Ok(Sequential {
+            first_learnable,
             spec: spec.clone(),
             layers,
             acts: vec![Tensor::default(); n + 1],
@@ -194,10 +198,13 @@ impl Sequential {
     pub fn backward(&mut self, loss: Loss, labels: &[u8]) -> f32 {
         let n = self.layers.len();
         let value = loss.forward_backward(&self.acts[n], labels, &mut self.grads[n]);
-        for i in (0..n).rev() {
+        // Layers before the first learnable one have nothing to learn and
+        // nobody needs their gradients: back-propagation stops there, and
+        // that layer does not compute its input gradient.
+        let first = self.first_learnable();
+        for i in (first..n).rev() {
             let (grads_before, grads_after) = self.grads.split_at_mut(i + 1);
-            // The first layer's input gradient is never used: skip it.
-            let grad_input = if i > 0 { Some(&mut grads_before[i]) } else { None };
+            let grad_input = if i > first { Some(&mut grads_before[i]) } else { None };
             let start = self.profile.is_some().then(Instant::now);
             self.layers[i].backward(&self.acts[i], &self.acts[i + 1], &grads_after[0], grad_input);
             if let (Some(times), Some(start)) = (self.profile.as_mut(), start) {
@@ -218,12 +225,17 @@ impl Sequential {
         self.profile.as_deref()
     }
 
+    /// Index of the first layer with parameters (the layer count if none).
+    fn first_learnable(&self) -> usize {
+        self.first_learnable
+    }
+
     /// Floating-point operations of one training step for one example: the
     /// forward pass (2 per multiply-add), and a backward pass that costs
     /// twice as much (weight and input gradients), except for the first
-    /// layer, whose input gradient is never computed.
+    /// learnable layer, whose input gradient is never computed.
     pub fn train_flops_per_example(&self) -> usize {
-        let first = self.layers.first().map_or(0, |l| l.forward_macs());
+        let first = self.layers.get(self.first_learnable()).map_or(0, |l| l.forward_macs());
         2 * (3 * self.forward_macs() - first)
     }
 

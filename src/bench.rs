@@ -128,7 +128,7 @@ pub fn run(config: &BenchConfig, mnist: &Mnist) -> Result<BenchResult, String> {
         let start = Instant::now();
         for chunk in all.chunks(1000) {
             test.fill_batch(chunk, model.input_mut(chunk.len()).data_mut(), &mut labels);
-            let logits = model.forward_loaded(Mode::Eval);
+            let logits = model.infer_loaded();
             softmax_rows(logits.data(), classes, &mut probs[..logits.len()]);
         }
         start.elapsed().as_secs_f64()

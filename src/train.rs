@@ -211,7 +211,7 @@ pub fn evaluate(model: &mut Sequential, data: &Dataset, loss: Loss) -> Evaluatio
     let mut loss_sum = 0.0f64;
     for chunk in indices.chunks(EVAL_BATCH) {
         data.fill_batch(chunk, model.input_mut(chunk.len()).data_mut(), &mut labels);
-        let logits = model.forward_loaded(Mode::Eval);
+        let logits = model.infer_loaded();
         predictions.extend(argmax_rows(logits.data(), classes).map(|p| p as u8));
         loss_sum += loss.forward_backward(logits, &labels, &mut grad) as f64 * chunk.len() as f64;
     }

@@ -100,3 +100,19 @@ fn a_diverging_run_stops_with_an_error() {
     let err = train(&mut model, &mnist().train.take(2000), None, &cfg, &mut Quiet).unwrap_err();
     assert!(err.to_string().contains("diverged"), "{err}");
 }
+
+#[test]
+fn chunked_inference_gives_the_same_scores_as_one_pass() {
+    let mut model = trained("cnn", 256, &config(1, 64, OptimizerKind::RMSPROP));
+    let n = chiffre::model::INFER_CHUNK * 2 + 37;
+    let mut x = Tensor::zeros(&[n, 28, 28, 1]);
+    let mut labels = Vec::new();
+    mnist().test.fill_batch(&(0..n).collect::<Vec<_>>(), x.data_mut(), &mut labels);
+    let whole = model.forward(&x, Mode::Eval).clone();
+    model.input_mut(n).data_mut().copy_from_slice(x.data());
+    let chunked = model.infer_loaded();
+    assert_eq!(chunked.shape(), whole.shape());
+    for (i, (a, b)) in chunked.data().iter().zip(whole.data()).enumerate() {
+        assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "score {i}: chunked {a}, whole {b}");
+    }
+}

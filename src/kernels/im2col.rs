@@ -56,7 +56,9 @@ pub fn im2col(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
     let image = g.h * g.w * g.c;
     let run = g.k * g.c; // one kernel row
     let row_block = g.ow * g.patch_len(); // one output row (oy) of one image
-    col.par_chunks_mut(row_block).enumerate().for_each(|(index, block)| {
+                                          // Tasks of at least ~16K values: rayon's per-task cost would dominate smaller ones.
+    let min_rows = (1 << 14) / row_block.max(1) + 1;
+    col.par_chunks_mut(row_block).enumerate().with_min_len(min_rows).for_each(|(index, block)| {
         let (b, oy) = (index / g.oh, index % g.oh);
         let x = &input[b * image..(b + 1) * image];
         for (ox, patch) in block.chunks_exact_mut(g.patch_len()).enumerate() {

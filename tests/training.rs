@@ -104,7 +104,7 @@ fn a_diverging_run_stops_with_an_error() {
 #[test]
 fn chunked_inference_gives_the_same_scores_as_one_pass() {
     let mut model = trained("cnn", 256, &config(1, 64, OptimizerKind::RMSPROP));
-    let n = chiffre::model::INFER_CHUNK * 2 + 37;
+    let n = model.infer_chunk() * 2 + 37;
     let mut x = Tensor::zeros(&[n, 28, 28, 1]);
     let mut labels = Vec::new();
     mnist().test.fill_batch(&(0..n).collect::<Vec<_>>(), x.data_mut(), &mut labels);

@@ -9,7 +9,7 @@ mod summary;
 
 pub use file::{load, save, ModelFile, FORMAT_VERSION};
 pub use presets::{preset, PRESETS};
-pub use sequential::{Sequential, INFER_CHUNK};
+pub use sequential::{Sequential, INFER_BUDGET};
 pub use spec::{LayerSpec, ModelSpec};
 pub use summary::summary;
 

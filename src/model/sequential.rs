@@ -27,11 +27,17 @@ pub struct Sequential {
     staged: Tensor,
     /// The class scores of [`Sequential::infer_loaded`].
     scores: Tensor,
+    /// Examples per pass of [`Sequential::infer_loaded`].
+    infer_chunk: usize,
 }
 
-/// Examples per pass in [`Sequential::infer_loaded`]: small enough that one
-/// chunk's activations stay in the CPU caches, large enough for the GEMMs.
-pub const INFER_CHUNK: usize = 128;
+/// Activation values (f32) one chunk of [`Sequential::infer_loaded`] may
+/// produce across all layers: about 16 MB, so that a chunk's activations
+/// stay in the CPU caches instead of streaming through memory.
+pub const INFER_BUDGET: usize = 1 << 22;
+
+/// Fewest examples per chunk, so that the GEMMs stay efficient.
+const MIN_INFER_CHUNK: usize = 64;
 
 fn image_shape(shape: &[usize], index: usize, kind: &str) -> Result<[usize; 3], ModelError> {
     <[usize; 3]>::try_from(shape).map_err(|_| ModelError::Shape {
@@ -118,10 +124,13 @@ impl Sequential {
         }
         let n = layers.len();
         let first_learnable = layers.iter().position(|l| !l.params().is_empty()).unwrap_or(n);
+        let per_example: usize = layers.iter().map(|l| l.output_shape().iter().product::<usize>()).sum();
+        let infer_chunk = (INFER_BUDGET / per_example.max(1)).max(MIN_INFER_CHUNK);
         Ok(Sequential {
             first_learnable,
             staged: Tensor::default(),
             scores: Tensor::default(),
+            infer_chunk,
             spec: spec.clone(),
             layers,
             acts: vec![Tensor::default(); n + 1],
@@ -182,20 +191,21 @@ impl Sequential {
     }
 
     /// Class scores `[B, K]` of the input buffer in inference mode, computed
-    /// [`INFER_CHUNK`] examples at a time: the same numbers as
+    /// [`Sequential::infer_chunk`] examples at a time: the same numbers as
     /// `forward_loaded(Mode::Eval)`, faster and in less memory for large
     /// batches, but only the scores are kept (not every layer's activations).
     pub fn infer_loaded(&mut self) -> &Tensor {
         let batch = self.acts[0].batch();
-        if batch <= INFER_CHUNK {
+        let chunk = self.infer_chunk;
+        if batch <= chunk {
             return self.forward_loaded(Mode::Eval);
         }
         let [h, w, c] = self.spec.input;
         let (per, classes) = (h * w * c, self.num_classes());
         std::mem::swap(&mut self.staged, &mut self.acts[0]);
         self.scores.resize(&[batch, classes]);
-        for start in (0..batch).step_by(INFER_CHUNK) {
-            let len = INFER_CHUNK.min(batch - start);
+        for start in (0..batch).step_by(chunk) {
+            let len = chunk.min(batch - start);
             self.acts[0].resize(&[len, h, w, c]);
             self.acts[0].data_mut().copy_from_slice(&self.staged.data()[start * per..(start + len) * per]);
             let n = self.layers.len();
@@ -203,6 +213,12 @@ impl Sequential {
             self.scores.data_mut()[start * classes..(start + len) * classes].copy_from_slice(self.acts[n].data());
         }
         &self.scores
+    }
+
+    /// Examples per pass of [`Sequential::infer_loaded`]: as many as fit
+    /// [`INFER_BUDGET`] activation values, at least 64.
+    pub fn infer_chunk(&self) -> usize {
+        self.infer_chunk
     }
 
     /// Copies `input [B, H, W, C]` (or `[B, H·W·C]`) in and runs forward.

@@ -66,6 +66,17 @@ pub fn decode_bytes(bytes: &[u8], name: &str) -> Result<DynamicImage, Preprocess
     second.decode().map_err(damaged)
 }
 
+/// A channel value scaled to `[0, 1]`; NaN (possible in floating-point
+/// pictures) becomes 0, so that it cannot reach the network.
+fn unit(value: f32, max: f32) -> f32 {
+    let v = value / max;
+    if v.is_nan() {
+        0.0
+    } else {
+        v.clamp(0.0, 1.0)
+    }
+}
+
 /// Light levels of a buffer of any pixel type: each pixel composited onto
 /// white by its alpha, then luminance with the Rec. 709 weights
 /// (0.2126 R + 0.7152 G + 0.0722 B) on the stored values.
@@ -79,7 +90,7 @@ where
     let data = buffer
         .pixels()
         .map(|p| {
-            let [r, g, b, a] = p.to_rgba().0.map(|c| (c.into() / max).clamp(0.0, 1.0));
+            let [r, g, b, a] = p.to_rgba().0.map(|c| unit(c.into(), max));
             let luma = 0.2126 * r + 0.7152 * g + 0.0722 * b;
             (luma * a + (1.0 - a)).clamp(0.0, 1.0)
         })
@@ -148,6 +159,17 @@ mod tests {
         for (got, want) in gray.data().iter().zip([0.2126, 0.7152, 0.0722]) {
             assert!((got - want).abs() < 1e-6, "{got} vs {want}");
         }
+    }
+
+    #[test]
+    fn nan_in_a_float_picture_becomes_a_level_not_nan() {
+        let img = image::Rgba32FImage::from_fn(3, 1, |x, _| match x {
+            0 => Rgba([f32::NAN, 0.0, 0.0, 1.0]),
+            1 => Rgba([1.0, 1.0, 1.0, f32::NAN]),
+            _ => Rgba([f32::INFINITY, f32::NEG_INFINITY, 0.5, 1.0]),
+        });
+        let gray = to_grayscale(&DynamicImage::ImageRgba32F(img));
+        assert!(gray.data().iter().all(|v| (0.0..=1.0).contains(v)), "{:?}", gray.data());
     }
 
     #[test]

@@ -12,15 +12,13 @@
 //!
 //! [`preprocess`]: crate::preprocess
 
-use crate::layers::Mode;
 use crate::loss::softmax_rows;
 use crate::model::{load, ModelError, Sequential};
 use crate::preprocess::{load_image, preprocess, Pixels, PreprocessError, PIXELS, SIDE};
-use crate::tensor::Tensor;
 use image::DynamicImage;
 use std::path::Path;
 
-/// Inputs per forward pass in [`Model::predict_batch`].
+/// Inputs per call of [`Sequential::infer_loaded`] in [`Model::predict_batch`].
 const BATCH: usize = 256;
 
 /// Errors of prediction: a model that cannot be loaded or does not read
@@ -169,18 +167,17 @@ impl Model {
         self.predict_batch(std::slice::from_ref(pixels)).pop().unwrap_or_else(|| Prediction::from_logits(&[]))
     }
 
-    /// [`Model::predict_pixels`] for many inputs at once (faster: one forward
-    /// pass per 256), in the same order.
+    /// [`Model::predict_pixels`] for many inputs at once (faster: 256 per
+    /// call of [`Sequential::infer_loaded`]), in the same order.
     pub fn predict_batch(&mut self, inputs: &[Pixels]) -> Vec<Prediction> {
         let classes = self.num_classes();
         let mut out = Vec::with_capacity(inputs.len());
         for chunk in inputs.chunks(BATCH) {
-            let data = chunk.iter().flat_map(|p| p.iter().copied()).collect();
-            let Some(batch) = Tensor::from_vec(&[chunk.len(), SIDE, SIDE, 1], data) else { continue };
-            let logits = self.network.forward(&batch, Mode::Eval);
-            out.extend(logits.data().chunks_exact(classes).map(Prediction::from_logits));
+            // `check` made the input shape 28×28×1: PIXELS values per input.
+            let staged = self.network.input_mut(chunk.len()).data_mut();
+            staged.chunks_exact_mut(PIXELS).zip(chunk).for_each(|(dst, pixels)| dst.copy_from_slice(pixels));
+            out.extend(self.network.infer_loaded().data().chunks_exact(classes).map(Prediction::from_logits));
         }
-        debug_assert_eq!(out.len(), inputs.len(), "{PIXELS} values per input");
         out
     }
 }

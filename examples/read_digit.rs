@@ -32,8 +32,9 @@ fn read(picture: &str, model_path: &str) -> Result<(), Box<dyn std::error::Error
     let mut model = Model::load(model_path)?;
     let image = load_image(picture.as_ref())?;
 
-    // One call does it all: preprocessing, then the network.
-    let prediction = model.predict(&image)?;
+    // One call does it all: preprocessing, then the network. Its errors are
+    // about the picture (too small, no ink): name the file.
+    let prediction = model.predict(&image).map_err(|e| format!("{picture}: {e}"))?;
     println!("{picture}: {} ({:.1} % sure)", prediction.digit, 100.0 * prediction.confidence);
     for (digit, probability) in prediction.top(3).iter().skip(1) {
         println!("  or {digit} ({:.1} %)", 100.0 * probability);

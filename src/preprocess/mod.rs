@@ -194,7 +194,7 @@ pub struct Gray {
 impl Gray {
     /// Wraps `data` (row-major); `None` when `data.len() != width * height`.
     pub fn new(width: usize, height: usize, data: Vec<f32>) -> Option<Self> {
-        (data.len() == width * height).then_some(Gray { width, height, data })
+        (width.checked_mul(height) == Some(data.len())).then_some(Gray { width, height, data })
     }
 
     /// A picture of one level.
@@ -238,6 +238,9 @@ impl Gray {
     }
 
     /// One row.
+    ///
+    /// # Panics
+    /// When `y` is outside the picture (a programming error).
     pub fn row(&self, y: usize) -> &[f32] {
         &self.data[y * self.width..(y + 1) * self.width]
     }
@@ -316,6 +319,8 @@ mod tests {
     #[test]
     fn gray_checks_its_length_and_indexes_row_major() {
         assert!(Gray::new(3, 2, vec![0.0; 5]).is_none());
+        // width × height wraps to 0: refused, not taken for an empty picture.
+        assert!(Gray::new(usize::MAX / 2 + 1, 2, Vec::new()).is_none());
         let g = Gray::from_fn(3, 2, |x, y| (10 * y + x) as f32);
         assert_eq!(g.get(2, 1), 12.0);
         assert_eq!(g.row(1), &[10.0, 11.0, 12.0]);

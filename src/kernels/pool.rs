@@ -30,6 +30,12 @@ impl PoolGeometry {
     fn image_out(&self) -> usize {
         self.oh * self.ow * self.c
     }
+    /// Offset, within one image, of the first channel of window position
+    /// `(wy, wx)` of output cell `(oy, ox)`.
+    #[inline]
+    fn offset(&self, oy: usize, ox: usize, wy: usize, wx: usize) -> usize {
+        ((oy * self.stride + wy) * self.w + ox * self.stride + wx) * self.c
+    }
 }
 
 /// `input [B, H, W, C]` → `output [B, OH, OW, C]`, each the largest value of
@@ -43,7 +49,7 @@ pub fn max_pool_forward(input: &[f32], g: &PoolGeometry, output: &mut [f32]) {
             out.fill(f32::NEG_INFINITY);
             for wy in 0..g.size {
                 for wx in 0..g.size {
-                    let at = ((oy * g.stride + wy) * g.w + ox * g.stride + wx) * g.c;
+                    let at = g.offset(oy, ox, wy, wx);
                     out.iter_mut().zip(&x[at..at + g.c]).for_each(|(o, &v)| *o = o.max(v));
                 }
             }
@@ -72,7 +78,7 @@ pub fn max_pool_backward(input: &[f32], output: &[f32], doutput: &[f32], g: &Poo
                 let best = &y[c0..c0 + n];
                 for wy in 0..g.size {
                     for wx in 0..g.size {
-                        let at = ((oy * g.stride + wy) * g.w + ox * g.stride + wx) * g.c + c0;
+                        let at = g.offset(oy, ox, wy, wx) + c0;
                         let lanes = dx[at..at + n].iter_mut().zip(&x[at..at + n]);
                         for ((d, &v), (p, &b)) in lanes.zip(pending[..n].iter_mut().zip(best)) {
                             let win = v == b;
@@ -96,7 +102,7 @@ pub fn avg_pool_forward(input: &[f32], g: &PoolGeometry, output: &mut [f32]) {
                 let o = (oy * g.ow + ox) * g.c;
                 for wy in 0..g.size {
                     for wx in 0..g.size {
-                        let at = ((oy * g.stride + wy) * g.w + ox * g.stride + wx) * g.c;
+                        let at = g.offset(oy, ox, wy, wx);
                         for (acc, v) in out[o..o + g.c].iter_mut().zip(&x[at..at + g.c]) {
                             *acc += v;
                         }
@@ -119,7 +125,7 @@ pub fn avg_pool_backward(doutput: &[f32], g: &PoolGeometry, dinput: &mut [f32]) 
                 let o = (oy * g.ow + ox) * g.c;
                 for wy in 0..g.size {
                     for wx in 0..g.size {
-                        let at = ((oy * g.stride + wy) * g.w + ox * g.stride + wx) * g.c;
+                        let at = g.offset(oy, ox, wy, wx);
                         for (d, v) in dx[at..at + g.c].iter_mut().zip(&dy[o..o + g.c]) {
                             *d += v * scale;
                         }

@@ -150,6 +150,16 @@ pub enum PreprocessError {
         /// The difference between the strongest ink and the background.
         contrast: f32,
     },
+    /// Something stands out, but once background noise and specks are
+    /// removed no stroke is left.
+    #[error(
+        "no ink: what stands out from the background (contrast {contrast:.2}) is noise or specks, not a stroke; \
+         there is no digit to read"
+    )]
+    OnlyNoise {
+        /// The difference between the strongest ink and the background.
+        contrast: f32,
+    },
     /// Unprocessed input must already be 28×28.
     #[error("the image is {width}×{height} pixels; unprocessed (raw) input must be exactly {SIDE}×{SIDE}")]
     NotMnistSize {
@@ -172,7 +182,10 @@ impl PreprocessError {
     /// Names `path` in the message, unless the error already names a file.
     pub fn in_file(self, path: &Path) -> Self {
         match self {
-            PreprocessError::TooSmall { .. } | PreprocessError::NoInk { .. } | PreprocessError::NotMnistSize { .. } => {
+            PreprocessError::TooSmall { .. }
+            | PreprocessError::NoInk { .. }
+            | PreprocessError::OnlyNoise { .. }
+            | PreprocessError::NotMnistSize { .. } => {
                 PreprocessError::InFile { path: path.display().to_string(), source: Box::new(self) }
             }
             named => named,
@@ -286,10 +299,10 @@ pub fn preprocess(image: &DynamicImage) -> Result<Pixels, PreprocessError> {
     }
     let levels = ink_levels(&ink)?;
     let clean = isolate_ink(&ink, &levels);
-    let no_ink = PreprocessError::NoInk { contrast: levels.contrast };
-    let bounds = ink_bounds(&clean, 0.0).ok_or(no_ink)?;
+    let only_noise = || PreprocessError::OnlyNoise { contrast: levels.contrast };
+    let bounds = ink_bounds(&clean, 0.0).ok_or_else(only_noise)?;
     let digit = scale_to_box(&normalise_strokes(&crop(&clean, bounds)), BOX);
-    let framed = place_by_centre_of_mass(&digit, SIDE).ok_or(PreprocessError::NoInk { contrast: levels.contrast })?;
+    let framed = place_by_centre_of_mass(&digit, SIDE).ok_or_else(only_noise)?;
     Ok(to_pixels(&framed))
 }
 
@@ -350,6 +363,16 @@ mod tests {
             let blank = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(40, 30, image::Luma([level])));
             assert!(matches!(preprocess(&blank), Err(PreprocessError::NoInk { .. })), "level {level}");
         }
+    }
+
+    #[test]
+    fn a_smooth_gradient_is_not_a_digit() {
+        // Contrast from one side to the other, but no stroke anywhere.
+        let gradient = image::GrayImage::from_fn(200, 200, |x, _| image::Luma([(x * 255 / 199) as u8]));
+        let result = preprocess(&DynamicImage::ImageLuma8(gradient));
+        let Err(e) = result else { panic!("a gradient was read as a digit: {result:?}") };
+        assert!(matches!(e, PreprocessError::OnlyNoise { .. } | PreprocessError::NoInk { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("no ink"), "{e}");
     }
 
     #[test]

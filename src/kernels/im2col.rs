@@ -54,9 +54,9 @@ impl ConvGeometry {
 /// kernel hangs over the left or right border. Parallel over output rows.
 pub fn im2col(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
     let image = g.h * g.w * g.c;
-    let run = g.k * g.c; // one kernel row
-    let row_block = g.ow * g.patch_len(); // one output row (oy) of one image
-                                          // Tasks of at least ~16K values: rayon's per-task cost would dominate smaller ones.
+    // One kernel row, and the im2col rows of one output row (oy) of one image.
+    let (run, row_block) = (g.k * g.c, g.ow * g.patch_len());
+    // Tasks of at least ~16K values: rayon's per-task cost would dominate smaller ones.
     let min_rows = (1 << 14) / row_block.max(1) + 1;
     col.par_chunks_mut(row_block).enumerate().with_min_len(min_rows).for_each(|(index, block)| {
         let (b, oy) = (index / g.oh, index % g.oh);
@@ -72,9 +72,7 @@ pub fn im2col(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
                 let row = iy as usize * g.w;
                 if left >= 0 && left as usize + g.k <= g.w {
                     let at = (row + left as usize) * g.c;
-                    // An element loop, not copy_from_slice: runs are often a few
-                    // values (3 for the first conv), too short for a memcpy call.
-                    out.iter_mut().zip(&x[at..at + run]).for_each(|(o, &v)| *o = v);
+                    copy_run(out, &x[at..at + run]);
                 } else {
                     for (kx, tap) in out.chunks_exact_mut(g.c).enumerate() {
                         let ix = left + kx as isize;
@@ -89,6 +87,18 @@ pub fn im2col(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
             }
         }
     });
+}
+
+/// Copies a kernel row. The first convolution's rows are 3 values: too
+/// short for a `memcpy` call, so that length gets a copy of known size,
+/// which compiles to three moves.
+#[inline]
+fn copy_run(out: &mut [f32], src: &[f32]) {
+    if out.len() == 3 && src.len() == 3 {
+        out[..3].copy_from_slice(&src[..3]);
+    } else {
+        out.copy_from_slice(src);
+    }
 }
 
 /// The adjoint of [`im2col`]: `dcol [B·OH·OW, k·k·C]` → `dinput [B, H, W, C]`,

@@ -2,6 +2,7 @@
 //! learning logic.
 
 mod bench;
+mod download;
 mod eval;
 mod predict;
 mod summary;
@@ -31,6 +32,8 @@ enum Command {
     Summary(summary::SummaryArgs),
     /// Read the digit in pictures: any size, colour or polarity, preprocessed as MNIST was.
     Predict(predict::PredictArgs),
+    /// Fetch MNIST from the public mirrors, checking each file's SHA-256.
+    Download(download::DownloadArgs),
 }
 
 /// Which network: a preset or a spec file.
@@ -125,6 +128,7 @@ pub fn main() -> ExitCode {
         Command::Summary(args) => summary::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Bench(args) => bench::run_cli(args),
+        Command::Download(args) => download::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

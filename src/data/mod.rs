@@ -37,6 +37,7 @@ macro_rules! fail {
 }
 
 pub mod dataset;
+pub mod download;
 pub mod idx;
 
 pub use dataset::{default_data_dir, shuffle_indices, Dataset, Mnist};

@@ -10,6 +10,7 @@
 //! file, so a download never leaves half a file behind. A file already present
 //! with the right checksum is not fetched again.
 
+use crate::fsutil::AtomicFile;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -176,20 +177,6 @@ pub fn download_mnist(
     Ok(report)
 }
 
-/// Removes the temporary file when dropped, unless it was renamed into place.
-struct TempFile {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 /// Fetches `url` into a temporary file, checks it and renames it to `target`.
 /// Returns the number of bytes, or why this copy was refused.
 fn fetch_one(
@@ -214,12 +201,8 @@ fn fetch_one(
     }
     progress(Event::Started { file, url, total });
 
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = TempFile { path: dir.join(format!(".{file}.tmp-{}", std::process::id())), keep: false };
-    let mut out = File::create(&tmp.path).map_err(|e| format!("cannot create {}: {e}", tmp.path.display()))?;
+    let mut out =
+        AtomicFile::create(target).map_err(|e| format!("cannot create a file beside {}: {e}", target.display()))?;
     let mut body = response.into_reader().take(MAX_DOWNLOAD_BYTES + 1);
     let mut buf = vec![0u8; 64 * 1024];
     let mut done = 0u64;
@@ -238,27 +221,18 @@ fn fetch_one(
         if done > MAX_DOWNLOAD_BYTES {
             return Err(format!("more than the limit of {MAX_DOWNLOAD_BYTES} bytes received; refused"));
         }
-        out.write_all(&buf[..n]).map_err(|e| format!("cannot write {}: {e}", tmp.path.display()))?;
+        out.write_all(&buf[..n]).map_err(|e| format!("cannot write {}: {e}", out.temp_path().display()))?;
         progress(Event::Progress { file, done, total });
     }
     if let Some(t) = total.filter(|&t| t != done) {
         return Err(format!("connection closed after {done} of {t} bytes"));
     }
-    out.sync_all().map_err(|e| format!("cannot write {}: {e}", tmp.path.display()))?;
-    drop(out);
-
-    let got = gunzip_sha256(&tmp.path).map_err(|e| format!("not a valid gzip file ({e})"))?;
+    out.flush().map_err(|e| format!("cannot write {}: {e}", out.temp_path().display()))?;
+    let got = gunzip_sha256(out.temp_path()).map_err(|e| format!("not a valid gzip file ({e})"))?;
     if got != expected {
         return Err(format!("SHA-256 mismatch (of the decompressed data): expected {expected}, got {got}"));
     }
-    std::fs::rename(&tmp.path, target)
-        .map_err(|e| format!("cannot rename {} to {}: {e}", tmp.path.display(), target.display()))?;
-    let mut tmp = tmp;
-    tmp.keep = true;
-    // Make the rename itself durable; not possible (nor needed) everywhere.
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+    out.commit().map_err(|e| format!("cannot move the download into place as {}: {e}", target.display()))?;
     Ok(done)
 }
 

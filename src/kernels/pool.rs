@@ -67,8 +67,16 @@ pub fn max_pool_backward(input: &[f32], output: &[f32], doutput: &[f32], g: &Poo
     const LANES: usize = 64;
     let images = dinput.par_chunks_mut(g.image_in()).zip(input.par_chunks(g.image_in()));
     let grads = output.par_chunks(g.image_out()).zip(doutput.par_chunks(g.image_out()));
+    // Windows that tile the image (stride = size) touch each input at most
+    // once: their inputs are assigned, and only the strip the windows leave
+    // uncovered is zeroed. Overlapping or gapped windows accumulate into zeros.
+    let tiled = g.stride == g.size;
     images.zip(grads).for_each(|((dx, x), (y, dy))| {
-        dx.fill(0.0);
+        if tiled {
+            zero_uncovered(dx, g);
+        } else {
+            dx.fill(0.0);
+        }
         for (cell, (y, dy)) in y.chunks_exact(g.c).zip(dy.chunks_exact(g.c)).enumerate() {
             let (oy, ox) = (cell / g.ow, cell % g.ow);
             for c0 in (0..g.c).step_by(LANES) {
@@ -82,7 +90,8 @@ pub fn max_pool_backward(input: &[f32], output: &[f32], doutput: &[f32], g: &Poo
                         let lanes = dx[at..at + n].iter_mut().zip(&x[at..at + n]);
                         for ((d, &v), (p, &b)) in lanes.zip(pending[..n].iter_mut().zip(best)) {
                             let win = v == b;
-                            *d += if win { *p } else { 0.0 };
+                            let share = if win { *p } else { 0.0 };
+                            *d = if tiled { share } else { *d + share };
                             *p = if win { 0.0 } else { *p };
                         }
                     }
@@ -90,6 +99,19 @@ pub fn max_pool_backward(input: &[f32], output: &[f32], doutput: &[f32], g: &Poo
             }
         }
     });
+}
+
+/// Zeroes the rows and columns of one image that no window of `g` covers
+/// (when stride = size: the last `(H - size) % size` rows and columns).
+fn zero_uncovered(dx: &mut [f32], g: &PoolGeometry) {
+    let (covered_h, covered_w) = (g.oh * g.size, g.ow * g.size);
+    for (row, values) in dx.chunks_exact_mut(g.w * g.c).enumerate() {
+        if row >= covered_h {
+            values.fill(0.0);
+        } else {
+            values[covered_w * g.c..].fill(0.0);
+        }
+    }
 }
 
 /// `input [B, H, W, C]` → `output [B, OH, OW, C]`, each the mean of its window.

@@ -196,8 +196,23 @@ pub struct Evaluation {
     pub predictions: Vec<u8>,
     /// Mean loss.
     pub loss: f64,
+    /// Number of examples predicted correctly.
+    pub correct: usize,
     /// Fraction predicted correctly.
     pub accuracy: f64,
+}
+
+impl Evaluation {
+    /// One line for people: `test accuracy: 0.9926 (9926/10000)  loss 0.0258`.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "test accuracy: {:.4} ({}/{})  loss {:.4}",
+            self.accuracy,
+            self.correct,
+            self.predictions.len(),
+            self.loss
+        )
+    }
 }
 
 /// Runs `model` in inference mode over all of `data`, in batches of
@@ -217,5 +232,5 @@ pub fn evaluate(model: &mut Sequential, data: &Dataset, loss: Loss) -> Evaluatio
     }
     let correct = predictions.iter().zip(&data.labels).filter(|(p, t)| p == t).count();
     let n = data.len().max(1) as f64;
-    Evaluation { predictions, loss: loss_sum / n, accuracy: correct as f64 / n }
+    Evaluation { predictions, loss: loss_sum / n, correct, accuracy: correct as f64 / n }
 }

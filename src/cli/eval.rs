@@ -56,13 +56,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let classes = file.model.num_classes();
     let confusion = ConfusionMatrix::new(&test.labels, &result.predictions, classes);
     let per_class = confusion.per_class();
-    let correct = (result.accuracy * test.len() as f64).round() as u64;
     if args.json {
         let out = serde_json::json!({
             "model": args.model.display().to_string(),
             "data": dir.display().to_string(),
             "accuracy": result.accuracy,
-            "correct": correct,
+            "correct": result.correct,
             "total": test.len(),
             "loss": result.loss,
             "confusion": confusion.counts,
@@ -72,7 +71,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("model: {} ({})", args.model.display(), file.model.spec().name);
-    println!("test accuracy: {:.4} ({correct}/{})  loss {:.4}", result.accuracy, test.len(), result.loss);
+    println!("{}", result.summary_line());
     println!("\nconfusion matrix (rows: true digit, columns: predicted)");
     print!("      ");
     (0..classes).for_each(|c| print!("{c:>6}"));

@@ -228,8 +228,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             config.lr
         );
     }
-    let correct = (result.accuracy * test.len() as f64).round() as u64;
-    println!("test accuracy: {:.4} ({correct}/{})  loss {:.4}", result.accuracy, test.len(), result.loss);
+    println!("{}", result.summary_line());
 
     let images_per_sec = history.iter().map(|s| s.images_per_sec).sum::<f64>() / history.len().max(1) as f64;
     let training = serde_json::json!({

@@ -13,7 +13,7 @@
 //! [`preprocess`]: crate::preprocess
 
 use crate::loss::softmax_rows;
-use crate::model::{load, ModelError, Sequential};
+use crate::model::{load, LayerOutput, ModelError, Sequential};
 use crate::preprocess::{load_image, preprocess, Pixels, PreprocessError, PIXELS, SIDE};
 use image::DynamicImage;
 use std::path::Path;
@@ -167,6 +167,15 @@ impl Model {
         self.predict_batch(std::slice::from_ref(pixels)).pop().unwrap_or_else(|| Prediction::from_logits(&[]))
     }
 
+    /// Reads a ready input like [`Model::predict_pixels`] and also returns
+    /// what every layer made of it (see [`Sequential::inspect`]): the feature
+    /// maps for the report and the web page.
+    pub fn inspect(&mut self, pixels: &Pixels) -> (Prediction, Vec<LayerOutput>) {
+        let layers = self.network.inspect(pixels);
+        let prediction = Prediction::from_logits(layers.last().map_or(&[][..], |l| &l.values));
+        (prediction, layers)
+    }
+
     /// [`Model::predict_pixels`] for many inputs at once (faster: 256 per
     /// call of [`Sequential::infer_loaded`]), in the same order.
     pub fn predict_batch(&mut self, inputs: &[Pixels]) -> Vec<Prediction> {
@@ -227,5 +236,8 @@ mod tests {
                 one.probabilities.iter().zip(&batch[i].probabilities).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
             assert!(diff < 1e-5, "input {i}: batch and single differ by {diff}");
         }
+        let (inspected, layers) = model.inspect(&inputs[7]);
+        assert_eq!(inspected, model.predict_pixels(&inputs[7]));
+        assert_eq!(layers.len(), model.network().layers().len());
     }
 }

@@ -2,12 +2,14 @@
 //! the presets, the summary table, and the model file.
 
 mod file;
+mod inspect;
 mod presets;
 mod sequential;
 mod spec;
 mod summary;
 
 pub use file::{load, save, ModelFile, FORMAT_VERSION};
+pub use inspect::LayerOutput;
 pub use presets::{preset, PRESETS};
 pub use sequential::{Sequential, INFER_BUDGET};
 pub use spec::{LayerSpec, ModelSpec};

@@ -38,7 +38,10 @@ pub mod model;
 pub mod optim;
 pub mod predict;
 pub mod preprocess;
+pub mod preview;
+pub mod report;
 pub mod tensor;
 pub mod train;
+pub mod tutorial;
 
 pub use predict::{Model, Prediction};

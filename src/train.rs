@@ -34,6 +34,14 @@ pub struct TrainConfig {
     pub seed: u64,
 }
 
+/// The per-epoch metrics file `chiffre train` writes beside the model
+/// `M.safetensors`: `M.metrics.jsonl`, one [`EpochStats`] per line.
+pub fn metrics_path(model: &std::path::Path) -> std::path::PathBuf {
+    let mut name = model.file_stem().unwrap_or_default().to_os_string();
+    name.push(".metrics.jsonl");
+    model.with_file_name(name)
+}
+
 /// What one epoch measured.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct EpochStats {

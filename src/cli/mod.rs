@@ -5,8 +5,10 @@ mod bench;
 mod download;
 mod eval;
 mod predict;
+mod report;
 mod summary;
 mod train;
+mod tutorial;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -34,6 +36,10 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Fetch MNIST from the public mirrors, checking each file's SHA-256.
     Download(download::DownloadArgs),
+    /// Write an offline HTML report: the model, training curves, results and mistakes, every layer's output.
+    Report(report::ReportArgs),
+    /// The tutorial's worked example: an X, its features, feature maps, ReLU, pooling, flattening.
+    Tutorial(tutorial::TutorialArgs),
 }
 
 /// Which network: a preset or a spec file.
@@ -129,6 +135,8 @@ pub fn main() -> ExitCode {
         Command::Predict(args) => predict::run(args),
         Command::Bench(args) => bench::run_cli(args),
         Command::Download(args) => download::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Tutorial(args) => tutorial::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 //! still read; the exit status is non-zero if any failed.
 
 use crate::predict::{Model, Prediction};
-use crate::preprocess::{encode_png, load_image, preprocess, raw_pixels, Pixels};
+use crate::preprocess::{encode_png, load_image, preprocess, raw_pixels, Pixels, SIDE};
 use anyhow::Context;
 use std::collections::HashSet;
 use std::io::Write;
@@ -38,6 +38,9 @@ pub struct PredictArgs {
     /// No preprocessing: the pictures must already be 28×28, white ink on black.
     #[arg(long)]
     raw: bool,
+    /// Also draw the 28×28 input the network saw, in the terminal (Unicode half blocks).
+    #[arg(long, conflicts_with = "json")]
+    show: bool,
 }
 
 /// The files named by `paths`: files as they are, folders as their picture
@@ -125,6 +128,24 @@ fn text_line(path: &Path, p: &Prediction, top: usize) -> String {
     format!("{}: {} ({:.3})  top {}: {}", path.display(), p.digit, p.confidence, ranked.len(), ranked.join(", "))
 }
 
+/// The picture the network saw, with what it read beside it.
+fn shown(path: &Path, p: &Prediction, top: usize, pixels: &Pixels) -> String {
+    let mut text = vec![
+        String::new(),
+        path.display().to_string(),
+        String::new(),
+        format!("read as {} ({:.1} %)", p.digit, 100.0 * p.confidence),
+        String::new(),
+    ];
+    text.extend(p.top(top).iter().map(|(d, prob)| format!("  {d}  {:>5.1} %  {}", 100.0 * prob, bar(*prob))));
+    crate::preview::beside(&crate::preview::half_blocks(pixels, SIDE, SIDE), &text, 3)
+}
+
+/// A bar of up to 20 blocks for a probability.
+fn bar(p: f32) -> String {
+    "█".repeat((p * 20.0).round() as usize)
+}
+
 fn json_line(path: &Path, p: &Prediction, top: usize, saved: Option<&Path>) -> String {
     let ranked: Vec<_> =
         p.top(top).iter().map(|(d, prob)| serde_json::json!({"digit": d, "probability": prob})).collect();
@@ -163,11 +184,12 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
                 }
                 None => None,
             };
-            Ok((path, model.predict_pixels(&pixels), saved))
+            Ok((path, model.predict_pixels(&pixels), saved, pixels))
         });
         let line = match result {
-            Ok((path, p, saved)) if args.json => json_line(&path, &p, top, saved.as_deref()),
-            Ok((path, p, _)) => text_line(&path, &p, top),
+            Ok((path, p, saved, _)) if args.json => json_line(&path, &p, top, saved.as_deref()),
+            Ok((path, p, _, pixels)) if args.show => shown(&path, &p, top, &pixels),
+            Ok((path, p, _, _)) => text_line(&path, &p, top),
             Err(message) => {
                 failed += 1;
                 eprintln!("error: {message}");

@@ -10,7 +10,7 @@ use crate::optim::OptimizerKind;
 use crate::train::{evaluate, train, EpochStats, Observer, TrainConfig};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// The optimizer names of `--optimizer`.
@@ -73,12 +73,7 @@ pub struct TrainArgs {
     quiet: bool,
 }
 
-/// The per-epoch metrics file beside the model: `M.metrics.jsonl`.
-pub fn metrics_path(model: &Path) -> PathBuf {
-    let mut name = model.file_stem().unwrap_or_default().to_os_string();
-    name.push(".metrics.jsonl");
-    model.with_file_name(name)
-}
+pub use crate::train::metrics_path;
 
 struct Progress {
     bar: Option<ProgressBar>,

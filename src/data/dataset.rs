@@ -212,6 +212,15 @@ impl Mnist {
         Ok(Self { train, test, dir: dir.to_path_buf() })
     }
 
+    /// Only the test set of `dir` (`t10k-images-idx3-ubyte[.gz]` and
+    /// `t10k-labels-idx1-ubyte[.gz]`), for tools that only evaluate.
+    pub fn load_test(dir: &Path) -> Result<Dataset, DataError> {
+        if !dir.is_dir() {
+            return Err(DataError::DirNotFound { dir: dir.to_path_buf() });
+        }
+        load_nonempty(&find_file(dir, TEST_IMAGES)?, &find_file(dir, TEST_LABELS)?)
+    }
+
     /// Number of classes: max label over train and test, plus one.
     pub fn num_classes(&self) -> usize {
         self.train.num_classes().max(self.test.num_classes())

@@ -13,7 +13,7 @@ pub use inspect::LayerOutput;
 pub use presets::{preset, PRESETS};
 pub use sequential::{Sequential, INFER_BUDGET};
 pub use spec::{LayerSpec, ModelSpec};
-pub use summary::summary;
+pub use summary::{summary, thousands};
 
 /// Errors of the model room: specs, shapes, model files.
 #[derive(Debug, thiserror::Error)]

@@ -256,3 +256,24 @@ fn without_a_model_it_says_how_to_make_one() {
     };
     run.assert_error(&["no model at models/cnn.safetensors", "cargo run --release -- train", "--model FILE"]);
 }
+
+#[test]
+fn show_draws_the_input_the_network_saw_beside_its_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, label) = picture(dir.path(), Kind::DarkOnWhite, 0);
+    let run = predict(&["--show", arg(&path)]);
+    run.assert_ok();
+    let lines: Vec<&str> = run.stdout.trim_end().lines().collect();
+    // A frame 28 wide, 14 text lines of two pixel rows each.
+    assert_eq!(lines.len(), 16, "{}", run.stdout);
+    assert!(lines[0].starts_with(&format!("┌{}┐", "─".repeat(28))), "{}", lines[0]);
+    assert!(lines[15].starts_with(&format!("└{}┘", "─".repeat(28))));
+    let inside: String = lines[1..15].iter().map(|l| l.chars().skip(1).take(28).collect::<String>()).collect();
+    let inked = inside.chars().filter(|c| "▀▄█".contains(*c)).count();
+    assert!(inked > 20 && inked < 300, "{inked} inked cells:\n{}", run.stdout);
+    // MNIST-style: the digit's box leaves the outer rows and columns blank.
+    assert!(lines[1].chars().skip(1).take(28).all(|c| c == ' '), "top row inked:\n{}", run.stdout);
+    assert!(run.stdout.contains(&format!("read as {label} (")), "{}", run.stdout);
+    predict(&["--show", "--json", arg(&path)]).assert_no_panic();
+    assert_ne!(predict(&["--show", "--json", arg(&path)]).status.code(), Some(0), "--show conflicts with --json");
+}

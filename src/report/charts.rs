@@ -128,7 +128,7 @@ pub fn confusion(counts: &[Vec<u64>]) -> ChartResult {
             area.draw(&Rectangle::new([(x, y), (x + 1.0, y + 1.0)], colour.filled())).map_err(err)?;
             area.draw(&Rectangle::new([(x, y), (x + 1.0, y + 1.0)], WHITE.stroke_width(1))).map_err(err)?;
             if n > 0 {
-                let style = TextStyle::from(("sans-serif", if n >= 1000 { 11 } else { 13 }).into_font())
+                let style = TextStyle::from(("sans-serif", 13).into_font())
                     .pos(text_anchor::Pos::new(text_anchor::HPos::Center, text_anchor::VPos::Center))
                     .color(&BLACK);
                 area.draw(&Text::new(n.to_string(), (x + 0.5, y + 0.5), style)).map_err(err)?;

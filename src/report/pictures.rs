@@ -10,8 +10,10 @@
 use image::{Rgb, RgbImage};
 use std::io::Cursor;
 
-/// Colour between tiles of a mosaic, distinct from both ends of the scales.
+/// Colour between tiles of gray maps, distinct from black and white.
 const GAP: Rgb<u8> = Rgb([176, 190, 197]);
+/// Colour between tiles of signed maps (white, blue and red in the tiles).
+const DARK_GAP: Rgb<u8> = Rgb([64, 64, 64]);
 
 /// How values become colours.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -98,12 +100,15 @@ pub fn map(values: &[f32], width: usize, height: usize, zoom: usize, scale: Scal
 }
 
 /// Draws several `height×width` maps side by side in rows of `columns`,
-/// each enlarged `zoom` times, with a 2-pixel gap between them.
+/// each enlarged `zoom` times, with a gap between them (2 pixels, wider for
+/// large zooms; dark between weights, light between feature maps).
 pub fn mosaic(maps: &[Vec<f32>], width: usize, height: usize, columns: usize, zoom: usize, scale: Scale) -> RgbImage {
     let columns = columns.clamp(1, maps.len().max(1));
     let rows = maps.len().div_ceil(columns).max(1);
-    let (tw, th, gap) = (width * zoom, height * zoom, 2);
-    let mut img = RgbImage::from_pixel((columns * (tw + gap) - gap) as u32, (rows * (th + gap) - gap) as u32, GAP);
+    let (tw, th, gap) = (width * zoom, height * zoom, (zoom / 4).max(2));
+    let background = if matches!(scale, Scale::Signed { .. }) { DARK_GAP } else { GAP };
+    let mut img =
+        RgbImage::from_pixel((columns * (tw + gap) - gap) as u32, (rows * (th + gap) - gap) as u32, background);
     for (i, values) in maps.iter().enumerate() {
         let (x0, y0) = ((i % columns) * (tw + gap), (i / columns) * (th + gap));
         for (j, &v) in values.iter().take(width * height).enumerate() {

@@ -81,7 +81,7 @@ pub(super) fn model_section(
                         format!("{:.4}", e.train_loss),
                         percent(e.train_accuracy),
                         e.val_accuracy.map_or("—".into(), percent),
-                        format!("{:.1}", e.seconds),
+                        if e.seconds < 10.0 { format!("{:.2}", e.seconds) } else { format!("{:.1}", e.seconds) },
                         format!("{:.0}", e.images_per_sec),
                     ]
                 })

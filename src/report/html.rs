@@ -93,6 +93,8 @@ img[src$=".svg"] { image-rendering: auto; }
 .layer { border-left: 4px solid #d0d7de; padding-left: .8em; margin: 1em 0; }
 .layer h4 { margin: .2em 0; } .note { color: #57606a; font-size: .92em; }
 details { margin: .6em 0; } summary { cursor: pointer; font-weight: 600; }
+.wide { overflow-x: auto; } table.worked pre { font-size: .72em; padding: .4em; margin: .3em 0 0; }
+table.worked td { vertical-align: top; }
 .warn { background: #fff8c5; border: 1px solid #d4a72c; padding: .5em .8em; border-radius: 6px; }
 "#;
 

@@ -22,7 +22,7 @@ fn example(out: &mut Out, tag: &str, title: &str, ex: &WorkedExample) -> Result<
         "<div class=\"layer\">{}</div>\n",
         cell(out, &format!("tut-{tag}-image.png"), &ex.image, 14, SCALE)?
     ));
-    s.push_str("<table>\n<thead><tr><th>feature</th><th>feature map</th><th>ReLU</th><th>2×2 max-pooling</th></tr></thead>\n<tbody>\n");
+    s.push_str("<div class=\"wide\"><table class=\"worked\">\n<thead><tr><th>feature</th><th>feature map</th><th>ReLU</th><th>2×2 max-pooling</th></tr></thead>\n<tbody>\n");
     for (i, (name, feature)) in ex.features.iter().enumerate() {
         let _ = writeln!(
             s,
@@ -34,7 +34,7 @@ fn example(out: &mut Out, tag: &str, title: &str, ex: &WorkedExample) -> Result<
             cell(out, &format!("tut-{tag}-pool{i}.png"), &ex.pooled[i], 12, SCALE)?
         );
     }
-    s.push_str("</tbody>\n</table>\n");
+    s.push_str("</tbody>\n</table></div>\n");
     let src = out.png(&format!("tut-{tag}-flat.png"), &pictures::strip(&ex.flat, SCALE))?;
     let values: Vec<String> = ex.flat.iter().map(|v| format!("{:.2}", v + 0.0)).collect();
     s.push_str(&figure(
@@ -85,6 +85,7 @@ pub(super) fn tutorial_section(out: &mut Out) -> Result<String, ReportError> {
     let hand_scale = Scale::signed_of(&hand.concat());
     let src = out.png("tut-hand-filters.png", &pictures::mosaic(&hand, 3, 3, 3, 20, hand_scale))?;
     s.push_str(&figure(&src, "hand-made features", "Hand-made: \\ diagonal, centre cross, / diagonal."));
+    s.push_str(&legend(&hand_scale));
     let learned_scale = Scale::signed_of(&mine.concat());
     let src = out.png("tut-learned-filters.png", &pictures::mosaic(&mine, 3, 3, 3, 20, learned_scale))?;
     s.push_str(&figure(&src, "learned filters", "Learned (red positive, blue negative weights)."));

@@ -40,6 +40,7 @@ pub mod predict;
 pub mod preprocess;
 pub mod preview;
 pub mod report;
+pub mod serve;
 pub mod tensor;
 pub mod train;
 pub mod tutorial;

@@ -6,6 +6,7 @@ mod download;
 mod eval;
 mod predict;
 mod report;
+mod serve;
 mod summary;
 mod train;
 mod tutorial;
@@ -40,6 +41,8 @@ enum Command {
     Report(report::ReportArgs),
     /// The tutorial's worked example: an X, its features, feature maps, ReLU, pooling, flattening.
     Tutorial(tutorial::TutorialArgs),
+    /// Serve a page to draw digits and watch the network read them, and a JSON API.
+    Serve(serve::ServeArgs),
 }
 
 /// Which network: a preset or a spec file.
@@ -137,6 +140,7 @@ pub fn main() -> ExitCode {
         Command::Download(args) => download::run(args),
         Command::Report(args) => report::run(args),
         Command::Tutorial(args) => tutorial::run(args),
+        Command::Serve(args) => serve::run_cli(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

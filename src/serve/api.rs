@@ -1,0 +1,211 @@
+//! The JSON API: `POST /api/predict`, `GET /api/model`, `GET /healthz`.
+//!
+//! `POST /api/predict` takes either a picture (`Content-Type: image/*`, or
+//! `application/octet-stream`, or none), preprocessed exactly as
+//! `chiffre predict` does it, or a ready network input
+//! (`application/json`: `{"pixels": [784 numbers in 0..1]}`, row-major, white
+//! ink on black, not preprocessed). It answers
+//! `{"digit", "confidence", "probabilities", "input"}` where `input` is the
+//! 28×28 picture the network saw; with `?maps=1` it adds `maps`, the feature
+//! maps of the first convolution and pooling layers (for the page).
+
+use super::error::ApiError;
+use super::maps::{feature_maps, FeatureMaps};
+use super::pool::PoolError;
+use super::AppState;
+use crate::predict::Model;
+use crate::preprocess::{decode_bytes, preprocess, Pixels, PIXELS};
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// What `POST /api/predict` answers.
+#[derive(Debug, Serialize)]
+pub struct PredictResponse {
+    /// The most probable digit.
+    pub digit: usize,
+    /// Its probability.
+    pub confidence: f32,
+    /// The probability of each digit.
+    pub probabilities: Vec<f32>,
+    /// The 784 values the network read (after preprocessing), row-major.
+    pub input: Vec<f32>,
+    /// With `?maps=1`: the first convolution's and pooling's feature maps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maps: Option<Vec<FeatureMaps>>,
+}
+
+/// A request body, sorted by its content type.
+enum Input {
+    /// A picture file, to be decoded and preprocessed.
+    Picture(Bytes),
+    /// A ready network input.
+    Pixels(Box<Pixels>),
+}
+
+/// The expected JSON body, said in every message about it.
+const EXPECTED_JSON: &str = r#"expected {"pixels": [784 numbers in 0..1]}"#;
+
+/// `GET /healthz`: 200 while the model is loaded (it is loaded before the
+/// server listens).
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "workers": state.pool.workers() }))
+}
+
+/// `GET /api/model`: the architecture, parameter count, test accuracy and training settings.
+pub async fn model(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(state.model_info.clone())
+}
+
+/// `POST /api/predict`: read the digit in a picture or a ready input.
+pub async fn predict(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<PredictResponse>, ApiError> {
+    let limit = state.config.body_limit;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over the limit of {limit} bytes; send a smaller picture"),
+        )
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    if declared.is_some_and(|n: u64| n > limit as u64) {
+        return Err(too_large());
+    }
+    // Refused from its declared length above, before reading any of it;
+    // a body without a length (chunked) is cut at the limit here.
+    let body = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let over = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if over {
+            too_large()
+        } else {
+            ApiError::bad_request(format!("cannot read the request body: {e}"))
+        }
+    })?;
+    let input = parse_input(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), body)?;
+    let with_maps = wants_maps(query.as_deref());
+    state.pool.run(move |model| answer(model, input, with_maps)).await.map_err(|e| match e {
+        PoolError::Busy(_) | PoolError::Closed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        PoolError::Panicked => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    })?
+}
+
+/// True when the query asks for feature maps: `maps`, `maps=1` or `maps=true`.
+fn wants_maps(query: Option<&str>) -> bool {
+    query.unwrap_or("").split('&').any(|pair| matches!(pair, "maps" | "maps=1" | "maps=true"))
+}
+
+/// Sorts the body by its content type: JSON is a ready input, a picture (or
+/// an untyped body) is a file to decode; anything else is refused (415).
+fn parse_input(content_type: Option<&str>, body: Bytes) -> Result<Input, ApiError> {
+    let essence = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        return parse_pixels(&body).map(Input::Pixels);
+    }
+    if essence.is_empty() || essence.starts_with("image/") || essence == "application/octet-stream" {
+        if body.is_empty() {
+            return Err(ApiError::bad_request(
+                "the body is empty; expected a picture (PNG, JPEG, BMP, GIF, TIFF, WebP, PGM/PPM) or, as \
+                 application/json, {\"pixels\": [784 numbers in 0..1]}",
+            ));
+        }
+        return Ok(Input::Picture(body));
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!("Content-Type {essence} is not read here; send a picture as image/* or pixels as application/json"),
+    ))
+}
+
+/// Reads `{"pixels": [...]}`: exactly 784 finite numbers in 0..1.
+fn parse_pixels(body: &[u8]) -> Result<Box<Pixels>, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON ({e}); {EXPECTED_JSON}")))?;
+    let Some(list) = value.get("pixels").and_then(|p| p.as_array()) else {
+        return Err(ApiError::bad_request(format!("no \"pixels\" array in the body; {EXPECTED_JSON}")));
+    };
+    if list.len() != PIXELS {
+        return Err(ApiError::bad_request(format!(
+            "\"pixels\" has {} values; {EXPECTED_JSON} (28×28, row by row)",
+            list.len()
+        )));
+    }
+    let mut pixels = Box::new([0.0; PIXELS]);
+    for (i, (slot, v)) in pixels.iter_mut().zip(list).enumerate() {
+        match v.as_f64() {
+            Some(x) if (0.0..=1.0).contains(&x) => *slot = x as f32,
+            _ => return Err(ApiError::bad_request(format!("pixel {i} is {v}; {EXPECTED_JSON}"))),
+        }
+    }
+    Ok(pixels)
+}
+
+/// On a worker: decode and preprocess a picture (as `chiffre predict`
+/// does), then predict, with the feature maps if asked.
+fn answer(model: &mut Model, input: Input, with_maps: bool) -> Result<Json<PredictResponse>, ApiError> {
+    let pixels: Box<Pixels> = match input {
+        Input::Pixels(p) => p,
+        Input::Picture(bytes) => {
+            let image = decode_bytes(&bytes, "the request body").map_err(|e| ApiError::bad_request(e.to_string()))?;
+            Box::new(preprocess(&image).map_err(|e| ApiError::bad_request(format!("the picture: {e}")))?)
+        }
+    };
+    let (prediction, maps) = if with_maps {
+        let (prediction, layers) = model.inspect(&pixels);
+        (prediction, Some(feature_maps(&layers)))
+    } else {
+        (model.predict_pixels(&pixels), None)
+    };
+    Ok(Json(PredictResponse {
+        digit: prediction.digit,
+        confidence: prediction.confidence,
+        probabilities: prediction.probabilities,
+        input: pixels.to_vec(),
+        maps,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_are_asked_for_by_the_query() {
+        assert!(wants_maps(Some("maps=1")));
+        assert!(wants_maps(Some("x=2&maps")));
+        assert!(!wants_maps(Some("maps=0")));
+        assert!(!wants_maps(None));
+    }
+
+    #[test]
+    fn pixels_must_be_784_numbers_in_0_1() {
+        let ok = serde_json::json!({ "pixels": vec![0.5; 784] }).to_string();
+        assert_eq!(parse_pixels(ok.as_bytes()).unwrap()[783], 0.5);
+        let short = serde_json::json!({ "pixels": vec![0.5; 783] }).to_string();
+        assert!(parse_pixels(short.as_bytes()).unwrap_err().message.contains("has 783 values"));
+        let mut bad = vec![serde_json::json!(0.0); 784];
+        bad[7] = serde_json::json!(2.0);
+        let bad = serde_json::json!({ "pixels": bad }).to_string();
+        assert!(parse_pixels(bad.as_bytes()).unwrap_err().message.starts_with("pixel 7 is 2.0"));
+        assert!(parse_pixels(b"{\"pixels\": \"no\"}").unwrap_err().message.contains("no \"pixels\" array"));
+        assert!(parse_pixels(b"{not json").unwrap_err().message.contains("not valid JSON"));
+    }
+
+    #[test]
+    fn content_types_choose_the_reading() {
+        let body = Bytes::from_static(b"\x89PNG");
+        assert!(matches!(parse_input(Some("image/png"), body.clone()), Ok(Input::Picture(_))));
+        assert!(matches!(parse_input(None, body.clone()), Ok(Input::Picture(_))));
+        let e = parse_input(Some("text/plain; charset=utf-8"), body).err().unwrap();
+        assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert!(e.message.contains("text/plain"));
+        let e = parse_input(Some("image/png"), Bytes::new()).err().unwrap();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+}

@@ -277,10 +277,12 @@ pub fn looks_like_mnist(ink: &Gray) -> bool {
     (BOX - 1..=BOX).contains(&longer) && (cx - CENTRE).abs() <= 1.0 && (cy - CENTRE).abs() <= 1.0
 }
 
-/// Copies a 28×28 ink picture into a network input.
+/// Copies a 28×28 ink picture into a network input, clamped to `[0, 1]`
+/// (area averaging can round a full pixel to 1.0000001, which a caller
+/// checking the range, such as `chiffre serve`'s JSON input, would refuse).
 fn to_pixels(ink: &Gray) -> Pixels {
     let mut out = [0.0; PIXELS];
-    out.copy_from_slice(ink.data());
+    out.iter_mut().zip(ink.data()).for_each(|(o, &v)| *o = v.clamp(0.0, 1.0));
     out
 }
 

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod render;
+pub mod serve;
 
 /// Everything a CLI test file needs, in one `use common::prelude::*;`.
 #[allow(unused_imports)]

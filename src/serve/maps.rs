@@ -54,7 +54,8 @@ fn maps_of(layer: &LayerOutput, label: String) -> Option<FeatureMaps> {
 fn to_bytes(values: &[f32]) -> Vec<u8> {
     let (lo, hi) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let span = hi - lo;
-    if !(span > 1e-12) {
+    // NaN (no values, or non-finite ones) counts as flat too.
+    if span.is_nan() || span <= 1e-12 {
         return vec![0; values.len()];
     }
     values.iter().map(|&v| ((v - lo) / span * 255.0).round().clamp(0.0, 255.0) as u8).collect()

@@ -150,11 +150,15 @@ mod tests {
     async fn a_full_queue_is_refused_not_waited_for() {
         let pool = Pool::start(models(1), 1);
         let (hold, release) = std::sync::mpsc::channel::<()>();
-        // Occupy the only worker, then fill the queue's only place.
-        let first = pool.run(move |_| release.recv().ok());
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        // Occupy the only worker (and wait until it has taken the job), then fill the queue's only place.
+        let first = pool.run(move |_| {
+            started_tx.send(()).ok();
+            release.recv().ok()
+        });
         let mut first = Box::pin(first);
         assert!(futures_poll_once(&mut first).await.is_none());
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        started.recv().unwrap();
         let second = pool.run(|_| ());
         let mut second = Box::pin(second);
         assert!(futures_poll_once(&mut second).await.is_none());

@@ -159,6 +159,7 @@ test("the page fits a phone's width and the server is still healthy", async () =
   assert.ok(pad.width > 200 && pad.x >= 0 && pad.x + pad.width <= 375, `the canvas fits: ${JSON.stringify(pad)}`);
   await draw(page, [[0.5, 0.2], [0.5, 0.8]]);
   assert.match(await settledDigit(page), /^[0-9]$/);
+  await page.screenshot({ path: path.join(shots, "serve-phone.png"), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
   const health = await fetch(new URL("healthz", url));

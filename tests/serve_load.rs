@@ -10,7 +10,9 @@
 //! latency and the server's resident memory before and after, for two kinds
 //! of body: MNIST test digits as 28×28 PNGs (an API client), and 280×280
 //! drawings like the page sends (dark ink on white, the full preprocessing).
-//! The second round of the first kind checks that memory does not grow.
+//! The second round of the first kind checks that memory does not grow. The
+//! server's CPU time per request (from /proc) is what the machine's load
+//! does not change much: 2 cores / that = the throughput a quiet machine allows.
 //! Every answer must be 200; the targets (≥ 500 predictions/s, p99 ≤ 20 ms
 //! on 2 cores) are reported, not asserted.
 
@@ -71,15 +73,16 @@ fn round(url: &str, bodies: &[Vec<u8>], per_client: usize) -> Round {
     Round { requests: latencies.len(), seconds, p50_ms: ms(0.5), p99_ms: ms(0.99), max_ms: ms(1.0) }
 }
 
-fn report(name: &str, r: &Round, rss_before: u64, rss_after: u64) {
+fn report(name: &str, r: &Round, rss_before: u64, rss_after: u64, cpu_seconds: f64) {
     let rate = r.requests as f64 / r.seconds;
     println!(
         "{name:<28} {:>5} requests, {CLIENTS} clients: {rate:>6.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; \
-         server RSS {:.1} -> {:.1} MB; target (>= 500 req/s, p99 <= 20 ms) {}",
+         server CPU {:.3} ms/request; server RSS {:.1} -> {:.1} MB; target (>= 500 req/s, p99 <= 20 ms) {}",
         r.requests,
         r.p50_ms,
         r.p99_ms,
         r.max_ms,
+        cpu_seconds * 1e3 / r.requests as f64,
         rss_before as f64 / 1024.0,
         rss_after as f64 / 1024.0,
         if rate >= 500.0 && r.p99_ms <= 20.0 { "met" } else { "NOT met" }
@@ -109,19 +112,20 @@ fn load_on_loopback() {
         })
         .collect();
     let rss = || server.rss_kb().expect("the server's memory from /proc");
+    let cpu = || server.cpu_seconds().expect("the server's CPU time from /proc");
 
     // Warm up: each worker sizes its buffers once.
     round(&url, &mnist, 50);
-    let start = rss();
+    let (start, cpu0) = (rss(), cpu());
     let first = round(&url, &mnist, PER_CLIENT);
-    let after_first = rss();
-    report("MNIST 28x28 PNG", &first, start, after_first);
+    let (after_first, cpu1) = (rss(), cpu());
+    report("MNIST 28x28 PNG", &first, start, after_first, cpu1 - cpu0);
     let second = round(&url, &mnist, PER_CLIENT);
-    let after_second = rss();
-    report("MNIST 28x28 PNG, again", &second, after_first, after_second);
+    let (after_second, cpu2) = (rss(), cpu());
+    report("MNIST 28x28 PNG, again", &second, after_first, after_second, cpu2 - cpu1);
     let page = round(&url, &drawings, PER_CLIENT);
-    let after_page = rss();
-    report("page-style 280x280 drawing", &page, after_second, after_page);
+    let (after_page, cpu3) = (rss(), cpu());
+    report("page-style 280x280 drawing", &page, after_second, after_page, cpu3 - cpu2);
 
     assert!(
         after_second <= after_first + 4 * 1024,

@@ -19,7 +19,7 @@
 //! let mut model = Sequential::new(&preset("mlp", 10).unwrap(), 1).unwrap();
 //! let config = train::TrainConfig {
 //!     epochs: 1, batch_size: 128, optimizer: chiffre::optim::OptimizerKind::RMSPROP,
-//!     lr: 1e-3, loss: chiffre::loss::Loss::CrossEntropy, seed: 1,
+//!     lr: 1e-3, loss: chiffre::loss::Loss::CrossEntropy, seed: 1, ..Default::default()
 //! };
 //! train::train(&mut model, &mnist.train, None, &config, &mut train::Quiet).unwrap();
 //! let result = train::evaluate(&mut model, &mnist.test, config.loss);

@@ -49,6 +49,14 @@ impl Loss {
     /// its gradient d(loss)/d(logits) written into `grad` (resized to `[B, K]`).
     /// Labels must be `< K` (the data room checks this before training).
     pub fn forward_backward(self, logits: &Tensor, labels: &[u8], grad: &mut Tensor) -> f32 {
+        self.forward_backward_smoothed(logits, labels, grad, 0.0)
+    }
+
+    /// As [`Loss::forward_backward`], with label smoothing `ε` for the
+    /// cross-entropy: the target is `(1 - ε)` on the label and `ε / K` spread
+    /// over all `K` classes, so `L = -Σ_k t_k log p_k` and `dL/dz = p - t`.
+    /// `ε = 0` is the plain loss, bit for bit. The squared error ignores `ε`.
+    pub fn forward_backward_smoothed(self, logits: &Tensor, labels: &[u8], grad: &mut Tensor, eps: f32) -> f32 {
         let (batch, classes) = (logits.batch(), logits.item_len());
         grad.resize(logits.shape());
         // grad holds p = softmax(z) first, then is turned into dL/dz in place.
@@ -59,6 +67,17 @@ impl Loss {
         for ((p, z), &label) in grad.data_mut().chunks_exact_mut(classes).zip(rows).zip(labels) {
             let t = label as usize;
             match self {
+                Loss::CrossEntropy if eps > 0.0 => {
+                    // L = -Σ t_k log p_k,  log p_k = z_k - max - log Σ e^(z - max)
+                    let (lse, max) = (log_sum_exp(z), max_of(z));
+                    let uniform = eps / classes as f32;
+                    for (k, (pk, &zk)) in p.iter_mut().zip(z).enumerate() {
+                        let tk = uniform + if k == t { 1.0 - eps } else { 0.0 };
+                        total -= tk as f64 * ((zk - max) as f64 - lse);
+                        // dL/dz_k = p_k - t_k
+                        *pk -= tk;
+                    }
+                }
                 Loss::CrossEntropy => {
                     // L = -log p_t = log Σ_k e^(z_k - max) - (z_t - max): exact even when
                     // p_t underflows to 0, and NaN/∞ only when the logits are.

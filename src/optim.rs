@@ -41,6 +41,21 @@ pub enum OptimizerKind {
         /// ε (Keras: 1e-7).
         eps: f32,
     },
+    /// AdamW: Adam with decoupled weight decay (Loshchilov & Hutter), as
+    /// PyTorch's `AdamW`: `w ← w - lr·λ·w`, then the Adam step. The decay
+    /// applies to weight matrices and kernels only (tensors of two or more
+    /// dimensions), not to biases nor batch-norm scales.
+    #[serde(rename = "adamw")]
+    AdamW {
+        /// β₁ (0.9).
+        beta1: f32,
+        /// β₂ (0.999).
+        beta2: f32,
+        /// ε (PyTorch: 1e-8).
+        eps: f32,
+        /// λ, the decay per unit of learning rate (PyTorch: 0.01).
+        weight_decay: f32,
+    },
 }
 
 impl OptimizerKind {
@@ -50,6 +65,9 @@ impl OptimizerKind {
     pub const RMSPROP: Self = OptimizerKind::RmsProp { rho: 0.9, eps: 1e-7 };
     /// Adam with Keras' defaults.
     pub const ADAM: Self = OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-7 };
+
+    /// AdamW with PyTorch's defaults.
+    pub const ADAMW: Self = OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 };
 
     /// The usual learning rate for this rule (Keras' defaults: 0.01 for SGD, 1e-3 otherwise).
     pub fn default_lr(&self) -> f32 {
@@ -92,6 +110,7 @@ impl Optimizer {
                 state1.push(vec![0.0; param.value.len()]);
                 state2.push(Vec::new());
             }
+            let decays = param.value.shape().len() >= 2;
             let w = param.value.data_mut();
             let g = param.grad.data();
             let s1 = &mut state1[index];
@@ -115,7 +134,11 @@ impl Optimizer {
                         *w -= lr * g / (*s + eps).sqrt();
                     }
                 }),
-                OptimizerKind::Adam { beta1, beta2, eps } => {
+                OptimizerKind::Adam { beta1, beta2, eps } | OptimizerKind::AdamW { beta1, beta2, eps, .. } => {
+                    let decay = match kind {
+                        OptimizerKind::AdamW { weight_decay, .. } if decays => 1.0 - lr * weight_decay,
+                        _ => 1.0,
+                    };
                     let s2 = &mut state2[index];
                     s2.resize(s1.len(), 0.0);
                     let c1 = 1.0 - beta1.powi(t);
@@ -123,6 +146,10 @@ impl Optimizer {
                     let moments = s1.par_chunks_mut(BLOCK).zip(s2.par_chunks_mut(BLOCK));
                     blocks.zip(moments).for_each(|((w, g), (m, v))| {
                         for (((w, g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
+                            if decay != 1.0 {
+                                // decoupled weight decay: w ← w - lr·λ·w
+                                *w *= decay;
+                            }
                             *m = beta1 * *m + (1.0 - beta1) * g;
                             *v = beta2 * *v + (1.0 - beta2) * g * g;
                             *w -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
@@ -132,5 +159,19 @@ impl Optimizer {
             }
             index += 1;
         });
+    }
+}
+
+impl Optimizer {
+    /// The per-parameter state buffers (first, second; the second is empty
+    /// for rules that keep one), for checkpoints.
+    pub fn state(&self) -> Vec<(&[f32], &[f32])> {
+        self.state1.iter().zip(&self.state2).map(|(a, b)| (a.as_slice(), b.as_slice())).collect()
+    }
+
+    /// Restores state saved from [`Optimizer::state`] after `steps` steps.
+    pub fn set_state(&mut self, steps: u64, state: Vec<(Vec<f32>, Vec<f32>)>) {
+        self.steps = steps;
+        (self.state1, self.state2) = state.into_iter().unzip();
     }
 }

@@ -5,7 +5,7 @@
 //! whose gradient with respect to the output is exactly `r`.
 
 use chiffre::layers::{
-    AvgPool2d, Conv2d, Dense, Dropout, Flatten, Init, Layer, MaxPool2d, Mode, Padding, Relu, Sigmoid, Tanh,
+    AvgPool2d, BatchNorm, Conv2d, Dense, Dropout, Flatten, Init, Layer, MaxPool2d, Mode, Padding, Relu, Sigmoid, Tanh,
 };
 use chiffre::loss::Loss;
 use chiffre::model::{LayerSpec, ModelSpec, Sequential};
@@ -157,6 +157,25 @@ fn dropout() {
     check_layer(Dropout::new(&[20], 0.3, 99).unwrap(), &[3, 20], 17);
 }
 
+#[test]
+fn batch_norm2d() {
+    let mut bn = BatchNorm::new(&[3, 4, 3], true, 0.1, 1e-5).unwrap();
+    // Non-trivial γ and β, so that their gradients and the scaling of dx are checked.
+    let mut k = 0.0;
+    bn.visit_params_mut(&mut |_, p| {
+        p.value.data_mut().iter_mut().for_each(|v| {
+            *v += 0.3 * k - 0.2;
+            k += 1.0;
+        })
+    });
+    check_layer(bn, &[2, 3, 4, 3], 18);
+}
+
+#[test]
+fn batch_norm1d() {
+    check_layer(BatchNorm::new(&[6], false, 0.1, 1e-5).unwrap(), &[5, 6], 19);
+}
+
 fn check_loss(loss: Loss, seed: u64) {
     let mut rng = rng(seed);
     let logits = random(&[4, 5], &mut rng);
@@ -202,8 +221,10 @@ fn sequential_end_to_end() {
     let spec = ModelSpec {
         name: "mix".into(),
         input: [8, 8, 1],
+        training: None,
         layers: vec![
             LayerSpec::Conv2d { filters: 3, kernel: 3, stride: 1, padding: Padding::Same, init: Init::He },
+            LayerSpec::BatchNorm2d { momentum: 0.1, eps: 1e-5 },
             LayerSpec::Tanh,
             LayerSpec::MaxPool2d { size: 2, stride: None },
             LayerSpec::Conv2d { filters: 4, kernel: 2, stride: 1, padding: Padding::Valid, init: Init::Glorot },
@@ -211,13 +232,14 @@ fn sequential_end_to_end() {
             LayerSpec::AvgPool2d { size: 3, stride: None },
             LayerSpec::Flatten,
             LayerSpec::Dense { units: 6, init: Init::Glorot },
+            LayerSpec::BatchNorm1d { momentum: 0.1, eps: 1e-5 },
             LayerSpec::Relu,
             LayerSpec::Dense { units: 3, init: Init::Glorot },
         ],
     };
     let mut rng = rng(30);
-    let x = random(&[2, 8, 8, 1], &mut rng);
-    let labels = [2u8, 0];
+    let x = random(&[4, 8, 8, 1], &mut rng);
+    let labels = [2u8, 0, 1, 2];
     let loss_at = |model: &mut Sequential| {
         model.forward(&x, Mode::Train);
         model.backward(Loss::CrossEntropy, &labels) as f64

@@ -10,6 +10,7 @@ fn tiny() -> Sequential {
     let spec = ModelSpec {
         name: "tiny".into(),
         input: [1, 1, 1],
+        training: None,
         layers: vec![LayerSpec::Flatten, LayerSpec::Dense { units: 2, init: Init::Glorot }],
     };
     let mut model = Sequential::new(&spec, 0).unwrap();

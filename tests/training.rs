@@ -16,7 +16,15 @@ fn mnist() -> &'static Mnist {
 }
 
 fn config(epochs: usize, batch_size: usize, optimizer: OptimizerKind) -> TrainConfig {
-    TrainConfig { epochs, batch_size, optimizer, lr: optimizer.default_lr(), loss: Loss::CrossEntropy, seed: 3 }
+    TrainConfig {
+        epochs,
+        batch_size,
+        optimizer,
+        lr: optimizer.default_lr(),
+        loss: Loss::CrossEntropy,
+        seed: 3,
+        ..TrainConfig::default()
+    }
 }
 
 fn trained(arch: &str, n: usize, config: &TrainConfig) -> Sequential {

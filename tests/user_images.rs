@@ -41,6 +41,7 @@ fn trained_cnn() -> Model {
         lr: optimizer.default_lr(),
         loss: Loss::CrossEntropy,
         seed: 1,
+        ..TrainConfig::default()
     };
     train(&mut network, &mnist().train, None, &config, &mut Quiet).expect("training runs");
     Model::from_network(network).expect("the cnn reads 28×28×1")

@@ -4,6 +4,7 @@
 mod bench;
 mod download;
 mod eval;
+mod interrupt;
 mod predict;
 mod report;
 mod serve;
@@ -48,8 +49,10 @@ enum Command {
 /// Which network: a preset or a spec file.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ArchArgs {
-    /// A preset network: perceptron, mlp or cnn (the tutorial's CNN).
-    #[arg(long, default_value = "cnn", value_parser = clap::builder::PossibleValuesParser::new(chiffre_presets()))]
+    /// A preset network: perceptron, mlp, cnn (the tutorial's CNN), or the recipes fast (99 % in one short
+    /// epoch) and best (batch norm, augmentation, one-cycle: 99.6 %+), spec files in presets/ that carry their
+    /// training settings. Also spelt --preset.
+    #[arg(long, alias = "preset", default_value = "cnn", value_parser = clap::builder::PossibleValuesParser::new(chiffre_presets()))]
     arch: String,
     /// A spec file (JSON or TOML) describing any sequential stack; overrides --arch.
     #[arg(long, value_name = "FILE")]

@@ -2,15 +2,16 @@
 //! per-epoch metrics file beside it.
 
 use super::ArchArgs;
+use crate::data::Augment;
 use crate::data::{default_data_dir, Mnist};
 use crate::fsutil::write_atomic;
 use crate::loss::Loss;
-use crate::model::save;
+use crate::model::{save, ModelSpec};
 use crate::optim::OptimizerKind;
-use crate::train::{evaluate, train, EpochStats, Observer, TrainConfig};
+use crate::train::{evaluate, train_with, Controls, Ending, EpochStats, Observer, Schedule, TrainConfig};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The optimizer names of `--optimizer`.
@@ -22,6 +23,21 @@ enum OptimizerName {
     Rmsprop,
     /// Adam (beta1 0.9, beta2 0.999, eps 1e-7).
     Adam,
+    /// AdamW: Adam with decoupled weight decay (beta1 0.9, beta2 0.999, eps 1e-8, --weight-decay 0.01).
+    Adamw,
+}
+
+/// The schedule names of `--schedule`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ScheduleName {
+    /// The same rate throughout.
+    Constant,
+    /// Multiply by --step-gamma every --step-every epochs.
+    Step,
+    /// Half a cosine down to 0.
+    Cosine,
+    /// Up from lr/25 to lr over 30 % of the steps, then down to lr/250000 (PyTorch's OneCycleLR).
+    OneCycle,
 }
 
 /// Arguments of `chiffre train`.
@@ -29,18 +45,57 @@ enum OptimizerName {
 pub struct TrainArgs {
     #[command(flatten)]
     arch: ArchArgs,
-    /// Passes over the training set.
-    #[arg(long, default_value_t = 5)]
-    epochs: usize,
-    /// Examples per step (mini-batch size).
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
-    /// The update rule.
-    #[arg(long, value_enum, default_value = "rmsprop")]
-    optimizer: OptimizerName,
-    /// Learning rate (default: 0.01 for sgd, 0.001 otherwise).
+    /// Passes over the training set [default: 5, or the preset's].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Examples per step (mini-batch size) [default: 64, or the preset's].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// The update rule [default: rmsprop, or the preset's].
+    #[arg(long, value_enum)]
+    optimizer: Option<OptimizerName>,
+    /// Learning rate, the peak of a schedule (default: 0.01 for sgd, 0.001 otherwise, or the preset's).
     #[arg(long)]
     lr: Option<f32>,
+    /// Adam/AdamW β₁ and β₂, e.g. 0.7,0.9 [default: 0.9,0.999].
+    #[arg(long, value_name = "B1,B2", value_delimiter = ',', num_args = 2)]
+    betas: Option<Vec<f32>>,
+    /// AdamW's decoupled weight decay λ [default: 0.01].
+    #[arg(long, value_name = "L")]
+    weight_decay: Option<f32>,
+    /// Learning-rate schedule [default: constant, or the preset's].
+    #[arg(long, value_enum)]
+    schedule: Option<ScheduleName>,
+    /// Step schedule: multiply the rate by --step-gamma every N epochs.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    step_every: usize,
+    /// Step schedule: the factor of each drop.
+    #[arg(long, value_name = "G", default_value_t = 0.1)]
+    step_gamma: f32,
+    /// Epochs of linear warm-up before the schedule (may be fractional).
+    #[arg(long, value_name = "EPOCHS")]
+    warmup: Option<f32>,
+    /// Label smoothing ε of the cross-entropy, e.g. 0.1.
+    #[arg(long, value_name = "E")]
+    label_smoothing: Option<f32>,
+    /// Stop when the held-out loss has not improved for N epochs and keep the best weights (needs --val-split).
+    #[arg(long, value_name = "N")]
+    early_stopping: Option<usize>,
+    /// Random affine augmentation (rotation ±10°, shift ±2 px, zoom ±10 %, shear ±5°, or the spec's ranges).
+    #[arg(long)]
+    augment: bool,
+    /// Write a checkpoint (model + optimizer + position) every N epochs.
+    #[arg(long, value_name = "N")]
+    checkpoint_every: Option<usize>,
+    /// The checkpoint file [default: beside the model, NAME.ckpt.safetensors].
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Continue a run from its checkpoint, exactly (same settings, same result as without the stop).
+    #[arg(long, value_name = "FILE")]
+    resume: Option<PathBuf>,
+    /// End the output with one JSON line: test_accuracy, train_seconds (the training loop only), and more.
+    #[arg(long)]
+    json: bool,
     /// Momentum for sgd.
     #[arg(long, default_value_t = 0.0)]
     momentum: f32,
@@ -114,10 +169,10 @@ impl Observer for Progress {
 
 /// Refuses impossible settings before any work is done.
 fn validate(args: &TrainArgs) -> anyhow::Result<()> {
-    if args.epochs == 0 {
+    if args.epochs == Some(0) {
         anyhow::bail!("--epochs must be at least 1");
     }
-    if args.batch_size == 0 {
+    if args.batch_size == Some(0) {
         anyhow::bail!("--batch-size must be at least 1");
     }
     if !(0.0..1.0).contains(&args.val_split) {
@@ -129,8 +184,14 @@ fn validate(args: &TrainArgs) -> anyhow::Result<()> {
     if let Some(lr) = args.lr.filter(|lr| !(lr.is_finite() && *lr > 0.0)) {
         anyhow::bail!("--lr must be a positive number, got {lr}");
     }
+    if let Some(b) = args.betas.as_ref().filter(|b| b.iter().any(|v| !(0.0..1.0).contains(v))) {
+        anyhow::bail!("--betas must both be in [0, 1), got {b:?}");
+    }
     if args.limit == Some(0) || args.test_limit == Some(0) {
         anyhow::bail!("--limit and --test-limit must be at least 1");
+    }
+    if args.checkpoint_every == Some(0) {
+        anyhow::bail!("--checkpoint-every must be at least 1 epoch");
     }
     if let Some(out) = args.out.as_ref().filter(|p| p.is_dir()) {
         anyhow::bail!(
@@ -142,12 +203,75 @@ fn validate(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The training settings: the flags, then the spec's `[training]`, then the tutorial's defaults.
+fn settings(args: &TrainArgs, spec: &ModelSpec) -> TrainConfig {
+    let recipe = spec.training.clone().unwrap_or_default();
+    let defaults = TrainConfig::default();
+    let [beta1, beta2] = match args.betas.as_deref() {
+        Some(&[b1, b2]) => [Some(b1), Some(b2)],
+        _ => [None, None],
+    };
+    let optimizer = match (args.optimizer, recipe.optimizer) {
+        (Some(OptimizerName::Sgd), _) => OptimizerKind::Sgd { momentum: args.momentum },
+        (Some(OptimizerName::Rmsprop), _) => OptimizerKind::RMSPROP,
+        (Some(OptimizerName::Adam), _) => OptimizerKind::ADAM,
+        (Some(OptimizerName::Adamw), _) => OptimizerKind::ADAMW,
+        (None, Some(kind)) => kind,
+        (None, None) => defaults.optimizer,
+    };
+    let optimizer = match optimizer {
+        OptimizerKind::Adam { beta1: b1, beta2: b2, eps } => {
+            OptimizerKind::Adam { beta1: beta1.unwrap_or(b1), beta2: beta2.unwrap_or(b2), eps }
+        }
+        OptimizerKind::AdamW { beta1: b1, beta2: b2, eps, weight_decay } => OptimizerKind::AdamW {
+            beta1: beta1.unwrap_or(b1),
+            beta2: beta2.unwrap_or(b2),
+            eps,
+            weight_decay: args.weight_decay.unwrap_or(weight_decay),
+        },
+        other => other,
+    };
+    let schedule = match args.schedule {
+        Some(ScheduleName::Constant) => Schedule::Constant,
+        Some(ScheduleName::Step) => Schedule::Step { every: args.step_every, gamma: args.step_gamma },
+        Some(ScheduleName::Cosine) => Schedule::Cosine { final_fraction: 0.0 },
+        Some(ScheduleName::OneCycle) => Schedule::ONE_CYCLE,
+        None => recipe.schedule.unwrap_or_default(),
+    };
+    TrainConfig {
+        epochs: args.epochs.or(recipe.epochs).unwrap_or(defaults.epochs),
+        batch_size: args.batch_size.or(recipe.batch_size).unwrap_or(defaults.batch_size),
+        optimizer,
+        lr: args.lr.or(recipe.lr).unwrap_or(optimizer.default_lr()),
+        loss: args.loss,
+        seed: args.seed,
+        schedule,
+        warmup_epochs: args.warmup.or(recipe.warmup_epochs).unwrap_or(0.0),
+        label_smoothing: args.label_smoothing.or(recipe.label_smoothing).unwrap_or(0.0),
+        early_stopping: args.early_stopping,
+        augment: match (args.augment, recipe.augment) {
+            (_, Some(ranges)) => Some(ranges),
+            (true, None) => Some(Augment::default()),
+            (false, None) => None,
+        },
+    }
+}
+
+/// `M.ckpt.safetensors` beside the model `M.safetensors`.
+fn checkpoint_path(model: &Path) -> PathBuf {
+    let mut name = model.file_stem().unwrap_or_default().to_os_string();
+    name.push(".ckpt.safetensors");
+    model.with_file_name(name)
+}
+
 /// Trains, evaluates, saves.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     validate(&args)?;
     let threads = super::set_threads(args.threads)?;
     let dir = args.data.clone().unwrap_or_else(default_data_dir);
+    let load_start = Instant::now();
     let mnist = Mnist::load(&dir)?;
+    let load_seconds = load_start.elapsed().as_secs_f64();
     let classes = mnist.num_classes();
     let mut model = args.arch.build(classes, args.seed)?;
     let spec = model.spec().clone();
@@ -160,6 +284,22 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    let config = settings(&args, &spec);
+    let resume = match &args.resume {
+        Some(path) => {
+            let checkpoint = crate::train::checkpoint::load(path)?;
+            if checkpoint.model.spec().architecture() != spec.architecture() {
+                anyhow::bail!(
+                    "{}: this checkpoint is of the network {:?}, not of {:?} asked here (give the same --arch or --spec)",
+                    path.display(),
+                    checkpoint.model.spec().name,
+                    spec.name
+                );
+            }
+            Some(checkpoint)
+        }
+        None => None,
+    };
     let train_set = match args.limit {
         Some(n) => mnist.train.take(n),
         None => mnist.train,
@@ -170,21 +310,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         None => mnist.test,
     };
     crate::train::check_compatible(&model, &test, "test").map_err(anyhow::Error::msg)?;
-    let optimizer = match args.optimizer {
-        OptimizerName::Sgd => OptimizerKind::Sgd { momentum: args.momentum },
-        OptimizerName::Rmsprop => OptimizerKind::RMSPROP,
-        OptimizerName::Adam => OptimizerKind::ADAM,
-    };
-    let config = TrainConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        optimizer,
-        lr: args.lr.unwrap_or(optimizer.default_lr()),
-        loss: args.loss,
-        seed: args.seed,
-    };
     println!(
-        "training {} ({} parameters) on {} images from {} ({} held out), {} epochs, batch {}, {:?} lr {}, {} threads",
+        "training {} ({} parameters) on {} images from {} ({} held out), {} epochs, batch {}, {} lr {}{}{}, {} threads",
         spec.name,
         model.num_params(),
         train_set.len(),
@@ -192,8 +319,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         held_out.len(),
         config.epochs,
         config.batch_size,
-        args.optimizer,
+        optimizer_label(&config.optimizer),
         config.lr,
+        schedule_label(&config.schedule),
+        if config.augment.is_some() { ", augmented" } else { "" },
         threads
     );
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -208,13 +337,32 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         bar
     });
     let mut progress = Progress { bar, epochs: config.epochs };
-    let start = Instant::now();
     let held_out_ref = (!held_out.is_empty()).then_some(&held_out);
-    let history = train(&mut model, &train_set, held_out_ref, &config, &mut progress)?;
-    let train_seconds = start.elapsed().as_secs_f64();
+    let controls = Controls {
+        checkpoint_path: Some(args.checkpoint.clone().unwrap_or_else(|| checkpoint_path(&out))),
+        checkpoint_every: args.checkpoint_every.unwrap_or(0),
+        resume,
+        stop: Some(super::interrupt::install()),
+    };
+    let report = train_with(&mut model, &train_set, held_out_ref, &config, &mut progress, controls)?;
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
+    match &report.ending {
+        Ending::Interrupted { checkpoint } => {
+            let at = checkpoint.as_ref().map_or(String::new(), |c| format!("; saved {}", c.display()));
+            let how = checkpoint
+                .as_ref()
+                .map_or(String::new(), |c| format!(", continue with the same command and --resume {}", c.display()));
+            eprintln!("interrupted{at}{how}");
+            std::process::exit(130);
+        }
+        Ending::EarlyStopped { best_epoch } => {
+            println!("early stopping: the held-out loss stopped improving; kept the weights of epoch {best_epoch}")
+        }
+        Ending::Finished => {}
+    }
+    let history = report.history;
     let result = evaluate(&mut model, &test, config.loss);
     if !result.loss.is_finite() {
         anyhow::bail!(
@@ -235,7 +383,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "val_split": args.val_split,
         "test_accuracy": result.accuracy,
         "test_examples": test.len(),
-        "train_seconds": train_seconds,
+        "train_seconds": report.train_seconds,
         "images_per_sec": images_per_sec,
         "chiffre_version": env!("CARGO_PKG_VERSION"),
     });
@@ -244,5 +392,45 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let lines: String = history.iter().map(|s| serde_json::to_string(s).map(|l| l + "\n")).collect::<Result<_, _>>()?;
     write_atomic(&metrics, lines.as_bytes()).with_context(|| format!("cannot write {}", metrics.display()))?;
     println!("saved {} and {}", out.display(), metrics.display());
+    if args.json {
+        let summary = serde_json::json!({
+            "arch": spec.name,
+            "seed": args.seed,
+            "threads": threads,
+            "epochs": history.len(),
+            "test_accuracy": result.accuracy,
+            "test_correct": result.correct,
+            "test_examples": test.len(),
+            "test_loss": result.loss,
+            "train_seconds": report.train_seconds,
+            "load_seconds": load_seconds,
+            "images_per_sec": images_per_sec,
+            "model": out.display().to_string(),
+        });
+        println!("{summary}");
+    }
     Ok(())
+}
+
+/// `Adam(β 0.7, 0.9)`-style label of an optimizer for the first line.
+fn optimizer_label(kind: &OptimizerKind) -> String {
+    match *kind {
+        OptimizerKind::Sgd { momentum } if momentum > 0.0 => format!("Sgd(momentum {momentum})"),
+        OptimizerKind::Sgd { .. } => "Sgd".into(),
+        OptimizerKind::RmsProp { .. } => "Rmsprop".into(),
+        OptimizerKind::Adam { beta1, beta2, .. } if (beta1, beta2) == (0.9, 0.999) => "Adam".into(),
+        OptimizerKind::Adam { beta1, beta2, .. } => format!("Adam(β {beta1}, {beta2})"),
+        OptimizerKind::AdamW { beta1, beta2, weight_decay, .. } => {
+            format!("AdamW(β {beta1}, {beta2}, λ {weight_decay})")
+        }
+    }
+}
+
+fn schedule_label(schedule: &Schedule) -> String {
+    match schedule {
+        Schedule::Constant => String::new(),
+        Schedule::Step { every, gamma } => format!(" ×{gamma} every {every} epochs"),
+        Schedule::Cosine { .. } => " cosine".into(),
+        Schedule::OneCycle { .. } => " one-cycle".into(),
+    }
 }

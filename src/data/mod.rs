@@ -36,10 +36,12 @@ macro_rules! fail {
     };
 }
 
+pub mod augment;
 pub mod dataset;
 pub mod download;
 pub mod idx;
 
+pub use augment::{Affine, Augment};
 pub use dataset::{default_data_dir, shuffle_indices, Dataset, Mnist};
 pub use idx::{parse_idx, read_idx, IdxArray};
 

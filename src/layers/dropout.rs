@@ -65,4 +65,12 @@ impl Layer for Dropout {
             }
         }
     }
+
+    fn rng_position(&self) -> Option<u128> {
+        Some(self.rng.get_word_pos())
+    }
+
+    fn set_rng_position(&mut self, position: u128) {
+        self.rng.set_word_pos(position);
+    }
 }

@@ -9,6 +9,7 @@
 //! `[B, N]` for vectors.
 
 mod activation;
+mod batchnorm;
 mod conv2d;
 mod dense;
 mod dropout;
@@ -17,6 +18,7 @@ pub mod init;
 mod pool;
 
 pub use activation::{Relu, Sigmoid, Tanh};
+pub use batchnorm::BatchNorm;
 pub use conv2d::{Conv2d, Padding};
 pub use dense::Dense;
 pub use dropout::Dropout;
@@ -79,6 +81,23 @@ pub trait Layer: Send {
 
     /// Calls `f` on each learnable parameter, in the order of [`Layer::params`].
     fn visit_params_mut(&mut self, _f: &mut dyn FnMut(&'static str, &mut Param)) {}
+
+    /// State that is not learned by gradient but must be saved with the
+    /// weights (batch normalisation's running mean and variance).
+    fn buffers(&self) -> Vec<(&'static str, &Tensor)> {
+        Vec::new()
+    }
+
+    /// Calls `f` on each buffer, in the order of [`Layer::buffers`].
+    fn visit_buffers_mut(&mut self, _f: &mut dyn FnMut(&'static str, &mut Tensor)) {}
+
+    /// The position of the layer's own random stream (dropout), for checkpoints.
+    fn rng_position(&self) -> Option<u128> {
+        None
+    }
+
+    /// Moves the layer's random stream to `position` (from [`Layer::rng_position`]).
+    fn set_rng_position(&mut self, _position: u128) {}
 
     /// Multiply-adds of one forward pass for one example (for FLOP counts).
     fn forward_macs(&self) -> usize {

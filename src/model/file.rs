@@ -25,23 +25,41 @@ pub struct ModelFile {
 /// `path` atomically.
 pub fn save(model: &Sequential, training: &serde_json::Value, path: &Path) -> Result<(), ModelError> {
     let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
-    let params = model.named_params();
+    let metadata = HashMap::from([("chiffre.training".to_string(), training.to_string())]);
+    let data = encode(model, metadata, &[]).map_err(fail)?;
+    write_atomic(path, &data).map_err(|e| fail(format!("cannot write the model file: {e}")))
+}
+
+/// One extra tensor to store beside a model's own: name, shape, values.
+pub(crate) type Extra<'a> = (String, Vec<usize>, &'a [f32]);
+
+/// The safetensors bytes of `model` (parameters and buffers), `extra`
+/// tensors, and `metadata` plus the format and the architecture.
+pub(crate) fn encode(
+    model: &Sequential,
+    mut metadata: HashMap<String, String>,
+    extra: &[Extra<'_>],
+) -> Result<Vec<u8>, String> {
+    let mut tensors: Vec<Extra<'_>> = Vec::new();
+    for (name, p) in model.named_params() {
+        tensors.push((name, p.value.shape().to_vec(), p.value.data()));
+    }
+    for (name, t) in model.named_buffers() {
+        tensors.push((name, t.shape().to_vec(), t.data()));
+    }
+    tensors.extend(extra.iter().cloned());
     let bytes: Vec<Vec<u8>> =
-        params.iter().map(|(_, p)| p.value.data().iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
-    let views = params
+        tensors.iter().map(|(_, _, data)| data.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    let views = tensors
         .iter()
         .zip(&bytes)
-        .map(|((name, p), b)| Ok((name.clone(), TensorView::new(Dtype::F32, p.value.shape().to_vec(), b)?)))
+        .map(|((name, shape, _), b)| Ok((name.clone(), TensorView::new(Dtype::F32, shape.clone(), b)?)))
         .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()
-        .map_err(|e| fail(e.to_string()))?;
-    let spec = serde_json::to_string(model.spec()).map_err(|e| fail(e.to_string()))?;
-    let metadata = HashMap::from([
-        ("chiffre.format".to_string(), FORMAT_VERSION.to_string()),
-        ("chiffre.spec".to_string(), spec),
-        ("chiffre.training".to_string(), training.to_string()),
-    ]);
-    let data = safetensors::serialize(views, &Some(metadata)).map_err(|e| fail(e.to_string()))?;
-    write_atomic(path, &data).map_err(|e| fail(format!("cannot write the model file: {e}")))
+        .map_err(|e| e.to_string())?;
+    let spec = serde_json::to_string(model.spec()).map_err(|e| e.to_string())?;
+    metadata.insert("chiffre.format".to_string(), FORMAT_VERSION.to_string());
+    metadata.insert("chiffre.spec".to_string(), spec);
+    safetensors::serialize(views, &Some(metadata)).map_err(|e| e.to_string())
 }
 
 /// Reads a model file written by [`save`], checking that every tensor the
@@ -49,7 +67,24 @@ pub fn save(model: &Sequential, training: &serde_json::Value, path: &Path) -> Re
 pub fn load(path: &Path) -> Result<ModelFile, ModelError> {
     let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the model file: {e}")))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes)
+    let (model, meta) = decode(&bytes, path, None)?;
+    let training = match meta.get("chiffre.training") {
+        Some(t) => Some(serde_json::from_str(t).map_err(|e| fail(format!("unreadable training metadata: {e}")))?),
+        None => None,
+    };
+    Ok(ModelFile { model, training })
+}
+
+/// The model in `bytes` (read from `path`) and the file's metadata. Tensors
+/// whose names start with `extra_prefix` are left for the caller; any other
+/// tensor the architecture does not have is an error.
+pub(crate) fn decode(
+    bytes: &[u8],
+    path: &Path,
+    extra_prefix: Option<&str>,
+) -> Result<(Sequential, HashMap<String, String>), ModelError> {
+    let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
+    let (_, header) = SafeTensors::read_metadata(bytes)
         .map_err(|e| {
             fail(format!(
                 "not a valid safetensors model file: it is truncated, damaged or of another format ({e:?}); make one with `chiffre train --out FILE`"
@@ -68,29 +103,38 @@ pub fn load(path: &Path) -> Result<ModelFile, ModelError> {
     let spec: ModelSpec =
         serde_json::from_str(spec_json).map_err(|e| fail(format!("unreadable architecture in the metadata: {e}")))?;
     let mut model = Sequential::new(&spec, 0).map_err(|e| fail(format!("impossible architecture: {e}")))?;
-    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("corrupt tensor data ({e:?})")))?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| fail(format!("corrupt tensor data ({e:?})")))?;
 
     let mut expected = Vec::new();
     let mut error = None;
-    model.visit_params_mut(&mut |index, name, param| {
-        let key = format!("layers.{index}.{name}");
+    let mut fill = |key: String, value: &mut crate::tensor::Tensor| {
         if error.is_none() {
-            let shape = param.value.shape().to_vec();
-            error = fill_param(&tensors, &key, &shape, param.value.data_mut()).err();
+            let shape = value.shape().to_vec();
+            error = fill_tensor(&tensors, &key, &shape, value.data_mut()).err();
         }
         expected.push(key);
-    });
+    };
+    model.visit_params_mut(&mut |index, name, param| fill(format!("layers.{index}.{name}"), &mut param.value));
+    model.visit_buffers_mut(&mut |index, name, buffer| fill(format!("layers.{index}.{name}"), buffer));
     if let Some(message) = error {
         return Err(fail(format!("does not match its architecture ({}): {message}", spec.name)));
     }
-    if let Some(extra) = tensors.names().into_iter().find(|n| !expected.contains(n)) {
+    let is_extra = |n: &String| extra_prefix.is_some_and(|p| n.starts_with(p));
+    if let Some(extra) = tensors.names().into_iter().find(|n| !expected.contains(n) && !is_extra(n)) {
         return Err(fail(format!("does not match its architecture ({}): unexpected tensor {extra}", spec.name)));
     }
-    let training = match meta.get("chiffre.training") {
-        Some(t) => Some(serde_json::from_str(t).map_err(|e| fail(format!("unreadable training metadata: {e}")))?),
-        None => None,
-    };
-    Ok(ModelFile { model, training })
+    Ok((model, meta))
+}
+
+/// Copies tensor `key` of `tensors` into `out`, checking its type, shape and
+/// finiteness.
+pub(crate) fn fill_tensor(
+    tensors: &SafeTensors<'_>,
+    key: &str,
+    shape: &[usize],
+    out: &mut [f32],
+) -> Result<(), String> {
+    fill_param(tensors, key, shape, out)
 }
 
 fn fill_param(tensors: &SafeTensors<'_>, key: &str, shape: &[usize], out: &mut [f32]) -> Result<(), String> {

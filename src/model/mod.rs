@@ -8,11 +8,12 @@ mod sequential;
 mod spec;
 mod summary;
 
+pub(crate) use file::{decode, encode, fill_tensor};
 pub use file::{load, save, ModelFile, FORMAT_VERSION};
 pub use inspect::LayerOutput;
-pub use presets::{preset, PRESETS};
+pub use presets::{preset, PRESETS, RECIPES};
 pub use sequential::{Sequential, INFER_BUDGET};
-pub use spec::{LayerSpec, ModelSpec};
+pub use spec::{LayerSpec, ModelSpec, TrainSettings};
 pub use summary::{summary, thousands};
 
 /// Errors of the model room: specs, shapes, model files.

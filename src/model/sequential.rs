@@ -6,7 +6,9 @@
 
 use super::spec::{LayerSpec, ModelSpec};
 use super::ModelError;
-use crate::layers::{AvgPool2d, Conv2d, Dense, Dropout, Flatten, Layer, MaxPool2d, Mode, Param, Relu, Sigmoid, Tanh};
+use crate::layers::{
+    AvgPool2d, BatchNorm, Conv2d, Dense, Dropout, Flatten, Layer, MaxPool2d, Mode, Param, Relu, Sigmoid, Tanh,
+};
 use crate::loss::Loss;
 use crate::tensor::Tensor;
 use rand::SeedableRng;
@@ -64,6 +66,8 @@ fn build_layer(
         LayerSpec::Sigmoid => "sigmoid",
         LayerSpec::Tanh => "tanh",
         LayerSpec::Dropout { .. } => "dropout",
+        LayerSpec::BatchNorm2d { .. } => "batch_norm2d",
+        LayerSpec::BatchNorm1d { .. } => "batch_norm1d",
     };
     let err = |message: String| ModelError::Shape { index, kind: kind.to_string(), message };
     Ok(match *spec {
@@ -92,6 +96,8 @@ fn build_layer(
         LayerSpec::Relu => Box::new(Relu::new(input)),
         LayerSpec::Sigmoid => Box::new(Sigmoid::new(input)),
         LayerSpec::Tanh => Box::new(Tanh::new(input)),
+        LayerSpec::BatchNorm2d { momentum, eps } => Box::new(BatchNorm::new(input, true, momentum, eps).map_err(err)?),
+        LayerSpec::BatchNorm1d { momentum, eps } => Box::new(BatchNorm::new(input, false, momentum, eps).map_err(err)?),
         LayerSpec::Dropout { rate } => {
             Box::new(Dropout::new(input, rate, seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9)).map_err(err)?)
         }
@@ -246,8 +252,14 @@ impl Sequential {
     /// back-propagates through every layer, leaving the gradients in the
     /// parameters. Returns the mean loss of the batch.
     pub fn backward(&mut self, loss: Loss, labels: &[u8]) -> f32 {
+        self.backward_smoothed(loss, labels, 0.0)
+    }
+
+    /// As [`Sequential::backward`], with label smoothing `eps` (see
+    /// [`Loss::forward_backward_smoothed`]).
+    pub fn backward_smoothed(&mut self, loss: Loss, labels: &[u8], eps: f32) -> f32 {
         let n = self.layers.len();
-        let value = loss.forward_backward(&self.acts[n], labels, &mut self.grads[n]);
+        let value = loss.forward_backward_smoothed(&self.acts[n], labels, &mut self.grads[n], eps);
         // Layers before the first learnable one have nothing to learn and
         // nobody needs their gradients: back-propagation stops there, and
         // that layer does not compute its input gradient.
@@ -293,6 +305,36 @@ impl Sequential {
     pub fn visit_params_mut(&mut self, f: &mut dyn FnMut(usize, &'static str, &mut Param)) {
         for (i, layer) in self.layers.iter_mut().enumerate() {
             layer.visit_params_mut(&mut |name, p| f(i, name, p));
+        }
+    }
+
+    /// Calls `f(layer index, name, buffer)` on every buffer (running statistics), in order.
+    pub fn visit_buffers_mut(&mut self, f: &mut dyn FnMut(usize, &'static str, &mut Tensor)) {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            layer.visit_buffers_mut(&mut |name, t| f(i, name, t));
+        }
+    }
+
+    /// Every buffer with its file name, `layers.<index>.<name>`.
+    pub fn named_buffers(&self) -> Vec<(String, &Tensor)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| l.buffers().into_iter().map(move |(name, t)| (format!("layers.{i}.{name}"), t)))
+            .collect()
+    }
+
+    /// The position of each layer's random stream (`None` for layers without one).
+    pub fn rng_positions(&self) -> Vec<Option<u128>> {
+        self.layers.iter().map(|l| l.rng_position()).collect()
+    }
+
+    /// Restores positions from [`Sequential::rng_positions`].
+    pub fn set_rng_positions(&mut self, positions: &[Option<u128>]) {
+        for (layer, p) in self.layers.iter_mut().zip(positions) {
+            if let Some(p) = p {
+                layer.set_rng_position(*p);
+            }
         }
     }
 

@@ -20,7 +20,10 @@
 //! ```
 
 use super::ModelError;
+use crate::data::Augment;
 use crate::layers::{Init, Padding};
+use crate::optim::OptimizerKind;
+use crate::train::Schedule;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -76,11 +79,37 @@ pub enum LayerSpec {
     Sigmoid,
     /// `tanh(x)`.
     Tanh,
+    /// Batch normalisation of feature maps `[H, W, C]`, per channel.
+    BatchNorm2d {
+        /// Weight of each batch in the running statistics (0.1).
+        #[serde(default = "bn_momentum")]
+        momentum: f32,
+        /// ε added to the variance (1e-5).
+        #[serde(default = "bn_eps")]
+        eps: f32,
+    },
+    /// Batch normalisation of vectors `[N]`, per feature.
+    BatchNorm1d {
+        /// Weight of each batch in the running statistics (0.1).
+        #[serde(default = "bn_momentum")]
+        momentum: f32,
+        /// ε added to the variance (1e-5).
+        #[serde(default = "bn_eps")]
+        eps: f32,
+    },
     /// Inverted dropout with probability `rate`.
     Dropout {
         /// Probability of dropping a value, in `[0, 1)`.
         rate: f32,
     },
+}
+
+fn bn_momentum() -> f32 {
+    0.1
+}
+
+fn bn_eps() -> f32 {
+    1e-5
 }
 
 fn one() -> usize {
@@ -105,6 +134,52 @@ pub struct ModelSpec {
     pub input: [usize; 3],
     /// The layers, first to last.
     pub layers: Vec<LayerSpec>,
+    /// The recipe to train it with (`[training]` in a spec file), if given:
+    /// the defaults of `chiffre train`, which its flags override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainSettings>,
+}
+
+/// Training settings a spec file may carry (each one optional).
+///
+/// ```toml
+/// [training]
+/// epochs = 1
+/// batch_size = 256
+/// lr = 0.01
+/// optimizer = { name = "adam", beta1 = 0.7, beta2 = 0.9, eps = 1e-8 }
+/// schedule = { name = "one_cycle" }
+/// warmup_epochs = 0.0
+/// label_smoothing = 0.0
+/// augment = { rotation = 10.0, shift = 2.0, zoom = 0.1, shear = 5.0 }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSettings {
+    /// Passes over the training set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// Examples per step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// The update rule with its hyper-parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<OptimizerKind>,
+    /// The (peak) learning rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f32>,
+    /// The learning-rate schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    /// Epochs of linear warm-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_epochs: Option<f32>,
+    /// Label smoothing ε.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_smoothing: Option<f32>,
+    /// Augmentation ranges; present means augmentation is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment: Option<Augment>,
 }
 
 impl ModelSpec {
@@ -116,17 +191,28 @@ impl ModelSpec {
             message: format!("cannot read the spec file: {e}"),
         })?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        let parsed = match ext.as_str() {
-            "toml" => toml::from_str::<ModelSpec>(&text).map_err(|e| e.to_string()),
-            "json" => serde_json::from_str::<ModelSpec>(&text).map_err(|e| e.to_string()),
-            _ => serde_json::from_str::<ModelSpec>(&text)
-                .or_else(|_| toml::from_str::<ModelSpec>(&text))
-                .map_err(|e| format!("neither JSON nor TOML: {e}")),
-        };
-        let mut spec = parsed.map_err(|message| ModelError::Spec { path: path.display().to_string(), message })?;
+        let mut spec = Self::parse(&text, &ext)
+            .map_err(|message| ModelError::Spec { path: path.display().to_string(), message })?;
         if spec.name.is_empty() {
             spec.name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("custom").to_string();
         }
         Ok(spec)
+    }
+
+    /// Parses a spec from text, as TOML (`ext` `"toml"`), JSON (`"json"`), or
+    /// either.
+    pub fn parse(text: &str, ext: &str) -> Result<Self, String> {
+        match ext {
+            "toml" => toml::from_str::<ModelSpec>(text).map_err(|e| e.to_string()),
+            "json" => serde_json::from_str::<ModelSpec>(text).map_err(|e| e.to_string()),
+            _ => serde_json::from_str::<ModelSpec>(text)
+                .or_else(|_| toml::from_str::<ModelSpec>(text))
+                .map_err(|e| format!("neither JSON nor TOML: {e}")),
+        }
+    }
+
+    /// The same network without its training recipe: what a checkpoint must match.
+    pub fn architecture(&self) -> (&[usize; 3], &[LayerSpec]) {
+        (&self.input, &self.layers)
     }
 }

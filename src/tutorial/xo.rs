@@ -60,6 +60,7 @@ pub fn x_or_o_spec() -> ModelSpec {
             LayerSpec::Flatten,
             LayerSpec::Dense { units: 2, init: Init::Glorot },
         ],
+        training: None,
     }
 }
 

@@ -1,0 +1,470 @@
+//! The training loop: epochs of shuffled mini-batches, forward, loss,
+//! backward, optimizer step (the tutorial's stochastic gradient descent on
+//! mini-batches), and evaluation.
+//!
+//! The library does not print: progress goes to an [`Observer`], which the
+//! command line turns into a progress bar. [`train_with`] adds learning-rate
+//! [`Schedule`]s, label smoothing, augmentation, early stopping, checkpoints
+//! and resuming, and a stop flag (Ctrl-C).
+
+pub mod checkpoint;
+mod schedule;
+
+pub use checkpoint::{Checkpoint, Position};
+pub use schedule::Schedule;
+
+use crate::data::{shuffle_indices, Augment, Dataset};
+use crate::layers::Mode;
+use crate::loss::{argmax_rows, Loss};
+use crate::model::Sequential;
+use crate::optim::{Optimizer, OptimizerKind};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Examples per forward pass when evaluating: fixed, so that `train` and
+/// `eval` compute exactly the same numbers.
+pub const EVAL_BATCH: usize = 500;
+
+/// Settings of one training run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// The update rule.
+    pub optimizer: OptimizerKind,
+    /// The learning rate.
+    pub lr: f32,
+    /// The loss.
+    pub loss: Loss,
+    /// Seed of the epoch shuffles and augmentation (the weights' seed is given to the model).
+    pub seed: u64,
+    /// How the learning rate changes over the run (constant).
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Epochs of linear warm-up before the schedule (0).
+    #[serde(default)]
+    pub warmup_epochs: f32,
+    /// Label smoothing ε of the cross-entropy (0).
+    #[serde(default)]
+    pub label_smoothing: f32,
+    /// Stop when the held-out loss has not improved for this many epochs,
+    /// and keep the best epoch's weights (off).
+    #[serde(default)]
+    pub early_stopping: Option<usize>,
+    /// Random affine augmentation of the training images (off).
+    #[serde(default)]
+    pub augment: Option<Augment>,
+}
+
+impl Default for TrainConfig {
+    /// The tutorial's settings: 5 epochs of batch 64, RMSprop at 1e-3, cross-entropy, seed 1.
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 5,
+            batch_size: 64,
+            optimizer: OptimizerKind::RMSPROP,
+            lr: 1e-3,
+            loss: Loss::CrossEntropy,
+            seed: 1,
+            schedule: Schedule::Constant,
+            warmup_epochs: 0.0,
+            label_smoothing: 0.0,
+            early_stopping: None,
+            augment: None,
+        }
+    }
+}
+
+/// The per-epoch metrics file `chiffre train` writes beside the model
+/// `M.safetensors`: `M.metrics.jsonl`, one [`EpochStats`] per line.
+pub fn metrics_path(model: &std::path::Path) -> std::path::PathBuf {
+    let mut name = model.file_stem().unwrap_or_default().to_os_string();
+    name.push(".metrics.jsonl");
+    model.with_file_name(name)
+}
+
+/// What one epoch measured.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EpochStats {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Training accuracy over the epoch (as the weights moved).
+    pub train_accuracy: f64,
+    /// Loss on the held-out split, if there is one.
+    pub val_loss: Option<f64>,
+    /// Accuracy on the held-out split, if there is one.
+    pub val_accuracy: Option<f64>,
+    /// Wall-clock seconds of the epoch's training steps.
+    pub seconds: f64,
+    /// Training images per second.
+    pub images_per_sec: f64,
+}
+
+/// Receives progress during training.
+pub trait Observer {
+    /// After each batch: examples done so far in the epoch, running mean loss
+    /// and accuracy, images/s.
+    fn batch(&mut self, _epoch: usize, _done: usize, _total: usize, _loss: f64, _accuracy: f64, _images_per_sec: f64) {}
+    /// After each epoch.
+    fn epoch(&mut self, _stats: &EpochStats) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// Why training stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The loss became NaN or infinite.
+    #[error(
+        "the loss became {loss} at epoch {epoch}, batch {batch}: training diverged; try a smaller --lr (now {lr}) or another optimizer"
+    )]
+    NonFinite {
+        /// Epoch, from 1.
+        epoch: usize,
+        /// Batch within the epoch, from 1.
+        batch: usize,
+        /// The value.
+        loss: f32,
+        /// The learning rate in use.
+        lr: f32,
+    },
+    /// A weight became NaN or infinite (the last step overflowed).
+    #[error(
+        "weights {name} became NaN or infinite during epoch {epoch}: training diverged; try a smaller --lr (now {lr})"
+    )]
+    NonFiniteWeights {
+        /// Epoch, from 1.
+        epoch: usize,
+        /// The parameter, `layers.<i>.<name>`.
+        name: String,
+        /// The learning rate in use.
+        lr: f32,
+    },
+    /// Settings or data that cannot train this model.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Checks that `data` fits `model`: image size and labels within the classes.
+pub fn check_compatible(model: &Sequential, data: &Dataset, what: &str) -> Result<(), String> {
+    let [h, w, c] = model.input_shape();
+    if c != 1 || data.rows != h || data.cols != w {
+        return Err(format!(
+            "the {what} images are {}×{} (grayscale) but the model expects {h}×{w}×{c}",
+            data.rows, data.cols
+        ));
+    }
+    let classes = model.num_classes();
+    if let Some((i, &label)) = data.labels.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
+        return Err(format!(
+            "{what} example {i} has label {label}, but the model has {classes} classes (0..{})",
+            classes - 1
+        ));
+    }
+    Ok(())
+}
+
+/// The name of the first parameter holding a NaN or an infinity, if any.
+fn first_non_finite_param(model: &Sequential) -> Option<String> {
+    model.named_params().into_iter().find(|(_, p)| p.value.data().iter().any(|v| !v.is_finite())).map(|(n, _)| n)
+}
+
+/// Trains `model` on `train` for `config.epochs` epochs, scoring `val` after
+/// each epoch when given. Returns the per-epoch statistics.
+pub fn train(
+    model: &mut Sequential,
+    train: &Dataset,
+    val: Option<&Dataset>,
+    config: &TrainConfig,
+    observer: &mut dyn Observer,
+) -> Result<Vec<EpochStats>, TrainError> {
+    Ok(train_with(model, train, val, config, observer, Controls::default())?.history)
+}
+
+/// Checkpoints, resuming and stopping, for [`train_with`].
+#[derive(Default)]
+pub struct Controls<'a> {
+    /// Where checkpoints go.
+    pub checkpoint_path: Option<PathBuf>,
+    /// Write a checkpoint every this many epochs (0: only when stopped).
+    pub checkpoint_every: usize,
+    /// Continue from this checkpoint (its weights replace the model's).
+    pub resume: Option<Checkpoint>,
+    /// Set (by a Ctrl-C handler, or an observer) to stop after the current
+    /// batch, writing a checkpoint when `checkpoint_path` is given.
+    pub stop: Option<&'a AtomicBool>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ending {
+    /// All epochs done.
+    Finished,
+    /// The held-out loss stopped improving; the best epoch's weights were kept.
+    EarlyStopped {
+        /// The best epoch, from 1.
+        best_epoch: usize,
+    },
+    /// Stopped on request; the checkpoint to resume from, if one was written.
+    Interrupted {
+        /// The checkpoint file.
+        checkpoint: Option<PathBuf>,
+    },
+}
+
+/// What [`train_with`] returns.
+#[derive(Clone, Debug)]
+pub struct TrainReport {
+    /// Per-epoch statistics (of this run and of the run it resumed).
+    pub history: Vec<EpochStats>,
+    /// Seconds of the training loop only (shuffles, batches, steps; not data
+    /// loading nor held-out evaluation), across resumptions.
+    pub train_seconds: f64,
+    /// How the run ended.
+    pub ending: Ending,
+}
+
+fn validate(model: &Sequential, train: &Dataset, val: Option<&Dataset>, config: &TrainConfig) -> Result<(), String> {
+    check_compatible(model, train, "training")?;
+    if let Some(val) = val {
+        check_compatible(model, val, "held-out")?;
+    }
+    if config.batch_size == 0 {
+        return Err("--batch-size must be at least 1".into());
+    }
+    if train.is_empty() {
+        return Err("the training set is empty".into());
+    }
+    if !(config.lr.is_finite() && config.lr > 0.0) {
+        return Err(format!("--lr must be a positive number, got {}", config.lr));
+    }
+    if !(0.0..1.0).contains(&config.label_smoothing) {
+        return Err(format!("--label-smoothing must be in [0, 1), got {}", config.label_smoothing));
+    }
+    if !(config.warmup_epochs.is_finite() && config.warmup_epochs >= 0.0) {
+        return Err(format!("--warmup must be a number of epochs ≥ 0, got {}", config.warmup_epochs));
+    }
+    if config.early_stopping.is_some() && val.is_none_or(|v| v.is_empty()) {
+        return Err("early stopping watches the held-out loss: give --val-split too".into());
+    }
+    config.schedule.validate()?;
+    config.augment.as_ref().map_or(Ok(()), Augment::validate)
+}
+
+/// The settings of `a` and `b` that differ, other than the number of epochs.
+fn differing_settings(a: &TrainConfig, b: &TrainConfig) -> Vec<String> {
+    let (serde_json::Value::Object(a), serde_json::Value::Object(b)) = (serde_json::json!(a), serde_json::json!(b))
+    else {
+        return Vec::new();
+    };
+    a.iter()
+        .filter(|(k, v)| k.as_str() != "epochs" && b.get(*k) != Some(v))
+        .map(|(k, v)| format!("{k} {} (checkpoint {})", v, b.get(k).cloned().unwrap_or_default()))
+        .collect()
+}
+
+/// As [`train`], with checkpoints, resuming and a stop flag (see [`Controls`]).
+pub fn train_with(
+    model: &mut Sequential,
+    train: &Dataset,
+    val: Option<&Dataset>,
+    config: &TrainConfig,
+    observer: &mut dyn Observer,
+    controls: Controls<'_>,
+) -> Result<TrainReport, TrainError> {
+    validate(model, train, val, config).map_err(TrainError::Invalid)?;
+    let classes = model.num_classes();
+    let mut optimizer = Optimizer::new(config.optimizer, config.lr);
+    let mut position = Position { epoch: 1, ..Position::default() };
+    let mut best: Option<Vec<Vec<f32>>> = None;
+    if let Some(checkpoint) = controls.resume {
+        let differ = differing_settings(config, &checkpoint.config);
+        if !differ.is_empty() {
+            return Err(TrainError::Invalid(format!(
+                "the checkpoint was made with other settings: {}; resume with the same settings",
+                differ.join(", ")
+            )));
+        }
+        *model = checkpoint.model;
+        optimizer.set_state(checkpoint.position.steps, checkpoint.optimizer);
+        position = checkpoint.position;
+        best = checkpoint.best;
+    }
+    let per_epoch = train.len().div_ceil(config.batch_size);
+    let total_steps = per_epoch * config.epochs;
+    let warmup = (config.warmup_epochs as f64 * per_epoch as f64).round() as usize;
+    let stop_requested = || controls.stop.is_some_and(|s| s.load(Ordering::Relaxed));
+    let write_checkpoint =
+        |model: &Sequential, optimizer: &Optimizer, position: &Position, best: Option<&[Vec<f32>]>| match &controls
+            .checkpoint_path
+        {
+            Some(path) => checkpoint::save(path, model, config, optimizer, position, best)
+                .map(|()| Some(path.clone()))
+                .map_err(|e| TrainError::Invalid(e.to_string())),
+            None => Ok(None),
+        };
+    let mut order = Vec::with_capacity(train.len());
+    let mut labels = Vec::with_capacity(config.batch_size);
+    while position.epoch <= config.epochs {
+        let epoch = position.epoch;
+        let start = Instant::now();
+        shuffle_indices(&mut order, train.len(), config.seed, epoch as u64);
+        for (batch_index, indices) in order.chunks(config.batch_size).enumerate().skip(position.batch) {
+            let input = model.input_mut(indices.len()).data_mut();
+            match &config.augment {
+                Some(aug) => train.fill_batch_augmented(
+                    indices,
+                    input,
+                    &mut labels,
+                    aug,
+                    (config.seed, epoch as u64, batch_index * config.batch_size),
+                ),
+                None => train.fill_batch(indices, input, &mut labels),
+            }
+            let logits = model.forward_loaded(Mode::Train);
+            position.correct +=
+                argmax_rows(logits.data(), classes).zip(&labels).filter(|(p, &t)| *p == t as usize).count();
+            let loss = model.backward_smoothed(config.loss, &labels, config.label_smoothing);
+            if !loss.is_finite() {
+                return Err(TrainError::NonFinite { epoch, batch: batch_index + 1, loss, lr: optimizer.lr });
+            }
+            optimizer.lr = config.schedule.lr_at(config.lr, position.steps as usize, total_steps, per_epoch, warmup);
+            optimizer.step(model);
+            position.steps = optimizer.steps;
+            position.loss_sum += loss as f64 * indices.len() as f64;
+            position.seen += indices.len();
+            position.batch = batch_index + 1;
+            let elapsed = position.seconds + start.elapsed().as_secs_f64();
+            let (seen, rate) = (position.seen, position.seen as f64 / elapsed.max(1e-9));
+            observer.batch(
+                epoch,
+                seen,
+                train.len(),
+                position.loss_sum / seen as f64,
+                position.correct as f64 / seen as f64,
+                rate,
+            );
+            if stop_requested() && position.batch < per_epoch {
+                position.seconds = elapsed;
+                let checkpoint = write_checkpoint(model, &optimizer, &position, best.as_deref())?;
+                return Ok(TrainReport {
+                    history: position.history,
+                    train_seconds: position.train_seconds + position.seconds,
+                    ending: Ending::Interrupted { checkpoint },
+                });
+            }
+        }
+        let seconds = position.seconds + start.elapsed().as_secs_f64();
+        if let Some(name) = first_non_finite_param(model) {
+            return Err(TrainError::NonFiniteWeights { epoch, name, lr: optimizer.lr });
+        }
+        let held_out = val.filter(|v| !v.is_empty()).map(|v| evaluate(model, v, config.loss));
+        let seen = position.seen.max(1);
+        let stats = EpochStats {
+            epoch,
+            train_loss: position.loss_sum / seen as f64,
+            train_accuracy: position.correct as f64 / seen as f64,
+            val_loss: held_out.as_ref().map(|e| e.loss),
+            val_accuracy: held_out.as_ref().map(|e| e.accuracy),
+            seconds,
+            images_per_sec: position.seen as f64 / seconds.max(1e-9),
+        };
+        observer.epoch(&stats);
+        position.history.push(stats);
+        position.train_seconds += seconds;
+        position = Position {
+            epoch: epoch + 1,
+            steps: position.steps,
+            train_seconds: position.train_seconds,
+            history: std::mem::take(&mut position.history),
+            best_val_loss: position.best_val_loss,
+            epochs_since_best: position.epochs_since_best,
+            ..Position::default()
+        };
+        if let (Some(patience), Some(result)) = (config.early_stopping, held_out) {
+            if position.best_val_loss.is_none_or(|b| result.loss < b) {
+                position.best_val_loss = Some(result.loss);
+                position.epochs_since_best = 0;
+                best = Some(checkpoint::snapshot(model));
+            } else {
+                position.epochs_since_best += 1;
+                if position.epochs_since_best >= patience {
+                    if let Some(best) = &best {
+                        checkpoint::restore(model, best);
+                    }
+                    return Ok(TrainReport {
+                        train_seconds: position.train_seconds,
+                        ending: Ending::EarlyStopped { best_epoch: epoch - patience },
+                        history: position.history,
+                    });
+                }
+            }
+        }
+        let stopping = stop_requested() && epoch < config.epochs;
+        if stopping || (controls.checkpoint_every > 0 && epoch % controls.checkpoint_every == 0) {
+            let checkpoint = write_checkpoint(model, &optimizer, &position, best.as_deref())?;
+            if stopping {
+                return Ok(TrainReport {
+                    history: position.history,
+                    train_seconds: position.train_seconds,
+                    ending: Ending::Interrupted { checkpoint },
+                });
+            }
+        }
+    }
+    Ok(TrainReport { history: position.history, train_seconds: position.train_seconds, ending: Ending::Finished })
+}
+
+/// The result of running a model over a dataset.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// Predicted class of each example, in order.
+    pub predictions: Vec<u8>,
+    /// Mean loss.
+    pub loss: f64,
+    /// Number of examples predicted correctly.
+    pub correct: usize,
+    /// Fraction predicted correctly.
+    pub accuracy: f64,
+}
+
+impl Evaluation {
+    /// One line for people: `test accuracy: 0.9926 (9926/10000)  loss 0.0258`.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "test accuracy: {:.4} ({}/{})  loss {:.4}",
+            self.accuracy,
+            self.correct,
+            self.predictions.len(),
+            self.loss
+        )
+    }
+}
+
+/// Runs `model` in inference mode over all of `data`, in batches of
+/// [`EVAL_BATCH`]. The data must fit the model ([`check_compatible`]).
+pub fn evaluate(model: &mut Sequential, data: &Dataset, loss: Loss) -> Evaluation {
+    let classes = model.num_classes();
+    let mut predictions = Vec::with_capacity(data.len());
+    let mut labels = Vec::with_capacity(EVAL_BATCH);
+    let mut grad = crate::tensor::Tensor::default();
+    let indices: Vec<usize> = (0..data.len()).collect();
+    let mut loss_sum = 0.0f64;
+    for chunk in indices.chunks(EVAL_BATCH) {
+        data.fill_batch(chunk, model.input_mut(chunk.len()).data_mut(), &mut labels);
+        let logits = model.infer_loaded();
+        predictions.extend(argmax_rows(logits.data(), classes).map(|p| p as u8));
+        loss_sum += loss.forward_backward(logits, &labels, &mut grad) as f64 * chunk.len() as f64;
+    }
+    let correct = predictions.iter().zip(&data.labels).filter(|(p, t)| p == t).count();
+    let n = data.len().max(1) as f64;
+    Evaluation { predictions, loss: loss_sum / n, correct, accuracy: correct as f64 / n }
+}

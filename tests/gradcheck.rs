@@ -177,18 +177,22 @@ fn batch_norm1d() {
 }
 
 fn check_loss(loss: Loss, seed: u64) {
+    check_smoothed_loss(loss, seed, 0.0);
+}
+
+fn check_smoothed_loss(loss: Loss, seed: u64, smoothing: f32) {
     let mut rng = rng(seed);
     let logits = random(&[4, 5], &mut rng);
     let labels = [0u8, 3, 4, 3];
     let mut grad = Tensor::default();
-    loss.forward_backward(&logits, &labels, &mut grad);
+    loss.forward_backward_smoothed(&logits, &labels, &mut grad, smoothing);
     let mut scratch = Tensor::default();
     for i in 0..logits.len() {
         let (mut plus, mut minus) = (logits.clone(), logits.clone());
         plus.data_mut()[i] += EPS;
         minus.data_mut()[i] -= EPS;
-        let numeric = (loss.forward_backward(&plus, &labels, &mut scratch) as f64
-            - loss.forward_backward(&minus, &labels, &mut scratch) as f64)
+        let numeric = (loss.forward_backward_smoothed(&plus, &labels, &mut scratch, smoothing) as f64
+            - loss.forward_backward_smoothed(&minus, &labels, &mut scratch, smoothing) as f64)
             / (2.0 * EPS as f64);
         assert_close(&format!("{loss:?} dlogits[{i}]"), grad.data()[i], numeric);
     }
@@ -197,6 +201,17 @@ fn check_loss(loss: Loss, seed: u64) {
 #[test]
 fn cross_entropy() {
     check_loss(Loss::CrossEntropy, 20);
+}
+
+#[test]
+fn cross_entropy_with_label_smoothing() {
+    check_smoothed_loss(Loss::CrossEntropy, 22, 0.1);
+    // ε = 0 is the plain loss, bit for bit.
+    let logits = random(&[3, 4], &mut rng(23));
+    let (mut a, mut b) = (Tensor::default(), Tensor::default());
+    let plain = Loss::CrossEntropy.forward_backward(&logits, &[1, 2, 3], &mut a);
+    let smoothed = Loss::CrossEntropy.forward_backward_smoothed(&logits, &[1, 2, 3], &mut b, 0.0);
+    assert_eq!((plain.to_bits(), a.data()), (smoothed.to_bits(), b.data()));
 }
 
 #[test]

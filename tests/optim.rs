@@ -66,3 +66,33 @@ fn adam() {
     // step = 0.01·(-0.0263158)/0.5 = -0.000526316
     close(step(&mut m, &mut o, -0.5), 0.99 + 0.000_526_316);
 }
+
+#[test]
+fn adamw_decays_matrices_but_not_biases() {
+    // Dense weight [2, 1] decays, bias [2] does not.
+    let kind = OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.1 };
+    let (mut m, mut o) = (tiny(), Optimizer::new(kind, 0.01));
+    // t=1: w ← w·(1 - lr·λ) = 0.999, then the Adam step ≈ lr → 0.989
+    close(step(&mut m, &mut o, 0.5), 0.999 - 0.01);
+    let mut bias = None;
+    m.visit_params_mut(&mut |_, name, p| {
+        if name == "bias" {
+            bias = Some(p.value.data()[0]);
+        }
+    });
+    close(bias.unwrap(), 0.99); // 1 - the Adam step, no decay
+}
+
+#[test]
+fn optimizer_state_round_trips() {
+    let (mut m, mut o) = (tiny(), Optimizer::new(OptimizerKind::ADAM, 0.01));
+    step(&mut m, &mut o, 0.5);
+    let saved: Vec<(Vec<f32>, Vec<f32>)> = o.state().iter().map(|(a, b)| (a.to_vec(), b.to_vec())).collect();
+    let mut copy = Optimizer::new(OptimizerKind::ADAM, 0.01);
+    copy.set_state(o.steps, saved);
+    let mut m2 = tiny();
+    m2.visit_params_mut(&mut |_, _, p| p.value.fill(0.99));
+    let a = step(&mut m, &mut o, -0.3);
+    let b = step(&mut m2, &mut copy, -0.3);
+    assert_eq!(a.to_bits(), b.to_bits(), "a restored optimizer takes the same step");
+}

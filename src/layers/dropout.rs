@@ -14,6 +14,7 @@ pub struct Dropout {
     shape: Vec<usize>,
     rate: f32,
     rng: ChaCha8Rng,
+    seed: u64,
     /// The scale applied to each value in the last training pass (0 or 1/(1-rate)).
     mask: Vec<f32>,
 }
@@ -24,7 +25,7 @@ impl Dropout {
         if !(0.0..1.0).contains(&rate) {
             return Err(format!("dropout rate must be in [0, 1), got {rate}"));
         }
-        Ok(Dropout { shape: shape.to_vec(), rate, rng: ChaCha8Rng::seed_from_u64(seed), mask: Vec::new() })
+        Ok(Dropout { shape: shape.to_vec(), rate, rng: ChaCha8Rng::seed_from_u64(seed), seed, mask: Vec::new() })
     }
 }
 
@@ -66,11 +67,13 @@ impl Layer for Dropout {
         }
     }
 
-    fn rng_position(&self) -> Option<u128> {
-        Some(self.rng.get_word_pos())
+    fn rng_state(&self) -> Option<(u64, u128)> {
+        Some((self.seed, self.rng.get_word_pos()))
     }
 
-    fn set_rng_position(&mut self, position: u128) {
+    fn set_rng_state(&mut self, (seed, position): (u64, u128)) {
+        self.seed = seed;
+        self.rng = ChaCha8Rng::seed_from_u64(seed);
         self.rng.set_word_pos(position);
     }
 }

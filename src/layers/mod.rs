@@ -91,13 +91,13 @@ pub trait Layer: Send {
     /// Calls `f` on each buffer, in the order of [`Layer::buffers`].
     fn visit_buffers_mut(&mut self, _f: &mut dyn FnMut(&'static str, &mut Tensor)) {}
 
-    /// The position of the layer's own random stream (dropout), for checkpoints.
-    fn rng_position(&self) -> Option<u128> {
+    /// The seed and position of the layer's own random stream (dropout), for checkpoints.
+    fn rng_state(&self) -> Option<(u64, u128)> {
         None
     }
 
-    /// Moves the layer's random stream to `position` (from [`Layer::rng_position`]).
-    fn set_rng_position(&mut self, _position: u128) {}
+    /// Puts the layer's random stream back to a state from [`Layer::rng_state`].
+    fn set_rng_state(&mut self, _state: (u64, u128)) {}
 
     /// Multiply-adds of one forward pass for one example (for FLOP counts).
     fn forward_macs(&self) -> usize {

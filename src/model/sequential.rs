@@ -324,16 +324,16 @@ impl Sequential {
             .collect()
     }
 
-    /// The position of each layer's random stream (`None` for layers without one).
-    pub fn rng_positions(&self) -> Vec<Option<u128>> {
-        self.layers.iter().map(|l| l.rng_position()).collect()
+    /// The seed and position of each layer's random stream (`None` for layers without one).
+    pub fn rng_states(&self) -> Vec<Option<(u64, u128)>> {
+        self.layers.iter().map(|l| l.rng_state()).collect()
     }
 
-    /// Restores positions from [`Sequential::rng_positions`].
-    pub fn set_rng_positions(&mut self, positions: &[Option<u128>]) {
-        for (layer, p) in self.layers.iter_mut().zip(positions) {
-            if let Some(p) = p {
-                layer.set_rng_position(*p);
+    /// Restores states from [`Sequential::rng_states`].
+    pub fn set_rng_states(&mut self, states: &[Option<(u64, u128)>]) {
+        for (layer, state) in self.layers.iter_mut().zip(states) {
+            if let Some(state) = state {
+                layer.set_rng_state(*state);
             }
         }
     }

@@ -61,8 +61,8 @@ pub struct Checkpoint {
 struct Meta {
     config: TrainConfig,
     position: Position,
-    /// Position of each layer's random stream (dropout), as decimal strings.
-    rng: Vec<Option<String>>,
+    /// Seed and position of each layer's random stream (dropout), as decimal strings.
+    rng: Vec<Option<(String, String)>>,
     /// Shapes of the optimizer's buffers: lengths of (first, second).
     optimizer: Vec<(usize, usize)>,
     /// Number of best-weight tensors.
@@ -95,7 +95,7 @@ pub fn save(
     let meta = Meta {
         config: config.clone(),
         position: position.clone(),
-        rng: model.rng_positions().iter().map(|p| p.map(|p| p.to_string())).collect(),
+        rng: model.rng_states().iter().map(|s| s.map(|(seed, pos)| (seed.to_string(), pos.to_string()))).collect(),
         optimizer: state.iter().map(|(a, b)| (a.len(), b.len())).collect(),
         best: best.map_or(0, |b| b.len()),
     };
@@ -138,13 +138,16 @@ pub fn load(path: &Path) -> Result<Checkpoint, ModelError> {
     } else {
         None
     };
-    let positions = meta
+    let parse = |(seed, pos): &(String, String)| -> Result<(u64, u128), String> {
+        Ok((seed.parse().map_err(|e| format!("{e}"))?, pos.parse().map_err(|e| format!("{e}"))?))
+    };
+    let states = meta
         .rng
         .iter()
-        .map(|p| p.as_ref().map(|s| s.parse::<u128>()).transpose())
+        .map(|s| s.as_ref().map(parse).transpose())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| fail(format!("unreadable random-stream position: {e}")))?;
-    model.set_rng_positions(&positions);
+        .map_err(|e| fail(format!("unreadable random-stream state: {e}")))?;
+    model.set_rng_states(&states);
     Ok(Checkpoint { model, config: meta.config, position: meta.position, optimizer, best })
 }
 

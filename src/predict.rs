@@ -73,6 +73,26 @@ impl Prediction {
         Prediction { digit, confidence: confidence.max(0.0), probabilities }
     }
 
+    /// The prediction of an ensemble: the mean of the members' probabilities,
+    /// then the most probable class (the first one on a tie). `None` when
+    /// `members` is empty or their class counts differ.
+    pub fn mean(members: &[Prediction]) -> Option<Self> {
+        let classes = members.first()?.probabilities.len();
+        if members.iter().any(|m| m.probabilities.len() != classes) {
+            return None;
+        }
+        let mut probabilities = vec![0.0f32; classes];
+        for m in members {
+            probabilities.iter_mut().zip(&m.probabilities).for_each(|(p, q)| *p += q / members.len() as f32);
+        }
+        let (digit, confidence) = probabilities
+            .iter()
+            .copied()
+            .enumerate()
+            .fold((0, f32::NEG_INFINITY), |best, (i, p)| if p > best.1 { (i, p) } else { best });
+        Some(Prediction { digit, confidence: confidence.max(0.0), probabilities })
+    }
+
     /// The `k` most probable classes as `(class, probability)`, most probable
     /// first (the smaller class first on a tie); fewer when there are fewer classes.
     pub fn top(&self, k: usize) -> Vec<(usize, f32)> {
@@ -205,6 +225,19 @@ mod tests {
         assert_eq!(p.confidence, p.probabilities[1]);
         assert_eq!(p.top(2).iter().map(|t| t.0).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(p.top(10).len(), 3);
+    }
+
+    #[test]
+    fn an_ensemble_averages_probabilities() {
+        let a = Prediction::from_logits(&[3.0, 0.0, 0.0]);
+        let b = Prediction::from_logits(&[0.0, 2.0, 0.0]);
+        let m = Prediction::mean(&[a.clone(), b.clone()]).unwrap();
+        for k in 0..3 {
+            assert!((m.probabilities[k] - (a.probabilities[k] + b.probabilities[k]) / 2.0).abs() < 1e-6);
+        }
+        assert_eq!(m.digit, 0, "{m:?}");
+        assert!(Prediction::mean(&[]).is_none());
+        assert!(Prediction::mean(&[a, Prediction::from_logits(&[1.0, 2.0])]).is_none());
     }
 
     #[test]

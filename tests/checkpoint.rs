@@ -7,7 +7,9 @@ use chiffre::layers::Mode;
 use chiffre::model::{load, save, ModelSpec, Sequential};
 use chiffre::optim::OptimizerKind;
 use chiffre::tensor::Tensor;
-use chiffre::train::{checkpoint, evaluate, train_with, Controls, Ending, EpochStats, Observer, Quiet, Schedule, TrainConfig};
+use chiffre::train::{
+    checkpoint, evaluate, train_with, Controls, Ending, EpochStats, Observer, Quiet, Schedule, TrainConfig,
+};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -163,7 +165,10 @@ fn batch_norm_statistics_are_saved_and_loaded() {
     let cfg = TrainConfig { epochs: 1, ..config() };
     train_with(&mut model, &train, None, &cfg, &mut Quiet, Controls::default()).unwrap();
     let names: Vec<String> = model.named_buffers().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names, ["layers.1.running_mean", "layers.1.running_var", "layers.7.running_mean", "layers.7.running_var"]);
+    assert_eq!(
+        names,
+        ["layers.1.running_mean", "layers.1.running_var", "layers.7.running_mean", "layers.7.running_var"]
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bn.safetensors");
     save(&model, &serde_json::json!({}), &path).unwrap();

@@ -4,16 +4,17 @@ use crate::data::{default_data_dir, Mnist};
 use crate::loss::Loss;
 use crate::metrics::ConfusionMatrix;
 use crate::model::load;
-use crate::train::{check_compatible, evaluate};
+use crate::train::{check_compatible, evaluate, evaluate_ensemble};
 use anyhow::Context;
 use std::path::PathBuf;
 
 /// Arguments of `chiffre eval`.
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
-    /// The model file written by `chiffre train`.
-    #[arg(long, value_name = "FILE")]
-    model: PathBuf,
+    /// The model file written by `chiffre train`; give several (`--model a --model b`) to evaluate their
+    /// ensemble, which averages their probabilities.
+    #[arg(long, value_name = "FILE", required = true)]
+    model: Vec<PathBuf>,
     /// A directory in the MNIST layout (default: the bundled MNIST).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
@@ -31,34 +32,48 @@ pub struct EvalArgs {
 /// Evaluates and prints.
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     super::set_threads(args.threads)?;
-    let mut file = load(&args.model)?;
+    let mut models = Vec::with_capacity(args.model.len());
+    for path in &args.model {
+        models.push(load(path)?.model);
+    }
     let dir = args.data.unwrap_or_else(default_data_dir);
     let mnist = Mnist::load(&dir)?;
     let test = match args.limit {
         Some(n) => mnist.test.take(n),
         None => mnist.test,
     };
-    check_compatible(&file.model, &test, "test").map_err(anyhow::Error::msg).with_context(|| {
-        format!(
-            "{} does not fit the test set in {} (labels file t10k-labels-idx1-ubyte)",
-            args.model.display(),
-            dir.display()
-        )
-    })?;
-    let result = evaluate(&mut file.model, &test, Loss::CrossEntropy);
-    if !result.loss.is_finite() {
-        anyhow::bail!(
-            "{}: the model's outputs are not finite (loss {}); its weights are unusable",
-            args.model.display(),
-            result.loss
-        );
+    for (model, path) in models.iter().zip(&args.model) {
+        check_compatible(model, &test, "test").map_err(anyhow::Error::msg).with_context(|| {
+            format!(
+                "{} does not fit the test set in {} (labels file t10k-labels-idx1-ubyte)",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        if model.num_classes() != models[0].num_classes() {
+            anyhow::bail!(
+                "{} has {} classes but {} has {}: an ensemble needs models of the same classes",
+                path.display(),
+                model.num_classes(),
+                args.model[0].display(),
+                models[0].num_classes()
+            );
+        }
     }
-    let classes = file.model.num_classes();
+    let names = args.model.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+    let result = match models.as_mut_slice() {
+        [one] => evaluate(one, &test, Loss::CrossEntropy),
+        several => evaluate_ensemble(several, &test),
+    };
+    if !result.loss.is_finite() {
+        anyhow::bail!("{names}: the model's outputs are not finite (loss {}); its weights are unusable", result.loss);
+    }
+    let classes = models[0].num_classes();
     let confusion = ConfusionMatrix::new(&test.labels, &result.predictions, classes);
     let per_class = confusion.per_class();
     if args.json {
         let out = serde_json::json!({
-            "model": args.model.display().to_string(),
+            "model": if args.model.len() == 1 { serde_json::json!(names) } else { serde_json::json!(args.model) },
             "data": dir.display().to_string(),
             "accuracy": result.accuracy,
             "correct": result.correct,
@@ -70,7 +85,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         println!("{out}");
         return Ok(());
     }
-    println!("model: {} ({})", args.model.display(), file.model.spec().name);
+    let archs = models.iter().map(|m| m.spec().name.clone()).collect::<Vec<_>>().join(", ");
+    let kind = if models.len() > 1 { format!("ensemble of {}: ", models.len()) } else { String::new() };
+    println!("model: {kind}{names} ({archs})");
     println!("{}", result.summary_line());
     println!("\nconfusion matrix (rows: true digit, columns: predicted)");
     print!("      ");

@@ -23,9 +23,10 @@ pub struct PredictArgs {
     /// Picture files, or folders of them (PNG, JPEG, BMP, GIF, TIFF, WebP, PGM/PPM).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-    /// The model file written by `chiffre train` [default: models/cnn.safetensors].
+    /// The model file written by `chiffre train` [default: models/cnn.safetensors]; give several
+    /// (`--model a --model b`) to read with their ensemble, which averages their probabilities.
     #[arg(long, value_name = "FILE")]
-    model: Option<PathBuf>,
+    model: Vec<PathBuf>,
     /// One JSON object per line: path, digit, confidence, probabilities, top.
     #[arg(long)]
     json: bool,
@@ -104,16 +105,41 @@ fn preprocessed_name(dir: &Path, path: &Path, used: &mut HashSet<PathBuf>) -> Pa
         .unwrap_or_else(|| dir.join("picture.png"))
 }
 
-/// Loads the model, explaining how to make one when the default is missing.
-fn load_model(model: Option<&Path>) -> anyhow::Result<Model> {
-    let path = model.unwrap_or(Path::new(DEFAULT_MODEL));
-    if model.is_none() && !path.exists() {
+/// Loads the models (the default one when none is given), explaining how to
+/// make one when the default is missing.
+fn load_models(paths: &[PathBuf]) -> anyhow::Result<Vec<Model>> {
+    if paths.is_empty() {
+        let path = Path::new(DEFAULT_MODEL);
+        if !path.exists() {
+            anyhow::bail!(
+                "no model at {DEFAULT_MODEL}: make one with `cargo run --release -- train` (or `chiffre train`), \
+                 or give --model FILE"
+            );
+        }
+        return Ok(vec![Model::load(path)?]);
+    }
+    let models = paths.iter().map(Model::load).collect::<Result<Vec<_>, _>>()?;
+    if let Some((m, path)) = models.iter().zip(paths).find(|(m, _)| m.num_classes() != models[0].num_classes()) {
         anyhow::bail!(
-            "no model at {DEFAULT_MODEL}: make one with `cargo run --release -- train` (or `chiffre train`), \
-             or give --model FILE"
+            "{} reads {} classes but {} reads {}: an ensemble needs models of the same classes",
+            path.display(),
+            m.num_classes(),
+            paths[0].display(),
+            models[0].num_classes()
         );
     }
-    Ok(Model::load(path)?)
+    Ok(models)
+}
+
+/// The prediction of one model, or the mean of several.
+fn predict_all(models: &mut [Model], pixels: &Pixels) -> Prediction {
+    match models {
+        [one] => one.predict_pixels(pixels),
+        several => {
+            let each: Vec<Prediction> = several.iter_mut().map(|m| m.predict_pixels(pixels)).collect();
+            Prediction::mean(&each).expect("models of the same classes")
+        }
+    }
 }
 
 /// The network input for one file: decoded, then preprocessed (or not).
@@ -162,7 +188,7 @@ fn json_line(path: &Path, p: &Prediction, top: usize, saved: Option<&Path>) -> S
 
 /// Reads every picture and prints one line each; errors go to stderr.
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
-    let mut model = load_model(args.model.as_deref())?;
+    let mut models = load_models(&args.model)?;
     if let Some(dir) = &args.save_preprocessed {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--save-preprocessed {}: cannot create", dir.display()))?;
@@ -184,7 +210,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
                 }
                 None => None,
             };
-            Ok((path, model.predict_pixels(&pixels), saved, pixels))
+            Ok((path, predict_all(&mut models, &pixels), saved, pixels))
         });
         let line = match result {
             Ok((path, p, saved, _)) if args.json => json_line(&path, &p, top, saved.as_deref()),

@@ -302,15 +302,15 @@ pub fn train_with(
     let total_steps = per_epoch * config.epochs;
     let warmup = (config.warmup_epochs as f64 * per_epoch as f64).round() as usize;
     let stop_requested = || controls.stop.is_some_and(|s| s.load(Ordering::Relaxed));
-    let write_checkpoint =
-        |model: &Sequential, optimizer: &Optimizer, position: &Position, best: Option<&[Vec<f32>]>| match &controls
-            .checkpoint_path
-        {
-            Some(path) => checkpoint::save(path, model, config, optimizer, position, best)
-                .map(|()| Some(path.clone()))
-                .map_err(|e| TrainError::Invalid(e.to_string())),
-            None => Ok(None),
-        };
+    let write_checkpoint = |model: &Sequential,
+                            optimizer: &Optimizer,
+                            position: &Position,
+                            best: Option<&[Vec<f32>]>| match &controls.checkpoint_path {
+        Some(path) => checkpoint::save(path, model, config, optimizer, position, best)
+            .map(|()| Some(path.clone()))
+            .map_err(|e| TrainError::Invalid(e.to_string())),
+        None => Ok(None),
+    };
     let mut order = Vec::with_capacity(train.len());
     let mut labels = Vec::with_capacity(config.batch_size);
     while position.epoch <= config.epochs {
@@ -464,6 +464,38 @@ pub fn evaluate(model: &mut Sequential, data: &Dataset, loss: Loss) -> Evaluatio
         predictions.extend(argmax_rows(logits.data(), classes).map(|p| p as u8));
         loss_sum += loss.forward_backward(logits, &labels, &mut grad) as f64 * chunk.len() as f64;
     }
+    let correct = predictions.iter().zip(&data.labels).filter(|(p, t)| p == t).count();
+    let n = data.len().max(1) as f64;
+    Evaluation { predictions, loss: loss_sum / n, correct, accuracy: correct as f64 / n }
+}
+
+/// Runs every model of an ensemble over `data` and averages their
+/// probabilities (softmax of the scores): the predictions are the most
+/// probable class of the mean, the loss is its cross-entropy. The models must
+/// all fit the data ([`check_compatible`]) and have the same classes.
+///
+/// # Panics
+/// When `models` is empty.
+pub fn evaluate_ensemble(models: &mut [Sequential], data: &Dataset) -> Evaluation {
+    assert!(!models.is_empty(), "an ensemble needs at least one model");
+    let classes = models[0].num_classes();
+    let weight = 1.0 / models.len() as f32;
+    let mut mean = vec![0.0f32; data.len() * classes];
+    let mut probs = Vec::new();
+    let mut labels = Vec::with_capacity(EVAL_BATCH);
+    let indices: Vec<usize> = (0..data.len()).collect();
+    for model in models.iter_mut() {
+        for (chunk, out) in indices.chunks(EVAL_BATCH).zip(mean.chunks_mut(EVAL_BATCH * classes)) {
+            data.fill_batch(chunk, model.input_mut(chunk.len()).data_mut(), &mut labels);
+            let logits = model.infer_loaded();
+            probs.resize(logits.len(), 0.0);
+            crate::loss::softmax_rows(logits.data(), classes, &mut probs);
+            out.iter_mut().zip(&probs).for_each(|(m, p)| *m += weight * p);
+        }
+    }
+    let predictions: Vec<u8> = argmax_rows(&mean, classes).map(|p| p as u8).collect();
+    let loss_sum: f64 =
+        mean.chunks_exact(classes).zip(&data.labels).map(|(p, &t)| -(p[t as usize].max(1e-12) as f64).ln()).sum();
     let correct = predictions.iter().zip(&data.labels).filter(|(p, t)| p == t).count();
     let n = data.len().max(1) as f64;
     Evaluation { predictions, loss: loss_sum / n, correct, accuracy: correct as f64 / n }

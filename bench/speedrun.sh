@@ -51,7 +51,7 @@ done
 
 "$torch_py" - "$work/torch.txt" "$work/chiffre.txt" "$preset" <<'PY'
 import re, statistics, sys
-torch = [tuple(map(float, re.match(r"seed (\S+): (\S+) s training, test (\S+)", l).groups())) for l in open(sys.argv[1])]
+torch = [tuple(map(float, re.match(r"seed (\S+): (\S+) s training, test ([0-9.]+)", l).groups())) for l in open(sys.argv[1])]
 chif = [tuple(map(float, l.split())) for l in open(sys.argv[2])]
 t_med = statistics.median(r[1] for r in torch)
 c_med = statistics.median(r[1] for r in chif)

@@ -119,6 +119,48 @@ fn user_pictures_are_read_as_well_as_mnist_with_preprocessing_and_much_worse_wit
     );
 }
 
+/// The user pictures read by saved models, one by one and together (an
+/// ensemble): `CHIFFRE_MODELS=a.safetensors,b.safetensors cargo test --release
+/// --test user_images -- --ignored --nocapture saved_models`.
+#[test]
+#[ignore = "reads models named by CHIFFRE_MODELS; run by hand"]
+fn saved_models_read_user_pictures() {
+    let paths: Vec<String> = std::env::var("CHIFFRE_MODELS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect();
+    assert!(!paths.is_empty(), "name the models in CHIFFRE_MODELS, separated by commas");
+    let test = &mnist().test;
+    let mut indices: Vec<usize> = (0..test.len()).collect();
+    indices.shuffle(&mut ChaCha8Rng::seed_from_u64(5));
+    indices.truncate(DIGITS);
+    let labels: Vec<u8> = indices.iter().map(|&i| test.labels[i]).collect();
+    let (mut pictures, mut all_labels) = (Vec::new(), Vec::new());
+    for kind in Kind::ALL {
+        pictures.extend(user_pictures(kind, &indices).0);
+        all_labels.extend_from_slice(&labels);
+    }
+    let mut models: Vec<Model> = paths.iter().map(|p| Model::load(p).unwrap()).collect();
+    let mut each = Vec::new();
+    for (model, path) in models.iter_mut().zip(&paths) {
+        let predictions = model.predict_batch(&pictures);
+        let correct = predictions.iter().zip(&all_labels).filter(|(p, &l)| p.digit == l as usize).count();
+        println!("{path}: {:.4} of {} user pictures", correct as f64 / all_labels.len() as f64, all_labels.len());
+        each.push(predictions);
+    }
+    if models.len() > 1 {
+        let correct = (0..all_labels.len())
+            .filter(|&i| {
+                let members: Vec<_> = each.iter().map(|p| p[i].clone()).collect();
+                chiffre::Prediction::mean(&members).unwrap().digit == all_labels[i] as usize
+            })
+            .count();
+        println!("ensemble of {}: {:.4}", models.len(), correct as f64 / all_labels.len() as f64);
+    }
+}
+
 fn to_gray(p: &Pixels) -> Gray {
     Gray::new(SIDE, SIDE, p.to_vec()).expect("28×28")
 }

@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Train a network on MNIST (or any IDX data), evaluate it on the test set, save it.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Evaluate a saved model on the test set: accuracy, confusion matrix, per-class scores.
     Eval(eval::EvalArgs),
     /// Measure training and inference speed on real MNIST batches.
@@ -135,7 +135,7 @@ pub fn main() -> ExitCode {
     restore_default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Summary(args) => summary::run(args),
         Command::Predict(args) => predict::run(args),

@@ -409,7 +409,7 @@ pub fn train_with(
             }
         }
         let stopping = stop_requested() && epoch < config.epochs;
-        if stopping || (controls.checkpoint_every > 0 && epoch % controls.checkpoint_every == 0) {
+        if stopping || (controls.checkpoint_every > 0 && epoch.is_multiple_of(controls.checkpoint_every)) {
             let checkpoint = write_checkpoint(model, &optimizer, &position, best.as_deref())?;
             if stopping {
                 return Ok(TrainReport {

@@ -58,6 +58,12 @@ fn resuming_a_checkpoint_of_another_network_names_the_file() {
     let run = train(&mnist_dir(), &model, &[QUICK_MLP, &["--epochs", "1", "--checkpoint-every", "1"]].concat());
     run.assert_ok();
     assert!(ckpt.exists(), "no checkpoint beside the model:\n{}", run.describe());
+    // A checkpoint evaluates as the model it holds.
+    let scored = chiffre(["eval", "--json", "--limit", "300", "--model", arg(&ckpt)]);
+    scored.assert_ok();
+    let saved = chiffre(["eval", "--json", "--limit", "300", "--model", arg(&model)]);
+    let accuracy = |r: &Run| serde_json::from_str::<Value>(r.stdout.trim()).unwrap()["accuracy"].clone();
+    assert_eq!(accuracy(&scored), accuracy(&saved));
     let other = tmp.path().join("p.safetensors");
     let args = ["--arch", "perceptron", "--epochs", "2", "--limit", "2000", "--resume", arg(&ckpt)];
     train(&mnist_dir(), &other, &args).assert_error(&[arg(&ckpt), "\"mlp\"", "\"perceptron\""]);

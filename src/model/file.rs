@@ -62,12 +62,14 @@ pub(crate) fn encode(
     safetensors::serialize(views, &Some(metadata)).map_err(|e| e.to_string())
 }
 
-/// Reads a model file written by [`save`], checking that every tensor the
-/// architecture needs is there, `F32`, of the right shape and finite.
+/// Reads a model file written by [`save`] (or a checkpoint), checking that
+/// every tensor the architecture needs is there, `F32`, of the right shape and
+/// finite.
 pub fn load(path: &Path) -> Result<ModelFile, ModelError> {
     let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the model file: {e}")))?;
-    let (model, meta) = decode(&bytes, path, None)?;
+    // A checkpoint is a model file too: its training state (`train.*`) is left aside.
+    let (model, meta) = decode(&bytes, path, Some("train."))?;
     let training = match meta.get("chiffre.training") {
         Some(t) => Some(serde_json::from_str(t).map_err(|e| fail(format!("unreadable training metadata: {e}")))?),
         None => None,

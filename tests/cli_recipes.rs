@@ -36,8 +36,22 @@ fn json_ends_the_output_with_accuracy_and_training_time() {
     let run = train(
         &mnist_dir(),
         &model,
-        &[QUICK_MLP, &["--epochs", "2", "--json", "--optimizer", "adamw", "--schedule", "cosine", "--warmup", "0.5"]]
-            .concat(),
+        &[
+            QUICK_MLP,
+            &[
+                "--epochs",
+                "2",
+                "--json",
+                "--optimizer",
+                "adamw",
+                "--schedule",
+                "cosine",
+                "--warmup",
+                "0.5",
+                "--augment",
+            ],
+        ]
+        .concat(),
     );
     run.assert_ok();
     let summary = last_json(&run);
@@ -47,7 +61,7 @@ fn json_ends_the_output_with_accuracy_and_training_time() {
     let seconds = summary["train_seconds"].as_f64().unwrap();
     assert!(seconds > 0.0 && seconds < 60.0, "train_seconds {seconds}");
     assert_eq!(summary["epochs"], 2);
-    assert!(run.stdout.contains("AdamW(β 0.9, 0.999, λ 0.01) lr 0.001 cosine"), "{}", run.describe());
+    assert!(run.stdout.contains("AdamW(β 0.9, 0.999, λ 0.01) lr 0.001 cosine, augmented"), "{}", run.describe());
 }
 
 #[test]

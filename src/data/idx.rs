@@ -74,6 +74,20 @@ pub fn parse_idx(bytes: &[u8], source: &Path) -> Result<IdxArray, DataError> {
     decode(bytes, source, Some(bytes.len() as u64), false)
 }
 
+/// Parses an IDX file held in memory, gzipped (by its magic bytes) or raw:
+/// what [`read_idx`] does with a file's bytes. `source` names it in errors.
+///
+/// # Errors
+///
+/// As [`read_idx`].
+pub fn idx_from_bytes(bytes: &[u8], source: &Path) -> Result<IdxArray, DataError> {
+    if bytes.starts_with(&GZIP_MAGIC) {
+        decode(MultiGzDecoder::new(bytes), source, None, true)
+    } else {
+        parse_idx(bytes, source)
+    }
+}
+
 /// Reads until `buf` is full or the input ends; returns the bytes read.
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;

@@ -43,7 +43,7 @@ pub mod idx;
 
 pub use augment::{Affine, Augment};
 pub use dataset::{default_data_dir, shuffle_indices, Dataset, Mnist};
-pub use idx::{parse_idx, read_idx, IdxArray};
+pub use idx::{idx_from_bytes, parse_idx, read_idx, IdxArray};
 
 use std::io;
 use std::path::PathBuf;

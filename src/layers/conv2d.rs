@@ -22,6 +22,29 @@ pub enum Padding {
     Same,
 }
 
+impl Padding {
+    /// The output size and the zeros added before the first row and column,
+    /// `[oh, ow, pad_top, pad_left]`, of a `kernel × kernel` convolution with
+    /// `stride` over an `h × w` input (`kernel` and `stride` at least 1).
+    /// `Same` pads the total evenly, the odd zero going after the last row
+    /// and column (as Keras and TensorFlow); the zeros after are implied.
+    pub fn output(self, h: usize, w: usize, kernel: usize, stride: usize) -> Result<[usize; 4], String> {
+        match self {
+            Padding::Valid => {
+                if kernel > h || kernel > w {
+                    return Err(format!("kernel {kernel}×{kernel} is larger than its input {h}×{w} (valid padding)"));
+                }
+                Ok([(h - kernel) / stride + 1, (w - kernel) / stride + 1, 0, 0])
+            }
+            Padding::Same => {
+                let (oh, ow) = (h.div_ceil(stride), w.div_ceil(stride));
+                let pad = |o: usize, i: usize| ((o - 1) * stride).saturating_add(kernel).saturating_sub(i) / 2;
+                Ok([oh, ow, pad(oh, h), pad(ow, w)])
+            }
+        }
+    }
+}
+
 /// A 2-D convolution with a square kernel.
 #[derive(Clone, Debug)]
 pub struct Conv2d {
@@ -55,19 +78,7 @@ impl Conv2d {
                 "filters, kernel and stride must be at least 1 (got filters {filters}, kernel {kernel}, stride {stride})"
             ));
         }
-        let (oh, ow, pad_top, pad_left) = match padding {
-            Padding::Valid => {
-                if kernel > h || kernel > w {
-                    return Err(format!("kernel {kernel}×{kernel} is larger than its input {h}×{w} (valid padding)"));
-                }
-                ((h - kernel) / stride + 1, (w - kernel) / stride + 1, 0, 0)
-            }
-            Padding::Same => {
-                let (oh, ow) = (h.div_ceil(stride), w.div_ceil(stride));
-                let pad = |o: usize, i: usize| ((o - 1) * stride + kernel).saturating_sub(i) / 2;
-                (oh, ow, pad(oh, h), pad(ow, w))
-            }
-        };
+        let [oh, ow, pad_top, pad_left] = padding.output(h, w, kernel, stride)?;
         let geometry = ConvGeometry { h, w, c, k: kernel, stride, pad_top, pad_left, oh, ow };
         let mut weight = Tensor::zeros(&[filters, kernel, kernel, c]);
         init.fill(weight.data_mut(), kernel * kernel * c, kernel * kernel * filters, rng);

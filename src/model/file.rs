@@ -13,6 +13,10 @@ use std::path::Path;
 /// Version of the metadata layout, stored as `chiffre.format`.
 pub const FORMAT_VERSION: &str = "1";
 
+/// The largest model file read (1 GiB: the weights of [`super::MAX_PARAMS`]
+/// plus the largest safetensors header), refused from its size before reading.
+pub const MAX_MODEL_BYTES: u64 = 1 << 30;
+
 /// A loaded model with what its file says about how it was trained.
 pub struct ModelFile {
     /// The network, weights loaded.
@@ -64,12 +68,25 @@ pub(crate) fn encode(
 
 /// Reads a model file written by [`save`] (or a checkpoint), checking that
 /// every tensor the architecture needs is there, `F32`, of the right shape and
-/// finite.
+/// finite. Files over [`MAX_MODEL_BYTES`] are refused from their size, before reading.
 pub fn load(path: &Path) -> Result<ModelFile, ModelError> {
     let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
+    let size = std::fs::metadata(path).map_err(|e| fail(format!("cannot read the model file: {e}")))?.len();
+    if size > MAX_MODEL_BYTES {
+        return Err(fail(format!("the file is {size} bytes; a model file is at most {MAX_MODEL_BYTES} bytes")));
+    }
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the model file: {e}")))?;
+    load_bytes(&bytes, &path.display().to_string())
+}
+
+/// Reads a model file (or a checkpoint) held in memory, with the checks of
+/// [`load`]; `source` names it in errors. Never panics, whatever the bytes:
+/// the safetensors header is bounded and checked against the data before
+/// use, and the architecture's sizes are checked before any weight is allocated.
+pub fn load_bytes(bytes: &[u8], source: &str) -> Result<ModelFile, ModelError> {
+    let fail = |message: String| ModelError::File { path: source.to_string(), message };
     // A checkpoint is a model file too: its training state (`train.*`) is left aside.
-    let (model, meta) = decode(&bytes, path, Some("train."))?;
+    let (model, meta) = decode(bytes, Path::new(source), Some("train."))?;
     let training = match meta.get("chiffre.training") {
         Some(t) => Some(serde_json::from_str(t).map_err(|e| fail(format!("unreadable training metadata: {e}")))?),
         None => None,

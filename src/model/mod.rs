@@ -9,11 +9,11 @@ mod spec;
 mod summary;
 
 pub(crate) use file::{decode, encode, fill_tensor};
-pub use file::{load, save, ModelFile, FORMAT_VERSION};
+pub use file::{load, load_bytes, save, ModelFile, FORMAT_VERSION, MAX_MODEL_BYTES};
 pub use inspect::LayerOutput;
 pub use presets::{preset, PRESETS, RECIPES};
-pub use sequential::{Sequential, INFER_BUDGET};
-pub use spec::{LayerSpec, ModelSpec, TrainSettings};
+pub use sequential::{Sequential, INFER_BUDGET, MAX_LAYERS, MAX_PARAMS, MAX_VALUES_PER_EXAMPLE};
+pub use spec::{LayerSpec, ModelSpec, TrainSettings, MAX_SPEC_BYTES};
 pub use summary::{summary, thousands};
 
 /// Errors of the model room: specs, shapes, model files.

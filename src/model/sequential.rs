@@ -38,6 +38,18 @@ pub struct Sequential {
 /// stay in the CPU caches instead of streaming through memory.
 pub const INFER_BUDGET: usize = 1 << 22;
 
+/// The most learnable values a network may declare (64 Mi, 256 MiB of `f32`,
+/// as much again for their gradients): a spec or a model file asking for more
+/// is refused before anything is allocated.
+pub const MAX_PARAMS: usize = 1 << 26;
+
+/// The most values one example may occupy at the input or at any layer's
+/// output (16 Mi, 64 MiB of `f32`), checked before anything is allocated.
+pub const MAX_VALUES_PER_EXAMPLE: usize = 1 << 24;
+
+/// The most layers a network may declare.
+pub const MAX_LAYERS: usize = 1024;
+
 /// Fewest examples per chunk, so that the GEMMs stay efficient.
 const MIN_INFER_CHUNK: usize = 64;
 
@@ -56,19 +68,7 @@ fn build_layer(
     rng: &mut ChaCha8Rng,
     seed: u64,
 ) -> Result<Box<dyn Layer>, ModelError> {
-    let kind = match spec {
-        LayerSpec::Dense { .. } => "dense",
-        LayerSpec::Conv2d { .. } => "conv2d",
-        LayerSpec::MaxPool2d { .. } => "max_pool2d",
-        LayerSpec::AvgPool2d { .. } => "avg_pool2d",
-        LayerSpec::Flatten => "flatten",
-        LayerSpec::Relu => "relu",
-        LayerSpec::Sigmoid => "sigmoid",
-        LayerSpec::Tanh => "tanh",
-        LayerSpec::Dropout { .. } => "dropout",
-        LayerSpec::BatchNorm2d { .. } => "batch_norm2d",
-        LayerSpec::BatchNorm1d { .. } => "batch_norm1d",
-    };
+    let kind = spec.kind();
     let err = |message: String| ModelError::Shape { index, kind: kind.to_string(), message };
     Ok(match *spec {
         LayerSpec::Dense { units, init } => {
@@ -104,6 +104,32 @@ fn build_layer(
     })
 }
 
+/// Product of `dims`, `None` on overflow.
+fn product(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
+/// The weights layer `spec` declares on per-example input `input`, counted
+/// before anything is allocated; `None` when the count overflows.
+fn declared_params(spec: &LayerSpec, input: &[usize]) -> Option<usize> {
+    let with_bias = |weights: Option<usize>, bias: usize| weights.and_then(|w| w.checked_add(bias));
+    match *spec {
+        LayerSpec::Dense { units, .. } => with_bias(input.first().and_then(|&i| i.checked_mul(units)), units),
+        LayerSpec::Conv2d { filters, kernel, .. } => {
+            with_bias(input.last().and_then(|&c| product(&[filters, kernel, kernel, c])), filters)
+        }
+        _ => Some(0),
+    }
+}
+
+/// Refuses a per-example shape of more than [`MAX_VALUES_PER_EXAMPLE`] values.
+fn check_values(shape: &[usize], what: &str) -> Result<(), String> {
+    match product(shape) {
+        Some(n) if n <= MAX_VALUES_PER_EXAMPLE => Ok(()),
+        _ => Err(format!("{what} {shape:?} holds more than {MAX_VALUES_PER_EXAMPLE} values per example, the limit")),
+    }
+}
+
 impl Sequential {
     /// Builds the network of `spec`, with initial weights drawn from `seed`.
     /// Fails, naming the layer, when a shape is impossible.
@@ -115,12 +141,30 @@ impl Sequential {
         if spec.layers.is_empty() {
             return Err(invalid("has no layers".into()));
         }
+        if spec.layers.len() > MAX_LAYERS {
+            return Err(invalid(format!("has {} layers; the limit is {MAX_LAYERS}", spec.layers.len())));
+        }
+        check_values(&spec.input, "input shape").map_err(invalid)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut shape: Vec<usize> = spec.input.to_vec();
         let mut layers = Vec::with_capacity(spec.layers.len());
+        let mut params = 0usize;
         for (index, layer_spec) in spec.layers.iter().enumerate() {
+            let shape_err = |message: String| ModelError::Shape { index, kind: layer_spec.kind().into(), message };
+            // Sizes are checked before the layer allocates anything.
+            let total = declared_params(layer_spec, &shape).and_then(|n| n.checked_add(params));
+            params = match total {
+                Some(n) if n <= MAX_PARAMS => n,
+                Some(n) => {
+                    return Err(shape_err(format!(
+                        "the network would have {n} weights, over the limit of {MAX_PARAMS}"
+                    )))
+                }
+                None => return Err(shape_err(format!("declares more than {MAX_PARAMS} weights, the limit"))),
+            };
             let layer = build_layer(layer_spec, &shape, index, &mut rng, seed)?;
             shape = layer.output_shape().to_vec();
+            check_values(&shape, "output shape").map_err(shape_err)?;
             layers.push(layer);
         }
         if shape.len() != 1 || shape[0] < 2 {

@@ -112,6 +112,25 @@ fn bn_eps() -> f32 {
     1e-5
 }
 
+impl LayerSpec {
+    /// The layer's kind as written in spec files: `"dense"`, `"conv2d"`…
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LayerSpec::Dense { .. } => "dense",
+            LayerSpec::Conv2d { .. } => "conv2d",
+            LayerSpec::MaxPool2d { .. } => "max_pool2d",
+            LayerSpec::AvgPool2d { .. } => "avg_pool2d",
+            LayerSpec::Flatten => "flatten",
+            LayerSpec::Relu => "relu",
+            LayerSpec::Sigmoid => "sigmoid",
+            LayerSpec::Tanh => "tanh",
+            LayerSpec::Dropout { .. } => "dropout",
+            LayerSpec::BatchNorm2d { .. } => "batch_norm2d",
+            LayerSpec::BatchNorm1d { .. } => "batch_norm1d",
+        }
+    }
+}
+
 fn one() -> usize {
     1
 }
@@ -182,17 +201,22 @@ pub struct TrainSettings {
     pub augment: Option<Augment>,
 }
 
+/// The largest spec file read, in bytes: a real spec is a few hundred.
+pub const MAX_SPEC_BYTES: u64 = 1 << 20;
+
 impl ModelSpec {
     /// Reads a spec from a `.json` or `.toml` file (by extension; other names
-    /// are tried as JSON, then TOML).
+    /// are tried as JSON, then TOML). Files over [`MAX_SPEC_BYTES`] are
+    /// refused from their size, before reading.
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Spec {
-            path: path.display().to_string(),
-            message: format!("cannot read the spec file: {e}"),
-        })?;
+        let fail = |message: String| ModelError::Spec { path: path.display().to_string(), message };
+        let size = std::fs::metadata(path).map_err(|e| fail(format!("cannot read the spec file: {e}")))?.len();
+        if size > MAX_SPEC_BYTES {
+            return Err(fail(format!("the file is {size} bytes; a spec file is at most {MAX_SPEC_BYTES} bytes")));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read the spec file: {e}")))?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        let mut spec = Self::parse(&text, &ext)
-            .map_err(|message| ModelError::Spec { path: path.display().to_string(), message })?;
+        let mut spec = Self::parse(&text, &ext).map_err(fail)?;
         if spec.name.is_empty() {
             spec.name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("custom").to_string();
         }

@@ -5,6 +5,7 @@
 //! Each test crate uses only some of these, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod bad_gen;
 pub mod cli;
 pub mod render;
 pub mod serve;

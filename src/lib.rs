@@ -29,6 +29,7 @@
 pub mod bench;
 pub mod cli;
 pub mod data;
+pub mod export;
 pub mod fsutil;
 pub mod kernels;
 pub mod layers;

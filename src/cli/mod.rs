@@ -4,6 +4,7 @@
 mod bench;
 mod download;
 mod eval;
+mod export;
 mod interrupt;
 mod predict;
 mod report;
@@ -44,6 +45,8 @@ enum Command {
     Tutorial(tutorial::TutorialArgs),
     /// Serve a page to draw digits and watch the network read them, and a JSON API.
     Serve(serve::ServeArgs),
+    /// Write a saved model as ONNX, for other runtimes.
+    Export(export::ExportArgs),
 }
 
 /// Which network: a preset or a spec file.
@@ -144,6 +147,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Tutorial(args) => tutorial::run(args),
         Command::Serve(args) => serve::run_cli(args),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

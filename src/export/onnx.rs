@@ -1,0 +1,305 @@
+//! ONNX export: a trained [`Sequential`] as an ONNX graph (opset 13) that any
+//! ONNX runtime can run.
+//!
+//! The graph reads `input` `[N, C, H, W]` (channels-first, as ONNX's `Conv`
+//! wants; `N` is dynamic) and gives `probabilities` `[N, K]` (softmax of the
+//! network's scores). chiffre computes channels-last (`[B, H, W, C]`), which
+//! changes two things and nothing else:
+//! - convolution kernels are stored `[OC, k, k, C]` and are written
+//!   transposed to ONNX's `[OC, C, k, k]`;
+//! - `flatten` lines values up in `H, W, C` order, so the graph transposes
+//!   the feature maps to `[N, H, W, C]` before `Flatten` (when `C > 1`; with
+//!   one channel both orders are the same), and the dense weights that
+//!   follow are used unchanged.
+//!
+//! Layer by layer: `dense` → `Gemm` (`transB = 1`: chiffre's weight is
+//! `[out, in]`), `conv2d` → `Conv` with explicit `pads`, `max_pool2d` →
+//! `MaxPool`, `avg_pool2d` → `AveragePool` (floor mode, as chiffre drops
+//! partial windows), `relu`/`sigmoid`/`tanh` → `Relu`/`Sigmoid`/`Tanh`,
+//! `flatten` → (`Transpose`) `Flatten`, `dropout` → nothing (it is the
+//! identity at inference). The weights are initializers named as in the
+//! model file (`layers.<i>.weight`). The model's name, spec, and training
+//! results (test accuracy) are in `metadata_props`.
+
+use crate::layers::Padding;
+use crate::model::{LayerSpec, Sequential};
+use onnx_protobuf::{
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto::dimension,
+    tensor_shape_proto::Dimension, type_proto, AttributeProto, GraphProto, Message, ModelProto, NodeProto,
+    OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+};
+use std::path::Path;
+
+/// The ONNX operator set the graph uses.
+pub const OPSET: i64 = 13;
+/// The ONNX IR version matching [`OPSET`].
+pub const IR_VERSION: i64 = 7;
+/// Name of the graph's input.
+pub const INPUT: &str = "input";
+/// Name of the graph's output.
+pub const OUTPUT: &str = "probabilities";
+
+/// Errors of export.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A layer ONNX export does not know yet.
+    #[error("layer {index} ({kind}) cannot be exported to ONNX yet")]
+    Unsupported {
+        /// Position of the layer.
+        index: usize,
+        /// Its kind.
+        kind: String,
+    },
+    /// The model is not what its spec says (a programming error upstream).
+    #[error("layer {index} ({kind}): {message}")]
+    Inconsistent {
+        /// Position of the layer.
+        index: usize,
+        /// Its kind.
+        kind: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The protobuf could not be encoded.
+    #[error("cannot encode the ONNX model: {0}")]
+    Encode(String),
+    /// The file could not be written.
+    #[error("{path}: cannot write the ONNX file: {source}")]
+    Write {
+        /// The output file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The graph under construction: nodes, initializers and the name of the
+/// value the next node reads.
+struct Graph {
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+    current: String,
+}
+
+impl Graph {
+    /// Appends `op` reading the current value (and `extra` inputs); its
+    /// output, named `name`, becomes the current value.
+    fn node(&mut self, op: &str, name: String, extra: &[String], attribute: Vec<AttributeProto>) {
+        let mut node = NodeProto::new();
+        node.op_type = op.to_string();
+        node.name = name.clone();
+        node.input = std::iter::once(self.current.clone()).chain(extra.iter().cloned()).collect();
+        node.output = vec![name.clone()];
+        node.attribute = attribute;
+        self.nodes.push(node);
+        self.current = name;
+    }
+
+    /// Adds a float initializer; returns its name.
+    fn initializer(&mut self, name: String, dims: &[usize], data: Vec<f32>) -> String {
+        let mut t = TensorProto::new();
+        t.name = name.clone();
+        t.dims = dims.iter().map(|&d| d as i64).collect();
+        t.data_type = DataType::FLOAT as i32;
+        t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializers.push(t);
+        name
+    }
+}
+
+fn ints(name: &str, values: &[usize]) -> AttributeProto {
+    let mut a = AttributeProto::new();
+    a.name = name.to_string();
+    a.type_ = AttributeType::INTS.into();
+    a.ints = values.iter().map(|&v| v as i64).collect();
+    a
+}
+
+fn int(name: &str, value: i64) -> AttributeProto {
+    let mut a = AttributeProto::new();
+    a.name = name.to_string();
+    a.type_ = AttributeType::INT.into();
+    a.i = value;
+    a
+}
+
+/// A float tensor type with dimensions given as fixed sizes or names.
+fn value_info(name: &str, dims: &[Result<usize, &str>]) -> ValueInfoProto {
+    let mut shape = TensorShapeProto::new();
+    shape.dim = dims
+        .iter()
+        .map(|d| {
+            let mut dim = Dimension::new();
+            dim.value = Some(match d {
+                Ok(v) => dimension::Value::DimValue(*v as i64),
+                Err(p) => dimension::Value::DimParam(p.to_string()),
+            });
+            dim
+        })
+        .collect();
+    let mut tensor = type_proto::Tensor::new();
+    tensor.elem_type = DataType::FLOAT as i32;
+    tensor.shape = Some(shape).into();
+    let mut ty = TypeProto::new();
+    ty.value = Some(type_proto::Value::TensorType(tensor));
+    let mut info = ValueInfoProto::new();
+    info.name = name.to_string();
+    info.type_ = Some(ty).into();
+    info
+}
+
+/// Conv weight `[OC, k, k, C]` (channels-last) → `[OC, C, k, k]` (ONNX).
+fn kernel_to_onnx(weight: &[f32], oc: usize, k: usize, c: usize) -> Vec<f32> {
+    let mut out = vec![0.0; weight.len()];
+    for o in 0..oc {
+        for y in 0..k {
+            for x in 0..k {
+                for ch in 0..c {
+                    out[((o * c + ch) * k + y) * k + x] = weight[((o * k + y) * k + x) * c + ch];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Adds the nodes of layer `index` (spec `spec`, per-example input `shape`).
+fn add_layer(
+    graph: &mut Graph,
+    model: &Sequential,
+    index: usize,
+    spec: &LayerSpec,
+    shape: &[usize],
+) -> Result<(), ExportError> {
+    let layer = &model.layers()[index];
+    let kind = layer.kind();
+    let inconsistent = |message: String| ExportError::Inconsistent { index, kind: kind.to_string(), message };
+    let param = |name: &str| {
+        layer
+            .params()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| p.value.clone())
+            .ok_or_else(|| inconsistent(format!("no {name}")))
+    };
+    let image = |shape: &[usize]| {
+        <[usize; 3]>::try_from(shape).map_err(|_| inconsistent(format!("expects an image input, got {shape:?}")))
+    };
+    let out = format!("layers.{index}.{kind}");
+    match *spec {
+        LayerSpec::Dense { .. } => {
+            let (w, b) = (param("weight")?, param("bias")?);
+            let w = graph.initializer(format!("layers.{index}.weight"), w.shape(), w.data().to_vec());
+            let b = graph.initializer(format!("layers.{index}.bias"), b.shape(), b.data().to_vec());
+            // y = x · Wᵀ + b, with W [out, in] as stored.
+            graph.node("Gemm", out, &[w, b], vec![int("transB", 1)]);
+        }
+        LayerSpec::Conv2d { filters, kernel, stride, padding, .. } => {
+            let [h, w, c] = image(shape)?;
+            let [oh, ow, top, left] = padding.output(h, w, kernel, stride).map_err(inconsistent)?;
+            // Zeros after the last row and column: whatever the output needs beyond the input.
+            let after = |o: usize, i: usize, before: usize| ((o - 1) * stride + kernel).saturating_sub(i + before);
+            let pads = match padding {
+                Padding::Valid => [0, 0, 0, 0],
+                Padding::Same => [top, left, after(oh, h, top), after(ow, w, left)],
+            };
+            let (weight, bias) = (param("weight")?, param("bias")?);
+            let onnx_weight = kernel_to_onnx(weight.data(), filters, kernel, c);
+            let wname = graph.initializer(format!("layers.{index}.weight"), &[filters, c, kernel, kernel], onnx_weight);
+            let bname = graph.initializer(format!("layers.{index}.bias"), bias.shape(), bias.data().to_vec());
+            let attrs =
+                vec![ints("kernel_shape", &[kernel, kernel]), ints("strides", &[stride, stride]), ints("pads", &pads)];
+            graph.node("Conv", out, &[wname, bname], attrs);
+        }
+        LayerSpec::MaxPool2d { size, stride } | LayerSpec::AvgPool2d { size, stride } => {
+            let op = if matches!(spec, LayerSpec::MaxPool2d { .. }) { "MaxPool" } else { "AveragePool" };
+            let stride = stride.unwrap_or(size);
+            graph.node(op, out, &[], vec![ints("kernel_shape", &[size, size]), ints("strides", &[stride, stride])]);
+        }
+        LayerSpec::Flatten => {
+            if shape.len() == 3 && shape[2] > 1 {
+                // chiffre flattens [H, W, C]: bring the channels last first.
+                graph.node(
+                    "Transpose",
+                    format!("layers.{index}.to_channels_last"),
+                    &[],
+                    vec![ints("perm", &[0, 2, 3, 1])],
+                );
+            }
+            graph.node("Flatten", out, &[], vec![int("axis", 1)]);
+        }
+        LayerSpec::Relu => graph.node("Relu", out, &[], vec![]),
+        LayerSpec::Sigmoid => graph.node("Sigmoid", out, &[], vec![]),
+        LayerSpec::Tanh => graph.node("Tanh", out, &[], vec![]),
+        // Inverted dropout is the identity at inference.
+        LayerSpec::Dropout { .. } => {} // A new layer kind gets its arm here (BatchNorm: `BatchNormalization`
+                                        // with scale, bias, running mean and variance as initializers).
+    }
+    Ok(())
+}
+
+/// The ONNX model of `model`; `training` (the settings and results stored
+/// in its file) goes into the metadata, with its `test_accuracy` on its own.
+pub fn to_onnx(model: &Sequential, training: Option<&serde_json::Value>) -> Result<ModelProto, ExportError> {
+    let spec = model.spec();
+    let [h, w, c] = spec.input;
+    let mut graph = Graph { nodes: Vec::new(), initializers: Vec::new(), current: INPUT.to_string() };
+    let mut shape: Vec<usize> = spec.input.to_vec();
+    for (index, layer_spec) in spec.layers.iter().enumerate() {
+        add_layer(&mut graph, model, index, layer_spec, &shape)?;
+        shape = model.layers()[index].output_shape().to_vec();
+    }
+    graph.node("Softmax", OUTPUT.to_string(), &[], vec![int("axis", 1)]);
+
+    let mut g = GraphProto::new();
+    g.name = spec.name.clone();
+    g.node = graph.nodes;
+    g.initializer = graph.initializers;
+    g.input = vec![value_info(INPUT, &[Err("N"), Ok(c), Ok(h), Ok(w)])];
+    g.output = vec![value_info(OUTPUT, &[Err("N"), Ok(model.num_classes())])];
+
+    let spec_json = serde_json::to_string(spec).map_err(|e| ExportError::Encode(e.to_string()))?;
+    let mut meta = vec![
+        ("chiffre.architecture", spec.name.clone()),
+        ("chiffre.spec", spec_json),
+        ("chiffre.input", format!("[N, {c}, {h}, {w}] float, 0 background to 1 ink (MNIST pixels / 255)")),
+    ];
+    if let Some(training) = training {
+        if let Some(acc) = training.get("test_accuracy").and_then(|a| a.as_f64()) {
+            meta.push(("chiffre.test_accuracy", acc.to_string()));
+        }
+        meta.push(("chiffre.training", training.to_string()));
+    }
+    let mut onnx = ModelProto::new();
+    onnx.ir_version = IR_VERSION;
+    let mut opset = OperatorSetIdProto::new();
+    opset.version = OPSET;
+    onnx.opset_import = vec![opset];
+    onnx.producer_name = "chiffre".to_string();
+    onnx.producer_version = env!("CARGO_PKG_VERSION").to_string();
+    onnx.doc_string = format!("{}: a chiffre network; outputs the probability of each class", spec.name);
+    onnx.metadata_props = meta
+        .into_iter()
+        .map(|(k, v)| {
+            let mut e = StringStringEntryProto::new();
+            e.key = k.to_string();
+            e.value = v;
+            e
+        })
+        .collect();
+    onnx.graph = Some(g).into();
+    Ok(onnx)
+}
+
+/// The bytes of the ONNX file of `model` (see [`to_onnx`]).
+pub fn onnx_bytes(model: &Sequential, training: Option<&serde_json::Value>) -> Result<Vec<u8>, ExportError> {
+    to_onnx(model, training)?.write_to_bytes().map_err(|e| ExportError::Encode(e.to_string()))
+}
+
+/// Writes the ONNX file of `model` to `path` atomically (temporary file,
+/// then rename): a failure leaves no file behind.
+pub fn write_onnx(model: &Sequential, training: Option<&serde_json::Value>, path: &Path) -> Result<(), ExportError> {
+    let bytes = onnx_bytes(model, training)?;
+    crate::fsutil::write_atomic(path, &bytes)
+        .map_err(|source| ExportError::Write { path: path.display().to_string(), source })
+}

@@ -124,3 +124,56 @@ fn the_valid_files_are_valid() {
     assert!(decode_bytes(png, "p").is_ok());
     assert!(Sequential::new(&ModelSpec::parse(std::str::from_utf8(spec).unwrap(), "json", "s").unwrap(), 0).is_ok());
 }
+
+/// Writes the seed corpora of the fuzz targets (`fuzz/seeds/<target>/`):
+/// small valid inputs that start the fuzzer inside each format.
+#[test]
+#[ignore = "writes into fuzz/seeds/; run by hand after changing a format"]
+fn write_fuzz_seeds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    let write = |target: &str, name: &str, bytes: &[u8]| {
+        let dir = root.join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+    };
+    let [model, idx_gz, png, spec] = valid_files();
+    write("model_file", "tiny-conv.safetensors", model);
+    let dense = r#"{"name": "d", "input": [4, 4, 1], "layers": [{"type": "flatten"}, {"type": "dense", "units": 2}]}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.safetensors");
+    save(&Sequential::new(&serde_json::from_str(dense).unwrap(), 1).unwrap(), &serde_json::json!({}), &path).unwrap();
+    write("model_file", "tiny-dense.safetensors", &std::fs::read(&path).unwrap());
+
+    write("idx", "images.gz", idx_gz);
+    let mut labels = vec![0, 0, 8, 1, 0, 0, 0, 10];
+    labels.extend([7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+    write("idx", "labels", &labels);
+    let mut images = vec![0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28];
+    images.extend((0..784).map(|i| if (i / 28 + i % 28) % 9 == 0 { 255 } else { 0 }));
+    write("idx", "one-image", &images);
+
+    for (i, text) in [spec.as_slice(), dense.as_bytes()].iter().enumerate() {
+        write("spec", &format!("json-{i}"), &[&[0u8][..], text].concat());
+    }
+    let toml = "name = \"small\"\ninput = [28, 28, 1]\n[[layers]]\ntype = \"conv2d\"\nfilters = 4\nkernel = 3\npadding = \"same\"\n[[layers]]\ntype = \"avg_pool2d\"\nsize = 2\n[[layers]]\ntype = \"flatten\"\n[[layers]]\ntype = \"dropout\"\nrate = 0.25\n[[layers]]\ntype = \"dense\"\nunits = 10\n";
+    write("spec", "toml-0", &[&[1u8][..], toml.as_bytes()].concat());
+
+    write("image", "stroke.png", png);
+    let picture = image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(16, 16, |x, y| {
+        image::Luma([if (6..9).contains(&x) && (2..14).contains(&y) { 10 } else { 240 }])
+    }));
+    for (name, format) in [
+        ("stroke.jpg", image::ImageFormat::Jpeg),
+        ("stroke.bmp", image::ImageFormat::Bmp),
+        ("stroke.gif", image::ImageFormat::Gif),
+        ("stroke.pgm", image::ImageFormat::Pnm),
+        ("stroke.tiff", image::ImageFormat::Tiff),
+        ("stroke.webp", image::ImageFormat::WebP),
+    ] {
+        let mut bytes = Vec::new();
+        image::DynamicImage::ImageRgba8(picture.to_rgba8())
+            .write_to(&mut std::io::Cursor::new(&mut bytes), format)
+            .unwrap();
+        write("image", name, &bytes);
+    }
+}

@@ -177,3 +177,27 @@ fn write_fuzz_seeds() {
         write("image", name, &bytes);
     }
 }
+
+/// Inputs the fuzz targets found (`tests/fuzz_regressions/<target>/`): each
+/// must now give an error or a valid result. The image ones must give
+/// preprocessed values in `[0, 1]`.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions");
+    let mut seen = 0;
+    for target in ["idx", "model_file", "spec", "image"] {
+        let Ok(entries) = std::fs::read_dir(root.join(target)) else { continue };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            if let Ok(Ok(pixels)) = decode_bytes(&bytes, "r").map(|i| preprocess(&i)) {
+                let bad: Vec<(usize, f32)> =
+                    pixels.iter().copied().enumerate().filter(|(_, v)| !(0.0..=1.0).contains(v)).collect();
+                assert!(bad.is_empty(), "{}: preprocessed values outside [0, 1]: {bad:?}", path.display());
+            }
+            parse_everything(&bytes);
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "no regression inputs found in {}", root.display());
+}

@@ -25,13 +25,16 @@ struct Manifest {
 struct Case {
     /// Path under `tests/bad/`.
     file: String,
-    /// A command name, `body` (an HTTP body, checked at the library level) or
-    /// `pending-serve` (waits for the server).
+    /// A command name, or `serve` (an HTTP body POSTed to `chiffre serve`).
     run: String,
     /// For data files: the MNIST file it replaces in `{data}`.
     part: Option<String>,
     /// Fragments the error message must contain (`{file}`: the file's path).
     expect: Vec<String>,
+    /// For `serve`: the request's Content-Type (none when empty).
+    content_type: Option<String>,
+    /// For `serve`: the HTTP status of the answer.
+    status: Option<u16>,
 }
 
 fn bad_dir() -> PathBuf {
@@ -94,14 +97,16 @@ fn fill(template: &str, vars: &[(&str, &Path)]) -> String {
     vars.iter().fold(template.to_owned(), |s, (k, v)| s.replace(&format!("{{{k}}}"), arg(v)))
 }
 
-/// The error of an HTTP body that carries a picture, as the server will meet it.
-fn body_error(bytes: &[u8]) -> String {
-    match chiffre::preprocess::decode_bytes(bytes, "body") {
-        Err(e) => e.to_string(),
-        Ok(image) => match chiffre::preprocess::preprocess(&image) {
-            Err(e) => e.in_file(Path::new("body")).to_string(),
-            Ok(_) => panic!("a bad body was read as a digit"),
-        },
+/// What is wrong with the answer of `chiffre serve` to `case`'s body, if anything.
+fn serve_problem(server: &common::serve::Server, case: &Case, body: &[u8]) -> Option<String> {
+    let answer = common::serve::post(&server.at("/api/predict"), case.content_type.as_deref().unwrap_or(""), body);
+    let message = serde_json::from_str::<Value>(&answer.text).ok().and_then(|j| j["error"].as_str().map(String::from));
+    match message {
+        _ if Some(answer.status) != case.status => {
+            Some(format!("status {} instead of {:?}", answer.status, case.status))
+        }
+        None => Some(format!("no JSON error in the answer: {answer:?}")),
+        Some(m) => case.expect.iter().find(|p| !m.contains(p.as_str())).map(|p| format!("{m:?} lacks {p:?}")),
     }
 }
 
@@ -109,17 +114,15 @@ fn body_error(bytes: &[u8]) -> String {
 fn every_bad_file_fails_cleanly_with_its_message() {
     let manifest = manifest();
     let fixture = Fixture::new();
+    let mut server = None;
     let mut failures = Vec::new();
     for (index, case) in manifest.case.iter().enumerate() {
         let file = bad_dir().join(&case.file);
         assert!(file.is_file(), "{} is listed in cases.toml but missing", file.display());
-        if case.run == "pending-serve" {
-            continue;
-        }
-        if case.run == "body" {
-            let message = body_error(&std::fs::read(&file).unwrap());
-            if let Some(part) = case.expect.iter().find(|p| !message.contains(p.as_str())) {
-                failures.push(format!("{}: the message lacks {part:?}: {message}", case.file));
+        if case.run == "serve" {
+            let server = server.get_or_insert_with(|| common::serve::Server::start(&fixture.model, &[]));
+            if let Some(problem) = serve_problem(server, case, &std::fs::read(&file).unwrap()) {
+                failures.push(format!("{} (serve): {problem}", case.file));
             }
             continue;
         }
@@ -185,7 +188,9 @@ fn the_manifest_and_the_folder_list_the_same_files() {
     assert!(listed.len() >= 30, "only {} cases", listed.len());
     for case in &manifest.case {
         assert!(!case.expect.is_empty(), "{}: no expected message", case.file);
-        let known = manifest.commands.contains_key(&case.run) || ["body", "pending-serve"].contains(&case.run.as_str());
+        let serve = case.run == "serve";
+        assert_eq!(serve, case.status.is_some(), "{}: a status goes with run = \"serve\" only", case.file);
+        let known = manifest.commands.contains_key(&case.run) || case.run == "serve";
         assert!(known, "{}: unknown run {}", case.file, case.run);
     }
 }

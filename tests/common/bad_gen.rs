@@ -238,5 +238,7 @@ fn http_files() -> Vec<BadFile> {
         ("http/json-783-pixels.json", serde_json::to_vec(&serde_json::json!({"pixels": vec![0.0; 783]})).unwrap()),
         ("http/json-nan-pixels.json", b"{\"pixels\": [NaN]}".to_vec()),
         ("http/json-not-closed.json", b"{\"pixels\": [0.0, 0.5".to_vec()),
+        ("http/json-pixel-above-one.json", serde_json::to_vec(&serde_json::json!({"pixels": vec![1.5; 784]})).unwrap()),
+        ("http/form-body.txt", b"digit=7&confidence=1".to_vec()),
     ]
 }

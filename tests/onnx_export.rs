@@ -23,14 +23,23 @@ const TOLERANCE: f32 = 1e-5;
 fn random_network(spec: &ModelSpec, seed: u64) -> Sequential {
     let mut net = Sequential::new(spec, seed).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    net.visit_params_mut(&mut |_, _, p| {
+    net.visit_params_mut(&mut |_, name, p| {
         let shape = p.value.shape().to_vec();
-        // Weights: ±√(6 / fan-in) (He); biases: ±0.2.
-        let bound = match shape.len() {
-            1 => 0.2,
-            _ => (6.0 / shape.iter().skip(1).product::<usize>() as f32).sqrt(),
+        // Weights: ±√(6 / fan-in) (He); biases: ±0.2; batch-norm scales (1-D weights): 0.5 to 1.5.
+        let range = match (name, shape.len()) {
+            ("weight", 1) => 0.5..1.5,
+            (_, 1) => -0.2..0.2,
+            _ => {
+                let bound = (6.0 / shape.iter().skip(1).product::<usize>() as f32).sqrt();
+                -bound..bound
+            }
         };
-        p.value.data_mut().iter_mut().for_each(|v| *v = rng.random_range(-bound..bound));
+        p.value.data_mut().iter_mut().for_each(|v| *v = rng.random_range(range.clone()));
+    });
+    // Running statistics of batch normalisation: means around 0, variances in [0.5, 2].
+    net.visit_buffers_mut(&mut |_, name, t| {
+        let range = if name == "running_var" { 0.5..2.0 } else { -0.5..0.5 };
+        t.data_mut().iter_mut().for_each(|v| *v = rng.random_range(range.clone()));
     });
     net
 }
@@ -141,6 +150,23 @@ fn every_layer_kind_matches_in_tract() {
             {"type": "dense", "units": 10}]}"#,
     );
     check(&zoo, &mnist_inputs(100), 4);
+}
+
+#[test]
+fn batch_norm_matches_in_tract() {
+    let bn = spec(
+        r#"{"name": "bn", "layers": [
+            {"type": "conv2d", "filters": 8, "kernel": 3},
+            {"type": "batch_norm2d"},
+            {"type": "relu"},
+            {"type": "max_pool2d", "size": 2},
+            {"type": "flatten"},
+            {"type": "dense", "units": 32},
+            {"type": "batch_norm1d", "eps": 0.001},
+            {"type": "relu"},
+            {"type": "dense", "units": 10}]}"#,
+    );
+    check(&bn, &mnist_inputs(100), 7);
 }
 
 #[test]

@@ -25,7 +25,7 @@ fn parse_everything(bytes: &[u8]) {
     let _ = load_bytes(bytes, "p");
     if let Ok(text) = std::str::from_utf8(bytes) {
         for ext in ["json", "toml", ""] {
-            if let Ok(spec) = ModelSpec::parse(text, ext, "p") {
+            if let Ok(spec) = ModelSpec::parse(text, ext) {
                 let _ = Sequential::new(&spec, 0);
             }
         }
@@ -111,7 +111,7 @@ proptest! {
             })
             .collect();
         let text = format!(r#"{{"input": [{}, {}, {}], "layers": [{}]}}"#, input.0, input.1, input.2, layers.join(", "));
-        let spec = ModelSpec::parse(&text, "json", "p").unwrap();
+        let spec = ModelSpec::parse(&text, "json").unwrap();
         if let Ok(mut net) = Sequential::new(&spec, 0) {
             let x = chiffre::tensor::Tensor::zeros(&[1, input.0, input.1, input.2]);
             let classes = net.num_classes();
@@ -127,7 +127,7 @@ fn the_valid_files_are_valid() {
     assert!(load_bytes(model, "m").is_ok());
     assert_eq!(idx_from_bytes(idx, Path::new("i")).unwrap().dims, vec![2, 3, 3]);
     assert!(decode_bytes(png, "p").is_ok());
-    assert!(Sequential::new(&ModelSpec::parse(std::str::from_utf8(spec).unwrap(), "json", "s").unwrap(), 0).is_ok());
+    assert!(Sequential::new(&ModelSpec::parse(std::str::from_utf8(spec).unwrap(), "json").unwrap(), 0).is_ok());
 }
 
 /// Writes the seed corpora of the fuzz targets (`fuzz/seeds/<target>/`):

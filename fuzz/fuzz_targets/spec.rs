@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else { return };
     let Ok(text) = std::str::from_utf8(rest) else { return };
     let ext = ["json", "toml", ""][usize::from(which % 3)];
-    let Ok(spec) = ModelSpec::parse(text, ext, "fuzz") else { return };
+    let Ok(spec) = ModelSpec::parse(text, ext) else { return };
     if let Ok(mut model) = Sequential::new(&spec, 0) {
         if model.forward_macs() < 1 << 20 && spec.input.iter().product::<usize>() < 1 << 16 {
             let x = Tensor::zeros(&[&[1][..], &spec.input[..]].concat());

@@ -16,7 +16,8 @@
 //! `[out, in]`), `conv2d` → `Conv` with explicit `pads`, `max_pool2d` →
 //! `MaxPool`, `avg_pool2d` → `AveragePool` (floor mode, as chiffre drops
 //! partial windows), `relu`/`sigmoid`/`tanh` → `Relu`/`Sigmoid`/`Tanh`,
-//! `flatten` → (`Transpose`) `Flatten`, `dropout` → nothing (it is the
+//! `flatten` → (`Transpose`) `Flatten`, `batch_norm2d`/`batch_norm1d` →
+//! `BatchNormalization` (running statistics), `dropout` → nothing (it is the
 //! identity at inference). The weights are initializers named as in the
 //! model file (`layers.<i>.weight`). The model's name, spec, and training
 //! results (test accuracy) are in `metadata_props`.
@@ -112,6 +113,14 @@ fn ints(name: &str, values: &[usize]) -> AttributeProto {
     a.name = name.to_string();
     a.type_ = AttributeType::INTS.into();
     a.ints = values.iter().map(|&v| v as i64).collect();
+    a
+}
+
+fn float(name: &str, value: f32) -> AttributeProto {
+    let mut a = AttributeProto::new();
+    a.name = name.to_string();
+    a.type_ = AttributeType::FLOAT.into();
+    a.f = value;
     a
 }
 
@@ -232,8 +241,30 @@ fn add_layer(
         LayerSpec::Sigmoid => graph.node("Sigmoid", out, &[], vec![]),
         LayerSpec::Tanh => graph.node("Tanh", out, &[], vec![]),
         // Inverted dropout is the identity at inference.
-        LayerSpec::Dropout { .. } => {} // A new layer kind gets its arm here (BatchNorm: `BatchNormalization`
-                                        // with scale, bias, running mean and variance as initializers).
+        LayerSpec::Dropout { .. } => {}
+        // Inference uses the running statistics; ONNX's channel axis is 1 for
+        // both [N, C, H, W] and [N, C].
+        LayerSpec::BatchNorm2d { eps, .. } | LayerSpec::BatchNorm1d { eps, .. } => {
+            let buffer = |name: &str| {
+                layer
+                    .buffers()
+                    .into_iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, t)| t.clone())
+                    .ok_or_else(|| inconsistent(format!("no {name}")))
+            };
+            let mut inputs = Vec::new();
+            for (name, t) in [
+                ("weight", param("weight")?),
+                ("bias", param("bias")?),
+                ("running_mean", buffer("running_mean")?),
+                ("running_var", buffer("running_var")?),
+            ] {
+                inputs.push(graph.initializer(format!("layers.{index}.{name}"), t.shape(), t.data().to_vec()));
+            }
+            graph.node("BatchNormalization", out, &inputs, vec![float("epsilon", eps)]);
+        } // A new layer kind gets its arm here: the match is exhaustive, so the
+          // compiler asks for it.
     }
     Ok(())
 }

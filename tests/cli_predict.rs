@@ -157,17 +157,6 @@ fn raw_reads_28_by_28_pictures_as_they_are() {
     run.assert_error(&[arg(&big), "unprocessed (raw) input must be exactly 28×28"]);
 }
 
-/// A PNG whose IHDR says `width`×`height`, with a valid CRC.
-fn png_claiming(width: u32, height: u32) -> Vec<u8> {
-    let mut bytes = encode(&drawn(4, 4, 0, 0, |_, _| false), ImageFormat::Png, 0);
-    bytes[16..20].copy_from_slice(&width.to_be_bytes());
-    bytes[20..24].copy_from_slice(&height.to_be_bytes());
-    let mut crc = flate2::Crc::new();
-    crc.update(&bytes[12..29]);
-    bytes[29..33].copy_from_slice(&crc.sum().to_be_bytes());
-    bytes
-}
-
 #[test]
 fn bad_inputs_each_get_one_line_and_the_others_are_still_read() {
     let tmp = tempfile::tempdir().unwrap();
@@ -181,10 +170,10 @@ fn bad_inputs_each_get_one_line_and_the_others_are_still_read() {
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let one = write_png(&dir.join("one.png"), &drawn(1, 1, 0, 255, |_, _| true));
     let zero = dir.join("zero.png");
-    std::fs::write(&zero, png_claiming(0, 0)).unwrap();
+    std::fs::write(&zero, common::bad_gen::png_claiming(0, 0)).unwrap();
     let blank = write_png(&dir.join("blank.png"), &drawn(300, 200, 180, 180, |_, _| false));
     let huge = dir.join("huge.png");
-    std::fs::write(&huge, png_claiming(20_000, 20_000)).unwrap();
+    std::fs::write(&huge, common::bad_gen::png_claiming(20_000, 20_000)).unwrap();
     let missing = dir.join("missing.png");
     let empty_folder = dir.join("empty");
     std::fs::create_dir(&empty_folder).unwrap();

@@ -25,12 +25,13 @@ pub(super) fn comparison_section(models: &[Analysed], test: &TestSet, out: &mut 
     let rows: Vec<Vec<String>> = models
         .iter()
         .zip(&alone)
-        .map(|(m, alone)| {
+        .zip(&correct)
+        .map(|((m, alone), correct)| {
             vec![
                 format!("<a href=\"#{}\">{}</a>", esc(&anchor(models, m)), esc(&m.name)),
                 esc(&m.model.network().spec().name),
                 thousands(m.model.network().num_params()),
-                percent(m.accuracy(&test.labels)),
+                percent(correct.iter().filter(|&&c| c).count() as f64 / correct.len().max(1) as f64),
                 number(m, "train_seconds", &|s| format!("{s:.1} s")),
                 number(m, "images_per_sec", &|v| format!("{v:.0}")),
                 alone.len().to_string(),

@@ -106,10 +106,6 @@ impl Analysed {
         self.predictions.iter().zip(labels).map(|(p, &l)| p.digit == l as usize).collect()
     }
 
-    fn accuracy(&self, labels: &[u8]) -> f64 {
-        self.correct(labels).iter().filter(|&&c| c).count() as f64 / labels.len().max(1) as f64
-    }
-
     fn training_value(&self, key: &str) -> Option<&serde_json::Value> {
         self.model.training().and_then(|t| t.get(key))
     }

@@ -108,7 +108,7 @@ fn results(id: &str, m: &Analysed, test: &TestSet, mistakes: usize, out: &mut Ou
     let _ = writeln!(
         s,
         "<p>Test accuracy <b>{}</b> ({correct} of {} images read right).</p>",
-        percent(m.accuracy(&test.labels)),
+        percent(confusion.accuracy()),
         test.labels.len()
     );
     let src = out.svg(&format!("{id}-confusion.svg"), charts::confusion(&confusion.counts))?;

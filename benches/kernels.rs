@@ -50,6 +50,49 @@ fn im2col(c: &mut Criterion) {
     group.finish();
 }
 
+/// The blocked convolution (im2col + GEMM per block of images), forward and
+/// backward, on the shapes of the tutorial's CNN (batch 64) and of `fast`'s
+/// first convolution (batch 256).
+fn convolution(c: &mut Criterion) {
+    let mut group = c.benchmark_group("conv");
+    let geometry = |h: usize, c: usize, k: usize| ConvGeometry {
+        h,
+        w: h,
+        c,
+        k,
+        stride: 1,
+        pad_top: 0,
+        pad_left: 0,
+        oh: h - k + 1,
+        ow: h - k + 1,
+    };
+    for (name, g, oc, batch) in [
+        ("cnn conv1", geometry(28, 1, 3), 32, 64),
+        ("cnn conv2", geometry(13, 32, 3), 64, 64),
+        ("cnn conv3", geometry(5, 64, 3), 64, 64),
+        ("fast conv1", geometry(28, 1, 5), 24, 256),
+    ] {
+        let blocking = kernels::Blocking::for_shape(&g, oc);
+        let rows = batch * g.oh * g.ow;
+        let (x, w, b) = (data(batch * g.h * g.w * g.c), data(oc * g.patch_len()), data(oc));
+        let (mut col, mut y) = (vec![0.0; rows * g.patch_len()], vec![0.0; rows * oc]);
+        let (mut dcol, mut dx) = (vec![0.0; col.len()], vec![0.0; x.len()]);
+        let (mut dw, mut db, mut partials) = (vec![0.0; w.len()], vec![0.0; oc], Vec::new());
+        group.throughput(Throughput::Elements((2 * rows * g.patch_len() * oc) as u64));
+        group.bench_function(format!("{name} forward"), |bench| {
+            bench.iter(|| kernels::conv_forward(&x, &g, &w, &b, &mut col, &mut y, blocking))
+        });
+        let dy = y.clone();
+        group.bench_function(format!("{name} backward"), |bench| {
+            bench.iter(|| {
+                let input_grad = Some(kernels::InputGrad { dcol: &mut dcol, dx: &mut dx });
+                kernels::conv_backward(&col, &dy, &g, &w, &mut dw, &mut db, input_grad, &mut partials, blocking)
+            })
+        });
+    }
+    group.finish();
+}
+
 fn pooling(c: &mut Criterion) {
     let mut group = c.benchmark_group("pool");
     let g = PoolGeometry { h: 26, w: 26, c: 32, size: 2, stride: 2, oh: 13, ow: 13 };
@@ -65,5 +108,5 @@ fn pooling(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matmul, im2col, pooling);
+criterion_group!(benches, matmul, im2col, convolution, pooling);
 criterion_main!(benches);

@@ -81,6 +81,42 @@ proptest! {
         assert_all_close(y.data(), &want, "conv2d");
     }
 
+    /// The blocked convolution, forward and backward, for any cut of the batch
+    /// into blocks and groups, against the definition.
+    #[test]
+    fn blocked_convolution_matches_definition(
+        batch in 1usize..7, h in 1usize..9, w in 1usize..9, c in 1usize..4, oc in 1usize..5,
+        k in 1usize..4, stride in 1usize..3, images in 1usize..4, per_group in 1usize..3, seed: u64,
+    ) {
+        prop_assume!(k <= h && k <= w);
+        let (oh, ow) = ((h - k) / stride + 1, (w - k) / stride + 1);
+        let g = ConvGeometry { h, w, c, k, stride, pad_top: 0, pad_left: 0, oh, ow };
+        let blocking = kernels::Blocking { images, blocks_per_group: per_group };
+        let x = random_vec(batch * h * w * c, seed);
+        let weight = random_vec(oc * g.patch_len(), seed ^ 1);
+        let bias = random_vec(oc, seed ^ 2);
+        let rows = batch * oh * ow;
+        let (mut col, mut y) = (vec![f32::NAN; rows * g.patch_len()], vec![f32::NAN; rows * oc]);
+        kernels::conv_forward(&x, &g, &weight, &bias, &mut col, &mut y, blocking);
+        assert_all_close(&y, &reference::conv2d(&x, &weight, &bias, &g, batch), "forward");
+
+        let dy = random_vec(rows * oc, seed ^ 3);
+        let (want_dw, want_db, want_dx) = reference::conv2d_backward(&x, &weight, &dy, &g, batch, oc);
+        let (mut dw, mut db) = (vec![f32::NAN; weight.len()], vec![f32::NAN; oc]);
+        let (mut dcol, mut dx) = (vec![f32::NAN; col.len()], vec![f32::NAN; x.len()]);
+        let mut partials = Vec::new();
+        let input_grad = Some(kernels::InputGrad { dcol: &mut dcol, dx: &mut dx });
+        kernels::conv_backward(&col, &dy, &g, &weight, &mut dw, &mut db, input_grad, &mut partials, blocking);
+        assert_all_close(&dw, &want_dw, "dweight");
+        assert_all_close(&db, &want_db, "dbias");
+        assert_all_close(&dx, &want_dx, "dx");
+        // Without the input gradient (a first layer), the same parameter gradients.
+        let (mut dw2, mut db2) = (vec![f32::NAN; weight.len()], vec![f32::NAN; oc]);
+        kernels::conv_backward(&col, &dy, &g, &weight, &mut dw2, &mut db2, None, &mut partials, blocking);
+        prop_assert_eq!(&dw2, &dw);
+        prop_assert_eq!(&db2, &db);
+    }
+
     #[test]
     fn pooling_matches_reference(
         batch in 1usize..4, h in 1usize..12, w in 1usize..12, c in 1usize..5, size in 1usize..4, stride in 1usize..4, seed: u64,

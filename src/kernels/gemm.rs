@@ -47,6 +47,23 @@ pub fn matmul(
     matmul_on(m, n, k, a, ta, b, tb, c, accumulate, parallelism);
 }
 
+/// [`matmul`] on the calling thread only: for kernels that are already
+/// parallel over blocks of a batch, so that thread pools never nest.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_serial(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    ta: Transpose,
+    b: &[f32],
+    tb: Transpose,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    matmul_on(m, n, k, a, ta, b, tb, c, accumulate, Parallelism::None);
+}
+
 /// [`matmul`] with an explicit threading choice (`Parallelism::None` inside
 /// an already parallel loop, so that thread pools never nest).
 #[allow(clippy::too_many_arguments)]

@@ -47,46 +47,54 @@ impl ConvGeometry {
     }
 }
 
-/// `input [B, H, W, C]` → `col [B·OH·OW, k·k·C]`.
+/// `input [B, H, W, C]` → `col [B·OH·OW, k·k·C]`, in parallel over images.
+pub fn im2col(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
+    let (image, per_image) = (g.h * g.w * g.c, g.oh * g.ow * g.patch_len());
+    if image == 0 || per_image == 0 {
+        return;
+    }
+    col.par_chunks_mut(per_image).zip(input.par_chunks(image)).for_each(|(col, x)| im2col_serial(x, g, col));
+}
+
+/// [`im2col`] on the calling thread, for the images in `input` (a whole
+/// number of them): the blocked convolution calls it on one block at a time.
 ///
 /// Channels-last makes the `k` taps of one kernel row `(ky, 0..k, 0..C)` one
 /// contiguous run of `k·C` input values, so each is a single copy unless the
-/// kernel hangs over the left or right border. Parallel over output rows.
-pub fn im2col(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
+/// kernel hangs over the left or right border.
+pub fn im2col_serial(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
     let image = g.h * g.w * g.c;
-    // One kernel row, and the im2col rows of one output row (oy) of one image.
-    let (run, row_block) = (g.k * g.c, g.ow * g.patch_len());
-    // Tasks of at least ~16K values: rayon's per-task cost would dominate smaller ones.
-    let min_rows = (1 << 14) / row_block.max(1) + 1;
-    col.par_chunks_mut(row_block).enumerate().with_min_len(min_rows).for_each(|(index, block)| {
-        let (b, oy) = (index / g.oh, index % g.oh);
+    let run = g.k * g.c;
+    let rows = col.chunks_exact_mut(g.patch_len().max(1));
+    for (index, patch) in rows.enumerate() {
+        let per_image = g.oh * g.ow;
+        let (b, pixel) = (index / per_image, index % per_image);
+        let (oy, ox) = (pixel / g.ow, pixel % g.ow);
         let x = &input[b * image..(b + 1) * image];
-        for (ox, patch) in block.chunks_exact_mut(g.patch_len()).enumerate() {
-            let left = (ox * g.stride) as isize - g.pad_left as isize;
-            for (ky, out) in patch.chunks_exact_mut(run).enumerate() {
-                let iy = (oy * g.stride + ky) as isize - g.pad_top as isize;
-                if iy < 0 || iy >= g.h as isize {
-                    out.fill(0.0);
-                    continue;
-                }
-                let row = iy as usize * g.w;
-                if left >= 0 && left as usize + g.k <= g.w {
-                    let at = (row + left as usize) * g.c;
-                    copy_run(out, &x[at..at + run]);
-                } else {
-                    for (kx, tap) in out.chunks_exact_mut(g.c).enumerate() {
-                        let ix = left + kx as isize;
-                        if ix < 0 || ix >= g.w as isize {
-                            tap.fill(0.0);
-                        } else {
-                            let at = (row + ix as usize) * g.c;
-                            tap.copy_from_slice(&x[at..at + g.c]);
-                        }
+        let left = (ox * g.stride) as isize - g.pad_left as isize;
+        for (ky, out) in patch.chunks_exact_mut(run).enumerate() {
+            let iy = (oy * g.stride + ky) as isize - g.pad_top as isize;
+            if iy < 0 || iy >= g.h as isize {
+                out.fill(0.0);
+                continue;
+            }
+            let row = iy as usize * g.w;
+            if left >= 0 && left as usize + g.k <= g.w {
+                let at = (row + left as usize) * g.c;
+                copy_run(out, &x[at..at + run]);
+            } else {
+                for (kx, tap) in out.chunks_exact_mut(g.c).enumerate() {
+                    let ix = left + kx as isize;
+                    if ix < 0 || ix >= g.w as isize {
+                        tap.fill(0.0);
+                    } else {
+                        let at = (row + ix as usize) * g.c;
+                        tap.copy_from_slice(&x[at..at + g.c]);
                     }
                 }
             }
         }
-    });
+    }
 }
 
 /// Copies a kernel row. The first convolution's rows are 3 values: too
@@ -103,10 +111,25 @@ fn copy_run(out: &mut [f32], src: &[f32]) {
 
 /// The adjoint of [`im2col`]: `dcol [B·OH·OW, k·k·C]` → `dinput [B, H, W, C]`,
 /// summing the contributions of overlapping windows. Overwrites `dinput`.
+/// Parallel over images.
 pub fn col2im(dcol: &[f32], g: &ConvGeometry, dinput: &mut [f32]) {
-    let image = g.h * g.w * g.c;
-    let per_image = g.oh * g.ow * g.patch_len();
-    dinput.par_chunks_mut(image).zip(dcol.par_chunks(per_image)).for_each(|(dx, col)| {
+    let (image, per_image) = (g.h * g.w * g.c, g.oh * g.ow * g.patch_len());
+    if image == 0 || per_image == 0 {
+        dinput.fill(0.0);
+        return;
+    }
+    dinput.par_chunks_mut(image).zip(dcol.par_chunks(per_image)).for_each(|(dx, col)| col2im_serial(col, g, dx));
+}
+
+/// [`col2im`] on the calling thread, for the images of `dinput` (a whole
+/// number of them). Overwrites `dinput`.
+pub fn col2im_serial(dcol: &[f32], g: &ConvGeometry, dinput: &mut [f32]) {
+    let (image, per_image) = (g.h * g.w * g.c, g.oh * g.ow * g.patch_len());
+    if image == 0 || per_image == 0 {
+        dinput.fill(0.0);
+        return;
+    }
+    for (dx, col) in dinput.chunks_exact_mut(image).zip(dcol.chunks_exact(per_image)) {
         dx.fill(0.0);
         let mut rows = col.chunks_exact(g.patch_len());
         for oy in 0..g.oh {
@@ -126,5 +149,5 @@ pub fn col2im(dcol: &[f32], g: &ConvGeometry, dinput: &mut [f32]) {
                 }
             }
         }
-    });
+    }
 }

@@ -1,4 +1,5 @@
-//! The hot loops, and only they: matrix multiply, im2col/col2im, pooling.
+//! The hot loops, and only they: matrix multiply, im2col/col2im, the blocked
+//! convolution, pooling.
 //!
 //! Every layer that needs heavy arithmetic calls into this module, so that
 //! speed work happens in one place. Each optimised kernel has a plain, obvious
@@ -7,11 +8,13 @@
 //!
 //! All image tensors are channels-last, `[B, H, W, C]` (see [`crate::tensor`]).
 
+mod conv;
 mod gemm;
 mod im2col;
 mod pool;
 pub mod reference;
 
-pub use gemm::{add_bias_rows, matmul, matmul_reduce_rows, sum_rows, Transpose, REDUCE_CHUNK};
-pub use im2col::{col2im, im2col, ConvGeometry};
+pub use conv::{conv_backward, conv_forward, Blocking, InputGrad, BLOCK_BYTES, GROUP_IMAGES};
+pub use gemm::{add_bias_rows, matmul, matmul_reduce_rows, matmul_serial, sum_rows, Transpose, REDUCE_CHUNK};
+pub use im2col::{col2im, col2im_serial, im2col, im2col_serial, ConvGeometry};
 pub use pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, PoolGeometry};

@@ -50,6 +50,48 @@ pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, batch: 
     y
 }
 
+/// Convolution backward by the definition, from `x`, `weight` and `dy`:
+/// `(dweight [OC, k, k, C], dbias [OC], dx [B, H, W, C])`.
+pub fn conv2d_backward(
+    x: &[f32],
+    weight: &[f32],
+    dy: &[f32],
+    g: &ConvGeometry,
+    batch: usize,
+    oc: usize,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut dw = vec![0.0f64; weight.len()];
+    let mut db = vec![0.0f64; oc];
+    let mut dx = vec![0.0f64; x.len()];
+    for b in 0..batch {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                for o in 0..oc {
+                    let d = dy[((b * g.oh + oy) * g.ow + ox) * oc + o] as f64;
+                    db[o] += d;
+                    for ky in 0..g.k {
+                        for kx in 0..g.k {
+                            let iy = (oy * g.stride + ky) as isize - g.pad_top as isize;
+                            let ix = (ox * g.stride + kx) as isize - g.pad_left as isize;
+                            if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
+                                continue;
+                            }
+                            for c in 0..g.c {
+                                let xi = ((b * g.h + iy as usize) * g.w + ix as usize) * g.c + c;
+                                let wi = ((o * g.k + ky) * g.k + kx) * g.c + c;
+                                dw[wi] += d * x[xi] as f64;
+                                dx[xi] += d * weight[wi] as f64;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let f = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
+    (f(dw), f(db), f(dx))
+}
+
 /// Pooling by the definition: the max (or mean) of each window.
 pub fn pool(x: &[f32], g: &PoolGeometry, batch: usize, max: bool) -> Vec<f32> {
     let mut y = Vec::with_capacity(batch * g.oh * g.ow * g.c);

@@ -6,7 +6,7 @@
 //! kept from forward for backward.
 
 use super::{resize_batch, Init, Layer, Mode, Param};
-use crate::kernels::{add_bias_rows, col2im, im2col, matmul, matmul_reduce_rows, sum_rows, ConvGeometry, Transpose};
+use crate::kernels::{conv_backward, conv_forward, Blocking, ConvGeometry, InputGrad};
 use crate::tensor::Tensor;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,8 @@ impl Padding {
 #[derive(Clone, Debug)]
 pub struct Conv2d {
     geometry: ConvGeometry,
+    /// How forward and backward cut the batch (fixed by the shapes).
+    blocking: Blocking,
     out_shape: [usize; 3],
     weight: Param,
     bias: Param,
@@ -56,7 +58,7 @@ pub struct Conv2d {
     col: Vec<f32>,
     /// Gradient with respect to `col`, before col2im.
     dcol: Vec<f32>,
-    /// Partial sums of the weight and bias gradients, one block per chunk of rows.
+    /// Partial sums of the weight and bias gradients, one per block of images.
     workspace: Vec<f32>,
 }
 
@@ -84,6 +86,7 @@ impl Conv2d {
         init.fill(weight.data_mut(), kernel * kernel * c, kernel * kernel * filters, rng);
         Ok(Conv2d {
             geometry,
+            blocking: Blocking::for_shape(&geometry, filters),
             out_shape: [oh, ow, filters],
             weight: Param::new(weight),
             bias: Param::new(Tensor::zeros(&[filters])),
@@ -109,42 +112,35 @@ impl Layer for Conv2d {
 
     fn forward(&mut self, x: &Tensor, y: &mut Tensor, _mode: Mode) {
         let g = &self.geometry;
-        let (rows, k, oc) = (x.batch() * g.oh * g.ow, g.patch_len(), self.filters());
+        let rows = x.batch() * g.oh * g.ow;
         resize_batch(y, x.batch(), &self.out_shape);
-        self.col.resize(rows * k, 0.0);
-        // col[B·OH·OW, k·k·C] = the window under the kernel at each output pixel
-        im2col(x.data(), g, &mut self.col);
-        // y[B·OH·OW, OC] = col · W[OC, k·k·C]ᵀ
-        matmul(rows, oc, k, &self.col, Transpose::No, self.weight.value.data(), Transpose::Yes, y.data_mut(), false);
-        // y += b
-        add_bias_rows(y.data_mut(), self.bias.value.data());
+        self.col.resize(rows * g.patch_len(), 0.0);
+        // col = im2col(x);  y[B·OH·OW, OC] = col · W[OC, k·k·C]ᵀ + b   (block by block)
+        let (weight, bias) = (self.weight.value.data(), self.bias.value.data());
+        conv_forward(x.data(), g, weight, bias, &mut self.col, y.data_mut(), self.blocking);
     }
 
     fn backward(&mut self, x: &Tensor, _y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
         let g = self.geometry;
-        let (rows, k, oc) = (x.batch() * g.oh * g.ow, g.patch_len(), self.filters());
-        // from y = col·Wᵀ:  dW[OC, k·k·C] = dy[rows, OC]ᵀ · col[rows, k·k·C]
-        matmul_reduce_rows(oc, k, rows, dy.data(), &self.col, self.weight.grad.data_mut(), &mut self.workspace);
-        // from y += b:      db[OC] = Σ_rows dy
-        sum_rows(dy.data(), self.bias.grad.data_mut(), &mut self.workspace);
-        if let Some(dx) = dx {
-            self.dcol.resize(rows * k, 0.0);
-            // from y = col·Wᵀ:  dcol[rows, k·k·C] = dy[rows, OC] · W[OC, k·k·C]
-            matmul(
-                rows,
-                k,
-                oc,
-                dy.data(),
-                Transpose::No,
-                self.weight.value.data(),
-                Transpose::No,
-                &mut self.dcol,
-                false,
-            );
-            // from col = im2col(x):  dx = col2im(dcol)
+        // from y = col·Wᵀ + b:  dW = dyᵀ · col,  db = Σ_rows dy;  and, unless this is the
+        // first layer, dcol = dy · W and dx = col2im(dcol)   (block by block)
+        let input_grad = dx.map(|dx| {
             resize_batch(dx, x.batch(), &[g.h, g.w, g.c]);
-            col2im(&self.dcol, &g, dx.data_mut());
-        }
+            self.dcol.resize(self.col.len(), 0.0);
+            InputGrad { dcol: &mut self.dcol, dx: dx.data_mut() }
+        });
+        let (weight, bias) = (&mut self.weight, &mut self.bias);
+        conv_backward(
+            &self.col,
+            dy.data(),
+            &g,
+            weight.value.data(),
+            weight.grad.data_mut(),
+            bias.grad.data_mut(),
+            input_grad,
+            &mut self.workspace,
+            self.blocking,
+        );
     }
 
     fn params(&self) -> Vec<(&'static str, &Param)> {

@@ -168,6 +168,22 @@ proptest! {
         assert_all_close(&dx, &reference::max_pool_backward(&x, &dy, &g, batch), "max pool backward");
     }
 
+    /// The 2×2, stride-2 fast path (every preset's pooling), ties and odd sizes included.
+    #[test]
+    fn max_pool_2x2_matches_reference(
+        batch in 1usize..3, h in 2usize..12, w in 2usize..12, c in 1usize..40, levels in 1u32..4, seed: u64,
+    ) {
+        let x: Vec<f32> = random_vec(batch * h * w * c, seed).iter().map(|v| (v * levels as f32).round()).collect();
+        let g = PoolGeometry { h, w, c, size: 2, stride: 2, oh: h / 2, ow: w / 2 };
+        let mut y = vec![f32::NAN; batch * g.oh * g.ow * c];
+        kernels::max_pool_forward(&x, &g, &mut y);
+        assert_all_close(&y, &reference::pool(&x, &g, batch, true), "max pool 2x2");
+        let dy = random_vec(y.len(), seed ^ 7);
+        let mut dx = vec![f32::NAN; x.len()];
+        kernels::max_pool_backward(&x, &y, &dy, &g, &mut dx);
+        assert_all_close(&dx, &reference::max_pool_backward(&x, &dy, &g, batch), "max pool 2x2 backward");
+    }
+
     /// col2im is the adjoint of im2col: <im2col(x), c> = <x, col2im(c)>.
     #[test]
     fn col2im_is_the_adjoint_of_im2col(

@@ -72,12 +72,12 @@ pub fn conv_forward(
         let rows = y.len() / oc;
         // col[rows, k·k·C] = the window under the kernel at each output pixel
         im2col_serial(x, g, col);
-        // y = b, on every row
+        // y = col · W[OC, k·k·C]ᵀ
+        matmul_serial(rows, oc, k, col, Transpose::No, weight, Transpose::Yes, y, false);
+        // y += b, on every row (while the block is still in cache)
         for row in y.chunks_exact_mut(oc) {
-            row.copy_from_slice(bias);
+            row.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
         }
-        // y += col · W[OC, k·k·C]ᵀ
-        matmul_serial(rows, oc, k, col, Transpose::No, weight, Transpose::Yes, y, true);
     });
 }
 

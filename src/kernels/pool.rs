@@ -43,6 +43,10 @@ impl PoolGeometry {
 /// vectorises; nothing but the output is kept (backward finds the winner of
 /// each window again by comparing the input with the output).
 pub fn max_pool_forward(input: &[f32], g: &PoolGeometry, output: &mut [f32]) {
+    if g.size == 2 && g.stride == 2 {
+        let images = output.par_chunks_mut(g.image_out()).zip(input.par_chunks(g.image_in()));
+        return images.for_each(|(out, x)| max_pool_2x2_forward(x, g, out));
+    }
     output.par_chunks_mut(g.image_out()).zip(input.par_chunks(g.image_in())).for_each(|(out, x)| {
         for (cell, out) in out.chunks_exact_mut(g.c).enumerate() {
             let (oy, ox) = (cell / g.ow, cell % g.ow);
@@ -71,6 +75,9 @@ pub fn max_pool_backward(input: &[f32], output: &[f32], doutput: &[f32], g: &Poo
     // once: their inputs are assigned, and only the strip the windows leave
     // uncovered is zeroed. Overlapping or gapped windows accumulate into zeros.
     let tiled = g.stride == g.size;
+    if g.size == 2 && g.stride == 2 {
+        return images.zip(grads).for_each(|((dx, x), (y, dy))| max_pool_2x2_backward(x, y, dy, g, dx));
+    }
     images.zip(grads).for_each(|((dx, x), (y, dy))| {
         if tiled {
             zero_uncovered(dx, g);
@@ -99,6 +106,74 @@ pub fn max_pool_backward(input: &[f32], output: &[f32], doutput: &[f32], g: &Poo
             }
         }
     });
+}
+
+/// The four taps of the 2×2 window of output cell `ox` on the input rows
+/// `top` and `bottom` (each `W·C` values), in reading order, `c` values each.
+#[inline]
+fn window_2x2<'a>(top: &'a [f32], bottom: &'a [f32], ox: usize, c: usize) -> [&'a [f32]; 4] {
+    let (left, right) = (2 * ox * c, (2 * ox + 1) * c);
+    [&top[left..left + c], &top[right..right + c], &bottom[left..left + c], &bottom[right..right + c]]
+}
+
+/// [`max_pool_forward`] for one image, for 2×2 windows with stride 2 (every
+/// preset's pooling): the four taps are read straight from two input rows,
+/// channel by channel, a loop that vectorises.
+fn max_pool_2x2_forward(x: &[f32], g: &PoolGeometry, out: &mut [f32]) {
+    let (c, row) = (g.c, g.w * g.c);
+    for (oy, out) in out.chunks_exact_mut(g.ow * c).enumerate() {
+        let (top, bottom) = (&x[2 * oy * row..(2 * oy + 1) * row], &x[(2 * oy + 1) * row..(2 * oy + 2) * row]);
+        for (ox, out) in out.chunks_exact_mut(c).enumerate() {
+            let [a, b, d, e] = window_2x2(top, bottom, ox, c);
+            for ((((o, a), b), d), e) in out.iter_mut().zip(a).zip(b).zip(d).zip(e) {
+                *o = a.max(*b).max(d.max(*e));
+            }
+        }
+    }
+}
+
+/// [`max_pool_backward`] for one image, 2×2 windows with stride 2: each
+/// tap gets the gradient when it equals the maximum and no earlier tap (in
+/// reading order) did, branch-free so that the channel loop vectorises.
+fn max_pool_2x2_backward(x: &[f32], y: &[f32], dy: &[f32], g: &PoolGeometry, dx: &mut [f32]) {
+    zero_uncovered(dx, g);
+    let (c, row) = (g.c, g.w * g.c);
+    let out_rows = y.chunks_exact(g.ow * c).zip(dy.chunks_exact(g.ow * c));
+    for (oy, (y, dy)) in out_rows.enumerate() {
+        let (top, bottom) = (&x[2 * oy * row..(2 * oy + 1) * row], &x[(2 * oy + 1) * row..(2 * oy + 2) * row]);
+        let (dtop, dbottom) = dx[2 * oy * row..(2 * oy + 2) * row].split_at_mut(row);
+        for (ox, (y, dy)) in y.chunks_exact(c).zip(dy.chunks_exact(c)).enumerate() {
+            let [a, b, d, e] = window_2x2(top, bottom, ox, c);
+            let (left, right) = (2 * ox * c, (2 * ox + 1) * c);
+            let (da, db) = dtop[left..right + c].split_at_mut(c);
+            let (dd, de) = dbottom[left..right + c].split_at_mut(c);
+            route_2x2([a, b, d, e], y, dy, [da, db, dd, de]);
+        }
+    }
+}
+
+/// One 2×2 window's gradients, channel by channel: each tap gets `dy` when
+/// it equals the maximum `y` and no earlier tap (in reading order) did. The
+/// four outputs are separate `&mut` arguments, so the compiler knows they do
+/// not overlap, and `&` rather than `&&` keeps the loop branch-free: both
+/// are needed for it to vectorise.
+#[inline]
+fn route_2x2(taps: [&[f32]; 4], y: &[f32], dy: &[f32], [da, db, dd, de]: [&mut [f32]; 4]) {
+    let c = y.len();
+    // Every slice exactly `c` long, so that the loop carries no bounds check.
+    let [a, b, d, e] = taps.map(|t| &t[..c]);
+    let (dy, da, db, dd, de) = (&dy[..c], &mut da[..c], &mut db[..c], &mut dd[..c], &mut de[..c]);
+    for i in 0..c {
+        let (m, grad) = (y[i], dy[i]);
+        let wins_a = a[i] == m;
+        let wins_b = !wins_a & (b[i] == m);
+        let wins_d = !(wins_a | wins_b) & (d[i] == m);
+        let wins_e = !(wins_a | wins_b | wins_d) & (e[i] == m);
+        da[i] = if wins_a { grad } else { 0.0 };
+        db[i] = if wins_b { grad } else { 0.0 };
+        dd[i] = if wins_d { grad } else { 0.0 };
+        de[i] = if wins_e { grad } else { 0.0 };
+    }
 }
 
 /// Zeroes the rows and columns of one image that no window of `g` covers

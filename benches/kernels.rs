@@ -75,18 +75,17 @@ fn convolution(c: &mut Criterion) {
         let blocking = kernels::Blocking::for_shape(&g, oc);
         let rows = batch * g.oh * g.ow;
         let (x, w, b) = (data(batch * g.h * g.w * g.c), data(oc * g.patch_len()), data(oc));
-        let (mut col, mut y) = (vec![0.0; rows * g.patch_len()], vec![0.0; rows * oc]);
-        let (mut dcol, mut dx) = (vec![0.0; col.len()], vec![0.0; x.len()]);
-        let (mut dw, mut db, mut partials) = (vec![0.0; w.len()], vec![0.0; oc], Vec::new());
+        let mut y = vec![0.0; rows * oc];
+        let (mut dx, mut dw, mut db, mut partials) =
+            (vec![0.0; x.len()], vec![0.0; w.len()], vec![0.0; oc], Vec::new());
         group.throughput(Throughput::Elements((2 * rows * g.patch_len() * oc) as u64));
         group.bench_function(format!("{name} forward"), |bench| {
-            bench.iter(|| kernels::conv_forward(&x, &g, &w, &b, &mut col, &mut y, blocking))
+            bench.iter(|| kernels::conv_forward(&x, &g, &w, &b, &mut y, blocking))
         });
         let dy = y.clone();
         group.bench_function(format!("{name} backward"), |bench| {
             bench.iter(|| {
-                let input_grad = Some(kernels::InputGrad { dcol: &mut dcol, dx: &mut dx });
-                kernels::conv_backward(&col, &dy, &g, &w, &mut dw, &mut db, input_grad, &mut partials, blocking)
+                kernels::conv_backward(&x, &dy, &g, &w, &mut dw, &mut db, Some(&mut dx), &mut partials, blocking)
             })
         });
     }

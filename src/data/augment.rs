@@ -1,6 +1,7 @@
 //! Data augmentation: each training image is moved a little at random
-//! (rotated, shifted, zoomed, sheared) every time it is seen, so that the
-//! network learns the digit rather than its exact pixels.
+//! (rotated, shifted, zoomed, sheared, and optionally bent by an elastic
+//! distortion) every time it is seen, so that the network learns the digit
+//! rather than its exact pixels.
 //!
 //! Every example's transform is drawn from a random stream seeded by the
 //! run's seed, the epoch and the example's position in the epoch: the same
@@ -26,11 +27,17 @@ pub struct Augment {
     pub zoom: f32,
     /// Shear, degrees (5).
     pub shear: f32,
+    /// Strength of the elastic distortion, pixels (0: off). Simard et al.
+    /// (2003) used 34 with `elastic_sigma` 4 on MNIST.
+    pub elastic_alpha: f32,
+    /// Smoothness of the elastic distortion: the standard deviation, in
+    /// pixels, of the Gaussian that smooths the random displacements (4).
+    pub elastic_sigma: f32,
 }
 
 impl Default for Augment {
     fn default() -> Self {
-        Augment { rotation: 10.0, shift: 2.0, zoom: 0.1, shear: 5.0 }
+        Augment { rotation: 10.0, shift: 2.0, zoom: 0.1, shear: 5.0, elastic_alpha: 0.0, elastic_sigma: 4.0 }
     }
 }
 
@@ -62,6 +69,14 @@ impl Augment {
                 "augment: rotation must be in [0, 180] degrees, shift in [0, 14] pixels, zoom in [0, 0.9], shear in [0, 60] degrees; got {self:?}"
             ));
         }
+        if !ok(self.elastic_alpha, 200.0)
+            || !(self.elastic_sigma.is_finite() && (0.5..=20.0).contains(&self.elastic_sigma))
+        {
+            return Err(format!(
+                "augment: elastic_alpha must be in [0, 200] pixels and elastic_sigma in [0.5, 20] pixels; got {} and {}",
+                self.elastic_alpha, self.elastic_sigma
+            ));
+        }
         Ok(())
     }
 
@@ -80,6 +95,12 @@ impl Augment {
 /// Warps `src` (`rows × cols` u8 pixels) by `t` into `out` (scaled to
 /// `[0, 1]`), sampling bilinearly; points outside the image are background (0).
 pub fn warp(src: &[u8], rows: usize, cols: usize, t: &Affine, out: &mut [f32]) {
+    warp_displaced(src, rows, cols, t, None, out);
+}
+
+/// [`warp`], then each output pixel's source point moved by a displacement
+/// field `[dx (rows × cols) | dy (rows × cols)]` (see [`elastic_field`]).
+pub fn warp_displaced(src: &[u8], rows: usize, cols: usize, t: &Affine, field: Option<&[f32]>, out: &mut [f32]) {
     let (cy, cx) = ((rows as f32 - 1.0) / 2.0, (cols as f32 - 1.0) / 2.0);
     // M = R(θ) · [[1, tan φ], [0, 1]] · zoom; the inverse maps output to input.
     let (sin, cos) = t.rotation.to_radians().sin_cos();
@@ -97,8 +118,12 @@ pub fn warp(src: &[u8], rows: usize, cols: usize, t: &Affine, out: &mut [f32]) {
     for y in 0..rows {
         for x in 0..cols {
             let (u, v) = (x as f32 - cx - t.shift.0, y as f32 - cy - t.shift.1);
-            let sx = inv[0] * u + inv[1] * v + cx;
-            let sy = inv[2] * u + inv[3] * v + cy;
+            let (ex, ey) = match field {
+                Some(f) => (f[y * cols + x], f[rows * cols + y * cols + x]),
+                None => (0.0, 0.0),
+            };
+            let sx = inv[0] * u + inv[1] * v + cx + ex;
+            let sy = inv[2] * u + inv[3] * v + cy + ey;
             let (x0, y0) = (sx.floor(), sy.floor());
             let (fx, fy) = (sx - x0, sy - y0);
             let (x0, y0) = (x0 as isize, y0 as isize);
@@ -107,6 +132,70 @@ pub fn warp(src: &[u8], rows: usize, cols: usize, t: &Affine, out: &mut [f32]) {
             out[y * cols + x] = (top * (1.0 - fy) + bottom * fy) / 255.0;
         }
     }
+}
+
+/// A random elastic displacement field (Simard, Steinkraus and Platt, 2003):
+/// a displacement drawn uniformly in [-1, 1] at every pixel, for x and for y,
+/// smoothed by a Gaussian of standard deviation `sigma` (so that nearby
+/// pixels move together and strokes bend instead of scattering), then scaled
+/// by `alpha`. Writes `field = [dx (rows × cols) | dy (rows × cols)]`;
+/// `scratch` holds the half-smoothed field. Both are resized here and
+/// reused from call to call.
+pub fn elastic_field(
+    rows: usize,
+    cols: usize,
+    alpha: f32,
+    sigma: f32,
+    rng: &mut ChaCha8Rng,
+    field: &mut Vec<f32>,
+    scratch: &mut Vec<f32>,
+) {
+    let n = rows * cols;
+    field.resize(2 * n, 0.0);
+    scratch.resize(2 * n, 0.0);
+    for v in field.iter_mut() {
+        *v = rng.random_range(-1.0f32..=1.0);
+    }
+    // The Gaussian, cut at 3 sigma (sigma ≤ 20: at most 121 taps), normalised to sum 1.
+    let mut taps = [0.0f32; 128];
+    let radius = ((3.0 * sigma).ceil() as usize).clamp(1, 63);
+    let taps = &mut taps[..2 * radius + 1];
+    for (i, k) in taps.iter_mut().enumerate() {
+        let d = i as f32 - radius as f32;
+        *k = (-d * d / (2.0 * sigma * sigma)).exp();
+    }
+    let total: f32 = taps.iter().sum();
+    taps.iter_mut().for_each(|k| *k /= total);
+    // One pass of the separable blur, with zeros beyond the border: along
+    // rows (step 1) or along columns (step `cols`), scaled by `scale`.
+    let blur = |from: &[f32], to: &mut [f32], along_rows: bool, scale: f32| {
+        for y in 0..rows {
+            for x in 0..cols {
+                let (at, len) = if along_rows { (x, cols) } else { (y, rows) };
+                let lo = at.saturating_sub(radius);
+                let hi = (at + radius).min(len - 1);
+                let mut sum = 0.0;
+                for p in lo..=hi {
+                    let v = if along_rows { from[y * cols + p] } else { from[p * cols + x] };
+                    sum += taps[p + radius - at] * v;
+                }
+                to[y * cols + x] = sum * scale;
+            }
+        }
+    };
+    for axis in 0..2 {
+        let part = axis * n..(axis + 1) * n;
+        blur(&field[part.clone()], &mut scratch[part], true, 1.0);
+    }
+    for axis in 0..2 {
+        let part = axis * n..(axis + 1) * n;
+        blur(&scratch[part.clone()], &mut field[part], false, alpha);
+    }
+}
+
+thread_local! {
+    /// Each thread's elastic displacement field and its scratch.
+    static ELASTIC_BUFFERS: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// The random stream of the example at `position` of epoch `epoch`'s order.
@@ -134,8 +223,18 @@ impl Dataset {
         labels.clear();
         labels.extend(indices.iter().map(|&i| self.labels[i]));
         out.par_chunks_mut(ppi.max(1)).zip(indices.par_iter()).enumerate().for_each(|(j, (dst, &i))| {
-            let t = augment.sample(&mut example_rng(seed, epoch, (first + j) as u64));
-            warp(self.image(i), self.rows, self.cols, &t, dst);
+            let mut rng = example_rng(seed, epoch, (first + j) as u64);
+            let t = augment.sample(&mut rng);
+            if augment.elastic_alpha > 0.0 {
+                // The field's buffers: one pair per thread, allocated once.
+                ELASTIC_BUFFERS.with_borrow_mut(|(field, scratch)| {
+                    let (alpha, sigma) = (augment.elastic_alpha, augment.elastic_sigma);
+                    elastic_field(self.rows, self.cols, alpha, sigma, &mut rng, field, scratch);
+                    warp_displaced(self.image(i), self.rows, self.cols, &t, Some(field), dst);
+                });
+            } else {
+                warp(self.image(i), self.rows, self.cols, &t, dst);
+            }
         });
     }
 }
@@ -173,7 +272,7 @@ mod tests {
         for (o, &i) in out.iter().zip(&img) {
             assert_eq!(*o, f32::from(i) / 255.0);
         }
-        let zero = Augment { rotation: 0.0, shift: 0.0, zoom: 0.0, shear: 0.0 };
+        let zero = Augment { rotation: 0.0, shift: 0.0, zoom: 0.0, shear: 0.0, ..Augment::default() };
         assert_eq!(zero.sample(&mut ChaCha8Rng::seed_from_u64(1)), Affine::IDENTITY);
     }
 
@@ -203,6 +302,61 @@ mod tests {
         let (bx, by) = centre_of_mass(&base);
         let (rx, ry) = centre_of_mass(&out);
         assert!((rx - (27.0 - by)).abs() < 1e-2 && (ry - bx).abs() < 1e-2, "({bx}, {by}) → ({rx}, {ry})");
+    }
+
+    #[test]
+    fn an_elastic_field_is_smooth_and_scales_with_alpha() {
+        let (mut field, mut scratch) = (Vec::new(), Vec::new());
+        let mean_abs = |f: &[f32]| f.iter().map(|v| v.abs() as f64).sum::<f64>() / f.len() as f64;
+        elastic_field(28, 28, 34.0, 4.0, &mut ChaCha8Rng::seed_from_u64(3), &mut field, &mut scratch);
+        assert_eq!(field.len(), 2 * 784);
+        let strong = mean_abs(&field);
+        // Neighbours move together: the step between adjacent pixels is far
+        // smaller than the displacement itself (white noise would give ~1.4×).
+        let step: f64 = (0..28 * 27).map(|i| (field[i + 28] - field[i]).abs() as f64).sum::<f64>() / (28.0 * 27.0);
+        assert!(strong > 0.3 && strong < 10.0, "mean displacement {strong}");
+        assert!(step < 0.35 * strong, "step {step} vs displacement {strong}");
+        elastic_field(28, 28, 17.0, 4.0, &mut ChaCha8Rng::seed_from_u64(3), &mut field, &mut scratch);
+        assert!((mean_abs(&field) - strong / 2.0).abs() < 1e-4 * strong, "half alpha, half the displacement");
+    }
+
+    #[test]
+    fn elastic_distortion_bends_the_digit_but_keeps_its_ink() {
+        let img = blob();
+        let mut base = vec![0.0; 784];
+        warp(&img, 28, 28, &Affine::IDENTITY, &mut base);
+        let (mut field, mut scratch) = (Vec::new(), Vec::new());
+        elastic_field(28, 28, 34.0, 4.0, &mut ChaCha8Rng::seed_from_u64(9), &mut field, &mut scratch);
+        let mut bent = vec![0.0; 784];
+        warp_displaced(&img, 28, 28, &Affine::IDENTITY, Some(&field), &mut bent);
+        let ink = |v: &[f32]| v.iter().map(|&p| p as f64).sum::<f64>();
+        assert_ne!(bent, base, "the field moves pixels");
+        assert!((ink(&bent) / ink(&base) - 1.0).abs() < 0.25, "ink {} vs {}", ink(&bent), ink(&base));
+        // A zero field is the plain warp.
+        let mut same = vec![0.0; 784];
+        warp_displaced(&img, 28, 28, &Affine::IDENTITY, Some(&vec![0.0; 2 * 784]), &mut same);
+        assert_eq!(same, base);
+    }
+
+    #[test]
+    fn elastic_batches_are_seeded_and_keep_labels() {
+        let images: Vec<u8> = (0..3).flat_map(|_| blob()).collect();
+        let data = Dataset::new(images, vec![7, 2, 9], 28, 28);
+        let elastic = Augment { elastic_alpha: 34.0, ..Augment::default() };
+        let fill = |aug: &Augment| {
+            let (mut out, mut labels) = (vec![0.0; 3 * 784], Vec::new());
+            data.fill_batch_augmented(&[0, 1, 2], &mut out, &mut labels, aug, (5, 1, 0));
+            (out, labels)
+        };
+        let (a, la) = fill(&elastic);
+        let (b, _) = fill(&elastic);
+        let (plain, _) = fill(&Augment::default());
+        assert_eq!(la, vec![7, 2, 9]);
+        assert_eq!(a, b, "same seed, epoch and positions: same images");
+        assert_ne!(a, plain, "the elastic field changes the images");
+        assert!(Augment { elastic_alpha: -1.0, ..Augment::default() }.validate().is_err());
+        assert!(Augment { elastic_sigma: 0.0, ..elastic }.validate().is_err());
+        assert!(elastic.validate().is_ok());
     }
 
     #[test]

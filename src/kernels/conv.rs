@@ -1,14 +1,16 @@
 //! The convolution as blocked im2col + GEMM.
 //!
 //! Shapes: input `x [B, H, W, C]`, weight `W [OC, k, k, C]`, bias `b [OC]`,
-//! output `y [B, OH, OW, OC]`, im2col matrix `col [B·OH·OW, k·k·C]`.
+//! output `y [B, OH, OW, OC]`; im2col matrix of one block of images
+//! `col [rows, k·k·C]` (`rows` = the block's output pixels).
 //!
 //! The batch is cut into blocks of whole images, sized so that a block's
 //! im2col rows and outputs fit in a core's L2 cache (see [`BLOCK_BYTES`]).
 //! Each block is one task: its im2col, then its GEMM on the calling thread,
 //! while the rows just written are still in cache. One large im2col followed
 //! by one threaded GEMM streams the whole matrix (8.9 MB for the tutorial's
-//! second convolution at batch 64) through memory twice.
+//! second convolution at batch 64) through memory, and keeping it for
+//! backward streams it again; here no im2col matrix outlives its block.
 //!
 //! Backward works block by block too: each block's weight and bias gradients
 //! go to their own partial sums, added in block order at the end, so the
@@ -18,6 +20,7 @@
 use super::gemm::{matmul_serial, Transpose};
 use super::im2col::{col2im_serial, im2col_serial, ConvGeometry};
 use rayon::prelude::*;
+use std::cell::RefCell;
 
 /// Bytes of im2col rows plus output rows one block aims at: a good part of a
 /// core's L2 (1–2 MB on the machines here), leaving room for the weights
@@ -48,61 +51,65 @@ impl Blocking {
     }
 }
 
-/// Forward: `col = im2col(x)` and `y = col · Wᵀ + b`, block by block.
+thread_local! {
+    /// Each thread's im2col block and its gradient (`col`, `dcol`): about
+    /// [`BLOCK_BYTES`] each, grown on first use and reused after. Only the
+    /// serial code of one block runs while they are borrowed (no rayon call
+    /// that could run another block on this thread).
+    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Forward: `y = im2col(x) · Wᵀ + b`, block by block.
 ///
-/// `x` holds whole images, `col` and `y` are sized for them
-/// (`B·OH·OW·k·k·C` and `B·OH·OW·OC`); `col` is kept for backward.
-#[allow(clippy::too_many_arguments)]
-pub fn conv_forward(
-    x: &[f32],
-    g: &ConvGeometry,
-    weight: &[f32],
-    bias: &[f32],
-    col: &mut [f32],
-    y: &mut [f32],
-    blocking: Blocking,
-) {
+/// `x` holds whole images `[B, H, W, C]`, `y` is sized for them
+/// (`B·OH·OW·OC`). The im2col matrix lives only in a per-thread, L2-sized
+/// scratch: backward builds it again from `x`, which costs less than
+/// writing it to memory and reading it back (8.9 MB for the tutorial's
+/// second convolution at batch 64).
+pub fn conv_forward(x: &[f32], g: &ConvGeometry, weight: &[f32], bias: &[f32], y: &mut [f32], blocking: Blocking) {
     let (oc, k, pixels, image) = (bias.len(), g.patch_len(), g.oh * g.ow, g.h * g.w * g.c);
     if oc == 0 || k == 0 || pixels == 0 || image == 0 {
         return;
     }
     let images = blocking.images.max(1);
-    let blocks = col.par_chunks_mut(images * pixels * k).zip(y.par_chunks_mut(images * pixels * oc));
-    blocks.zip(x.par_chunks(images * image)).for_each(|((col, y), x)| {
-        let rows = y.len() / oc;
-        // col[rows, k·k·C] = the window under the kernel at each output pixel
-        im2col_serial(x, g, col);
-        // y = col · W[OC, k·k·C]ᵀ
-        matmul_serial(rows, oc, k, col, Transpose::No, weight, Transpose::Yes, y, false);
-        // y += b, on every row (while the block is still in cache)
-        for row in y.chunks_exact_mut(oc) {
-            row.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
-        }
+    y.par_chunks_mut(images * pixels * oc).zip(x.par_chunks(images * image)).for_each(|(y, x)| {
+        SCRATCH.with_borrow_mut(|(col, _)| {
+            let rows = y.len() / oc;
+            let col = grown(col, rows * k);
+            // col[rows, k·k·C] = the window under the kernel at each output pixel
+            im2col_serial(x, g, col);
+            // y = col · W[OC, k·k·C]ᵀ
+            matmul_serial(rows, oc, k, col, Transpose::No, weight, Transpose::Yes, y, false);
+            // y += b, on every row (while the block is still in cache)
+            for row in y.chunks_exact_mut(oc) {
+                row.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
+            }
+        })
     });
 }
 
-/// What backward must also produce when the layer is not the first: the
-/// input gradient `dx [B, H, W, C]`, through the scratch `dcol` (sized as `col`).
-pub struct InputGrad<'a> {
-    /// Scratch for d(loss)/d(col), one block at a time.
-    pub dcol: &'a mut [f32],
-    /// d(loss)/d(x), overwritten.
-    pub dx: &'a mut [f32],
+/// The first `len` values of `buffer`, grown (once) when it is shorter.
+fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    &mut buffer[..len]
 }
 
-/// Backward of [`conv_forward`], from `col` (kept by forward) and `dy`:
-/// writes `dweight [OC, k·k·C]` and `dbias [OC]`, and `dx` when asked.
-/// `partials` is reused scratch for the per-group gradient sums. With the
-/// same `blocking`, the result is the same for any number of threads.
+/// Backward of [`conv_forward`], from the layer's input `x` and `dy`: writes
+/// `dweight [OC, k·k·C]` and `dbias [OC]`, and, unless `dx` is `None` (the
+/// first layer), `dx [B, H, W, C]` (overwritten). `partials` is reused
+/// scratch for the per-group gradient sums. With the same `blocking`, the
+/// result is the same for any number of threads.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_backward(
-    col: &[f32],
+    x: &[f32],
     dy: &[f32],
     g: &ConvGeometry,
     weight: &[f32],
     dweight: &mut [f32],
     dbias: &mut [f32],
-    input_grad: Option<InputGrad<'_>>,
+    dx: Option<&mut [f32]>,
     partials: &mut Vec<f32>,
     blocking: Blocking,
 ) {
@@ -110,7 +117,7 @@ pub fn conv_backward(
     dweight.fill(0.0);
     dbias.fill(0.0);
     if oc == 0 || k == 0 || pixels == 0 || image == 0 || dy.is_empty() {
-        if let Some(InputGrad { dx, .. }) = input_grad {
+        if let Some(dx) = dx {
             dx.fill(0.0);
         }
         return;
@@ -119,35 +126,40 @@ pub fn conv_backward(
     // fixed by the shapes (never by the thread count), few enough that adding
     // the partials up at the end costs little.
     let (images, per_group) = (blocking.images.max(1), blocking.blocks_per_group.max(1));
-    let (col_block, dy_block) = (images * pixels * k, images * pixels * oc);
+    let (x_block, dy_block) = (images * image, images * pixels * oc);
     let part = oc * k + oc;
     partials.resize(dy.len().div_ceil(dy_block * per_group) * part, 0.0);
-    let groups = partials
-        .par_chunks_mut(part)
-        .zip(col.par_chunks(col_block * per_group))
-        .zip(dy.par_chunks(dy_block * per_group));
-    match input_grad {
-        None => groups.for_each(|((part, col), dy)| {
-            let blocks = col.chunks(col_block).zip(dy.chunks(dy_block));
-            for (i, (col, dy)) in blocks.enumerate() {
-                block_param_grads(col, dy, oc, k, part, i > 0);
+    let groups =
+        partials.par_chunks_mut(part).zip(x.par_chunks(x_block * per_group)).zip(dy.par_chunks(dy_block * per_group));
+    // One block: its im2col again, its share of dW and db, and (when asked) its dx.
+    let block = |part: &mut [f32], x: &[f32], dy: &[f32], dx: Option<&mut [f32]>, accumulate: bool| {
+        SCRATCH.with_borrow_mut(|(col, dcol)| {
+            let rows = dy.len() / oc;
+            let col = grown(col, rows * k);
+            // col = im2col(x), as in forward
+            im2col_serial(x, g, col);
+            block_param_grads(col, dy, oc, k, part, accumulate);
+            if let Some(dx) = dx {
+                let dcol = grown(dcol, rows * k);
+                // from y = col·Wᵀ:  dcol[rows, k·k·C] = dy[rows, OC] · W[OC, k·k·C]
+                matmul_serial(rows, k, oc, dy, Transpose::No, weight, Transpose::No, dcol, false);
+                // from col = im2col(x):  dx = col2im(dcol)
+                col2im_serial(dcol, g, dx);
+            }
+        })
+    };
+    match dx {
+        None => groups.for_each(|((part, x), dy)| {
+            for (i, (x, dy)) in x.chunks(x_block).zip(dy.chunks(dy_block)).enumerate() {
+                block(part, x, dy, None, i > 0);
             }
         }),
-        Some(InputGrad { dcol, dx }) => {
-            let scratch = dcol.par_chunks_mut(col_block * per_group).zip(dx.par_chunks_mut(images * image * per_group));
-            groups.zip(scratch).for_each(|(((part, col), dy), (dcol, dx))| {
-                let blocks = col.chunks(col_block).zip(dy.chunks(dy_block));
-                let scratch = dcol.chunks_mut(col_block).zip(dx.chunks_mut(images * image));
-                for (i, ((col, dy), (dcol, dx))) in blocks.zip(scratch).enumerate() {
-                    block_param_grads(col, dy, oc, k, part, i > 0);
-                    let rows = dy.len() / oc;
-                    // from y = col·Wᵀ:  dcol[rows, k·k·C] = dy[rows, OC] · W[OC, k·k·C]
-                    matmul_serial(rows, k, oc, dy, Transpose::No, weight, Transpose::No, dcol, false);
-                    // from col = im2col(x):  dx = col2im(dcol)
-                    col2im_serial(dcol, g, dx);
-                }
-            });
-        }
+        Some(dx) => groups.zip(dx.par_chunks_mut(x_block * per_group)).for_each(|(((part, x), dy), dx)| {
+            let blocks = x.chunks(x_block).zip(dy.chunks(dy_block)).zip(dx.chunks_mut(x_block));
+            for (i, ((x, dy), dx)) in blocks.enumerate() {
+                block(part, x, dy, Some(dx), i > 0);
+            }
+        }),
     }
     // The groups' partial sums, added in group order.
     for part in partials.chunks_exact(part) {

@@ -63,33 +63,38 @@ pub fn im2col(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
 /// contiguous run of `k·C` input values, so each is a single copy unless the
 /// kernel hangs over the left or right border.
 pub fn im2col_serial(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
-    let image = g.h * g.w * g.c;
+    let (image, per_image) = (g.h * g.w * g.c, g.oh * g.ow * g.patch_len());
+    if image == 0 || per_image == 0 {
+        return;
+    }
     let run = g.k * g.c;
-    let rows = col.chunks_exact_mut(g.patch_len().max(1));
-    for (index, patch) in rows.enumerate() {
-        let per_image = g.oh * g.ow;
-        let (b, pixel) = (index / per_image, index % per_image);
-        let (oy, ox) = (pixel / g.ow, pixel % g.ow);
-        let x = &input[b * image..(b + 1) * image];
-        let left = (ox * g.stride) as isize - g.pad_left as isize;
-        for (ky, out) in patch.chunks_exact_mut(run).enumerate() {
-            let iy = (oy * g.stride + ky) as isize - g.pad_top as isize;
-            if iy < 0 || iy >= g.h as isize {
-                out.fill(0.0);
-                continue;
-            }
-            let row = iy as usize * g.w;
-            if left >= 0 && left as usize + g.k <= g.w {
-                let at = (row + left as usize) * g.c;
-                copy_run(out, &x[at..at + run]);
-            } else {
-                for (kx, tap) in out.chunks_exact_mut(g.c).enumerate() {
-                    let ix = left + kx as isize;
-                    if ix < 0 || ix >= g.w as isize {
-                        tap.fill(0.0);
+    for (x, col) in input.chunks_exact(image).zip(col.chunks_exact_mut(per_image)) {
+        let mut patches = col.chunks_exact_mut(g.patch_len());
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let Some(patch) = patches.next() else { return };
+                let left = (ox * g.stride) as isize - g.pad_left as isize;
+                let inside = left >= 0 && left as usize + g.k <= g.w;
+                for (ky, out) in patch.chunks_exact_mut(run).enumerate() {
+                    let iy = (oy * g.stride + ky) as isize - g.pad_top as isize;
+                    if iy < 0 || iy >= g.h as isize {
+                        out.fill(0.0);
+                        continue;
+                    }
+                    let row = iy as usize * g.w;
+                    if inside {
+                        let at = (row + left as usize) * g.c;
+                        copy_run(out, &x[at..at + run]);
                     } else {
-                        let at = (row + ix as usize) * g.c;
-                        tap.copy_from_slice(&x[at..at + g.c]);
+                        for (kx, tap) in out.chunks_exact_mut(g.c).enumerate() {
+                            let ix = left + kx as isize;
+                            if ix < 0 || ix >= g.w as isize {
+                                tap.fill(0.0);
+                            } else {
+                                let at = (row + ix as usize) * g.c;
+                                tap.copy_from_slice(&x[at..at + g.c]);
+                            }
+                        }
                     }
                 }
             }
@@ -103,6 +108,11 @@ pub fn im2col_serial(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
 /// as fixed-size arrays, which compile to plain vector moves.
 #[inline]
 fn copy_run(out: &mut [f32], src: &[f32]) {
+    if let (Ok(out), Ok(src)) = (<&mut [f32; 3]>::try_from(&mut *out), <&[f32; 3]>::try_from(src)) {
+        // The tutorial's first convolution: 3×3 over one channel.
+        *out = *src;
+        return;
+    }
     let n = out.len().min(src.len());
     let (out, src) = (&mut out[..n], &src[..n]);
     let mut out8 = out.chunks_exact_mut(8);

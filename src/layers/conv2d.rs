@@ -3,10 +3,10 @@
 //!
 //! Shapes: input `x [B, H, W, C]`, weight `W [OC, k, k, C]`, bias `b [OC]`,
 //! output `y [B, OH, OW, OC]`; the im2col matrix `col [B·OH·OW, k·k·C]` is
-//! kept from forward for backward.
+//! built block by block in `kernels::conv` (again in backward, from `x`).
 
 use super::{resize_batch, Init, Layer, Mode, Param};
-use crate::kernels::{conv_backward, conv_forward, Blocking, ConvGeometry, InputGrad};
+use crate::kernels::{conv_backward, conv_forward, Blocking, ConvGeometry};
 use crate::tensor::Tensor;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -54,10 +54,6 @@ pub struct Conv2d {
     out_shape: [usize; 3],
     weight: Param,
     bias: Param,
-    /// im2col of the last training input, reused for backward.
-    col: Vec<f32>,
-    /// Gradient with respect to `col`, before col2im.
-    dcol: Vec<f32>,
     /// Partial sums of the weight and bias gradients, one per block of images.
     workspace: Vec<f32>,
 }
@@ -90,8 +86,6 @@ impl Conv2d {
             out_shape: [oh, ow, filters],
             weight: Param::new(weight),
             bias: Param::new(Tensor::zeros(&[filters])),
-            col: Vec::new(),
-            dcol: Vec::new(),
             workspace: Vec::new(),
         })
     }
@@ -111,33 +105,29 @@ impl Layer for Conv2d {
     }
 
     fn forward(&mut self, x: &Tensor, y: &mut Tensor, _mode: Mode) {
-        let g = &self.geometry;
-        let rows = x.batch() * g.oh * g.ow;
         resize_batch(y, x.batch(), &self.out_shape);
-        self.col.resize(rows * g.patch_len(), 0.0);
-        // col = im2col(x);  y[B·OH·OW, OC] = col · W[OC, k·k·C]ᵀ + b   (block by block)
         let (weight, bias) = (self.weight.value.data(), self.bias.value.data());
-        conv_forward(x.data(), g, weight, bias, &mut self.col, y.data_mut(), self.blocking);
+        // col = im2col(x);  y[B·OH·OW, OC] = col · W[OC, k·k·C]ᵀ + b   (block by block, see kernels::conv)
+        conv_forward(x.data(), &self.geometry, weight, bias, y.data_mut(), self.blocking);
     }
 
     fn backward(&mut self, x: &Tensor, _y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
         let g = self.geometry;
         // from y = col·Wᵀ + b:  dW = dyᵀ · col,  db = Σ_rows dy;  and, unless this is the
-        // first layer, dcol = dy · W and dx = col2im(dcol)   (block by block)
-        let input_grad = dx.map(|dx| {
+        // first layer, dcol = dy · W and dx = col2im(dcol)   (block by block, col rebuilt from x)
+        let dx = dx.map(|dx| {
             resize_batch(dx, x.batch(), &[g.h, g.w, g.c]);
-            self.dcol.resize(self.col.len(), 0.0);
-            InputGrad { dcol: &mut self.dcol, dx: dx.data_mut() }
+            dx.data_mut()
         });
         let (weight, bias) = (&mut self.weight, &mut self.bias);
         conv_backward(
-            &self.col,
+            x.data(),
             dy.data(),
             &g,
             weight.value.data(),
             weight.grad.data_mut(),
             bias.grad.data_mut(),
-            input_grad,
+            dx,
             &mut self.workspace,
             self.blocking,
         );

@@ -170,7 +170,7 @@ pub struct ModelSpec {
 /// schedule = { name = "one_cycle" }
 /// warmup_epochs = 0.0
 /// label_smoothing = 0.0
-/// augment = { rotation = 10.0, shift = 2.0, zoom = 0.1, shear = 5.0 }
+/// augment = { rotation = 10.0, shift = 2.0, zoom = 0.1, shear = 5.0 }   # elastic_alpha, elastic_sigma: optional
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

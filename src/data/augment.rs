@@ -69,9 +69,8 @@ impl Augment {
                 "augment: rotation must be in [0, 180] degrees, shift in [0, 14] pixels, zoom in [0, 0.9], shear in [0, 60] degrees; got {self:?}"
             ));
         }
-        if !ok(self.elastic_alpha, 200.0)
-            || !(self.elastic_sigma.is_finite() && (0.5..=20.0).contains(&self.elastic_sigma))
-        {
+        let sigma_ok = self.elastic_sigma.is_finite() && (0.5..=20.0).contains(&self.elastic_sigma);
+        if !(ok(self.elastic_alpha, 200.0) && sigma_ok) {
             return Err(format!(
                 "augment: elastic_alpha must be in [0, 200] pixels and elastic_sigma in [0.5, 20] pixels; got {} and {}",
                 self.elastic_alpha, self.elastic_sigma

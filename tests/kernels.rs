@@ -86,12 +86,12 @@ proptest! {
     #[test]
     fn blocked_convolution_matches_definition(
         batch in 1usize..7, h in 1usize..9, w in 1usize..9, c in 1usize..4, oc in 1usize..5,
-        k in 1usize..4, stride in 1usize..3, images in 1usize..4, per_group in 1usize..3, seed: u64,
+        k in 1usize..4, stride in 1usize..3, images in 1usize..4, per_group in 1usize..3, transposed: bool, seed: u64,
     ) {
         prop_assume!(k <= h && k <= w);
         let (oh, ow) = ((h - k) / stride + 1, (w - k) / stride + 1);
         let g = ConvGeometry { h, w, c, k, stride, pad_top: 0, pad_left: 0, oh, ow };
-        let blocking = kernels::Blocking { images, blocks_per_group: per_group };
+        let blocking = kernels::Blocking { images, blocks_per_group: per_group, transposed_weight_grad: transposed };
         let x = random_vec(batch * h * w * c, seed);
         let weight = random_vec(oc * g.patch_len(), seed ^ 1);
         let bias = random_vec(oc, seed ^ 2);

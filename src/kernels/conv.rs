@@ -38,6 +38,11 @@ pub struct Blocking {
     pub images: usize,
     /// Blocks per group (at least 1).
     pub blocks_per_group: usize,
+    /// Whether each group sums `dWᵀ [k·k·C, OC]` rather than `dW [OC, k·k·C]`
+    /// (transposed when the partials are added up): the same numbers, but
+    /// the GEMM runs several times faster when its output is `OC` wide and
+    /// only a few rows tall, as for a first layer (`k·k·C` = 9 or 25).
+    pub transposed_weight_grad: bool,
 }
 
 impl Blocking {
@@ -47,7 +52,7 @@ impl Blocking {
         let row_bytes = (g.patch_len() + oc).max(1) * std::mem::size_of::<f32>();
         let rows = BLOCK_BYTES / row_bytes;
         let images = (rows / (g.oh * g.ow).max(1)).max(1);
-        Blocking { images, blocks_per_group: GROUP_IMAGES.div_ceil(images) }
+        Blocking { images, blocks_per_group: GROUP_IMAGES.div_ceil(images), transposed_weight_grad: g.patch_len() < oc }
     }
 }
 
@@ -138,7 +143,7 @@ pub fn conv_backward(
             let col = grown(col, rows * k);
             // col = im2col(x), as in forward
             im2col_serial(x, g, col);
-            block_param_grads(col, dy, oc, k, part, accumulate);
+            block_param_grads(col, dy, oc, k, part, accumulate, blocking.transposed_weight_grad);
             if let Some(dx) = dx {
                 let dcol = grown(dcol, rows * k);
                 // from y = col·Wᵀ:  dcol[rows, k·k·C] = dy[rows, OC] · W[OC, k·k·C]
@@ -164,18 +169,39 @@ pub fn conv_backward(
     // The groups' partial sums, added in group order.
     for part in partials.chunks_exact(part) {
         let (dw, db) = part.split_at(oc * k);
-        dweight.iter_mut().zip(dw).for_each(|(d, p)| *d += p);
+        if blocking.transposed_weight_grad {
+            // dw holds dWᵀ [k·k·C, OC]
+            for (t, row) in dw.chunks_exact(oc).enumerate() {
+                row.iter().enumerate().for_each(|(o, p)| dweight[o * k + t] += p);
+            }
+        } else {
+            dweight.iter_mut().zip(dw).for_each(|(d, p)| *d += p);
+        }
         dbias.iter_mut().zip(db).for_each(|(d, p)| *d += p);
     }
 }
 
 /// One block's share of the parameter gradients, written into (or, with
-/// `accumulate`, added to) its group's `part = [dW | db]`.
-fn block_param_grads(col: &[f32], dy: &[f32], oc: usize, k: usize, part: &mut [f32], accumulate: bool) {
+/// `accumulate`, added to) its group's `part = [dW | db]`, with `dW` stored
+/// `[OC, k·k·C]`, or `[k·k·C, OC]` when `transposed`.
+fn block_param_grads(
+    col: &[f32],
+    dy: &[f32],
+    oc: usize,
+    k: usize,
+    part: &mut [f32],
+    accumulate: bool,
+    transposed: bool,
+) {
     let rows = dy.len() / oc;
     let (dw, db) = part.split_at_mut(oc * k);
-    // from y = col·Wᵀ:  dW[OC, k·k·C] (+)= dy[rows, OC]ᵀ · col[rows, k·k·C]
-    matmul_serial(oc, k, rows, dy, Transpose::Yes, col, Transpose::No, dw, accumulate);
+    if transposed {
+        // from y = col·Wᵀ:  dWᵀ[k·k·C, OC] (+)= col[rows, k·k·C]ᵀ · dy[rows, OC]
+        matmul_serial(k, oc, rows, col, Transpose::Yes, dy, Transpose::No, dw, accumulate);
+    } else {
+        // from y = col·Wᵀ:  dW[OC, k·k·C] (+)= dy[rows, OC]ᵀ · col[rows, k·k·C]
+        matmul_serial(oc, k, rows, dy, Transpose::Yes, col, Transpose::No, dw, accumulate);
+    }
     // from y = b + …:   db[OC] (+)= Σ_rows dy
     if !accumulate {
         db.fill(0.0);

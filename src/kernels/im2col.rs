@@ -102,29 +102,40 @@ pub fn im2col_serial(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
     }
 }
 
-/// Copies a kernel row (`k·C` values). Rows are short (3 values for the
-/// tutorial's first convolution, 48–192 for the next ones): a `memcpy` call
-/// per row costs more than the copy, so the row is moved 8 values at a time
-/// as fixed-size arrays, which compile to plain vector moves.
+/// Copies a kernel row (`k·C` values). Rows are short (3 or 5 values for a
+/// first convolution over one channel, 48–192 for the next ones): a `memcpy`
+/// call per row costs more than the copy, so short rows are copied as
+/// fixed-size arrays and longer ones 8 values at a time, which compile to
+/// plain moves.
 #[inline]
 fn copy_run(out: &mut [f32], src: &[f32]) {
-    if let (Ok(out), Ok(src)) = (<&mut [f32; 3]>::try_from(&mut *out), <&[f32; 3]>::try_from(src)) {
-        // The tutorial's first convolution: 3×3 over one channel.
-        *out = *src;
-        return;
+    match out.len().min(src.len()) {
+        1 => copy_fixed::<1>(out, src),
+        2 => copy_fixed::<2>(out, src),
+        3 => copy_fixed::<3>(out, src),
+        4 => copy_fixed::<4>(out, src),
+        5 => copy_fixed::<5>(out, src),
+        6 => copy_fixed::<6>(out, src),
+        7 => copy_fixed::<7>(out, src),
+        n => {
+            let mut out8 = out[..n].chunks_exact_mut(8);
+            let mut src8 = src[..n].chunks_exact(8);
+            for (o, s) in (&mut out8).zip(&mut src8) {
+                copy_fixed::<8>(o, s);
+            }
+            for (o, s) in out8.into_remainder().iter_mut().zip(src8.remainder()) {
+                *o = *s;
+            }
+        }
     }
-    let n = out.len().min(src.len());
-    let (out, src) = (&mut out[..n], &src[..n]);
-    let mut out8 = out.chunks_exact_mut(8);
-    let mut src8 = src.chunks_exact(8);
-    for (o, s) in (&mut out8).zip(&mut src8) {
-        let s: &[f32; 8] = s.try_into().expect("a chunk of 8");
-        let o: &mut [f32; 8] = o.try_into().expect("a chunk of 8");
-        *o = *s;
-    }
-    for (o, s) in out8.into_remainder().iter_mut().zip(src8.remainder()) {
-        *o = *s;
-    }
+}
+
+/// Copies the first `N` values of `src` to `out` as one fixed-size array.
+#[inline(always)]
+fn copy_fixed<const N: usize>(out: &mut [f32], src: &[f32]) {
+    let src: &[f32; N] = src[..N].try_into().expect("N values");
+    let out: &mut [f32; N] = (&mut out[..N]).try_into().expect("N values");
+    *out = *src;
 }
 
 /// The adjoint of [`im2col`]: `dcol [B·OH·OW, k·k·C]` → `dinput [B, H, W, C]`,

@@ -12,9 +12,10 @@
 //! second convolution at batch 64) through memory, and keeping it for
 //! backward streams it again; here no im2col matrix outlives its block.
 //!
-//! Backward works block by block too: each block's weight and bias gradients
-//! go to their own partial sums, added in block order at the end, so the
-//! result depends on the block size (fixed by the shapes) and never on the
+//! Backward works block by block too, rebuilding each block's im2col from
+//! the input: the weight and bias gradients of a fixed group of blocks go to
+//! the group's own partial sums, added in group order at the end, so the
+//! result depends on the blocking (fixed by the shapes) and never on the
 //! number of threads.
 
 use super::gemm::{matmul_serial, Transpose};

@@ -54,7 +54,7 @@ pub struct Conv2d {
     out_shape: [usize; 3],
     weight: Param,
     bias: Param,
-    /// Partial sums of the weight and bias gradients, one per block of images.
+    /// Partial sums of the weight and bias gradients, one per group of blocks.
     workspace: Vec<f32>,
 }
 

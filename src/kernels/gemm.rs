@@ -143,7 +143,7 @@ pub fn matmul_reduce_rows(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c:
     workspace.par_chunks_mut(m * n).enumerate().for_each(|(i, part)| {
         let (k0, k1) = (i * REDUCE_CHUNK, ((i + 1) * REDUCE_CHUNK).min(k));
         let (a, b) = (&a[k0 * m..k1 * m], &b[k0 * n..k1 * n]);
-        matmul_on(m, n, k1 - k0, a, Transpose::Yes, b, Transpose::No, part, false, Parallelism::None);
+        matmul_serial(m, n, k1 - k0, a, Transpose::Yes, b, Transpose::No, part, false);
     });
     let c = &mut c[..m * n];
     c.fill(0.0);

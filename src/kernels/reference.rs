@@ -18,6 +18,27 @@ pub fn matmul(m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Vec<f32> {
     c
 }
 
+/// The `(input index, weight index)` pairs that output pixel `(b, oy, ox)`
+/// of filter `o` multiplies and sums, by the definition: every tap of the
+/// window that falls inside the image, every channel.
+fn window_pairs(
+    g: &ConvGeometry,
+    b: usize,
+    oy: usize,
+    ox: usize,
+    o: usize,
+) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let taps = (0..g.k).flat_map(move |ky| (0..g.k).map(move |kx| (ky, kx)));
+    let inside = taps.filter_map(move |(ky, kx)| {
+        let iy = (oy * g.stride + ky) as isize - g.pad_top as isize;
+        let ix = (ox * g.stride + kx) as isize - g.pad_left as isize;
+        (iy >= 0 && ix >= 0 && iy < g.h as isize && ix < g.w as isize).then_some((ky, kx, iy as usize, ix as usize))
+    });
+    inside.flat_map(move |(ky, kx, iy, ix)| {
+        (0..g.c).map(move |c| (((b * g.h + iy) * g.w + ix) * g.c + c, ((o * g.k + ky) * g.k + kx) * g.c + c))
+    })
+}
+
 /// Direct convolution: `x [B, H, W, C]`, `weight [OC, k, k, C]`, `bias [OC]`
 /// → `[B, OH, OW, OC]`, by the definition (sum over the window).
 pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, batch: usize) -> Vec<f32> {
@@ -27,22 +48,8 @@ pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, batch: 
         for oy in 0..g.oh {
             for ox in 0..g.ow {
                 for o in 0..oc {
-                    let mut s = bias[o] as f64;
-                    for ky in 0..g.k {
-                        for kx in 0..g.k {
-                            let iy = (oy * g.stride + ky) as isize - g.pad_top as isize;
-                            let ix = (ox * g.stride + kx) as isize - g.pad_left as isize;
-                            if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
-                                continue;
-                            }
-                            for c in 0..g.c {
-                                let xv = x[((b * g.h + iy as usize) * g.w + ix as usize) * g.c + c];
-                                let wv = weight[((o * g.k + ky) * g.k + kx) * g.c + c];
-                                s += xv as f64 * wv as f64;
-                            }
-                        }
-                    }
-                    y[((b * g.oh + oy) * g.ow + ox) * oc + o] = s as f32;
+                    let sum: f64 = window_pairs(g, b, oy, ox, o).map(|(xi, wi)| x[xi] as f64 * weight[wi] as f64).sum();
+                    y[((b * g.oh + oy) * g.ow + ox) * oc + o] = (bias[o] as f64 + sum) as f32;
                 }
             }
         }
@@ -69,20 +76,9 @@ pub fn conv2d_backward(
                 for o in 0..oc {
                     let d = dy[((b * g.oh + oy) * g.ow + ox) * oc + o] as f64;
                     db[o] += d;
-                    for ky in 0..g.k {
-                        for kx in 0..g.k {
-                            let iy = (oy * g.stride + ky) as isize - g.pad_top as isize;
-                            let ix = (ox * g.stride + kx) as isize - g.pad_left as isize;
-                            if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
-                                continue;
-                            }
-                            for c in 0..g.c {
-                                let xi = ((b * g.h + iy as usize) * g.w + ix as usize) * g.c + c;
-                                let wi = ((o * g.k + ky) * g.k + kx) * g.c + c;
-                                dw[wi] += d * x[xi] as f64;
-                                dx[xi] += d * weight[wi] as f64;
-                            }
-                        }
+                    for (xi, wi) in window_pairs(g, b, oy, ox, o) {
+                        dw[wi] += d * x[xi] as f64;
+                        dx[xi] += d * weight[wi] as f64;
                     }
                 }
             }

@@ -31,10 +31,11 @@ pub struct BenchConfig {
     pub gemm_size: usize,
 }
 
-/// Timing of one layer during training.
+/// Timing of one layer (or one fused step) during training.
 #[derive(Clone, Debug, Serialize)]
 pub struct LayerTime {
-    /// Position and kind, e.g. `"3 conv2d"`.
+    /// Position and kind, e.g. `"3 conv2d"`, or the kinds of a fused step,
+    /// e.g. `"0 conv2d+relu+max_pool2d"`.
     pub layer: String,
     /// Milliseconds per training step in forward.
     pub forward_ms: f64,
@@ -103,16 +104,19 @@ pub fn run(config: &BenchConfig, mnist: &Mnist) -> Result<BenchResult, String> {
     let train_seconds = start.elapsed().as_secs_f64();
     let train_img_s = (config.train_batches * config.batch_size) as f64 / train_seconds;
     let steps = config.train_batches.max(1) as f64;
+    // One row per step: a fused convolution's row names the layers it runs.
+    let times = model.layer_times().unwrap_or_default();
     let layers = model
-        .layer_times()
-        .unwrap_or_default()
-        .iter()
-        .zip(model.layers())
-        .enumerate()
-        .map(|(i, ((f, b), layer))| LayerTime {
-            layer: format!("{i} {}", layer.kind()),
-            forward_ms: 1e3 * f / steps,
-            backward_ms: 1e3 * b / steps,
+        .steps()
+        .into_iter()
+        .map(|step| {
+            let (f, b) = times.get(*step.start()).copied().unwrap_or_default();
+            let kinds: Vec<&str> = model.layers()[step.clone()].iter().map(|l| l.kind()).collect();
+            LayerTime {
+                layer: format!("{} {}", step.start(), kinds.join("+")),
+                forward_ms: 1e3 * f / steps,
+                backward_ms: 1e3 * b / steps,
+            }
         })
         .collect();
     model.set_profiling(false);

@@ -115,6 +115,56 @@ proptest! {
         prop_assert_eq!(&db2, &db);
     }
 
+    /// The convolution fused with the ReLU and 2×2 max pooling that follow
+    /// it, forward and backward, against the three layers' definitions run
+    /// one after the other (ReLU first, as in the tutorial's network: the
+    /// fused kernel pools first, which must not change a number).
+    #[test]
+    fn fused_convolution_matches_the_layers_one_by_one(
+        batch in 1usize..6, h in 2usize..10, w in 2usize..10, c in 1usize..4, oc in 1usize..6,
+        k in 1usize..4, images in 1usize..4, per_group in 1usize..3, transposed: bool,
+        relu: bool, pool: bool, first_layer: bool, ties: bool, seed: u64,
+    ) {
+        prop_assume!(k < h && k < w);
+        let (oh, ow) = (h - k + 1, w - k + 1);
+        prop_assume!(!pool || (oh >= 2 && ow >= 2));
+        let g = ConvGeometry { h, w, c, k, stride: 1, pad_top: 0, pad_left: 0, oh, ow };
+        let pg = PoolGeometry { h: oh, w: ow, c: oc, size: 2, stride: 2, oh: oh / 2, ow: ow / 2 };
+        let blocking = kernels::Blocking { images, blocks_per_group: per_group, transposed_weight_grad: transposed };
+        let epilogue = kernels::Epilogue { relu, max_pool_2x2: pool };
+        // With `ties`, small whole numbers: exact sums, so equal maxima in many windows.
+        let values = |n: usize, s: u64| -> Vec<f32> {
+            random_vec(n, s).into_iter().map(|v| if ties { (2.0 * v).round() } else { v }).collect()
+        };
+        let (x, weight, bias) = (values(batch * h * w * c, seed), values(oc * g.patch_len(), seed ^ 1), values(oc, seed ^ 2));
+
+        // The definitions, layer by layer: z = conv(x), r = relu?(z), y = pool?(r).
+        let z = reference::conv2d(&x, &weight, &bias, &g, batch);
+        let r: Vec<f32> = z.iter().map(|&v| if relu { v.max(0.0) } else { v }).collect();
+        let want_y = if pool { reference::pool(&r, &pg, batch, true) } else { r.clone() };
+        let out_len = want_y.len();
+        let mut y = vec![f32::NAN; out_len];
+        let mut route = vec![9u8; batch * epilogue.route_len([oh, ow, oc])];
+        kernels::conv_forward_fused(&x, &g, &weight, &bias, &mut y, blocking, epilogue, &mut route);
+        assert_all_close(&y, &want_y, "fused forward");
+
+        let dy = random_vec(out_len, seed ^ 3);
+        let dr = if pool { reference::max_pool_backward(&r, &dy, &pg, batch) } else { dy.clone() };
+        let dz: Vec<f32> = dr.iter().zip(&z).map(|(&d, &v)| if relu && v <= 0.0 { 0.0 } else { d }).collect();
+        let (want_dw, want_db, want_dx) = reference::conv2d_backward(&x, &weight, &dz, &g, batch, oc);
+        let (mut dw, mut db, mut dx) = (vec![f32::NAN; weight.len()], vec![f32::NAN; oc], vec![f32::NAN; x.len()]);
+        let mut partials = Vec::new();
+        let grads = kernels::ConvGrads {
+            dweight: &mut dw, dbias: &mut db, dx: (!first_layer).then_some(&mut dx[..]), partials: &mut partials,
+        };
+        kernels::conv_backward_fused(&x, &y, &dy, &route, &g, &weight, grads, blocking, epilogue);
+        assert_all_close(&dw, &want_dw, "fused dweight");
+        assert_all_close(&db, &want_db, "fused dbias");
+        if !first_layer {
+            assert_all_close(&dx, &want_dx, "fused dx");
+        }
+    }
+
     #[test]
     fn pooling_matches_reference(
         batch in 1usize..4, h in 1usize..12, w in 1usize..12, c in 1usize..5, size in 1usize..4, stride in 1usize..4, seed: u64,

@@ -124,3 +124,62 @@ fn chunked_inference_gives_the_same_scores_as_one_pass() {
         assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "score {i}: chunked {a}, whole {b}");
     }
 }
+
+/// Every parameter gradient of the model, in order.
+fn gradients(model: &Sequential) -> Vec<f32> {
+    model.named_params().iter().flat_map(|(_, p)| p.grad.data().to_vec()).collect()
+}
+
+#[test]
+fn fused_steps_give_the_numbers_of_the_layers_one_by_one() {
+    // cnn: conv → relu → pool (twice) and conv → relu; fast: conv → pool → batch norm;
+    // the third: conv → pool → relu, the ReLU after the pooling.
+    let pool_then_relu = chiffre::model::ModelSpec::parse(
+        r#"
+        name = "pool_then_relu"
+        input = [28, 28, 1]
+        [[layers]]
+        type = "conv2d"
+        filters = 6
+        kernel = 3
+        [[layers]]
+        type = "max_pool2d"
+        size = 2
+        [[layers]]
+        type = "relu"
+        [[layers]]
+        type = "conv2d"
+        filters = 5
+        kernel = 3
+        [[layers]]
+        type = "flatten"
+        [[layers]]
+        type = "dense"
+        units = 10
+        "#,
+        "toml",
+    )
+    .unwrap();
+    let n = 70;
+    let mut x = Tensor::zeros(&[n, 28, 28, 1]);
+    let mut labels = Vec::new();
+    mnist().train.fill_batch(&(0..n).collect::<Vec<_>>(), x.data_mut(), &mut labels);
+    for spec in [preset("cnn", 10).unwrap(), preset("fast", 10).unwrap(), pool_then_relu] {
+        let mut model = Sequential::new(&spec, 5).unwrap();
+        model.input_mut(n).data_mut().copy_from_slice(x.data());
+        let each = model.forward_each_layer(Mode::Train).clone();
+        let loss_each = model.backward(Loss::CrossEntropy, &labels);
+        let grads_each = gradients(&model);
+        let fused = model.forward_loaded(Mode::Train).clone();
+        let loss_fused = model.backward(Loss::CrossEntropy, &labels);
+        let grads_fused = gradients(&model);
+        assert_eq!(fused.data(), each.data(), "{}: scores", spec.name);
+        assert_eq!(loss_fused, loss_each, "{}: loss", spec.name);
+        assert_eq!(grads_fused.len(), grads_each.len());
+        let max = grads_each.iter().fold(0.0f32, |m, g| m.max(g.abs()));
+        assert!(max > 0.0, "{}: the gradients are not all zero", spec.name);
+        for (i, (a, b)) in grads_fused.iter().zip(&grads_each).enumerate() {
+            assert!((a - b).abs() <= 1e-6 * max, "{}: gradient {i}: fused {a}, one by one {b}", spec.name);
+        }
+    }
+}

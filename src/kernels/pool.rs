@@ -176,6 +176,66 @@ fn route_2x2(taps: [&[f32]; 4], y: &[f32], dy: &[f32], [da, db, dd, de]: [&mut [
     }
 }
 
+/// Fused pooling for [`crate::kernels::conv_forward_fused`]: one image's
+/// 2×2/stride-2 max pooling of `z [H, W, C]` into `out [H/2, W/2, C]`,
+/// then, with `relu`, `max(0, ·)` (which commutes with the max). The tap
+/// that won each window (0–3 in reading order, the first on ties, as
+/// [`max_pool_backward`]) goes to `route`, since `z` itself is not kept.
+pub fn max_pool_2x2_route_forward(z: &[f32], g: &PoolGeometry, relu: bool, out: &mut [f32], route: &mut [u8]) {
+    let (c, row) = (g.c, g.w * g.c);
+    let cells = out.chunks_exact_mut(c).zip(route.chunks_exact_mut(c));
+    for (cell, (out, route)) in cells.enumerate() {
+        let (oy, ox) = (cell / g.ow, cell % g.ow);
+        let (top, bottom) = (&z[2 * oy * row..(2 * oy + 1) * row], &z[(2 * oy + 1) * row..(2 * oy + 2) * row]);
+        let [a, b, d, e] = window_2x2(top, bottom, ox, c).map(|t| &t[..c]);
+        let (out, route) = (&mut out[..c], &mut route[..c]);
+        for i in 0..c {
+            // strict comparisons in reading order: the first of equal maxima wins
+            let (mut m, mut r) = (a[i], 0u8);
+            (m, r) = if b[i] > m { (b[i], 1) } else { (m, r) };
+            (m, r) = if d[i] > m { (d[i], 2) } else { (m, r) };
+            (m, r) = if e[i] > m { (e[i], 3) } else { (m, r) };
+            out[i] = if relu { m.max(0.0) } else { m };
+            route[i] = r;
+        }
+    }
+}
+
+/// Backward of [`max_pool_2x2_route_forward`] for one image: writes every
+/// value of `dz [H, W, C]`: the gradient `dout` of each window (times
+/// `out > 0` with `relu`, the ReLU's derivative) goes to the tap in `route`,
+/// zeros everywhere else (the other taps and the uncovered strip).
+pub fn max_pool_2x2_route_backward(
+    out: &[f32],
+    dout: &[f32],
+    route: &[u8],
+    g: &PoolGeometry,
+    relu: bool,
+    dz: &mut [f32],
+) {
+    zero_uncovered(dz, g);
+    let (c, row) = (g.c, g.w * g.c);
+    for oy in 0..g.oh {
+        let (dtop, dbottom) = dz[2 * oy * row..(2 * oy + 2) * row].split_at_mut(row);
+        for ox in 0..g.ow {
+            let at = (oy * g.ow + ox) * c;
+            let (out, dout, route) = (&out[at..at + c], &dout[at..at + c], &route[at..at + c]);
+            let (left, right) = (2 * ox * c, (2 * ox + 1) * c);
+            let (da, db) = dtop[left..right + c].split_at_mut(c);
+            let (dd, de) = dbottom[left..right + c].split_at_mut(c);
+            for i in 0..c {
+                // from out = relu?(max(taps)):  d tap = dout · relu'(out), for the winning tap only
+                let grad = if relu { dout[i] * if out[i] > 0.0 { 1.0 } else { 0.0 } } else { dout[i] };
+                let r = route[i];
+                da[i] = if r == 0 { grad } else { 0.0 };
+                db[i] = if r == 1 { grad } else { 0.0 };
+                dd[i] = if r == 2 { grad } else { 0.0 };
+                de[i] = if r == 3 { grad } else { 0.0 };
+            }
+        }
+    }
+}
+
 /// Zeroes the rows and columns of one image that no window of `g` covers
 /// (when stride = size: the last `(H - size) % size` rows and columns).
 fn zero_uncovered(dx: &mut [f32], g: &PoolGeometry) {

@@ -6,7 +6,7 @@
 //! built block by block in `kernels::conv` (again in backward, from `x`).
 
 use super::{resize_batch, Init, Layer, Mode, Param};
-use crate::kernels::{conv_backward, conv_forward, Blocking, ConvGeometry};
+use crate::kernels::{conv_backward_fused, conv_forward_fused, Blocking, ConvGeometry, ConvGrads, Epilogue};
 use crate::tensor::Tensor;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,8 @@ pub struct Conv2d {
     bias: Param,
     /// Partial sums of the weight and bias gradients, one per group of blocks.
     workspace: Vec<f32>,
+    /// The winning tap of each pooling window, when a fused forward pools.
+    route: Vec<u8>,
 }
 
 impl Conv2d {
@@ -87,11 +89,61 @@ impl Conv2d {
             weight: Param::new(weight),
             bias: Param::new(Tensor::zeros(&[filters])),
             workspace: Vec::new(),
+            route: Vec::new(),
         })
     }
 
     fn filters(&self) -> usize {
         self.out_shape[2]
+    }
+
+    /// The per-example output shape after `epilogue` (`[OH/2, OW/2, OC]` when it pools).
+    pub fn fused_output_shape(&self, epilogue: Epilogue) -> [usize; 3] {
+        epilogue.output_shape(self.out_shape)
+    }
+
+    /// The convolution and the layers `epilogue` stands for (ReLU, 2×2 max
+    /// pooling), in one pass over each block: `y = relu?(pool?(conv(x)))`,
+    /// shaped by [`Conv2d::fused_output_shape`]. The same numbers as running
+    /// the layers one by one; the convolution's own output is never stored.
+    pub fn forward_fused(&mut self, x: &Tensor, y: &mut Tensor, epilogue: Epilogue) {
+        resize_batch(y, x.batch(), &self.fused_output_shape(epilogue));
+        self.route.resize(x.batch() * epilogue.route_len(self.out_shape), 0);
+        let (weight, bias) = (self.weight.value.data(), self.bias.value.data());
+        // z = im2col(x) · W[OC, k·k·C]ᵀ + b;  y = relu?(pool?(z)), the pooling's winners in route
+        conv_forward_fused(
+            x.data(),
+            &self.geometry,
+            weight,
+            bias,
+            y.data_mut(),
+            self.blocking,
+            epilogue,
+            &mut self.route,
+        );
+    }
+
+    /// Backward of [`Conv2d::forward_fused`] with the same `epilogue`: `y`
+    /// is its output and `dy` = d(loss)/dy; writes the parameter gradients
+    /// and, when asked, `dx`.
+    pub fn backward_fused(&mut self, x: &Tensor, y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>, epilogue: Epilogue) {
+        let g = self.geometry;
+        // from y = relu?(pool?(z)):  dz = dy routed to each window's winner, times relu'(y);
+        // from z = col·Wᵀ + b:  dW = dzᵀ · col,  db = Σ_rows dz;  and, unless this is the
+        // first layer, dcol = dz · W and dx = col2im(dcol)   (block by block, col rebuilt from x)
+        let dx = dx.map(|dx| {
+            resize_batch(dx, x.batch(), &[g.h, g.w, g.c]);
+            dx.data_mut()
+        });
+        let (weight, bias) = (&mut self.weight, &mut self.bias);
+        let grads = ConvGrads {
+            dweight: weight.grad.data_mut(),
+            dbias: bias.grad.data_mut(),
+            dx,
+            partials: &mut self.workspace,
+        };
+        let (y, dy) = (y.data(), dy.data());
+        conv_backward_fused(x.data(), y, dy, &self.route, &g, weight.value.data(), grads, self.blocking, epilogue);
     }
 }
 
@@ -105,32 +157,14 @@ impl Layer for Conv2d {
     }
 
     fn forward(&mut self, x: &Tensor, y: &mut Tensor, _mode: Mode) {
-        resize_batch(y, x.batch(), &self.out_shape);
-        let (weight, bias) = (self.weight.value.data(), self.bias.value.data());
         // col = im2col(x);  y[B·OH·OW, OC] = col · W[OC, k·k·C]ᵀ + b   (block by block, see kernels::conv)
-        conv_forward(x.data(), &self.geometry, weight, bias, y.data_mut(), self.blocking);
+        self.forward_fused(x, y, Epilogue::default());
     }
 
-    fn backward(&mut self, x: &Tensor, _y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
-        let g = self.geometry;
+    fn backward(&mut self, x: &Tensor, y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
         // from y = col·Wᵀ + b:  dW = dyᵀ · col,  db = Σ_rows dy;  and, unless this is the
         // first layer, dcol = dy · W and dx = col2im(dcol)   (block by block, col rebuilt from x)
-        let dx = dx.map(|dx| {
-            resize_batch(dx, x.batch(), &[g.h, g.w, g.c]);
-            dx.data_mut()
-        });
-        let (weight, bias) = (&mut self.weight, &mut self.bias);
-        conv_backward(
-            x.data(),
-            dy.data(),
-            &g,
-            weight.value.data(),
-            weight.grad.data_mut(),
-            bias.grad.data_mut(),
-            dx,
-            &mut self.workspace,
-            self.blocking,
-        );
+        self.backward_fused(x, y, dy, dx, Epilogue::default());
     }
 
     fn params(&self) -> Vec<(&'static str, &Param)> {

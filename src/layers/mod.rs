@@ -60,7 +60,7 @@ impl Param {
 /// `forward` maps a batch `input` to `output` (resized by the layer);
 /// `backward` receives the same `input` and `output` plus d(loss)/d(output),
 /// writes the parameter gradients, and, when asked, d(loss)/d(input).
-pub trait Layer: Send {
+pub trait Layer: Send + std::any::Any {
     /// The layer's kind in snake case, as in spec files: `"conv2d"`, `"dense"`…
     fn kind(&self) -> &'static str;
 

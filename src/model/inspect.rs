@@ -54,7 +54,7 @@ impl Sequential {
         let per = self.input_shape().iter().product::<usize>();
         assert_eq!(example.len(), per, "inspect takes one example of {per} values");
         self.input_mut(1).data_mut().copy_from_slice(example);
-        self.forward_loaded(Mode::Eval);
+        self.forward_each_layer(Mode::Eval);
         self.layers()
             .iter()
             .zip(&self.activations()[1..])

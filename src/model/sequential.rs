@@ -6,6 +6,7 @@
 
 use super::spec::{LayerSpec, ModelSpec};
 use super::ModelError;
+use crate::kernels::Epilogue;
 use crate::layers::{
     AvgPool2d, BatchNorm, Conv2d, Dense, Dropout, Flatten, Layer, MaxPool2d, Mode, Param, Relu, Sigmoid, Tanh,
 };
@@ -31,6 +32,61 @@ pub struct Sequential {
     scores: Tensor,
     /// Examples per pass of [`Sequential::infer_loaded`].
     infer_chunk: usize,
+    /// How [`Sequential::forward_loaded`] runs the layers: in steps, some
+    /// of which fuse a convolution with the ReLU and pooling after it.
+    steps: Vec<Step>,
+    /// Whether the last forward pass ran fused steps (backward must match it).
+    ran_fused: bool,
+}
+
+/// Layers `first..=last`, run as one: a convolution and the ReLU and 2×2
+/// max pooling right after it (its `epilogue`), or one layer on its own.
+///
+/// Fusing is an execution plan only: the layers, their parameters, files
+/// and reports stay as the spec lists them. It gives the same numbers as
+/// running the layers one by one (max pooling and ReLU commute, and the
+/// pooling keeps the first of equal maxima either way), but the
+/// convolution's output is pooled while its block is in cache instead of
+/// going through memory three times (tests/training.rs checks the two ways
+/// agree, forward and backward).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Step {
+    first: usize,
+    last: usize,
+    epilogue: Option<Epilogue>,
+}
+
+/// The steps of a network of `specs`: each convolution takes the ReLU
+/// and the 2×2/stride-2 max pooling that follow it, in either order.
+fn fusion_plan(specs: &[LayerSpec]) -> Vec<Step> {
+    let mut steps = Vec::with_capacity(specs.len());
+    let mut i = 0;
+    while i < specs.len() {
+        let mut step = Step { first: i, last: i, epilogue: None };
+        if let LayerSpec::Conv2d { .. } = specs[i] {
+            let mut epilogue = Epilogue::default();
+            for next in &specs[i + 1..] {
+                match *next {
+                    LayerSpec::Relu if !epilogue.relu => epilogue.relu = true,
+                    LayerSpec::MaxPool2d { size: 2, stride: None | Some(2) } if !epilogue.max_pool_2x2 => {
+                        epilogue.max_pool_2x2 = true
+                    }
+                    _ => break,
+                }
+                step.last += 1;
+            }
+            step.epilogue = (step.last > i).then_some(epilogue);
+        }
+        steps.push(step);
+        i = step.last + 1;
+    }
+    steps
+}
+
+/// The layer as a convolution, when it is one.
+fn as_conv(layer: &mut dyn Layer) -> Option<&mut Conv2d> {
+    let any: &mut dyn std::any::Any = layer;
+    any.downcast_mut::<Conv2d>()
 }
 
 /// Activation values (f32) one chunk of [`Sequential::infer_loaded`] may
@@ -181,6 +237,8 @@ impl Sequential {
             staged: Tensor::default(),
             scores: Tensor::default(),
             infer_chunk,
+            steps: fusion_plan(&spec.layers),
+            ran_fused: false,
             spec: spec.clone(),
             layers,
             acts: vec![Tensor::default(); n + 1],
@@ -227,14 +285,44 @@ impl Sequential {
         &mut self.acts[0]
     }
 
-    /// Runs every layer on the input buffer; returns the class scores `[B, K]`.
+    /// Runs the network on the input buffer, fused steps and all; returns
+    /// the class scores `[B, K]`. The activations inside a fused step (a
+    /// convolution's output before its ReLU and pooling) are not computed:
+    /// use [`Sequential::forward_each_layer`] to see every layer's output.
     pub fn forward_loaded(&mut self, mode: Mode) -> &Tensor {
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            let (before, after) = self.acts.split_at_mut(i + 1);
+        self.run_forward(mode, true)
+    }
+
+    /// As [`Sequential::forward_loaded`], but one layer at a time, keeping
+    /// every layer's output in [`Sequential::activations`] (for pictures of
+    /// what each layer does; slower).
+    pub fn forward_each_layer(&mut self, mode: Mode) -> &Tensor {
+        self.run_forward(mode, false)
+    }
+
+    fn run_forward(&mut self, mode: Mode, fused: bool) -> &Tensor {
+        self.ran_fused = fused;
+        for s in 0..self.steps.len() {
+            let step = self.steps[s];
             let start = self.profile.is_some().then(Instant::now);
-            layer.forward(&before[i], &mut after[0], mode);
+            match step.epilogue.filter(|_| fused) {
+                Some(epilogue) => {
+                    let (before, after) = self.acts.split_at_mut(step.first + 1);
+                    let out = &mut after[step.last - step.first];
+                    match as_conv(self.layers[step.first].as_mut()) {
+                        Some(conv) => conv.forward_fused(&before[step.first], out, epilogue),
+                        None => unreachable!("fusion_plan fuses only convolutions"),
+                    }
+                }
+                None => {
+                    for i in step.first..=step.last {
+                        let (before, after) = self.acts.split_at_mut(i + 1);
+                        self.layers[i].forward(&before[i], &mut after[0], mode);
+                    }
+                }
+            }
             if let (Some(times), Some(start)) = (self.profile.as_mut(), start) {
-                times[i].0 += start.elapsed().as_secs_f64();
+                times[step.first].0 += start.elapsed().as_secs_f64();
             }
         }
         &self.acts[self.layers.len()]
@@ -287,7 +375,9 @@ impl Sequential {
         self.forward_loaded(mode)
     }
 
-    /// The activations of the last forward pass: `[input, layer 0 output, …]`.
+    /// The activations of the last forward pass: `[input, layer 0 output, …]`
+    /// (after [`Sequential::forward_loaded`], those inside a fused step are
+    /// left from an earlier pass, or empty).
     pub fn activations(&self) -> &[Tensor] {
         &self.acts
     }
@@ -308,13 +398,33 @@ impl Sequential {
         // nobody needs their gradients: back-propagation stops there, and
         // that layer does not compute its input gradient.
         let first = self.first_learnable();
-        for i in (first..n).rev() {
-            let (grads_before, grads_after) = self.grads.split_at_mut(i + 1);
-            let grad_input = if i > first { Some(&mut grads_before[i]) } else { None };
+        for s in (0..self.steps.len()).rev() {
+            let step = self.steps[s];
+            if step.last < first {
+                break;
+            }
             let start = self.profile.is_some().then(Instant::now);
-            self.layers[i].backward(&self.acts[i], &self.acts[i + 1], &grads_after[0], grad_input);
+            match step.epilogue.filter(|_| self.ran_fused) {
+                Some(epilogue) => {
+                    let i = step.first;
+                    let (grads_before, grads_after) = self.grads.split_at_mut(i + 1);
+                    let grad_input = if i > first { Some(&mut grads_before[i]) } else { None };
+                    let (y, dy) = (&self.acts[step.last + 1], &grads_after[step.last - i]);
+                    match as_conv(self.layers[i].as_mut()) {
+                        Some(conv) => conv.backward_fused(&self.acts[i], y, dy, grad_input, epilogue),
+                        None => unreachable!("fusion_plan fuses only convolutions"),
+                    }
+                }
+                None => {
+                    for i in (step.first.max(first)..=step.last).rev() {
+                        let (grads_before, grads_after) = self.grads.split_at_mut(i + 1);
+                        let grad_input = if i > first { Some(&mut grads_before[i]) } else { None };
+                        self.layers[i].backward(&self.acts[i], &self.acts[i + 1], &grads_after[0], grad_input);
+                    }
+                }
+            }
             if let (Some(times), Some(start)) = (self.profile.as_mut(), start) {
-                times[i].1 += start.elapsed().as_secs_f64();
+                times[step.first].1 += start.elapsed().as_secs_f64();
             }
         }
         value
@@ -324,6 +434,14 @@ impl Sequential {
     /// resetting the totals.
     pub fn set_profiling(&mut self, on: bool) {
         self.profile = on.then(|| vec![(0.0, 0.0); self.layers.len()]);
+    }
+
+    /// How [`Sequential::forward_loaded`] groups the layers: each range of
+    /// layer indices runs as one step (a convolution fused with the ReLU and
+    /// pooling after it, or a single layer). Profiled times of a step are
+    /// counted on its first layer.
+    pub fn steps(&self) -> Vec<std::ops::RangeInclusive<usize>> {
+        self.steps.iter().map(|s| s.first..=s.last).collect()
     }
 
     /// Seconds spent in each layer's (forward, backward) since profiling started.

@@ -84,26 +84,23 @@ impl BatchNorm {
         self.gamma.value.len()
     }
 
-    /// Per-channel `(Σ a, Σ b)` over all rows, into `sums[..c]` and
-    /// `sums[c..]`, with `a`, `b` given by `f(i)` on the flat index `i` of a
-    /// value: blocks in parallel, then reduced in block order (f64).
-    fn channel_sums(
-        partial: &mut Vec<f64>,
-        sums: &mut [f64],
-        c: usize,
-        rows: usize,
-        f: impl Fn(usize) -> (f32, f32) + Sync,
-    ) {
-        let blocks = rows.div_ceil(ROWS_PER_BLOCK).max(1);
+    /// Per-channel `(Σ a, Σ a·b)` over all rows of `a` and `b` (both
+    /// `[rows, c]`), into `sums[..c]` and `sums[c..]`: blocks of
+    /// [`ROWS_PER_BLOCK`] rows in parallel, each summed row by row in f64,
+    /// then the blocks added in block order (the same numbers for any
+    /// number of threads). Row slices rather than flat indices, so that the
+    /// channel loop vectorises.
+    fn channel_sums(partial: &mut Vec<f64>, sums: &mut [f64], c: usize, a: &[f32], b: &[f32]) {
+        let chunk = ROWS_PER_BLOCK * c;
+        let blocks = a.len().div_ceil(chunk).max(1);
         partial.clear();
         partial.resize(blocks * 2 * c, 0.0);
-        partial.par_chunks_mut(2 * c).enumerate().for_each(|(b, out)| {
-            let (sa, sb) = out.split_at_mut(c);
-            for r in b * ROWS_PER_BLOCK..((b + 1) * ROWS_PER_BLOCK).min(rows) {
-                for ch in 0..c {
-                    let (a, v) = f(r * c + ch);
-                    sa[ch] += a as f64;
-                    sb[ch] += v as f64;
+        partial.par_chunks_mut(2 * c).zip(a.par_chunks(chunk)).zip(b.par_chunks(chunk)).for_each(|((out, a), b)| {
+            let (sa, sab) = out.split_at_mut(c);
+            for (a, b) in a.chunks_exact(c).zip(b.chunks_exact(c)) {
+                for (((sa, sab), &a), &b) in sa.iter_mut().zip(sab.iter_mut()).zip(a).zip(b) {
+                    *sa += a as f64;
+                    *sab += (a * b) as f64;
                 }
             }
         });
@@ -154,7 +151,7 @@ impl Layer for BatchNorm {
         }
         let xs = x.data();
         // μ = Σ x / R;  σ² = Σ x² / R - μ²  (biased, as in the normalisation)
-        Self::channel_sums(&mut self.partial, &mut self.sums, c, rows, |i| (xs[i], xs[i] * xs[i]));
+        Self::channel_sums(&mut self.partial, &mut self.sums, c, xs, xs);
         let (sum, sum_sq) = self.sums.split_at(c);
         let n = rows.max(1) as f64;
         for ch in 0..c {
@@ -173,9 +170,19 @@ impl Layer for BatchNorm {
             shift[ch] = -(mean as f32) * self.inv_std[ch];
         }
         self.xhat.resize(xs.len(), 0.0);
-        scale_shift(xs, scale, shift, &mut self.xhat);
-        // y = γ · x̂ + β
-        scale_shift(&self.xhat, self.gamma.value.data(), self.beta.value.data(), y.data_mut());
+        // x̂ = x · inv_std - μ · inv_std;  y = γ · x̂ + β   (one pass)
+        let chunk = ROWS_PER_BLOCK * c;
+        let (gamma, beta) = (self.gamma.value.data(), self.beta.value.data());
+        let blocks = y.data_mut().par_chunks_mut(chunk).zip(self.xhat.par_chunks_mut(chunk)).zip(xs.par_chunks(chunk));
+        blocks.for_each(|((y, xhat), x)| {
+            for ((y, xhat), x) in y.chunks_exact_mut(c).zip(xhat.chunks_exact_mut(c)).zip(x.chunks_exact(c)) {
+                let factors = scale.iter().zip(&*shift).zip(gamma).zip(beta);
+                for (((y, xhat), x), (((s, t), g), b)) in y.iter_mut().zip(xhat).zip(x).zip(factors) {
+                    *xhat = x * s + t;
+                    *y = *xhat * g + b;
+                }
+            }
+        });
     }
 
     fn backward(&mut self, x: &Tensor, _y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
@@ -183,7 +190,7 @@ impl Layer for BatchNorm {
         let rows = x.len() / c;
         let (dys, xhat) = (dy.data(), &self.xhat);
         // from y = γ·x̂ + β:  dβ = Σ dy,  dγ = Σ dy·x̂
-        Self::channel_sums(&mut self.partial, &mut self.sums, c, rows, |i| (dys[i], dys[i] * xhat[i]));
+        Self::channel_sums(&mut self.partial, &mut self.sums, c, dys, xhat);
         let (dbeta, dgamma) = self.sums.split_at(c);
         for ch in 0..c {
             self.beta.grad.data_mut()[ch] = dbeta[ch] as f32;
@@ -208,8 +215,9 @@ impl Layer for BatchNorm {
         dx.data_mut().par_chunks_mut(chunk).zip(dys.par_chunks(chunk)).zip(xhat.par_chunks(chunk)).for_each(
             |((dx, dy), xh)| {
                 for ((dx, dy), xh) in dx.chunks_exact_mut(c).zip(dy.chunks_exact(c)).zip(xh.chunks_exact(c)) {
-                    for ch in 0..c {
-                        dx[ch] = k[ch] * (dy[ch] - mean_dy[ch] - xh[ch] * mean_dyx[ch]);
+                    let factors = k.iter().zip(mean_dy).zip(mean_dyx);
+                    for (((dx, dy), xh), ((k, mdy), mdyx)) in dx.iter_mut().zip(dy).zip(xh).zip(factors) {
+                        *dx = k * (dy - mdy - xh * mdyx);
                     }
                 }
             },

@@ -132,7 +132,8 @@ fn gradients(model: &Sequential) -> Vec<f32> {
 
 #[test]
 fn fused_steps_give_the_numbers_of_the_layers_one_by_one() {
-    // cnn: conv → relu → pool (twice) and conv → relu; fast: conv → pool → batch norm;
+    // cnn: conv → relu → pool (twice) and conv → relu; fast: conv → pool → batch norm → relu;
+    // best: conv → batch norm → relu;
     // the third: conv → pool → relu, the ReLU after the pooling.
     let pool_then_relu = chiffre::model::ModelSpec::parse(
         r#"
@@ -164,15 +165,17 @@ fn fused_steps_give_the_numbers_of_the_layers_one_by_one() {
     let mut x = Tensor::zeros(&[n, 28, 28, 1]);
     let mut labels = Vec::new();
     mnist().train.fill_batch(&(0..n).collect::<Vec<_>>(), x.data_mut(), &mut labels);
-    for spec in [preset("cnn", 10).unwrap(), preset("fast", 10).unwrap(), pool_then_relu] {
-        let mut model = Sequential::new(&spec, 5).unwrap();
+    for spec in [preset("cnn", 10).unwrap(), preset("fast", 10).unwrap(), preset("best", 10).unwrap(), pool_then_relu] {
+        // Two copies from the same seed (dropout draws the same masks in both).
+        let (mut model, mut copy) = (Sequential::new(&spec, 5).unwrap(), Sequential::new(&spec, 5).unwrap());
         model.input_mut(n).data_mut().copy_from_slice(x.data());
         let each = model.forward_each_layer(Mode::Train).clone();
         let loss_each = model.backward(Loss::CrossEntropy, &labels);
         let grads_each = gradients(&model);
-        let fused = model.forward_loaded(Mode::Train).clone();
-        let loss_fused = model.backward(Loss::CrossEntropy, &labels);
-        let grads_fused = gradients(&model);
+        copy.input_mut(n).data_mut().copy_from_slice(x.data());
+        let fused = copy.forward_loaded(Mode::Train).clone();
+        let loss_fused = copy.backward(Loss::CrossEntropy, &labels);
+        let grads_fused = gradients(&copy);
         assert_eq!(fused.data(), each.data(), "{}: scores", spec.name);
         assert_eq!(loss_fused, loss_each, "{}: loss", spec.name);
         assert_eq!(grads_fused.len(), grads_each.len());

@@ -90,17 +90,33 @@ impl BatchNorm {
     /// then the blocks added in block order (the same numbers for any
     /// number of threads). Row slices rather than flat indices, so that the
     /// channel loop vectorises.
-    fn channel_sums(partial: &mut Vec<f64>, sums: &mut [f64], c: usize, a: &[f32], b: &[f32]) {
+    /// With `mask` (a ReLU's outputs, `[rows, c]`), `a` is first multiplied
+    /// by the ReLU's derivative `[mask > 0]`.
+    fn channel_sums(partial: &mut Vec<f64>, sums: &mut [f64], c: usize, a: &[f32], b: &[f32], mask: Option<&[f32]>) {
         let chunk = ROWS_PER_BLOCK * c;
         let blocks = a.len().div_ceil(chunk).max(1);
         partial.clear();
         partial.resize(blocks * 2 * c, 0.0);
-        partial.par_chunks_mut(2 * c).zip(a.par_chunks(chunk)).zip(b.par_chunks(chunk)).for_each(|((out, a), b)| {
+        let blocks = partial.par_chunks_mut(2 * c).zip(a.par_chunks(chunk)).zip(b.par_chunks(chunk));
+        blocks.enumerate().for_each(|(i, ((out, a), b))| {
             let (sa, sab) = out.split_at_mut(c);
-            for (a, b) in a.chunks_exact(c).zip(b.chunks_exact(c)) {
-                for (((sa, sab), &a), &b) in sa.iter_mut().zip(sab.iter_mut()).zip(a).zip(b) {
-                    *sa += a as f64;
-                    *sab += (a * b) as f64;
+            let mask = mask.map(|m| &m[i * chunk..i * chunk + a.len()]);
+            for (r, (a, b)) in a.chunks_exact(c).zip(b.chunks_exact(c)).enumerate() {
+                let sums = sa.iter_mut().zip(sab.iter_mut());
+                match mask {
+                    Some(m) => {
+                        for (((sa, sab), (&a, &b)), &m) in sums.zip(a.iter().zip(b)).zip(&m[r * c..(r + 1) * c]) {
+                            let a = a * relu_grad(m);
+                            *sa += a as f64;
+                            *sab += (a * b) as f64;
+                        }
+                    }
+                    None => {
+                        for ((sa, sab), (&a, &b)) in sums.zip(a.iter().zip(b)) {
+                            *sa += a as f64;
+                            *sab += (a * b) as f64;
+                        }
+                    }
                 }
             }
         });
@@ -109,30 +125,10 @@ impl BatchNorm {
             sums.iter_mut().zip(block).for_each(|(s, v)| *s += v);
         }
     }
-}
 
-/// `out[i] = x[i] · scale[c] + shift[c]` for every row, in parallel.
-fn scale_shift(x: &[f32], scale: &[f32], shift: &[f32], out: &mut [f32]) {
-    let c = scale.len();
-    out.par_chunks_mut(ROWS_PER_BLOCK * c).zip(x.par_chunks(ROWS_PER_BLOCK * c)).for_each(|(out, x)| {
-        for (out, x) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-            for (((o, x), s), t) in out.iter_mut().zip(x).zip(scale).zip(shift) {
-                *o = x * s + t;
-            }
-        }
-    });
-}
-
-impl Layer for BatchNorm {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-
-    fn output_shape(&self) -> &[usize] {
-        &self.shape
-    }
-
-    fn forward(&mut self, x: &Tensor, y: &mut Tensor, mode: Mode) {
+    /// Forward, followed by `max(0, ·)` when `relu` (a ReLU layer fused
+    /// into this one by the network's plan: one pass instead of two).
+    pub fn forward_fused(&mut self, x: &Tensor, y: &mut Tensor, mode: Mode, relu: bool) {
         let c = self.channels();
         let rows = x.len() / c;
         y.resize(x.shape());
@@ -146,12 +142,12 @@ impl Layer for BatchNorm {
                 scale[ch] = self.gamma.value.data()[ch] * inv;
                 shift[ch] = self.beta.value.data()[ch] - self.running_mean.data()[ch] * scale[ch];
             }
-            scale_shift(x.data(), scale, shift, y.data_mut());
+            scale_shift(x.data(), scale, shift, relu, y.data_mut());
             return;
         }
         let xs = x.data();
         // μ = Σ x / R;  σ² = Σ x² / R - μ²  (biased, as in the normalisation)
-        Self::channel_sums(&mut self.partial, &mut self.sums, c, xs, xs);
+        Self::channel_sums(&mut self.partial, &mut self.sums, c, xs, xs, None);
         let (sum, sum_sq) = self.sums.split_at(c);
         let n = rows.max(1) as f64;
         for ch in 0..c {
@@ -170,7 +166,7 @@ impl Layer for BatchNorm {
             shift[ch] = -(mean as f32) * self.inv_std[ch];
         }
         self.xhat.resize(xs.len(), 0.0);
-        // x̂ = x · inv_std - μ · inv_std;  y = γ · x̂ + β   (one pass)
+        // x̂ = x · inv_std - μ · inv_std;  y = γ · x̂ + β, then max(0, y) with relu   (one pass)
         let chunk = ROWS_PER_BLOCK * c;
         let (gamma, beta) = (self.gamma.value.data(), self.beta.value.data());
         let blocks = y.data_mut().par_chunks_mut(chunk).zip(self.xhat.par_chunks_mut(chunk)).zip(xs.par_chunks(chunk));
@@ -180,17 +176,24 @@ impl Layer for BatchNorm {
                 for (((y, xhat), x), (((s, t), g), b)) in y.iter_mut().zip(xhat).zip(x).zip(factors) {
                     *xhat = x * s + t;
                     *y = *xhat * g + b;
+                    if relu {
+                        *y = y.max(0.0);
+                    }
                 }
             }
         });
     }
 
-    fn backward(&mut self, x: &Tensor, _y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
+    /// Backward of [`BatchNorm::forward_fused`] with the same `relu`; `y`
+    /// is its output (the ReLU's derivative is read from it).
+    pub fn backward_fused(&mut self, x: &Tensor, y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>, relu: bool) {
         let c = self.channels();
         let rows = x.len() / c;
         let (dys, xhat) = (dy.data(), &self.xhat);
-        // from y = γ·x̂ + β:  dβ = Σ dy,  dγ = Σ dy·x̂
-        Self::channel_sums(&mut self.partial, &mut self.sums, c, dys, xhat);
+        // with relu, from y = max(0, u):  du = dy · [y > 0]  (computed where it is read, below)
+        let mask = relu.then(|| y.data());
+        // from u = γ·x̂ + β:  dβ = Σ du,  dγ = Σ du·x̂
+        Self::channel_sums(&mut self.partial, &mut self.sums, c, dys, xhat, mask);
         let (dbeta, dgamma) = self.sums.split_at(c);
         for ch in 0..c {
             self.beta.grad.data_mut()[ch] = dbeta[ch] as f32;
@@ -212,16 +215,71 @@ impl Layer for BatchNorm {
         }
         let (k, mean_dy, mean_dyx) = (&*k, &*mean_dy, &*mean_dyx);
         let chunk = ROWS_PER_BLOCK * c;
-        dx.data_mut().par_chunks_mut(chunk).zip(dys.par_chunks(chunk)).zip(xhat.par_chunks(chunk)).for_each(
-            |((dx, dy), xh)| {
-                for ((dx, dy), xh) in dx.chunks_exact_mut(c).zip(dy.chunks_exact(c)).zip(xh.chunks_exact(c)) {
-                    let factors = k.iter().zip(mean_dy).zip(mean_dyx);
+        let ys = y.data();
+        let blocks = dx.data_mut().par_chunks_mut(chunk).zip(dys.par_chunks(chunk)).zip(xhat.par_chunks(chunk));
+        blocks.enumerate().for_each(|(b, ((dx, dy), xh))| {
+            // the ReLU's outputs of this block (unused without relu)
+            let y = if relu { &ys[b * chunk..b * chunk + dx.len()] } else { &[][..] };
+            for (r, ((dx, dy), xh)) in
+                dx.chunks_exact_mut(c).zip(dy.chunks_exact(c)).zip(xh.chunks_exact(c)).enumerate()
+            {
+                let factors = k.iter().zip(mean_dy).zip(mean_dyx);
+                if relu {
+                    let y = &y[r * c..(r + 1) * c];
+                    for ((((dx, dy), xh), ((k, mdy), mdyx)), y) in dx.iter_mut().zip(dy).zip(xh).zip(factors).zip(y) {
+                        *dx = k * (dy * relu_grad(*y) - mdy - xh * mdyx);
+                    }
+                } else {
                     for (((dx, dy), xh), ((k, mdy), mdyx)) in dx.iter_mut().zip(dy).zip(xh).zip(factors) {
                         *dx = k * (dy - mdy - xh * mdyx);
                     }
                 }
-            },
-        );
+            }
+        });
+    }
+}
+
+/// `out[i] = x[i] · scale[c] + shift[c]` for every row, then `max(0, ·)`
+/// with `relu`, in parallel.
+fn scale_shift(x: &[f32], scale: &[f32], shift: &[f32], relu: bool, out: &mut [f32]) {
+    let c = scale.len();
+    out.par_chunks_mut(ROWS_PER_BLOCK * c).zip(x.par_chunks(ROWS_PER_BLOCK * c)).for_each(|(out, x)| {
+        for (out, x) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+            for (((o, x), s), t) in out.iter_mut().zip(x).zip(scale).zip(shift) {
+                *o = x * s + t;
+                if relu {
+                    *o = o.max(0.0);
+                }
+            }
+        }
+    });
+}
+
+/// The ReLU's derivative as a factor, from its output: `relu'(·) = [y > 0]`.
+#[inline]
+fn relu_grad(y: f32) -> f32 {
+    if y > 0.0 {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+impl Layer for BatchNorm {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn output_shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn forward(&mut self, x: &Tensor, y: &mut Tensor, mode: Mode) {
+        self.forward_fused(x, y, mode, false);
+    }
+
+    fn backward(&mut self, x: &Tensor, y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
+        self.backward_fused(x, y, dy, dx, false);
     }
 
     fn params(&self) -> Vec<(&'static str, &Param)> {

@@ -40,7 +40,8 @@ pub struct Sequential {
 }
 
 /// Layers `first..=last`, run as one: a convolution and the ReLU and 2×2
-/// max pooling right after it (its `epilogue`), or one layer on its own.
+/// max pooling right after it (its epilogue), a batch normalisation and the
+/// ReLU after it, or one layer on its own.
 ///
 /// Fusing is an execution plan only: the layers, their parameters, files
 /// and reports stay as the spec lists them. It gives the same numbers as
@@ -53,17 +54,30 @@ pub struct Sequential {
 struct Step {
     first: usize,
     last: usize,
-    epilogue: Option<Epilogue>,
+    fusion: Option<Fusion>,
+}
+
+/// What a fused step runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fusion {
+    /// A convolution with the layers its epilogue stands for.
+    Conv(Epilogue),
+    /// A batch normalisation followed by a ReLU.
+    BatchNormRelu,
 }
 
 /// The steps of a network of `specs`: each convolution takes the ReLU
-/// and the 2×2/stride-2 max pooling that follow it, in either order.
+/// and the 2×2/stride-2 max pooling that follow it, in either order; each
+/// batch normalisation takes the ReLU that follows it.
 fn fusion_plan(specs: &[LayerSpec]) -> Vec<Step> {
     let mut steps = Vec::with_capacity(specs.len());
     let mut i = 0;
     while i < specs.len() {
-        let mut step = Step { first: i, last: i, epilogue: None };
-        if let LayerSpec::Conv2d { .. } = specs[i] {
+        let mut step = Step { first: i, last: i, fusion: None };
+        let next_is_relu = matches!(specs.get(i + 1), Some(LayerSpec::Relu));
+        if let (LayerSpec::BatchNorm2d { .. } | LayerSpec::BatchNorm1d { .. }, true) = (&specs[i], next_is_relu) {
+            step = Step { first: i, last: i + 1, fusion: Some(Fusion::BatchNormRelu) };
+        } else if let LayerSpec::Conv2d { .. } = specs[i] {
             let mut epilogue = Epilogue::default();
             for next in &specs[i + 1..] {
                 match *next {
@@ -75,7 +89,7 @@ fn fusion_plan(specs: &[LayerSpec]) -> Vec<Step> {
                 }
                 step.last += 1;
             }
-            step.epilogue = (step.last > i).then_some(epilogue);
+            step.fusion = (step.last > i).then_some(Fusion::Conv(epilogue));
         }
         steps.push(step);
         i = step.last + 1;
@@ -83,10 +97,14 @@ fn fusion_plan(specs: &[LayerSpec]) -> Vec<Step> {
     steps
 }
 
-/// The layer as a convolution, when it is one.
-fn as_conv(layer: &mut dyn Layer) -> Option<&mut Conv2d> {
+/// The first layer of a fused step as the `T` (a convolution, a batch
+/// normalisation) that [`fusion_plan`] found there in the spec.
+fn step_layer<T: Layer>(layer: &mut dyn Layer) -> &mut T {
     let any: &mut dyn std::any::Any = layer;
-    any.downcast_mut::<Conv2d>()
+    match any.downcast_mut::<T>() {
+        Some(layer) => layer,
+        None => unreachable!("fusion_plan fuses only what build_layer builds from the same spec"),
+    }
 }
 
 /// Activation values (f32) one chunk of [`Sequential::infer_loaded`] may
@@ -305,13 +323,14 @@ impl Sequential {
         for s in 0..self.steps.len() {
             let step = self.steps[s];
             let start = self.profile.is_some().then(Instant::now);
-            match step.epilogue.filter(|_| fused) {
-                Some(epilogue) => {
+            match step.fusion.filter(|_| fused) {
+                Some(fusion) => {
                     let (before, after) = self.acts.split_at_mut(step.first + 1);
-                    let out = &mut after[step.last - step.first];
-                    match as_conv(self.layers[step.first].as_mut()) {
-                        Some(conv) => conv.forward_fused(&before[step.first], out, epilogue),
-                        None => unreachable!("fusion_plan fuses only convolutions"),
+                    let (x, out) = (&before[step.first], &mut after[step.last - step.first]);
+                    let layer = self.layers[step.first].as_mut();
+                    match fusion {
+                        Fusion::Conv(epilogue) => step_layer::<Conv2d>(layer).forward_fused(x, out, epilogue),
+                        Fusion::BatchNormRelu => step_layer::<BatchNorm>(layer).forward_fused(x, out, mode, true),
                     }
                 }
                 None => {
@@ -404,15 +423,20 @@ impl Sequential {
                 break;
             }
             let start = self.profile.is_some().then(Instant::now);
-            match step.epilogue.filter(|_| self.ran_fused) {
-                Some(epilogue) => {
+            match step.fusion.filter(|_| self.ran_fused) {
+                Some(fusion) => {
                     let i = step.first;
                     let (grads_before, grads_after) = self.grads.split_at_mut(i + 1);
                     let grad_input = if i > first { Some(&mut grads_before[i]) } else { None };
-                    let (y, dy) = (&self.acts[step.last + 1], &grads_after[step.last - i]);
-                    match as_conv(self.layers[i].as_mut()) {
-                        Some(conv) => conv.backward_fused(&self.acts[i], y, dy, grad_input, epilogue),
-                        None => unreachable!("fusion_plan fuses only convolutions"),
+                    let (x, y, dy) = (&self.acts[i], &self.acts[step.last + 1], &grads_after[step.last - i]);
+                    let layer = self.layers[i].as_mut();
+                    match fusion {
+                        Fusion::Conv(epilogue) => {
+                            step_layer::<Conv2d>(layer).backward_fused(x, y, dy, grad_input, epilogue)
+                        }
+                        Fusion::BatchNormRelu => {
+                            step_layer::<BatchNorm>(layer).backward_fused(x, y, dy, grad_input, true)
+                        }
                     }
                 }
                 None => {

@@ -165,6 +165,50 @@ proptest! {
         }
     }
 
+    /// First layers (one channel, the filter counts the direct kernel takes):
+    /// forward by the direct kernel (on CPUs with AVX2 and FMA), backward by
+    /// im2col + GEMM, through the fused entry points, against the definitions.
+    #[test]
+    fn direct_first_layer_convolution_matches_definition(
+        batch in 1usize..5, h in 3usize..14, w in 3usize..14, k in 1usize..6, oc_index in 0usize..4,
+        images in 1usize..4, transposed: bool, relu: bool, first_layer: bool, seed: u64,
+    ) {
+        prop_assume!(k <= h && k <= w);
+        let oc = [8, 16, 24, 32][oc_index];
+        let (oh, ow) = (h - k + 1, w - k + 1);
+        let g = ConvGeometry { h, w, c: 1, k, stride: 1, pad_top: 0, pad_left: 0, oh, ow };
+        // On this kind of machine the direct kernel must be the one tested (3×3 and 5×5).
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            prop_assert_eq!(kernels::direct::supported(&g, oc), k == 3 || k == 5);
+        }
+        let blocking = kernels::Blocking { images, blocks_per_group: 2, transposed_weight_grad: transposed };
+        let epilogue = kernels::Epilogue { relu, max_pool_2x2: false };
+        let x = random_vec(batch * h * w, seed);
+        let weight = random_vec(oc * k * k, seed ^ 1);
+        let bias = random_vec(oc, seed ^ 2);
+        let z = reference::conv2d(&x, &weight, &bias, &g, batch);
+        let want_y: Vec<f32> = z.iter().map(|&v| if relu { v.max(0.0) } else { v }).collect();
+        let mut y = vec![f32::NAN; z.len()];
+        kernels::conv_forward_fused(&x, &g, &weight, &bias, &mut y, blocking, epilogue, &mut []);
+        assert_all_close(&y, &want_y, "direct forward");
+
+        let dy = random_vec(z.len(), seed ^ 3);
+        let dz: Vec<f32> = dy.iter().zip(&z).map(|(&d, &v)| if relu && v <= 0.0 { 0.0 } else { d }).collect();
+        let (want_dw, want_db, want_dx) = reference::conv2d_backward(&x, &weight, &dz, &g, batch, oc);
+        let (mut dw, mut db, mut dx) = (vec![f32::NAN; weight.len()], vec![f32::NAN; oc], vec![f32::NAN; x.len()]);
+        let mut partials = Vec::new();
+        let grads = kernels::ConvGrads {
+            dweight: &mut dw, dbias: &mut db, dx: (!first_layer).then_some(&mut dx[..]), partials: &mut partials,
+        };
+        kernels::conv_backward_fused(&x, &y, &dy, &[], &g, &weight, grads, blocking, epilogue);
+        assert_all_close(&dw, &want_dw, "direct dweight");
+        assert_all_close(&db, &want_db, "direct dbias");
+        if !first_layer {
+            assert_all_close(&dx, &want_dx, "direct dx");
+        }
+    }
+
     #[test]
     fn pooling_matches_reference(
         batch in 1usize..4, h in 1usize..12, w in 1usize..12, c in 1usize..5, size in 1usize..4, stride in 1usize..4, seed: u64,

@@ -18,6 +18,7 @@
 //! result depends on the blocking (fixed by the shapes) and never on the
 //! number of threads.
 
+use super::direct;
 use super::gemm::{matmul_serial, Transpose};
 use super::im2col::{col2im_serial, im2col_serial, ConvGeometry};
 use super::pool::{max_pool_2x2_route_backward, max_pool_2x2_route_forward, PoolGeometry};
@@ -153,24 +154,22 @@ pub fn conv_forward_fused(
         (epilogue.output_shape(conv_out).iter().product::<usize>(), epilogue.route_len(conv_out));
     let pool = epilogue.pool(conv_out);
     let images = blocking.images.max(1);
+    let direct = direct::supported(g, oc);
     let block = |y: &mut [f32], x: &[f32], route: &mut [u8]| {
         SCRATCH.with_borrow_mut(|s| {
             let rows = x.len() / image * pixels;
-            let col = grown(&mut s.col, rows * k);
-            // col[rows, k·k·C] = the window under the kernel at each output pixel
-            im2col_serial(x, g, col);
             if epilogue.max_pool_2x2 {
-                // z = col · W[OC, k·k·C]ᵀ + b, in scratch
+                // z = conv(x) + b, in scratch
                 let z = grown(&mut s.z, rows * oc);
-                gemm_bias(col, weight, bias, false, z);
+                conv_bias(x, g, weight, bias, false, direct, &mut s.col, z);
                 // y = relu?(max over each 2×2 window of z), the winners in route
                 let images = z.chunks_exact(pixels * oc).zip(y.chunks_exact_mut(out_image));
                 for ((z, y), route) in images.zip(route.chunks_exact_mut(route_image)) {
                     max_pool_2x2_route_forward(z, &pool, epilogue.relu, y, route);
                 }
             } else {
-                // y = relu?(col · W[OC, k·k·C]ᵀ + b)
-                gemm_bias(col, weight, bias, epilogue.relu, y);
+                // y = relu?(conv(x) + b)
+                conv_bias(x, g, weight, bias, epilogue.relu, direct, &mut s.col, y);
             }
         })
     };
@@ -182,11 +181,35 @@ pub fn conv_forward_fused(
     }
 }
 
-/// `out[rows, OC] = col[rows, K] · W[OC, K]ᵀ + b`, then `max(0, ·)` with
-/// `relu`, the bias and ReLU applied row by row while the block is in cache.
-fn gemm_bias(col: &[f32], weight: &[f32], bias: &[f32], relu: bool, out: &mut [f32]) {
+/// One block's `out[rows, OC] = conv(x) + b`, then `max(0, ·)` with `relu`:
+/// by the [`direct`] kernel when `direct`, else as `im2col(x) · W[OC, K]ᵀ`
+/// (`col` is the thread's scratch) with the bias and ReLU applied row by
+/// row while the block is in cache.
+#[allow(clippy::too_many_arguments)]
+fn conv_bias(
+    x: &[f32],
+    g: &ConvGeometry,
+    weight: &[f32],
+    bias: &[f32],
+    relu: bool,
+    direct: bool,
+    col: &mut Vec<f32>,
+    out: &mut [f32],
+) {
     let oc = bias.len();
     let (rows, k) = (out.len() / oc, weight.len() / oc);
+    if direct {
+        // out = Σ_taps x · W + b, straight from the image
+        direct::forward(x, g, weight, bias, out);
+        if relu {
+            out.iter_mut().for_each(|y| *y = y.max(0.0));
+        }
+        return;
+    }
+    let col = grown(col, rows * k);
+    // col[rows, k·k·C] = the window under the kernel at each output pixel
+    im2col_serial(x, g, col);
+    // out = col · W[OC, k·k·C]ᵀ + b
     matmul_serial(rows, oc, k, col, Transpose::No, weight, Transpose::Yes, out, false);
     for row in out.chunks_exact_mut(oc) {
         if relu {
@@ -311,7 +334,9 @@ pub fn conv_backward_fused(
             let col = grown(&mut s.col, rows * k);
             // col = im2col(x), as in forward
             im2col_serial(x, g, col);
-            block_param_grads(col, dz, oc, k, part, accumulate, blocking.transposed_weight_grad);
+            block_weight_grad(col, dz, oc, k, &mut part[..oc * k], accumulate, blocking.transposed_weight_grad);
+            // from z = … + b:  db[OC] (+)= Σ_rows dz
+            block_bias_grad(dz, &mut part[oc * k..], accumulate);
             if let Some(dx) = dx {
                 let dcol = grown(&mut s.dcol, rows * k);
                 // from z = col·Wᵀ:  dcol[rows, k·k·C] = dz[rows, OC] · W[OC, k·k·C]
@@ -354,32 +379,26 @@ pub fn conv_backward_fused(
     }
 }
 
-/// One block's share of the parameter gradients, written into (or, with
-/// `accumulate`, added to) its group's `part = [dW | db]`, with `dW` stored
-/// `[OC, k·k·C]`, or `[k·k·C, OC]` when `transposed`.
-fn block_param_grads(
-    col: &[f32],
-    dy: &[f32],
-    oc: usize,
-    k: usize,
-    part: &mut [f32],
-    accumulate: bool,
-    transposed: bool,
-) {
-    let rows = dy.len() / oc;
-    let (dw, db) = part.split_at_mut(oc * k);
+/// One block's share of the weight gradient, written into (or, with
+/// `accumulate`, added to) its group's `dw`, stored `[OC, k·k·C]`, or
+/// `[k·k·C, OC]` when `transposed`.
+fn block_weight_grad(col: &[f32], dz: &[f32], oc: usize, k: usize, dw: &mut [f32], accumulate: bool, transposed: bool) {
+    let rows = dz.len() / oc;
     if transposed {
-        // from y = col·Wᵀ:  dWᵀ[k·k·C, OC] (+)= col[rows, k·k·C]ᵀ · dy[rows, OC]
-        matmul_serial(k, oc, rows, col, Transpose::Yes, dy, Transpose::No, dw, accumulate);
+        // from z = col·Wᵀ:  dWᵀ[k·k·C, OC] (+)= col[rows, k·k·C]ᵀ · dz[rows, OC]
+        matmul_serial(k, oc, rows, col, Transpose::Yes, dz, Transpose::No, dw, accumulate);
     } else {
-        // from y = col·Wᵀ:  dW[OC, k·k·C] (+)= dy[rows, OC]ᵀ · col[rows, k·k·C]
-        matmul_serial(oc, k, rows, dy, Transpose::Yes, col, Transpose::No, dw, accumulate);
+        // from z = col·Wᵀ:  dW[OC, k·k·C] (+)= dz[rows, OC]ᵀ · col[rows, k·k·C]
+        matmul_serial(oc, k, rows, dz, Transpose::Yes, col, Transpose::No, dw, accumulate);
     }
-    // from y = b + …:   db[OC] (+)= Σ_rows dy
+}
+
+/// One block's share of the bias gradient: `db[OC] (+)= Σ_rows dz`.
+fn block_bias_grad(dz: &[f32], db: &mut [f32], accumulate: bool) {
     if !accumulate {
         db.fill(0.0);
     }
-    for row in dy.chunks_exact(oc) {
+    for row in dz.chunks_exact(db.len()) {
         db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
     }
 }

@@ -1,5 +1,6 @@
 //! The hot loops, and only they: matrix multiply, im2col/col2im, the blocked
-//! convolution, pooling.
+//! convolution (with its fused ReLU and pooling), the direct convolution of
+//! first layers, pooling.
 //!
 //! Every layer that needs heavy arithmetic calls into this module, so that
 //! speed work happens in one place. Each optimised kernel has a plain, obvious
@@ -9,6 +10,7 @@
 //! All image tensors are channels-last, `[B, H, W, C]` (see [`crate::tensor`]).
 
 mod conv;
+pub mod direct;
 mod gemm;
 mod im2col;
 mod pool;

@@ -67,6 +67,12 @@ pub fn im2col_serial(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
     if image == 0 || per_image == 0 {
         return;
     }
+    let valid = g.stride == 1 && g.pad_top == 0 && g.pad_left == 0 && g.oh + g.k == g.h + 1 && g.ow + g.k == g.w + 1;
+    match (g.c, g.k) {
+        (1, 3) if valid => return im2col_one_channel::<3>(input, g, col),
+        (1, 5) if valid => return im2col_one_channel::<5>(input, g, col),
+        _ => {}
+    }
     let run = g.k * g.c;
     for (x, col) in input.chunks_exact(image).zip(col.chunks_exact_mut(per_image)) {
         let mut patches = col.chunks_exact_mut(g.patch_len());
@@ -96,6 +102,27 @@ pub fn im2col_serial(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// [`im2col_serial`] of a first layer (one channel, `K × K`, stride 1, no
+/// padding): each patch is `K` rows of `K` values, copied as fixed-size
+/// arrays with every bound known at compile time (the general loop spends
+/// more on its bookkeeping than on copying 3 or 5 values).
+fn im2col_one_channel<const K: usize>(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
+    let (image, per_image) = (g.h * g.w, g.oh * g.ow * K * K);
+    for (x, col) in input.chunks_exact(image).zip(col.chunks_exact_mut(per_image)) {
+        for (oy, col) in col.chunks_exact_mut(g.ow * K * K).enumerate() {
+            // the K input rows under this output row
+            let rows: [&[f32]; K] = std::array::from_fn(|ky| &x[(oy + ky) * g.w..][..g.w]);
+            for (ox, patch) in col.chunks_exact_mut(K * K).enumerate() {
+                for (out, row) in patch.chunks_exact_mut(K).zip(rows) {
+                    let out: &mut [f32; K] = out.try_into().expect("K values");
+                    let src: &[f32; K] = row[ox..ox + K].try_into().expect("K values");
+                    *out = *src;
                 }
             }
         }

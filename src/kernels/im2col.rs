@@ -129,6 +129,25 @@ fn im2col_one_channel<const K: usize>(input: &[f32], g: &ConvGeometry, col: &mut
     }
 }
 
+/// [`col2im_serial`] for stride 1 without padding (every preset's layers):
+/// the `k` taps of one kernel row land on `k·C` contiguous input values, so
+/// each is one add loop over a run, with no per-tap bounds arithmetic.
+fn col2im_valid(dcol: &[f32], g: &ConvGeometry, dinput: &mut [f32]) {
+    let (image, per_image, run) = (g.h * g.w * g.c, g.oh * g.ow * g.patch_len(), g.k * g.c);
+    for (dx, col) in dinput.chunks_exact_mut(image).zip(dcol.chunks_exact(per_image)) {
+        dx.fill(0.0);
+        for (p, patch) in col.chunks_exact(g.patch_len()).enumerate() {
+            let (oy, ox) = (p / g.ow, p % g.ow);
+            for (ky, taps) in patch.chunks_exact(run).enumerate() {
+                let at = ((oy + ky) * g.w + ox) * g.c;
+                for (d, v) in dx[at..at + run].iter_mut().zip(taps) {
+                    *d += v;
+                }
+            }
+        }
+    }
+}
+
 /// Copies a kernel row (`k·C` values). Rows are short (3 or 5 values for a
 /// first convolution over one channel, 48–192 for the next ones): a `memcpy`
 /// call per row costs more than the copy, so short rows are copied as
@@ -184,6 +203,10 @@ pub fn col2im_serial(dcol: &[f32], g: &ConvGeometry, dinput: &mut [f32]) {
     if image == 0 || per_image == 0 {
         dinput.fill(0.0);
         return;
+    }
+    let valid = g.stride == 1 && g.pad_top == 0 && g.pad_left == 0 && g.oh + g.k == g.h + 1 && g.ow + g.k == g.w + 1;
+    if valid {
+        return col2im_valid(dcol, g, dinput);
     }
     for (dx, col) in dinput.chunks_exact_mut(image).zip(dcol.chunks_exact(per_image)) {
         dx.fill(0.0);

@@ -28,14 +28,7 @@ pub const MAX_TAPS: usize = 25;
 /// `g` with `oc` filters on this CPU: one channel, stride 1, no padding, a
 /// 3×3 or 5×5 kernel, 8, 16, 24 or 32 filters, and AVX2 with FMA.
 pub fn supported(g: &ConvGeometry, oc: usize) -> bool {
-    let shape = g.c == 1
-        && g.stride == 1
-        && g.pad_top == 0
-        && g.pad_left == 0
-        && matches!(g.k, 3 | 5)
-        && g.oh + g.k == g.h + 1
-        && g.ow + g.k == g.w + 1;
-    shape && matches!(oc, 8 | 16 | 24 | 32) && has_avx2_fma()
+    g.c == 1 && matches!(g.k, 3 | 5) && g.is_valid_stride_one() && matches!(oc, 8 | 16 | 24 | 32) && has_avx2_fma()
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -32,6 +32,17 @@ pub struct ConvGeometry {
 }
 
 impl ConvGeometry {
+    /// Whether the kernel moves by one pixel over the unpadded input (Keras'
+    /// `valid`, stride 1: every preset's convolutions), so that each window
+    /// lies inside the image and the output is `(H - k + 1) × (W - k + 1)`.
+    pub fn is_valid_stride_one(&self) -> bool {
+        self.stride == 1
+            && self.pad_top == 0
+            && self.pad_left == 0
+            && self.oh + self.k == self.h + 1
+            && self.ow + self.k == self.w + 1
+    }
+
     /// Length of one im2col row: `k·k·C`.
     pub fn patch_len(&self) -> usize {
         self.k * self.k * self.c
@@ -67,7 +78,7 @@ pub fn im2col_serial(input: &[f32], g: &ConvGeometry, col: &mut [f32]) {
     if image == 0 || per_image == 0 {
         return;
     }
-    let valid = g.stride == 1 && g.pad_top == 0 && g.pad_left == 0 && g.oh + g.k == g.h + 1 && g.ow + g.k == g.w + 1;
+    let valid = g.is_valid_stride_one();
     match (g.c, g.k) {
         (1, 3) if valid => return im2col_one_channel::<3>(input, g, col),
         (1, 5) if valid => return im2col_one_channel::<5>(input, g, col),
@@ -204,8 +215,7 @@ pub fn col2im_serial(dcol: &[f32], g: &ConvGeometry, dinput: &mut [f32]) {
         dinput.fill(0.0);
         return;
     }
-    let valid = g.stride == 1 && g.pad_top == 0 && g.pad_left == 0 && g.oh + g.k == g.h + 1 && g.ow + g.k == g.w + 1;
-    if valid {
+    if g.is_valid_stride_one() {
         return col2im_valid(dcol, g, dinput);
     }
     for (dx, col) in dinput.chunks_exact_mut(image).zip(dcol.chunks_exact(per_image)) {

@@ -73,7 +73,10 @@ pub fn forward(x: &[f32], g: &ConvGeometry, weight: &[f32], bias: &[f32], z: &mu
         dispatch!(forward, g.k, bias.len(), (x, g, weight, bias, z))
     }
     #[cfg(not(target_arch = "x86_64"))]
-    unreachable!("direct::forward on a CPU that `supported` refuses ({x:?}{g:?}{weight:?}{bias:?}{z:?})");
+    {
+        let _ = (x, g, weight, bias, z);
+        unreachable!("direct::forward on a CPU that `supported` refuses");
+    }
 }
 
 #[cfg(target_arch = "x86_64")]

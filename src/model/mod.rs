@@ -2,6 +2,7 @@
 //! the presets, the summary table, and the model file.
 
 mod file;
+mod fusion;
 mod inspect;
 mod presets;
 mod sequential;

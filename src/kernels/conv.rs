@@ -21,7 +21,7 @@
 use super::direct;
 use super::gemm::{matmul_serial, Transpose};
 use super::im2col::{col2im_serial, im2col_serial, ConvGeometry};
-use super::pool::{max_pool_2x2_route_backward, max_pool_2x2_route_forward, PoolGeometry};
+use super::pool::{max_pool_2x2_route_backward, max_pool_2x2_route_forward, relu_grad, PoolGeometry};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -329,7 +329,7 @@ pub fn conv_backward_fused(
                 let dz = grown(&mut s.z, rows * oc);
                 // from y = max(0, z):  dz = dy · (y > 0)
                 for ((dz, dy), y) in dz.iter_mut().zip(dy).zip(y_block(b)) {
-                    *dz = dy * if *y > 0.0 { 1.0 } else { 0.0 };
+                    *dz = dy * relu_grad(*y);
                 }
                 dz
             } else {

@@ -22,4 +22,4 @@ pub use conv::{
 };
 pub use gemm::{add_bias_rows, matmul, matmul_reduce_rows, matmul_serial, sum_rows, Transpose, REDUCE_CHUNK};
 pub use im2col::{col2im, col2im_serial, im2col, im2col_serial, ConvGeometry};
-pub use pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, PoolGeometry};
+pub use pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, relu_grad, PoolGeometry};

@@ -116,6 +116,16 @@ fn window_2x2<'a>(top: &'a [f32], bottom: &'a [f32], ox: usize, c: usize) -> [&'
     [&top[left..left + c], &top[right..right + c], &bottom[left..left + c], &bottom[right..right + c]]
 }
 
+/// The four taps of the same window in the gradient rows `dtop` and
+/// `dbottom`, as [`window_2x2`], writable.
+#[inline]
+fn window_2x2_mut<'a>(dtop: &'a mut [f32], dbottom: &'a mut [f32], ox: usize, c: usize) -> [&'a mut [f32]; 4] {
+    let (left, right) = (2 * ox * c, (2 * ox + 1) * c);
+    let (da, db) = dtop[left..right + c].split_at_mut(c);
+    let (dd, de) = dbottom[left..right + c].split_at_mut(c);
+    [da, db, dd, de]
+}
+
 /// [`max_pool_forward`] for one image, for 2×2 windows with stride 2 (every
 /// preset's pooling): the four taps are read straight from two input rows,
 /// channel by channel, a loop that vectorises.
@@ -143,11 +153,7 @@ fn max_pool_2x2_backward(x: &[f32], y: &[f32], dy: &[f32], g: &PoolGeometry, dx:
         let (top, bottom) = (&x[2 * oy * row..(2 * oy + 1) * row], &x[(2 * oy + 1) * row..(2 * oy + 2) * row]);
         let (dtop, dbottom) = dx[2 * oy * row..(2 * oy + 2) * row].split_at_mut(row);
         for (ox, (y, dy)) in y.chunks_exact(c).zip(dy.chunks_exact(c)).enumerate() {
-            let [a, b, d, e] = window_2x2(top, bottom, ox, c);
-            let (left, right) = (2 * ox * c, (2 * ox + 1) * c);
-            let (da, db) = dtop[left..right + c].split_at_mut(c);
-            let (dd, de) = dbottom[left..right + c].split_at_mut(c);
-            route_2x2([a, b, d, e], y, dy, [da, db, dd, de]);
+            route_2x2(window_2x2(top, bottom, ox, c), y, dy, window_2x2_mut(dtop, dbottom, ox, c));
         }
     }
 }
@@ -220,12 +226,10 @@ pub fn max_pool_2x2_route_backward(
         for ox in 0..g.ow {
             let at = (oy * g.ow + ox) * c;
             let (out, dout, route) = (&out[at..at + c], &dout[at..at + c], &route[at..at + c]);
-            let (left, right) = (2 * ox * c, (2 * ox + 1) * c);
-            let (da, db) = dtop[left..right + c].split_at_mut(c);
-            let (dd, de) = dbottom[left..right + c].split_at_mut(c);
+            let [da, db, dd, de] = window_2x2_mut(dtop, dbottom, ox, c);
             for i in 0..c {
                 // from out = relu?(max(taps)):  d tap = dout · relu'(out), for the winning tap only
-                let grad = if relu { dout[i] * if out[i] > 0.0 { 1.0 } else { 0.0 } } else { dout[i] };
+                let grad = if relu { dout[i] * relu_grad(out[i]) } else { dout[i] };
                 let r = route[i];
                 da[i] = if r == 0 { grad } else { 0.0 };
                 db[i] = if r == 1 { grad } else { 0.0 };
@@ -233,6 +237,18 @@ pub fn max_pool_2x2_route_backward(
                 de[i] = if r == 3 { grad } else { 0.0 };
             }
         }
+    }
+}
+
+/// The ReLU's derivative as a factor, read from its output: `[y > 0]`. The
+/// one definition for the ReLU layer and for every kernel that fuses a ReLU,
+/// so that fused and layer-by-layer runs give the same numbers.
+#[inline]
+pub fn relu_grad(y: f32) -> f32 {
+    if y > 0.0 {
+        1.0
+    } else {
+        0.0
     }
 }
 

@@ -66,7 +66,7 @@ activation!(
     /// ReLU: `max(0, x)`, which clears the negatives of a feature map.
     Relu, "relu",
     |x| x.max(0.0),
-    |y| if y > 0.0 { 1.0 } else { 0.0 }
+    |y| crate::kernels::relu_grad(y)
 );
 
 activation!(

@@ -11,6 +11,7 @@
 //! `[C]`; output `y` has the shape of `x`.
 
 use super::{Layer, Mode, Param};
+use crate::kernels::relu_grad;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 
@@ -253,16 +254,6 @@ fn scale_shift(x: &[f32], scale: &[f32], shift: &[f32], relu: bool, out: &mut [f
             }
         }
     });
-}
-
-/// The ReLU's derivative as a factor, from its output: `relu'(·) = [y > 0]`.
-#[inline]
-fn relu_grad(y: f32) -> f32 {
-    if y > 0.0 {
-        1.0
-    } else {
-        0.0
-    }
 }
 
 impl Layer for BatchNorm {

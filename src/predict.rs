@@ -15,6 +15,8 @@
 use crate::loss::softmax_rows;
 use crate::model::{load, LayerOutput, ModelError, Sequential};
 use crate::preprocess::{load_image, preprocess, Pixels, PreprocessError, PIXELS, SIDE};
+use crate::reading::{read_picture, ReadError, Reading};
+use crate::segment::SegmentError;
 use image::DynamicImage;
 use std::path::Path;
 
@@ -43,6 +45,18 @@ pub enum PredictError {
     /// The picture cannot be read or holds no digit.
     #[error(transparent)]
     Preprocess(#[from] PreprocessError),
+    /// The picture holds too many marks to be a number.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+}
+
+impl From<ReadError> for PredictError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Preprocess(e) => PredictError::Preprocess(e),
+            ReadError::Segment(e) => PredictError::Segment(e),
+        }
+    }
 }
 
 /// What the network read: the digit, how sure it is, and the probability of
@@ -170,6 +184,30 @@ impl Model {
     /// picture holds no digit (too small, blank).
     pub fn predict(&mut self, image: &DynamicImage) -> Result<Prediction, PredictError> {
         Ok(self.predict_pixels(&preprocess(image)?))
+    }
+
+    /// Reads every digit of a decoded picture: a whole number, several lines
+    /// of them, decimal points and minus signs (see [`crate::reading`]).
+    ///
+    /// ```
+    /// use chiffre::model::{preset, Sequential};
+    /// use chiffre::Model;
+    /// use image::{DynamicImage, GrayImage, Luma};
+    ///
+    /// // Two dark bars on white, well apart: two marks, read left to right.
+    /// let paper = GrayImage::from_fn(120, 60, |x, y| {
+    ///     let ink = (10..40).contains(&y) && ((20..26).contains(&x) || (80..86).contains(&x));
+    ///     Luma([if ink { 20 } else { 235 }])
+    /// });
+    /// let mut model = Model::from_network(Sequential::new(&preset("cnn", 10).unwrap(), 1).unwrap()).unwrap();
+    /// let reading = model.read(&DynamicImage::ImageLuma8(paper)).unwrap();
+    /// assert_eq!(reading.digits().count(), 2);
+    /// assert_eq!(reading.text().chars().count(), 2);
+    /// let boxes: Vec<[u32; 4]> = reading.digits().map(|d| d.bounds).collect();
+    /// assert_eq!(boxes, vec![[20, 10, 6, 30], [80, 10, 6, 30]]);
+    /// ```
+    pub fn read(&mut self, image: &DynamicImage) -> Result<Reading, PredictError> {
+        Ok(read_picture(image, &mut |inputs| self.predict_batch(inputs))?)
     }
 
     /// Reads the digit in a picture file: [`load_image`], then [`Model::predict`].

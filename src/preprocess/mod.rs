@@ -290,22 +290,65 @@ fn to_pixels(ink: &Gray) -> Pixels {
 /// documentation for the steps). Errors: [`PreprocessError::TooSmall`],
 /// [`PreprocessError::NoInk`].
 pub fn preprocess(image: &DynamicImage) -> Result<Pixels, PreprocessError> {
+    let ink = ink_picture(image)?;
+    if looks_like_mnist(&ink.ink) {
+        return Ok(to_pixels(&ink.ink));
+    }
+    let clean = ink.clean()?;
+    let only_noise = || PreprocessError::OnlyNoise { contrast: clean.levels.contrast };
+    let bounds = ink_bounds(&clean.ink, 0.0).ok_or_else(only_noise)?;
+    normalise_digit(&crop(&clean.ink, bounds)).ok_or_else(only_noise)
+}
+
+/// A picture as ink (steps 1 to 3): bright ink on black, at most
+/// [`WORKING_SIDE`] pixels a side.
+#[derive(Clone, Debug)]
+pub struct InkPicture {
+    /// Ink levels, 0 background, larger is more ink (not yet cleaned).
+    pub ink: Gray,
+    /// Original pixels per working pixel (1.0 unless the picture was shrunk):
+    /// multiply a working coordinate by it to find the original pixel.
+    pub scale: f32,
+}
+
+/// Ink separated from the background (step 4): every kept pixel in `(0, 1]`,
+/// the background exactly 0.
+#[derive(Clone, Debug)]
+pub struct CleanInk {
+    /// The cleaned ink, the size of the [`InkPicture`] it came from.
+    pub ink: Gray,
+    /// The levels used to separate it.
+    pub levels: InkLevels,
+}
+
+impl InkPicture {
+    /// Step 4: separates ink from background ([`ink_levels`], [`isolate_ink`]).
+    /// Errors: [`PreprocessError::NoInk`].
+    pub fn clean(&self) -> Result<CleanInk, PreprocessError> {
+        let levels = ink_levels(&self.ink)?;
+        Ok(CleanInk { ink: isolate_ink(&self.ink, &levels), levels })
+    }
+}
+
+/// Steps 1 to 3 of [`preprocess`]: grayscale, shrunk to [`WORKING_SIDE`],
+/// ink made bright on black. Errors: [`PreprocessError::TooSmall`].
+pub fn ink_picture(image: &DynamicImage) -> Result<InkPicture, PreprocessError> {
     let gray = to_grayscale(image);
     if gray.width() < MIN_SIDE || gray.height() < MIN_SIDE {
         return Err(PreprocessError::TooSmall { width: gray.width(), height: gray.height() });
     }
+    let original = gray.width().max(gray.height());
     let gray = shrink_to(&gray, WORKING_SIDE);
-    let ink = to_ink(&gray, detect_polarity(&gray));
-    if looks_like_mnist(&ink) {
-        return Ok(to_pixels(&ink));
-    }
-    let levels = ink_levels(&ink)?;
-    let clean = isolate_ink(&ink, &levels);
-    let only_noise = || PreprocessError::OnlyNoise { contrast: levels.contrast };
-    let bounds = ink_bounds(&clean, 0.0).ok_or_else(only_noise)?;
-    let digit = scale_to_box(&normalise_strokes(&crop(&clean, bounds)), BOX);
-    let framed = place_by_centre_of_mass(&digit, SIDE).ok_or_else(only_noise)?;
-    Ok(to_pixels(&framed))
+    let scale = original as f32 / gray.width().max(gray.height()) as f32;
+    Ok(InkPicture { ink: to_ink(&gray, detect_polarity(&gray)), scale })
+}
+
+/// Steps 5 to 7 of [`preprocess`] on one digit's cleaned ink, cut to its
+/// bounding box: strokes normalised, longer side scaled to [`BOX`], placed in
+/// 28×28 by its centre of mass. `None` when it holds no ink.
+pub fn normalise_digit(digit: &Gray) -> Option<Pixels> {
+    let scaled = scale_to_box(&normalise_strokes(digit), BOX);
+    place_by_centre_of_mass(&scaled, SIDE).map(|framed| to_pixels(&framed))
 }
 
 /// No preprocessing: the picture must already be 28×28; it is only converted

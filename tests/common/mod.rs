@@ -7,6 +7,7 @@
 
 pub mod bad_gen;
 pub mod cli;
+pub mod numbers;
 pub mod render;
 pub mod serve;
 

@@ -1,0 +1,184 @@
+//! Reading a whole number: [`read_picture`] finds every digit of a picture
+//! ([`crate::segment`]), normalises each MNIST-style and reads it with the
+//! network; the result is a [`Reading`]: the text (digits, `.` and `-`,
+//! lines joined by `\n`) and every digit with its box and prediction.
+//!
+//! ```no_run
+//! let mut model = chiffre::Model::load("models/cnn.safetensors")?;
+//! let image = chiffre::preprocess::load_image("meter.jpg".as_ref())?;
+//! let reading = model.read(&image)?;
+//! println!("{}", reading.text());
+//! for d in reading.digits() {
+//!     println!("{} at {:?} ({:.2})", d.prediction.digit, d.bounds, d.prediction.confidence);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::predict::Prediction;
+use crate::preprocess::{
+    crop, ink_bounds, ink_picture, looks_like_mnist, normalise_digit, Bounds, Pixels, PreprocessError, PIXELS,
+};
+use crate::segment::{segment, Mark, SegmentError};
+use image::DynamicImage;
+
+/// Errors of reading a picture.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The picture cannot be preprocessed (too small, blank).
+    #[error(transparent)]
+    Preprocess(#[from] PreprocessError),
+    /// The picture holds too many marks to be a number.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+}
+
+/// A box in the original picture's pixels: `[x, y, width, height]`.
+pub type PixelBox = [u32; 4];
+
+/// One digit of a reading.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadDigit {
+    /// What the network read.
+    pub prediction: Prediction,
+    /// Where the digit's ink is, in the original picture's pixels.
+    pub bounds: PixelBox,
+    /// Its line, from 0 (top).
+    pub line: usize,
+    /// The 28×28 input the network saw.
+    pub pixels: Box<Pixels>,
+}
+
+/// One symbol of a reading, in reading order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Symbol {
+    /// A digit.
+    Digit(ReadDigit),
+    /// A decimal point (`.`) or a minus sign (`-`).
+    Separator {
+        /// `.` or `-`.
+        symbol: char,
+        /// Where, in the original picture's pixels.
+        bounds: PixelBox,
+        /// Its line, from 0 (top).
+        line: usize,
+    },
+}
+
+/// What was read in a picture: lines top to bottom, each a list of symbols
+/// left to right.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reading {
+    /// The lines.
+    pub lines: Vec<Vec<Symbol>>,
+}
+
+impl Reading {
+    /// The number as text: each line's digits, `.` and `-`, lines joined by `\n`.
+    pub fn text(&self) -> String {
+        let line_text = |line: &Vec<Symbol>| -> String {
+            line.iter()
+                .map(|s| match s {
+                    Symbol::Digit(d) => char::from_digit(d.prediction.digit as u32, 36).unwrap_or('?'),
+                    Symbol::Separator { symbol, .. } => *symbol,
+                })
+                .collect()
+        };
+        self.lines.iter().map(line_text).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The digits, in reading order.
+    pub fn digits(&self) -> impl Iterator<Item = &ReadDigit> {
+        self.lines.iter().flatten().filter_map(|s| match s {
+            Symbol::Digit(d) => Some(d),
+            Symbol::Separator { .. } => None,
+        })
+    }
+
+    /// The digit, when the picture holds exactly one and nothing else.
+    pub fn single(&self) -> Option<&ReadDigit> {
+        match self.lines.as_slice() {
+            [line] => match line.as_slice() {
+                [Symbol::Digit(d)] => Some(d),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+fn scaled(b: Bounds, scale: f32) -> PixelBox {
+    let s = |v: usize| (v as f32 * scale).round() as u32;
+    let (x0, y0) = (s(b.x0), s(b.y0));
+    [x0, y0, s(b.x1).saturating_sub(x0).max(1), s(b.y1).saturating_sub(y0).max(1)]
+}
+
+/// Reads every digit of a decoded picture. `predict` is the network (one
+/// model or an ensemble): a prediction for each 28×28 input, in order.
+///
+/// A picture that is one digit and nothing else is read exactly as
+/// [`crate::preprocess::preprocess`] reads it, so single digits give the same
+/// answer as before numbers were read. Errors: those of preprocessing (too
+/// small, no ink) and [`SegmentError::TooManyMarks`].
+pub fn read_picture(
+    image: &DynamicImage,
+    predict: &mut dyn FnMut(&[Pixels]) -> Vec<Prediction>,
+) -> Result<Reading, ReadError> {
+    let picture = ink_picture(image)?;
+    let scale = picture.scale;
+    if looks_like_mnist(&picture.ink) {
+        let pixels: Pixels = std::array::from_fn(|i| picture.ink.data()[i].clamp(0.0, 1.0));
+        let whole = Bounds { x0: 0, y0: 0, x1: picture.ink.width(), y1: picture.ink.height() };
+        let bounds = ink_bounds(&picture.ink, 0.0).unwrap_or(whole);
+        return Ok(read_marks(vec![vec![Mark::Digit { bounds, pixels: Box::new(pixels) }]], scale, predict));
+    }
+    let clean = picture.clean()?;
+    let only_noise = || PreprocessError::OnlyNoise { contrast: clean.levels.contrast };
+    let mut log_confidence = |inputs: &[Pixels]| {
+        predict(inputs).iter().map(|p| (p.digit, p.confidence.max(1e-30).ln())).collect::<Vec<(usize, f32)>>()
+    };
+    let mut lines = segment(&clean.ink, &mut log_confidence)?;
+    if lines.is_empty() {
+        return Err(only_noise().into());
+    }
+    if let [line] = lines.as_mut_slice() {
+        if let [Mark::Digit { bounds, pixels }] = line.as_mut_slice() {
+            // One digit alone: the whole picture's ink, as `preprocess` reads it.
+            let all = ink_bounds(&clean.ink, 0.0).ok_or_else(only_noise)?;
+            **pixels = normalise_digit(&crop(&clean.ink, all)).ok_or_else(only_noise)?;
+            *bounds = all;
+        }
+    }
+    Ok(read_marks(lines, scale, predict))
+}
+
+/// Reads the digit marks (one batch) and turns marks into symbols.
+fn read_marks(lines: Vec<Vec<Mark>>, scale: f32, predict: &mut dyn FnMut(&[Pixels]) -> Vec<Prediction>) -> Reading {
+    let inputs: Vec<Pixels> = lines
+        .iter()
+        .flatten()
+        .filter_map(|m| match m {
+            Mark::Digit { pixels, .. } => Some(**pixels),
+            Mark::Separator { .. } => None,
+        })
+        .collect();
+    debug_assert!(inputs.iter().all(|p| p.len() == PIXELS));
+    let mut predictions = predict(&inputs).into_iter();
+    let lines = lines
+        .into_iter()
+        .enumerate()
+        .map(|(line, marks)| {
+            marks
+                .into_iter()
+                .filter_map(|m| match m {
+                    Mark::Digit { bounds, pixels } => predictions.next().map(|prediction| {
+                        Symbol::Digit(ReadDigit { prediction, bounds: scaled(bounds, scale), line, pixels })
+                    }),
+                    Mark::Separator { separator, bounds } => {
+                        Some(Symbol::Separator { symbol: separator.symbol(), bounds: scaled(bounds, scale), line })
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Reading { lines }
+}

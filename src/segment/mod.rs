@@ -1,0 +1,245 @@
+//! Finding the digits of a number in a picture: which marks there are, how
+//! they form lines, which belong together, which touch and must be cut, and
+//! which are a decimal point or a minus sign. Works on the cleaned ink of
+//! [`crate::preprocess`] (bright ink on black, background exactly 0), in the
+//! picture's working pixels; each digit found is normalised MNIST-style by
+//! [`normalise_digit`], exactly as a single-digit picture is.
+//!
+//! The steps, each a small function of its own module:
+//! 1. [`connected_components`]: 8-connected pieces of ink; specks (smaller
+//!    than [`SPECK`] of the digit height on both sides) dropped;
+//! 2. [`merge_pieces`]: components of one digit put together (a 5's top bar,
+//!    a 4 in two strokes, a broken stroke), by horizontal overlap and size
+//!    relative to the digit height ([`typical_height`]);
+//! 3. [`find_lines`]: lines, top to bottom, each left to right, slanted ones
+//!    included;
+//! 4. [`classify`]: decimal points and minus signs;
+//! 5. [`candidate_cuts`] and [`best_segments`]: a piece too wide for one digit
+//!    is cut where the network reads the pieces best.
+//!
+//! A picture with more than [`MAX_MARKS`] marks (a page of text, a photo of
+//! gravel) is refused before any step whose work grows faster than the
+//! number of marks.
+
+mod components;
+mod lines;
+mod merge;
+mod separators;
+mod split;
+
+pub use components::{connected_components, Component, Components};
+pub use lines::{find_lines, typical_height, Line};
+pub use merge::{merge_pieces, same_digit};
+pub use separators::{classify, Separator};
+pub use split::{best_segments, candidate_cuts, Profile, CUT_COST, MAX_CANDIDATES};
+
+use crate::preprocess::{crop, ink_bounds, normalise_digit, Bounds, Gray, Pixels};
+
+/// The most marks (pieces of ink, after specks are dropped) read in one picture.
+pub const MAX_MARKS: usize = 256;
+/// Pieces of ink smaller than this fraction of the digit height on both
+/// sides are specks.
+pub const SPECK: f32 = 0.06;
+/// A mark wider than this many line heights may be several touching digits.
+pub const WIDE: f32 = 0.85;
+/// A mark smaller than this fraction of the line height on both sides, that
+/// is no separator, is a stray mark, not a digit.
+const STRAY: f32 = 0.3;
+
+/// The network, as segmentation sees it: for each 28×28 input, the digit
+/// read and the log-probability of that reading.
+pub type Reader<'a> = dyn FnMut(&[Pixels]) -> Vec<(usize, f32)> + 'a;
+
+/// Errors of segmentation.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SegmentError {
+    /// Too many separate marks to be a number.
+    #[error(
+        "the picture holds {found} separate marks; chiffre reads at most {MAX_MARKS} in one picture \
+         (is it a page of text or a photo of a texture?)"
+    )]
+    TooManyMarks {
+        /// How many were found.
+        found: usize,
+    },
+}
+
+/// Components read as one mark: their indices in [`Components::list`], their
+/// bounding box and their ink pixels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Piece {
+    /// Indices of its components.
+    pub components: Vec<usize>,
+    /// The bounding box of all of them.
+    pub bounds: Bounds,
+    /// Ink pixels.
+    pub area: usize,
+}
+
+impl Piece {
+    /// A piece of one component.
+    pub fn of(index: usize, component: &Component) -> Self {
+        Piece { components: vec![index], bounds: component.bounds, area: component.area }
+    }
+
+    /// Adds a component.
+    pub fn add(&mut self, index: usize, component: &Component) {
+        self.components.push(index);
+        self.bounds = merge::union(self.bounds, component.bounds);
+        self.area += component.area;
+    }
+
+    /// The centre of its bounding box (x, y).
+    pub fn centre(&self) -> (f32, f32) {
+        ((self.bounds.x0 + self.bounds.x1) as f32 / 2.0, (self.bounds.y0 + self.bounds.y1) as f32 / 2.0)
+    }
+}
+
+/// One mark of a number, found in the picture.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mark {
+    /// Something to read as a digit: where it is (working pixels) and its
+    /// MNIST-style 28×28 input.
+    Digit {
+        /// Its ink's bounding box.
+        bounds: Bounds,
+        /// The network input.
+        pixels: Box<Pixels>,
+    },
+    /// A decimal point or a minus sign.
+    Separator {
+        /// Which.
+        separator: Separator,
+        /// Where.
+        bounds: Bounds,
+    },
+}
+
+/// The ink of `piece`'s components in columns `[from, to)`, cut to its
+/// bounding box; `None` when there is none there.
+pub fn cut_out(ink: &Gray, components: &Components, piece: &Piece, from: usize, to: usize) -> Option<(Bounds, Gray)> {
+    let b = piece.bounds;
+    let (x0, x1) = (b.x0.max(from), b.x1.min(to));
+    if x0 >= x1 {
+        return None;
+    }
+    let mut own = Gray::filled(x1 - x0, b.height(), 0.0);
+    for y in b.y0..b.y1 {
+        let labels = &components.label_row(y)[x0..x1];
+        let values = &ink.row(y)[x0..x1];
+        let out = &mut own.data_mut()[(y - b.y0) * (x1 - x0)..(y - b.y0 + 1) * (x1 - x0)];
+        for ((o, &label), &v) in out.iter_mut().zip(labels).zip(values) {
+            if label > 0 && piece.components.contains(&(label as usize - 1)) {
+                *o = v;
+            }
+        }
+    }
+    let inner = ink_bounds(&own, 0.0)?;
+    let bounds = Bounds { x0: x0 + inner.x0, y0: b.y0 + inner.y0, x1: x0 + inner.x1, y1: b.y0 + inner.y1 };
+    Some((bounds, crop(&own, inner)))
+}
+
+/// `piece`'s ink column by column.
+fn profile(components: &Components, piece: &Piece) -> Profile {
+    let b = piece.bounds;
+    let n = b.width();
+    let mut p = Profile { x0: b.x0, ink: vec![0; n], top: vec![usize::MAX; n], bottom: vec![0; n] };
+    for y in b.y0..b.y1 {
+        for (i, &label) in components.label_row(y)[b.x0..b.x1].iter().enumerate() {
+            if label > 0 && piece.components.contains(&(label as usize - 1)) {
+                p.ink[i] += 1;
+                p.top[i] = p.top[i].min(y);
+                p.bottom[i] = y + 1;
+            }
+        }
+    }
+    p
+}
+
+/// The digit marks of `piece` in `line`: itself, or, when it is wide, the
+/// pieces it is best cut into (see [`best_segments`]). `read` gives the
+/// log-probability that each input is one digit.
+fn digits_of(ink: &Gray, components: &Components, piece: &Piece, line_height: f32, read: &mut Reader<'_>) -> Vec<Mark> {
+    let b = piece.bounds;
+    let as_mark = |(bounds, digit): (Bounds, Gray)| {
+        normalise_digit(&digit).map(|pixels| Mark::Digit { bounds, pixels: Box::new(pixels) })
+    };
+    let runs = if (b.width() as f32) > WIDE * line_height {
+        let cuts = candidate_cuts(&profile(components, piece), line_height);
+        let mut read_runs = |runs: &[(usize, usize)]| {
+            let inputs: Vec<Option<(Bounds, Pixels)>> = runs
+                .iter()
+                .map(|&(from, to)| {
+                    let (bounds, digit) = cut_out(ink, components, piece, from, to)?;
+                    Some((bounds, normalise_digit(&digit)?))
+                })
+                .collect();
+            let ready: Vec<Pixels> = inputs.iter().flatten().map(|(_, p)| *p).collect();
+            let mut read_back = read(&ready).into_iter();
+            inputs
+                .iter()
+                .map(|input| match (input, input.as_ref().and_then(|_| read_back.next())) {
+                    (Some(_), Some((_, log_p))) => log_p,
+                    _ => f32::NEG_INFINITY,
+                })
+                .collect()
+        };
+        best_segments(b.x0, b.x1, &cuts, line_height, &mut read_runs)
+    } else {
+        vec![(b.x0, b.x1)]
+    };
+    runs.into_iter().filter_map(|(from, to)| cut_out(ink, components, piece, from, to)).filter_map(as_mark).collect()
+}
+
+/// Finds the marks of the number(s) in cleaned ink: lines top to bottom, each
+/// a list of marks left to right. `read` is the network: for each 28×28
+/// input, the digit read and the log-probability of that reading (used to
+/// cut touching digits). Errors: [`SegmentError::TooManyMarks`].
+pub fn segment(ink: &Gray, read: &mut Reader<'_>) -> Result<Vec<Vec<Mark>>, SegmentError> {
+    let components = connected_components(ink);
+    let height = typical_height(components.list.iter().map(|c| c.bounds.height()));
+    let speck = SPECK * height;
+    let kept: Vec<(usize, Component)> = components
+        .list
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, c)| c.bounds.width() as f32 >= speck || c.bounds.height() as f32 >= speck)
+        .collect();
+    if kept.len() > MAX_MARKS {
+        return Err(SegmentError::TooManyMarks { found: kept.len() });
+    }
+    let list: Vec<Component> = kept.iter().map(|&(_, c)| c).collect();
+    let pieces: Vec<Piece> = merge_pieces(&list, height)
+        .into_iter()
+        .map(|mut p| {
+            p.components = p.components.iter().map(|&k| kept[k].0).collect();
+            p
+        })
+        .collect();
+    let (lines, _strays) = find_lines(pieces, height);
+    let mut out = Vec::with_capacity(lines.len());
+    for line in &lines {
+        let is_body = |p: &Piece| 2.0 * p.bounds.height() as f32 >= line.height;
+        let mut marks = Vec::new();
+        for (k, piece) in line.pieces.iter().enumerate() {
+            if !is_body(piece) {
+                let before = line.pieces[..k].iter().any(is_body);
+                let after = line.pieces[k + 1..].iter().any(is_body);
+                if let Some(separator) = classify(piece, line, before && after, after && !before) {
+                    marks.push(Mark::Separator { separator, bounds: piece.bounds });
+                    continue;
+                }
+                let side = piece.bounds.width().max(piece.bounds.height()) as f32;
+                if side < STRAY * line.height {
+                    continue;
+                }
+            }
+            marks.extend(digits_of(ink, &components, piece, line.height, read));
+        }
+        if marks.iter().any(|m| matches!(m, Mark::Digit { .. })) {
+            out.push(marks);
+        }
+    }
+    Ok(out)
+}

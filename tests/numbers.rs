@@ -1,0 +1,192 @@
+//! Does chiffre read whole numbers? Pictures of numbers composed from MNIST
+//! *test* digits (see `common/numbers.rs`) are read with `Model::read`, and
+//! the digit error rate (edit distance / length) is compared with the error
+//! rate of the same digits read one by one as MNIST images.
+//!
+//! `cargo test` runs a small set with a CNN trained here for one epoch;
+//! `bench/numbers.sh` runs the full set of 1,000 numbers with the trained
+//! default model and prints the table of the README (`--ignored`).
+
+mod common;
+
+use chiffre::data::{default_data_dir, Dataset, Mnist};
+use chiffre::loss::Loss;
+use chiffre::model::{preset, Sequential};
+use chiffre::optim::OptimizerKind;
+use chiffre::preprocess::{decode_bytes, Pixels};
+use chiffre::train::{train, Quiet, TrainConfig};
+use chiffre::Model;
+use common::numbers::{edit_distance, number_picture, NumberPicture};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+
+/// Seed of the generated sets (the full set uses another).
+const SEED: u64 = 15;
+
+fn mnist() -> Mnist {
+    Mnist::load(&default_data_dir()).expect("the bundled MNIST loads")
+}
+
+fn trained_cnn(data: &Mnist, epochs: usize) -> Model {
+    let mut network = Sequential::new(&preset("cnn", 10).expect("the cnn preset"), 1).expect("the cnn builds");
+    let optimizer = OptimizerKind::RMSPROP;
+    let config = TrainConfig {
+        epochs,
+        batch_size: 64,
+        optimizer,
+        lr: optimizer.default_lr(),
+        loss: Loss::CrossEntropy,
+        seed: 1,
+        ..TrainConfig::default()
+    };
+    train(&mut network, &data.train, None, &config, &mut Quiet).expect("training runs");
+    Model::from_network(network).expect("the cnn reads 28×28×1")
+}
+
+/// Counts for one group of numbers.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    numbers: usize,
+    whole_right: usize,
+    count_right: usize,
+    digits: usize,
+    edits: usize,
+    single_wrong: usize,
+}
+
+impl Tally {
+    fn error_rate(&self) -> f64 {
+        self.edits as f64 / self.digits.max(1) as f64
+    }
+    fn single_error_rate(&self) -> f64 {
+        self.single_wrong as f64 / self.digits.max(1) as f64
+    }
+    fn add(&mut self, other: &Tally) {
+        self.numbers += other.numbers;
+        self.whole_right += other.whole_right;
+        self.count_right += other.count_right;
+        self.digits += other.digits;
+        self.edits += other.edits;
+        self.single_wrong += other.single_wrong;
+    }
+}
+
+/// Reads one picture and scores it against its truth.
+fn score(model: &mut Model, test: &Dataset, picture: &NumberPicture, name: &str) -> (Tally, String) {
+    let image = decode_bytes(&picture.bytes, name).expect("a generated picture decodes");
+    let read = model.read(&image).map(|r| r.text()).unwrap_or_default();
+    let truth_digits: String = picture.text.chars().filter(char::is_ascii_digit).collect();
+    let read_digits: String = read.chars().filter(char::is_ascii_digit).collect();
+    let singles: Vec<Pixels> =
+        picture.digits.iter().map(|&i| std::array::from_fn(|j| f32::from(test.image(i)[j]) / 255.0)).collect();
+    let single_wrong = model
+        .predict_batch(&singles)
+        .iter()
+        .zip(&picture.digits)
+        .filter(|(p, &i)| p.digit != usize::from(test.labels[i]))
+        .count();
+    let tally = Tally {
+        numbers: 1,
+        whole_right: usize::from(read == picture.text),
+        count_right: usize::from(read_digits.len() == truth_digits.len()),
+        digits: picture.text.chars().filter(|c| *c != '\n').count(),
+        edits: edit_distance(&read.replace('\n', ""), &picture.text.replace('\n', "")),
+        single_wrong,
+    };
+    (tally, read)
+}
+
+fn kind(p: &NumberPicture) -> &'static str {
+    match (p.lines, p.point, p.touching) {
+        (2, _, _) => "two lines",
+        (_, true, _) => "with a point",
+        (_, _, true) => "touching",
+        _ => "apart",
+    }
+}
+
+/// Reads `n` generated numbers and returns the tallies by kind, by length,
+/// and for numbers without / with touching digits.
+fn read_set(model: &mut Model, test: &Dataset, seed: u64, n: u64, show: bool) -> BTreeMap<String, Tally> {
+    let pictures: Vec<NumberPicture> = (0..n).into_par_iter().map(|i| number_picture(test, seed, i)).collect();
+    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    let dump = std::env::var("CHIFFRE_DUMP").ok();
+    for (i, p) in pictures.iter().enumerate() {
+        if let Some(dir) = &dump {
+            std::fs::create_dir_all(dir).expect("CHIFFRE_DUMP: a folder");
+            std::fs::write(format!("{dir}/number-{i}.{}", p.extension), &p.bytes).expect("write a picture");
+        }
+        let (t, read) = score(model, test, p, &format!("number-{i}.{}", p.extension));
+        if show && t.whole_right == 0 {
+            println!("number {i} ({}): truth {:?} read {:?}", kind(p), p.text, read);
+        }
+        let len = p.text.chars().filter(char::is_ascii_digit).count();
+        let touching = if p.touching { "touching: yes" } else { "touching: no" };
+        for key in [format!("kind: {}", kind(p)), format!("length: {len}"), touching.to_string(), "all".to_string()] {
+            tallies.entry(key).or_default().add(&t);
+        }
+    }
+    tallies
+}
+
+fn print_table(tallies: &BTreeMap<String, Tally>) {
+    println!(
+        "| group | numbers | whole number right | digit count right | digit error rate | single-digit error rate |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (key, t) in tallies {
+        println!(
+            "| {key} | {} | {:.1} % | {:.1} % | {:.2} % | {:.2} % |",
+            t.numbers,
+            100.0 * t.whole_right as f64 / t.numbers as f64,
+            100.0 * t.count_right as f64 / t.numbers as f64,
+            100.0 * t.error_rate(),
+            100.0 * t.single_error_rate()
+        );
+    }
+}
+
+#[test]
+fn generated_numbers_are_read_nearly_as_well_as_their_digits_one_by_one() {
+    let data = mnist();
+    let mut model = trained_cnn(&data, 1);
+    let tallies = read_set(&mut model, &data.test, SEED, 200, true);
+    print_table(&tallies);
+    let apart = tallies["touching: no"];
+    let touching = tallies["touching: yes"];
+    assert!(apart.numbers >= 50 && touching.numbers >= 50, "both kinds drawn");
+    // The small set's targets are looser than the full set's (1.5× and 3×):
+    // 200 numbers and a one-epoch network leave few errors to compare.
+    let single = tallies["all"].single_error_rate();
+    assert!(apart.error_rate() <= 2.0 * single + 0.01, "apart: {:.4} vs single {single:.4}", apart.error_rate());
+    assert!(touching.error_rate() <= 4.0 * single + 0.02, "touching: {:.4} vs {single:.4}", touching.error_rate());
+    let count_apart = apart.count_right as f64 / apart.numbers as f64;
+    assert!(count_apart >= 0.97, "digit count right on {count_apart:.3} of the numbers without touching digits");
+}
+
+/// The full measurement: 1,000 numbers, the trained default model
+/// (`CHIFFRE_MODEL`, default `models/cnn.safetensors`). Run by `bench/numbers.sh`.
+#[test]
+#[ignore = "the full set, with a trained model: bench/numbers.sh"]
+fn full_number_set() {
+    let data = mnist();
+    let path = std::env::var("CHIFFRE_MODEL").unwrap_or_else(|_| "models/cnn.safetensors".into());
+    let mut model = Model::load(&path).unwrap_or_else(|e| panic!("{e}: train it first (bench/numbers.sh does)"));
+    let n = std::env::var("CHIFFRE_NUMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let show = std::env::var("CHIFFRE_SHOW").is_ok();
+    let tallies = read_set(&mut model, &data.test, 2026, n, show);
+    print_table(&tallies);
+    let single = tallies["all"].single_error_rate();
+    let (apart, touching) = (tallies["touching: no"], tallies["touching: yes"]);
+    println!(
+        "targets: apart {:.2} % <= {:.2} % (1.5x), touching {:.2} % <= {:.2} % (3x), count right apart {:.1} % >= 99 %",
+        100.0 * apart.error_rate(),
+        150.0 * single,
+        100.0 * touching.error_rate(),
+        300.0 * single,
+        100.0 * apart.count_right as f64 / apart.numbers as f64
+    );
+    assert!(apart.error_rate() <= 1.5 * single);
+    assert!(touching.error_rate() <= 3.0 * single);
+    assert!(apart.count_right as f64 >= 0.99 * apart.numbers as f64);
+}

@@ -21,6 +21,12 @@ use crate::preprocess::{
 use crate::segment::{segment, Mark, SegmentError};
 use image::DynamicImage;
 
+/// Pieces of ink lighter than this fraction of the heaviest are dropped
+/// before segmentation: a decimal point may weigh 2–3 % of a digit, so the
+/// single-digit preprocessing's 2 % would lose it (segmentation judges small
+/// pieces by their size and place instead).
+const POINT_FRACTION: f32 = 0.005;
+
 /// Errors of reading a picture.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -131,7 +137,7 @@ pub fn read_picture(
         let bounds = ink_bounds(&picture.ink, 0.0).unwrap_or(whole);
         return Ok(read_marks(vec![vec![Mark::Digit { bounds, pixels: Box::new(pixels) }]], scale, predict));
     }
-    let clean = picture.clean()?;
+    let clean = picture.clean_keeping(POINT_FRACTION)?;
     let only_noise = || PreprocessError::OnlyNoise { contrast: clean.levels.contrast };
     let mut log_confidence = |inputs: &[Pixels]| {
         predict(inputs).iter().map(|p| (p.digit, p.confidence.max(1e-30).ln())).collect::<Vec<(usize, f32)>>()
@@ -143,6 +149,7 @@ pub fn read_picture(
     if let [line] = lines.as_mut_slice() {
         if let [Mark::Digit { bounds, pixels }] = line.as_mut_slice() {
             // One digit alone: the whole picture's ink, as `preprocess` reads it.
+            let clean = picture.clean()?;
             let all = ink_bounds(&clean.ink, 0.0).ok_or_else(only_noise)?;
             **pixels = normalise_digit(&crop(&clean.ink, all)).ok_or_else(only_noise)?;
             *bounds = all;

@@ -7,6 +7,7 @@ mod eval;
 mod export;
 mod interrupt;
 mod predict;
+mod predict_output;
 mod report;
 mod serve;
 mod summary;

@@ -1,10 +1,15 @@
-//! `chiffre predict`: read the digit in pictures (files or folders of them).
-//! A picture that cannot be read gets one `error:` line and the others are
-//! still read; the exit status is non-zero if any failed.
+//! `chiffre predict`: read the number in pictures (files or folders of them):
+//! every digit, in reading order, with decimal points and minus signs
+//! (`--single` reads the whole picture as one digit). A picture that cannot
+//! be read gets one `error:` line and the others are still read; the exit
+//! status is non-zero if any failed.
 
+use super::predict_output::{boxes_png, number_json, number_line, shown_number};
 use crate::predict::{Model, Prediction};
 use crate::preprocess::{encode_png, load_image, preprocess, raw_pixels, Pixels, SIDE};
+use crate::reading::{read_picture, Reading};
 use anyhow::Context;
+use image::DynamicImage;
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,16 +32,21 @@ pub struct PredictArgs {
     /// (`--model a --model b`) to read with their ensemble, which averages their probabilities.
     #[arg(long, value_name = "FILE")]
     model: Vec<PathBuf>,
-    /// One JSON object per line: path, digit, confidence, probabilities, top.
+    /// One JSON object per line: path, number, digits (each with digit, confidence, probabilities, box,
+    /// line); a picture of one digit also gives digit, confidence, probabilities and top.
     #[arg(long)]
     json: bool,
+    /// Read the whole picture as one digit (no search for several digits).
+    #[arg(long)]
+    single: bool,
     /// How many of the most probable digits to show.
     #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
     top: u16,
-    /// Write the 28×28 picture the network saw, as DIR/NAME.png.
+    /// Write the 28×28 picture the network saw, as DIR/NAME.png (one digit), or DIR/NAME.D.png for
+    /// each digit D of a number (from 1) and DIR/NAME.boxes.png, the picture with the digits' boxes.
     #[arg(long, value_name = "DIR")]
     save_preprocessed: Option<PathBuf>,
-    /// No preprocessing: the pictures must already be 28×28, white ink on black.
+    /// No preprocessing: the pictures must already be 28×28, white ink on black (implies --single).
     #[arg(long)]
     raw: bool,
     /// Also draw the 28×28 input the network saw, in the terminal (Unicode half blocks).
@@ -95,14 +105,16 @@ fn is_picture_name(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|known| known.eq_ignore_ascii_case(e)))
 }
 
-/// A file name in `dir` for the preprocessed picture of `path`, not used
-/// before in this run: `STEM.png`, else `STEM-2.png`, `STEM-3.png`, …
-fn preprocessed_name(dir: &Path, path: &Path, used: &mut HashSet<PathBuf>) -> PathBuf {
+/// A file name in `dir` for a picture made from `path`, not used before in
+/// this run: `STEM.png` (`STEM.SUFFIX.png` with a suffix), else
+/// `STEM-2.png`, `STEM-3.png`, …
+fn preprocessed_name(dir: &Path, path: &Path, used: &mut HashSet<PathBuf>, suffix: Option<&str>) -> PathBuf {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("picture");
+    let tail = suffix.map_or_else(|| ".png".to_string(), |s| format!(".{s}.png"));
     (1..)
-        .map(|n| if n == 1 { dir.join(format!("{stem}.png")) } else { dir.join(format!("{stem}-{n}.png")) })
+        .map(|n| if n == 1 { dir.join(format!("{stem}{tail}")) } else { dir.join(format!("{stem}-{n}{tail}")) })
         .find(|candidate| used.insert(candidate.clone()))
-        .unwrap_or_else(|| dir.join("picture.png"))
+        .unwrap_or_else(|| dir.join(format!("picture{tail}")))
 }
 
 /// Loads the models (the default one when none is given), explaining how to
@@ -133,19 +145,28 @@ fn load_models(paths: &[PathBuf]) -> anyhow::Result<Vec<Model>> {
 
 /// The prediction of one model, or the mean of several.
 fn predict_all(models: &mut [Model], pixels: &Pixels) -> Prediction {
+    predict_batch_all(models, std::slice::from_ref(pixels)).pop().unwrap_or_else(|| Prediction::from_logits(&[]))
+}
+
+/// [`predict_all`] for many inputs, in order.
+pub fn predict_batch_all(models: &mut [Model], inputs: &[Pixels]) -> Vec<Prediction> {
     match models {
-        [one] => one.predict_pixels(pixels),
+        [one] => one.predict_batch(inputs),
         several => {
-            let each: Vec<Prediction> = several.iter_mut().map(|m| m.predict_pixels(pixels)).collect();
-            Prediction::mean(&each).expect("models of the same classes")
+            let each: Vec<Vec<Prediction>> = several.iter_mut().map(|m| m.predict_batch(inputs)).collect();
+            (0..inputs.len())
+                .map(|i| {
+                    let members: Vec<Prediction> = each.iter().map(|e| e[i].clone()).collect();
+                    Prediction::mean(&members).expect("models of the same classes")
+                })
+                .collect()
         }
     }
 }
 
-/// The network input for one file: decoded, then preprocessed (or not).
-fn pixels_of(path: &Path, raw: bool) -> Result<Pixels, String> {
-    let image = load_image(path).map_err(|e| e.to_string())?;
-    let pixels = if raw { raw_pixels(&image) } else { preprocess(&image) };
+/// The network input for one picture read as one digit: preprocessed (or not).
+fn pixels_of(path: &Path, image: &DynamicImage, raw: bool) -> Result<Pixels, String> {
+    let pixels = if raw { raw_pixels(image) } else { preprocess(image) };
     pixels.map_err(|e| e.in_file(path).to_string())
 }
 
@@ -172,7 +193,7 @@ fn bar(p: f32) -> String {
     "█".repeat((p * 20.0).round() as usize)
 }
 
-fn json_line(path: &Path, p: &Prediction, top: usize, saved: Option<&Path>) -> String {
+fn json_value(path: &Path, p: &Prediction, top: usize, saved: Option<&Path>) -> serde_json::Value {
     let ranked: Vec<_> =
         p.top(top).iter().map(|(d, prob)| serde_json::json!({"digit": d, "probability": prob})).collect();
     serde_json::json!({
@@ -183,7 +204,85 @@ fn json_line(path: &Path, p: &Prediction, top: usize, saved: Option<&Path>) -> S
         "top": ranked,
         "preprocessed": saved.map(|s| s.display().to_string()),
     })
-    .to_string()
+}
+
+/// Writes `bytes` to `file`, naming the picture in the error.
+fn save(path: &Path, file: &Path, bytes: &[u8]) -> Result<PathBuf, String> {
+    crate::fsutil::write_atomic(file, bytes)
+        .map_err(|e| format!("{}: cannot write {}: {e}", path.display(), file.display()))?;
+    Ok(file.to_path_buf())
+}
+
+/// The output of one picture read as one digit (`--single`, `--raw`, or a
+/// picture that holds one digit and nothing else).
+fn one_digit(
+    args: &PredictArgs,
+    path: &Path,
+    p: &Prediction,
+    pixels: &Pixels,
+    reading: Option<&Reading>,
+    saved: Option<PathBuf>,
+) -> String {
+    let top = usize::from(args.top);
+    if args.json {
+        let mut value = json_value(path, p, top, saved.as_deref());
+        if let Some(reading) = reading {
+            let number = number_json(path, reading, top, None);
+            value["number"] = number["number"].clone();
+            value["digits"] = number["digits"].clone();
+        }
+        value.to_string()
+    } else if args.show {
+        shown(path, p, top, pixels)
+    } else {
+        text_line(path, p, top)
+    }
+}
+
+/// Reads one picture and returns what to print.
+fn read_one(
+    args: &PredictArgs,
+    models: &mut [Model],
+    path: &Path,
+    used: &mut HashSet<PathBuf>,
+) -> Result<String, String> {
+    let image = load_image(path).map_err(|e| e.to_string())?;
+    let dir = args.save_preprocessed.as_deref();
+    let save_one = |pixels: &Pixels, used: &mut HashSet<PathBuf>| {
+        dir.map(|dir| save(path, &preprocessed_name(dir, path, used, None), &encode_png(pixels))).transpose()
+    };
+    if args.single || args.raw {
+        let pixels = pixels_of(path, &image, args.raw)?;
+        let saved = save_one(&pixels, used)?;
+        let p = predict_all(models, &pixels);
+        return Ok(one_digit(args, path, &p, &pixels, None, saved));
+    }
+    let reading = read_picture(&image, &mut |inputs| predict_batch_all(models, inputs))
+        .map_err(|e| crate::predict::PredictError::from(e).to_string())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(d) = reading.single() {
+        let saved = save_one(&d.pixels, used)?;
+        return Ok(one_digit(args, path, &d.prediction, &d.pixels, Some(&reading), saved));
+    }
+    let mut saved = Vec::new();
+    if let Some(dir) = dir {
+        for (k, d) in reading.digits().enumerate() {
+            saved.push(save(
+                path,
+                &preprocessed_name(dir, path, used, Some(&(k + 1).to_string())),
+                &encode_png(&d.pixels),
+            )?);
+        }
+        save(path, &preprocessed_name(dir, path, used, Some("boxes")), &boxes_png(&image, &reading))?;
+    }
+    let top = usize::from(args.top);
+    Ok(if args.json {
+        number_json(path, &reading, top, dir.map(|_| saved.as_slice())).to_string()
+    } else if args.show {
+        shown_number(path, &reading)
+    } else {
+        number_line(path, &reading)
+    })
 }
 
 /// Reads every picture and prints one line each; errors go to stderr.
@@ -193,29 +292,13 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--save-preprocessed {}: cannot create", dir.display()))?;
     }
-    let top = usize::from(args.top);
     let mut used = HashSet::new();
     let mut stdout = std::io::stdout().lock();
     let (mut total, mut failed) = (0usize, 0usize);
     for input in expand(&args.paths) {
         total += 1;
-        let result = input.and_then(|path| {
-            let pixels = pixels_of(&path, args.raw)?;
-            let saved = match &args.save_preprocessed {
-                Some(dir) => {
-                    let file = preprocessed_name(dir, &path, &mut used);
-                    crate::fsutil::write_atomic(&file, &encode_png(&pixels))
-                        .map_err(|e| format!("{}: cannot write {}: {e}", path.display(), file.display()))?;
-                    Some(file)
-                }
-                None => None,
-            };
-            Ok((path, predict_all(&mut models, &pixels), saved, pixels))
-        });
-        let line = match result {
-            Ok((path, p, saved, _)) if args.json => json_line(&path, &p, top, saved.as_deref()),
-            Ok((path, p, _, pixels)) if args.show => shown(&path, &p, top, &pixels),
-            Ok((path, p, _, _)) => text_line(&path, &p, top),
+        let line = match input.and_then(|path| read_one(&args, &mut models, &path, &mut used)) {
+            Ok(line) => line,
             Err(message) => {
                 failed += 1;
                 eprintln!("error: {message}");
@@ -241,10 +324,13 @@ mod tests {
     fn preprocessed_names_do_not_collide() {
         let mut used = HashSet::new();
         let dir = Path::new("out");
-        let a = preprocessed_name(dir, Path::new("x/seven.jpg"), &mut used);
-        let b = preprocessed_name(dir, Path::new("y/seven.png"), &mut used);
-        let c = preprocessed_name(dir, Path::new("seven.bmp"), &mut used);
+        let a = preprocessed_name(dir, Path::new("x/seven.jpg"), &mut used, None);
+        let b = preprocessed_name(dir, Path::new("y/seven.png"), &mut used, None);
+        let c = preprocessed_name(dir, Path::new("seven.bmp"), &mut used, None);
         assert_eq!((a, b, c), (dir.join("seven.png"), dir.join("seven-2.png"), dir.join("seven-3.png")));
+        let d = preprocessed_name(dir, Path::new("meter.jpg"), &mut used, Some("1"));
+        let e = preprocessed_name(dir, Path::new("meter.png"), &mut used, Some("1"));
+        assert_eq!((d, e), (dir.join("meter.1.png"), dir.join("meter-2.1.png")));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::{Gray, PreprocessError, MIN_CONTRAST};
 const BINS: usize = 256;
 /// Components of ink lighter than this fraction of the heaviest one are
 /// specks (dust, noise), not part of the digit.
-const SPECK_FRACTION: f32 = 0.02;
+pub const SPECK_FRACTION: f32 = 0.02;
 
 /// Which way the ink goes in a picture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +189,14 @@ pub fn ink_levels(ink: &Gray) -> Result<InkLevels, PreprocessError> {
 /// dropped as specks. Kept pixels are stretched so that the background
 /// becomes 0 and full ink 1: `(v - floor) / (ink - floor)`, clamped.
 pub fn isolate_ink(ink: &Gray, levels: &InkLevels) -> Gray {
+    isolate_ink_keeping(ink, levels, SPECK_FRACTION)
+}
+
+/// [`isolate_ink`], dropping connected pieces lighter than `speck_fraction`
+/// of the heaviest (a number's decimal point can weigh less than 2 % of its
+/// heaviest digit: [`crate::reading`] keeps lighter pieces and judges them by
+/// their size and place).
+pub fn isolate_ink_keeping(ink: &Gray, levels: &InkLevels, speck_fraction: f32) -> Gray {
     let (w, h) = (ink.width(), ink.height());
     let data = ink.data();
     let span = (levels.ink - levels.floor).max(1e-6);
@@ -221,7 +229,7 @@ pub fn isolate_ink(ink: &Gray, levels: &InkLevels) -> Gray {
         masses.push(mass);
     }
     let heaviest = masses.iter().copied().fold(0.0, f32::max);
-    let keep: Vec<bool> = masses.iter().enumerate().map(|(id, &m)| id > 0 && m >= SPECK_FRACTION * heaviest).collect();
+    let keep: Vec<bool> = masses.iter().enumerate().map(|(id, &m)| id > 0 && m >= speck_fraction * heaviest).collect();
     let out = (0..data.len()).map(|i| if keep[piece[i] as usize] { value(i) } else { 0.0 }).collect();
     Gray::new(w, h, out).unwrap_or_else(|| Gray::filled(w, h, 0.0))
 }

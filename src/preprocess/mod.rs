@@ -51,7 +51,9 @@ mod stroke;
 
 pub use decode::{decode_bytes, encode_png, load_image, to_grayscale, MAX_FILE_BYTES, MAX_PIXELS, MAX_SIDE};
 pub use geometry::{centre_of_mass, crop, ink_bounds, place_by_centre_of_mass, scale_to_box, shrink_to, Bounds};
-pub use ink::{detect_polarity, ink_levels, isolate_ink, to_ink, InkLevels, Polarity};
+pub use ink::{
+    detect_polarity, ink_levels, isolate_ink, isolate_ink_keeping, to_ink, InkLevels, Polarity, SPECK_FRACTION,
+};
 pub use resample::resample;
 pub use stroke::{normalise_strokes, stroke_width, MAX_STROKE, MIN_STROKE};
 
@@ -325,8 +327,14 @@ impl InkPicture {
     /// Step 4: separates ink from background ([`ink_levels`], [`isolate_ink`]).
     /// Errors: [`PreprocessError::NoInk`].
     pub fn clean(&self) -> Result<CleanInk, PreprocessError> {
+        self.clean_keeping(SPECK_FRACTION)
+    }
+
+    /// [`InkPicture::clean`], dropping only pieces lighter than
+    /// `speck_fraction` of the heaviest (see [`isolate_ink_keeping`]).
+    pub fn clean_keeping(&self, speck_fraction: f32) -> Result<CleanInk, PreprocessError> {
         let levels = ink_levels(&self.ink)?;
-        Ok(CleanInk { ink: isolate_ink(&self.ink, &levels), levels })
+        Ok(CleanInk { ink: isolate_ink_keeping(&self.ink, &levels, speck_fraction), levels })
     }
 }
 

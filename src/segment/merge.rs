@@ -11,7 +11,8 @@ use crate::preprocess::Bounds;
 
 /// Together, two pieces are at most this many digit heights tall.
 const MAX_HEIGHT: f32 = 1.3;
-/// Together, two pieces are at most this many digit heights wide.
+/// Together, two pieces are at most this many times as wide as the digit
+/// height (or as they are tall together, when taller).
 const MAX_WIDTH: f32 = 1.1;
 /// The gap between two pieces of one digit is at most this many digit heights.
 const MAX_GAP: f32 = 0.35;
@@ -45,7 +46,8 @@ pub fn same_digit(a: &Component, b: &Component, height: f32) -> bool {
         return false;
     }
     let both = union(ba, bb);
-    if both.height() as f32 > MAX_HEIGHT * height || both.width() as f32 > MAX_WIDTH * height {
+    let (tall, wide) = (both.height() as f32, both.width() as f32);
+    if tall > MAX_HEIGHT * height || wide > MAX_WIDTH * tall.max(height) {
         return false;
     }
     let gap = ba.y0.max(bb.y0).saturating_sub(ba.y1.min(bb.y1));

@@ -4,17 +4,21 @@
 //! `application/octet-stream`, or none), preprocessed exactly as
 //! `chiffre predict` does it, or a ready network input
 //! (`application/json`: `{"pixels": [784 numbers in 0..1]}`, row-major, white
-//! ink on black, not preprocessed). It answers
-//! `{"digit", "confidence", "probabilities", "input"}` where `input` is the
-//! 28×28 picture the network saw; with `?maps=1` it adds `maps`, the feature
-//! maps of the first convolution and pooling layers (for the page).
+//! ink on black, not preprocessed). It answers as `chiffre predict --json`
+//! does: `number` (the number read: digits, `.`, `-`, lines joined by `\n`)
+//! and `digits` (each with `digit`, `confidence`, `probabilities`, `box`,
+//! `line` and `input`, the 28×28 picture the network saw); when the picture
+//! holds exactly one digit, also `digit`, `confidence`, `probabilities` and
+//! `input` at the top level, and with `?maps=1` `maps`, the feature maps of
+//! the first convolution and pooling layers (for the page).
 
 use super::error::ApiError;
 use super::maps::{feature_maps, FeatureMaps};
 use super::pool::PoolError;
 use super::AppState;
 use crate::predict::Model;
-use crate::preprocess::{decode_bytes, preprocess, Pixels, PIXELS};
+use crate::preprocess::{decode_bytes, Pixels, PIXELS};
+use crate::reading::{PixelBox, ReadDigit, Reading, Symbol};
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -22,17 +26,43 @@ use axum::Json;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// What `POST /api/predict` answers.
+/// One digit of a number, as `POST /api/predict` answers it.
 #[derive(Debug, Serialize)]
-pub struct PredictResponse {
+pub struct DigitAnswer {
     /// The most probable digit.
     pub digit: usize,
     /// Its probability.
     pub confidence: f32,
     /// The probability of each digit.
     pub probabilities: Vec<f32>,
+    /// `[x, y, width, height]` in the picture's pixels.
+    #[serde(rename = "box")]
+    pub bounds: PixelBox,
+    /// Its line, from 0 (top).
+    pub line: usize,
     /// The 784 values the network read (after preprocessing), row-major.
     pub input: Vec<f32>,
+}
+
+/// What `POST /api/predict` answers.
+#[derive(Debug, Serialize)]
+pub struct PredictResponse {
+    /// The number read: digits, `.` and `-`, lines joined by `\n`.
+    pub number: String,
+    /// Every digit, in reading order.
+    pub digits: Vec<DigitAnswer>,
+    /// With exactly one digit: the most probable digit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digit: Option<usize>,
+    /// With exactly one digit: its probability.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// With exactly one digit: the probability of each digit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probabilities: Option<Vec<f32>>,
+    /// With exactly one digit: the 784 values the network read, row-major.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<Vec<f32>>,
     /// With `?maps=1`: the first convolution's and pooling's feature maps.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maps: Option<Vec<FeatureMaps>>,
@@ -146,29 +176,54 @@ fn parse_pixels(body: &[u8]) -> Result<Box<Pixels>, ApiError> {
     Ok(pixels)
 }
 
-/// On a worker: decode and preprocess a picture (as `chiffre predict`
-/// does), then predict, with the feature maps if asked.
+/// On a worker: read the number in a picture (as `chiffre predict` does),
+/// or the digit of a ready input; with the feature maps of a single digit if asked.
 fn answer(model: &mut Model, input: Input, with_maps: bool) -> Result<Json<PredictResponse>, ApiError> {
-    let pixels: Box<Pixels> = match input {
-        Input::Pixels(p) => p,
+    let reading = match input {
+        Input::Pixels(pixels) => {
+            let prediction = model.predict_pixels(&pixels);
+            let digit = ReadDigit { prediction, bounds: [0, 0, 28, 28], line: 0, pixels };
+            Reading { lines: vec![vec![Symbol::Digit(digit)]] }
+        }
         Input::Picture(bytes) => {
             let image = decode_bytes(&bytes, "the request body").map_err(|e| ApiError::bad_request(e.to_string()))?;
-            Box::new(preprocess(&image).map_err(|e| ApiError::bad_request(format!("the picture: {e}")))?)
+            model.read(&image).map_err(|e| ApiError::bad_request(format!("the picture: {e}")))?
         }
     };
-    let (prediction, maps) = if with_maps {
-        let (prediction, layers) = model.inspect(&pixels);
-        (prediction, Some(feature_maps(&layers)))
-    } else {
-        (model.predict_pixels(&pixels), None)
+    let digits: Vec<DigitAnswer> = reading
+        .digits()
+        .map(|d| DigitAnswer {
+            digit: d.prediction.digit,
+            confidence: d.prediction.confidence,
+            probabilities: d.prediction.probabilities.clone(),
+            bounds: d.bounds,
+            line: d.line,
+            input: d.pixels.to_vec(),
+        })
+        .collect();
+    let mut response = PredictResponse {
+        number: reading.text(),
+        digits,
+        digit: None,
+        confidence: None,
+        probabilities: None,
+        input: None,
+        maps: None,
     };
-    Ok(Json(PredictResponse {
-        digit: prediction.digit,
-        confidence: prediction.confidence,
-        probabilities: prediction.probabilities,
-        input: pixels.to_vec(),
-        maps,
-    }))
+    if let Some(one) = reading.single() {
+        let (prediction, maps) = if with_maps {
+            let (prediction, layers) = model.inspect(&one.pixels);
+            (prediction, Some(feature_maps(&layers)))
+        } else {
+            (one.prediction.clone(), None)
+        };
+        response.digit = Some(prediction.digit);
+        response.confidence = Some(prediction.confidence);
+        response.probabilities = Some(prediction.probabilities);
+        response.input = Some(one.pixels.to_vec());
+        response.maps = maps;
+    }
+    Ok(Json(response))
 }
 
 #[cfg(test)]

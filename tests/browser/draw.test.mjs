@@ -1,6 +1,7 @@
 // The page of `chiffre serve` in a real browser: headless Chromium (Debian's
 // /usr/bin/chromium, driven by playwright-core) draws a "1" and a "0" with
-// pointer events on the canvas and checks the digit the page shows; it opens
+// pointer events on the canvas and checks the digit the page shows, writes a
+// three-digit number and checks the number, boxes and digits shown; it opens
 // a picture file through the file input, checks the page on a phone's width,
 // and takes screenshots.
 //
@@ -111,6 +112,7 @@ test("a drawn 1 and a drawn 0 are read as 1 and 0", async () => {
   assert.equal(await page.locator("#bars li").count(), 10);
   assert.ok(await page.locator("#maps-panel").isVisible(), "the feature maps are shown");
   assert.equal(await page.locator("#maps canvas").count(), 64, "32 convolution + 32 pooling maps");
+  assert.ok(!(await page.locator("#chips").isVisible()), "no list of digits for a single digit");
   const seenInk = await page.evaluate(() => {
     const data = document.getElementById("seen").getContext("2d").getImageData(0, 0, 28, 28).data;
     let ink = 0;
@@ -133,6 +135,36 @@ test("a drawn 1 and a drawn 0 are read as 1 and 0", async () => {
   await draw(page, zero);
   assert.equal(await settledDigit(page), "0");
   await page.screenshot({ path: path.join(shots, "serve-0.png"), fullPage: true });
+  assert.deepEqual(errors, [], "no errors in the page");
+  await page.close();
+});
+
+test("a number written in three digits is read, with a box and a chip for each digit", async () => {
+  const { page, errors } = await openPage({ width: 1100, height: 1000 });
+  // "1", "0" and "7", side by side with gaps, on the wide drawing area.
+  await draw(page, Array.from({ length: 12 }, (_, i) => [0.2 + 0.015 * (1 - i / 11), 0.2 + (0.6 * i) / 11]));
+  await draw(page, Array.from({ length: 41 }, (_, i) => {
+    const a = (2 * Math.PI * i) / 40 - Math.PI / 2;
+    return [0.45 + 0.1 * Math.cos(a), 0.5 + 0.3 * Math.sin(a)];
+  }));
+  await draw(page, [[0.63, 0.2], [0.8, 0.2], [0.78, 0.3], [0.72, 0.55], [0.68, 0.8]]);
+  await page.waitForFunction(() => document.querySelectorAll("#chips button").length === 3, null, { timeout: 15_000 });
+  assert.equal(await settledDigit(page), "107");
+  assert.equal(await page.locator("#chips button").count(), 3);
+  // Each digit's box is drawn over the drawing.
+  const boxInk = await page.evaluate(() => {
+    const c = document.getElementById("boxes");
+    const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+    return n;
+  });
+  assert.ok(boxInk > 500, `the boxes are drawn (${boxInk} pixels)`);
+  // Choosing the third digit shows its probabilities: the top bar is a 7.
+  await page.locator("#chips button").nth(2).click();
+  assert.equal(await page.locator("#bars li.top .label").textContent(), "7");
+  assert.match(await page.locator("#bars-title").textContent(), /^Digit 3 of 3: 7/);
+  await page.screenshot({ path: path.join(shots, "serve-number.png"), fullPage: true });
   assert.deepEqual(errors, [], "no errors in the page");
   await page.close();
 });

@@ -1,8 +1,10 @@
-// chiffre serve: draw a digit, watch the network read it.
+// chiffre serve: draw a digit or a number, watch the network read it.
 //
-// The drawing is sent as a PNG (at half size) to POST /api/predict?maps=1, where it goes
-// through the same preprocessing as `chiffre predict`; the answer gives the
-// probabilities, the 28×28 picture the network saw and the feature maps.
+// The drawing is sent as a PNG (at half size) to POST /api/predict?maps=1, where it is
+// read as `chiffre predict` reads a picture: every digit found, each preprocessed
+// MNIST-style. The answer gives the number, each digit's box, probabilities and
+// 28×28 input, and, for a single digit, the feature maps. The boxes are drawn
+// over the drawing; choosing a digit shows its probabilities and input.
 // While drawing, at most one request is in flight and they are at least
 // THROTTLE_MS apart; the last stroke is always sent.
 "use strict";
@@ -11,8 +13,9 @@ const THROTTLE_MS = 120;
 // The drawing is sent at half size: the digit ends up 20 pixels tall anyway,
 // the strokes stay far wider than a pixel, and the server's preprocessing
 // (proportional to the pixels) does a quarter of the work.
-const SEND_SIDE = 140;
-const BRUSH = 0.075; // brush width, as a fraction of the canvas side: a marker
+const SEND_W = 280;
+const SEND_H = 140;
+const BRUSH = 0.075; // brush width, as a fraction of the canvas height: a marker
 
 const pad = document.getElementById("pad");
 const ctx = pad.getContext("2d");
@@ -26,6 +29,9 @@ const mapsPanel = document.getElementById("maps-panel");
 const mapsBox = document.getElementById("maps");
 const fileInput = document.getElementById("file");
 const drop = document.getElementById("drop");
+const boxes = document.getElementById("boxes");
+const chips = document.getElementById("chips");
+const barsTitle = document.getElementById("bars-title");
 
 let drawing = false;
 let hasInk = false;
@@ -35,6 +41,9 @@ let dirty = false;
 let lastSent = 0;
 let timer = null;
 let pendingFile = null; // an uploaded file, sent as it is (not re-encoded)
+// How the picture sent maps onto the pad: pad = offset + scale × picture pixel.
+let view = { scale: 1, dx: 0, dy: 0 };
+let shownDigits = []; // the digits of the last answer
 
 // --- the probability bars -------------------------------------------------
 const barRows = [];
@@ -66,7 +75,7 @@ function point(event) {
 
 function stroke(from, to) {
   ctx.strokeStyle = "#000";
-  ctx.lineWidth = BRUSH * pad.width;
+  ctx.lineWidth = BRUSH * pad.height;
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
   ctx.beginPath();
@@ -124,7 +133,8 @@ async function openFile(file) {
     const scale = Math.min(pad.width / bitmap.width, pad.height / bitmap.height);
     const w = bitmap.width * scale;
     const h = bitmap.height * scale;
-    ctx.drawImage(bitmap, (pad.width - w) / 2, (pad.height - h) / 2, w, h);
+    view = { scale, dx: (pad.width - w) / 2, dy: (pad.height - h) / 2 };
+    ctx.drawImage(bitmap, view.dx, view.dy, w, h);
   } catch (_) {
     // The browser cannot show it; the server still says what it makes of it.
   }
@@ -165,15 +175,16 @@ function schedule() {
 }
 
 const sendCanvas = document.createElement("canvas");
-sendCanvas.width = SEND_SIDE;
-sendCanvas.height = SEND_SIDE;
+sendCanvas.width = SEND_W;
+sendCanvas.height = SEND_H;
 
 function body() {
   if (pendingFile) return Promise.resolve([pendingFile, pendingFile.type || "application/octet-stream"]);
+  view = { scale: pad.width / SEND_W, dx: 0, dy: 0 };
   const small = sendCanvas.getContext("2d");
   small.imageSmoothingEnabled = true;
   small.imageSmoothingQuality = "high";
-  small.drawImage(pad, 0, 0, SEND_SIDE, SEND_SIDE);
+  small.drawImage(pad, 0, 0, SEND_W, SEND_H);
   return new Promise((resolve) => sendCanvas.toBlob((blob) => resolve([blob, "image/png"]), "image/png"));
 }
 
@@ -218,7 +229,60 @@ function showEmpty() {
   barRows.forEach((li, d) => setBar(li, d, null));
   seen.getContext("2d").clearRect(0, 0, seen.width, seen.height);
   mapsPanel.hidden = true;
+  showChips([]);
   setBusy();
+}
+
+// --- the digits of a number: boxes over the drawing, one chip each --------------
+function drawBoxes(selected) {
+  const c = boxes.getContext("2d");
+  c.clearRect(0, 0, boxes.width, boxes.height);
+  shownDigits.forEach((d, k) => {
+    const [x, y, w, h] = d.box;
+    const on = k === selected && shownDigits.length > 1;
+    c.strokeStyle = on ? "#2f6fde" : "#f07800";
+    c.lineWidth = on ? 4 : 2;
+    const m = 4; // a little room around the ink
+    c.strokeRect(view.dx + view.scale * x - m, view.dy + view.scale * y - m, view.scale * w + 2 * m, view.scale * h + 2 * m);
+  });
+}
+
+function select(k) {
+  const d = shownDigits[k];
+  if (!d) return;
+  d.probabilities.forEach((p, digit) => setBar(barRows[digit], digit, p, digit === d.digit));
+  paintGray(seen, 28, 28, d.input.map((v) => Math.round(255 * v)));
+  barsTitle.textContent = `Digit ${k + 1} of ${shownDigits.length}: ${d.digit}, ${(100 * d.confidence).toFixed(1)} % sure`;
+  chips.querySelectorAll("button").forEach((b, i) => b.setAttribute("aria-pressed", String(i === k)));
+  drawBoxes(k);
+}
+
+function showChips(digits) {
+  shownDigits = digits;
+  chips.replaceChildren();
+  const several = digits.length > 1;
+  chips.hidden = !several;
+  barsTitle.hidden = !several;
+  digits.forEach((d, k) => {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.setAttribute("aria-pressed", "false");
+    button.setAttribute("aria-label", `digit ${k + 1}: ${d.digit}, ${(100 * d.confidence).toFixed(0)} percent sure`);
+    const input = document.createElement("canvas");
+    paintGray(input, 28, 28, d.input.map((v) => Math.round(255 * v)));
+    const label = document.createElement("span");
+    label.className = "d";
+    label.textContent = String(d.digit);
+    const pct = document.createElement("span");
+    pct.className = "p";
+    pct.textContent = `${(100 * d.confidence).toFixed(0)} %`;
+    button.append(input, label, pct);
+    for (const event of ["click", "mouseenter", "focus"]) button.addEventListener(event, () => select(k));
+    li.appendChild(button);
+    chips.appendChild(li);
+  });
+  drawBoxes(several ? 0 : -1);
 }
 
 function setBar(li, d, p, top) {
@@ -229,18 +293,31 @@ function setBar(li, d, p, top) {
 }
 
 function show(answer) {
-  digitOut.textContent = String(answer.digit);
-  confidenceOut.textContent = `${(100 * answer.confidence).toFixed(1)} % sure`;
   message.textContent = "";
-  answer.probabilities.forEach((p, d) => setBar(barRows[d], d, p, d === answer.digit));
-  paintGray(seen, 28, 28, answer.input.map((v) => Math.round(255 * v)));
-  showMaps(answer.maps || []);
+  const digits = answer.digits || [];
+  showChips(digits);
+  if (answer.digit !== undefined) {
+    // One digit: its probabilities, its input and the feature maps.
+    digitOut.textContent = String(answer.digit);
+    confidenceOut.textContent = `${(100 * answer.confidence).toFixed(1)} % sure`;
+    answer.probabilities.forEach((p, d) => setBar(barRows[d], d, p, d === answer.digit));
+    paintGray(seen, 28, 28, answer.input.map((v) => Math.round(255 * v)));
+    showMaps(answer.maps || []);
+    return;
+  }
+  // A number: the text, then the first digit chosen.
+  digitOut.textContent = answer.number.replace(/\n/g, " / ");
+  const least = Math.min(...digits.map((d) => d.confidence));
+  confidenceOut.textContent = `${digits.length} digits, the least sure at ${(100 * least).toFixed(1)} %`;
+  mapsPanel.hidden = true;
+  select(0);
 }
 
 function showError(text) {
   digitOut.textContent = "?";
   confidenceOut.textContent = "";
   message.textContent = text;
+  showChips([]);
   barRows.forEach((li, d) => setBar(li, d, null));
   mapsPanel.hidden = true;
 }

@@ -46,30 +46,75 @@ pub fn stroke_width(ink: &Gray, threshold: f32) -> Option<f32> {
     (area > 0).then(|| 2.0 * area as f32 / boundary as f32)
 }
 
-/// Grey-level dilation (`grow`) or erosion by a disc of `radius` pixels.
-fn morph_disc(ink: &Gray, radius: usize, grow: bool) -> Gray {
-    let r = radius as i64;
-    let offsets: Vec<(i64, i64)> = (-r..=r)
-        .flat_map(|dy| (-r..=r).map(move |dx| (dx, dy)))
-        .filter(|(dx, dy)| dx * dx + dy * dy <= r * r)
-        .collect();
-    let (w, h) = (ink.width() as i64, ink.height() as i64);
-    Gray::from_fn(ink.width(), ink.height(), |x, y| {
-        let values = offsets.iter().map(|(dx, dy)| {
-            let (sx, sy) = (x as i64 + dx, y as i64 + dy);
-            // Outside the picture is background.
-            if (0..w).contains(&sx) && (0..h).contains(&sy) {
-                ink.get(sx as usize, sy as usize)
-            } else {
-                0.0
-            }
-        });
-        if grow {
-            values.fold(0.0, f32::max)
-        } else {
-            values.fold(1.0, f32::min)
+/// Scratch rows for [`window_extremes`], allocated once per [`morph_disc`].
+#[derive(Default)]
+struct Scratch {
+    padded: Vec<f32>,
+    prefix: Vec<f32>,
+    suffix: Vec<f32>,
+}
+
+/// The extreme (`pick` is `f32::max` or `f32::min`) of `row` over the window
+/// `[x - half, x + half]` for every `x`, outside the row counting as 0, in
+/// O(len) whatever the window (van Herk / Gil-Werman: block-wise prefix and
+/// suffix extremes, each window one prefix and one suffix).
+fn window_extremes(row: &[f32], half: usize, pick: impl Fn(f32, f32) -> f32, scratch: &mut Scratch, out: &mut [f32]) {
+    let k = 2 * half + 1;
+    let Scratch { padded, prefix, suffix } = scratch;
+    padded.clear();
+    padded.resize(half, 0.0);
+    padded.extend_from_slice(row);
+    padded.resize(row.len() + 2 * half, 0.0);
+    let n = padded.len();
+    prefix.resize(n, 0.0);
+    suffix.resize(n, 0.0);
+    for start in (0..n).step_by(k) {
+        let end = (start + k).min(n);
+        prefix[start] = padded[start];
+        for i in start + 1..end {
+            prefix[i] = pick(prefix[i - 1], padded[i]);
         }
-    })
+        suffix[end - 1] = padded[end - 1];
+        for i in (start..end - 1).rev() {
+            suffix[i] = pick(suffix[i + 1], padded[i]);
+        }
+    }
+    // Window [x, x + k) in padded indices.
+    for (x, o) in out.iter_mut().enumerate() {
+        *o = pick(suffix[x], prefix[x + k - 1]);
+    }
+}
+
+/// Grey-level dilation (`grow`) or erosion by a disc of `radius` pixels,
+/// outside the picture counting as background (0). The disc is cut into rows:
+/// for each row offset `dy`, a horizontal window of half-width
+/// `⌊√(r² − dy²)⌋` (exactly the disc's pixels), so the work is
+/// O(pixels × (2r + 1)) instead of O(pixels × r²).
+fn morph_disc(ink: &Gray, radius: usize, grow: bool) -> Gray {
+    let (w, h) = (ink.width(), ink.height());
+    let r = radius as i64;
+    let mut out = Gray::filled(w, h, if grow { 0.0 } else { 1.0 });
+    let mut window = vec![0.0f32; w];
+    let mut scratch = Scratch::default();
+    let pick = if grow { f32::max } else { f32::min };
+    for dy in -r..=r {
+        let half = ((r * r - dy * dy) as f64).sqrt().floor() as usize;
+        for y in 0..h {
+            let sy = y as i64 + dy;
+            let row = &mut out.data_mut()[y * w..(y + 1) * w];
+            if !(0..h as i64).contains(&sy) {
+                if !grow {
+                    row.iter_mut().for_each(|v| *v = v.min(0.0));
+                }
+                continue;
+            }
+            window_extremes(ink.row(sy as usize), half, pick, &mut scratch, &mut window);
+            for (o, &v) in row.iter_mut().zip(&window) {
+                *o = pick(*o, v);
+            }
+        }
+    }
+    out
 }
 
 /// Corrects the strokes of a cropped digit (ink 0-1, cropped to its bounding
@@ -140,6 +185,50 @@ mod tests {
             let scaled = scale_to_box(&digit, BOX);
             let w = stroke_width(&scaled, 0.5).unwrap();
             assert!((MIN_STROKE - 0.5..=MAX_STROKE + 0.5).contains(&w), "{what}: width {w} after correction");
+        }
+    }
+
+    /// The definition: the extreme over every pixel of the disc.
+    fn morph_disc_by_definition(ink: &Gray, radius: usize, grow: bool) -> Gray {
+        let r = radius as i64;
+        let (w, h) = (ink.width() as i64, ink.height() as i64);
+        Gray::from_fn(ink.width(), ink.height(), |x, y| {
+            let mut best = if grow { 0.0f32 } else { 1.0f32 };
+            for dy in -r..=r {
+                for dx in -r..=r {
+                    if dx * dx + dy * dy > r * r {
+                        continue;
+                    }
+                    let (sx, sy) = (x as i64 + dx, y as i64 + dy);
+                    let v = if (0..w).contains(&sx) && (0..h).contains(&sy) {
+                        ink.get(sx as usize, sy as usize)
+                    } else {
+                        0.0
+                    };
+                    best = if grow { best.max(v) } else { best.min(v) };
+                }
+            }
+            best
+        })
+    }
+
+    #[test]
+    fn disc_morphology_matches_its_definition() {
+        for (w, h, seed) in [(1, 1, 1u64), (7, 3, 2), (23, 17, 3), (40, 9, 4)] {
+            let ink = Gray::from_fn(w, h, |x, y| {
+                let hash =
+                    (seed + (y * w + x) as u64).wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((hash >> 33) % 5) as f32 / 4.0
+            });
+            for radius in [0, 1, 2, 3, 6, 11] {
+                for grow in [true, false] {
+                    assert_eq!(
+                        morph_disc(&ink, radius, grow),
+                        morph_disc_by_definition(&ink, radius, grow),
+                        "{w}×{h}, r {radius}, grow {grow}"
+                    );
+                }
+            }
         }
     }
 

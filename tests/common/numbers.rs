@@ -6,7 +6,6 @@
 //! a decimal point. Each picture comes from its own seeded generator, so a
 //! set is the same on every run and can be drawn in parallel.
 
-use super::render::encode;
 use chiffre::data::Dataset;
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, GrayImage, ImageFormat, Rgb, RgbImage};
@@ -87,14 +86,36 @@ impl Canvas {
     }
 }
 
+/// Encodes a picture in `format` (JPEG at `quality`).
+fn encode(image: &DynamicImage, format: ImageFormat, quality: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    if format == ImageFormat::Jpeg {
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality);
+        image.write_with_encoder(encoder).expect("encode JPEG");
+    } else {
+        image.write_to(&mut std::io::Cursor::new(&mut out), format).expect("encode");
+    }
+    out
+}
+
 /// Number `index` of the set made with `seed`, composed from `test` (the
-/// MNIST test set).
+/// MNIST test set): 2 to 8 digits 36 to 90 pixels tall, kinds drawn at random.
 pub fn number_picture(test: &Dataset, seed: u64, index: u64) -> NumberPicture {
     let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9).wrapping_add(index));
     let count = rng.random_range(2..=8usize);
     let height: u32 = rng.random_range(36..=90);
+    compose(test, &mut rng, count, height, true)
+}
+
+/// A one-line number of `count` digits `height` pixels tall (the other
+/// choices at random), as [`number_picture`] draws them.
+pub fn number_of(test: &Dataset, seed: u64, count: usize, height: u32) -> NumberPicture {
+    compose(test, &mut ChaCha8Rng::seed_from_u64(seed), count, height, false)
+}
+
+fn compose(test: &Dataset, rng: &mut ChaCha8Rng, count: usize, height: u32, may_wrap: bool) -> NumberPicture {
     let h = height as f32;
-    let two_lines = count >= 4 && rng.random_bool(0.1);
+    let two_lines = may_wrap && count >= 4 && rng.random_bool(0.1);
     let split = if two_lines { rng.random_range(2..=count - 2) } else { count };
     let point_after = (count >= 3 && rng.random_bool(0.12)).then(|| rng.random_range(1..count - 1));
     let slope = (rng.random_range(-8.0f32..8.0)).to_radians().tan();

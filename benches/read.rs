@@ -1,0 +1,54 @@
+//! Criterion benchmark of reading whole numbers (issue target: at least 300
+//! numbers/s on 2 cores for 5-digit pictures of about 600×150 pixels):
+//! decoding, segmentation, normalisation and the network, one picture at a
+//! time as `chiffre predict` reads them. `cargo bench --bench read`;
+//! `CHIFFRE_MODEL=FILE` reads with a trained model (the default is an
+//! untrained CNN: the work is the same, only touching digits are cut where
+//! its readings say).
+
+#[path = "../tests/common/numbers.rs"]
+#[allow(dead_code)]
+mod numbers;
+
+use chiffre::data::{default_data_dir, Mnist};
+use chiffre::model::{preset, Sequential};
+use chiffre::preprocess::decode_bytes;
+use chiffre::Model;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+fn model() -> Model {
+    match std::env::var("CHIFFRE_MODEL") {
+        Ok(path) => Model::load(&path).expect("CHIFFRE_MODEL: a model file"),
+        Err(_) => Model::from_network(Sequential::new(&preset("cnn", 10).expect("cnn"), 1).expect("builds"))
+            .expect("reads 28×28"),
+    }
+}
+
+fn read_numbers(c: &mut Criterion) {
+    let test = Mnist::load_test(&default_data_dir()).expect("the bundled MNIST test set");
+    let pictures: Vec<Vec<u8>> = (0..32).map(|seed| numbers::number_of(&test, seed, 5, 90).bytes).collect();
+    let sizes: Vec<(u32, u32)> = pictures
+        .iter()
+        .map(|b| {
+            let image = decode_bytes(b, "bench").expect("decodes");
+            (image.width(), image.height())
+        })
+        .collect();
+    let mean = |f: fn(&(u32, u32)) -> u32| sizes.iter().map(f).sum::<u32>() / sizes.len() as u32;
+    eprintln!("5-digit pictures, mean size {}×{} pixels", mean(|s| s.0), mean(|s| s.1));
+    let mut model = model();
+    let mut group = c.benchmark_group("read");
+    group.throughput(Throughput::Elements(pictures.len() as u64));
+    group.bench_function("5-digit numbers (decode + read)", |b| {
+        b.iter(|| {
+            for bytes in &pictures {
+                let image = decode_bytes(bytes, "bench").expect("decodes");
+                std::hint::black_box(model.read(&image).expect("reads"));
+            }
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, read_numbers);
+criterion_main!(benches);

@@ -1,5 +1,6 @@
-//! Picture decoding and MNIST-style preprocessing: any bytes give 28×28
-//! values in [0, 1] or an error.
+//! Picture decoding, MNIST-style preprocessing and segmentation: any bytes
+//! give 28×28 values in [0, 1] or an error, and a reading whose boxes lie
+//! inside the picture (read by a stand-in network), or an error.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -19,6 +20,17 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(image) = chiffre::preprocess::decode_bytes(data, "fuzz.png") {
         if let Ok(pixels) = chiffre::preprocess::preprocess(&image) {
             assert!(pixels.iter().all(|v| (0.0..=1.0).contains(v)), "preprocessed values out of [0, 1]");
+        }
+        // A stand-in network that reads every input as a 1, half sure.
+        let mut read = |inputs: &[[f32; 784]]| {
+            inputs.iter().map(|_| chiffre::Prediction::from_logits(&[0.0, 0.0])).collect::<Vec<_>>()
+        };
+        if let Ok(reading) = chiffre::reading::read_picture(&image, &mut read) {
+            for d in reading.digits() {
+                let [x, y, w, h] = d.bounds;
+                assert!(x + w <= image.width() + 1 && y + h <= image.height() + 1, "box {:?} outside the picture", d.bounds);
+                assert!(d.pixels.iter().all(|v| (0.0..=1.0).contains(v)), "digit values out of [0, 1]");
+            }
         }
     }
 });

@@ -1,0 +1,119 @@
+//! Segmentation never panics and keeps its promises, whatever the ink:
+//! random masks give marks inside the picture, lines left to right, at most
+//! `MAX_MARKS` marks; too many marks is a clear error; numbers drawn as
+//! blocks are found in order, with their points, minus signs and lines.
+
+use chiffre::preprocess::{Bounds, Gray, Pixels};
+use chiffre::reading::read_picture;
+use chiffre::segment::{segment, Mark, SegmentError, MAX_MARKS};
+use chiffre::Prediction;
+use image::{DynamicImage, GrayImage, Luma};
+use proptest::prelude::*;
+
+/// A stand-in network: every input is a 1, half sure.
+fn reader(inputs: &[Pixels]) -> Vec<(usize, f32)> {
+    inputs.iter().map(|_| (1, 0.5f32.ln())).collect()
+}
+
+fn bounds_of(mark: &Mark) -> Bounds {
+    match mark {
+        Mark::Digit { bounds, .. } | Mark::Separator { bounds, .. } => *bounds,
+    }
+}
+
+/// Ink from rectangles `(x, y, w, h)` on a `w`×`h` picture.
+fn blocks(width: usize, height: usize, rects: &[(usize, usize, usize, usize)]) -> Gray {
+    Gray::from_fn(width, height, |x, y| {
+        f32::from(u8::from(
+            rects.iter().any(|&(rx, ry, rw, rh)| (rx..rx + rw).contains(&x) && (ry..ry + rh).contains(&y)),
+        ))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn any_ink_gives_marks_inside_the_picture_in_reading_order(
+        width in 8usize..160,
+        height in 8usize..120,
+        rects in prop::collection::vec((0usize..160, 0usize..120, 1usize..40, 1usize..60), 0..30),
+        noise in prop::collection::vec((0usize..160, 0usize..120), 0..200),
+    ) {
+        let mut ink = blocks(width, height, &rects);
+        for (x, y) in noise {
+            if x < width && y < height {
+                ink.data_mut()[y * width + x] = 0.7;
+            }
+        }
+        let lines = segment(&ink, &mut reader).expect("fewer marks than the limit");
+        let marks: usize = lines.iter().map(Vec::len).sum();
+        prop_assert!(marks <= MAX_MARKS);
+        for line in &lines {
+            prop_assert!(!line.is_empty());
+            let mut last_centre = f32::NEG_INFINITY;
+            for mark in line {
+                let b = bounds_of(mark);
+                prop_assert!(b.x0 < b.x1 && b.x1 <= width && b.y0 < b.y1 && b.y1 <= height, "{b:?} in {width}×{height}");
+                let centre = (b.x0 + b.x1) as f32 / 2.0;
+                prop_assert!(centre + 1.0 >= last_centre, "marks out of order: {centre} after {last_centre}");
+                last_centre = last_centre.max(centre);
+                if let Mark::Digit { pixels, .. } = mark {
+                    prop_assert!(pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn too_many_marks_is_a_clear_error() {
+    // A page of 30 × 20 dots: 600 marks.
+    let rects: Vec<_> = (0..30).flat_map(|i| (0..20).map(move |j| (4 + 10 * i, 4 + 10 * j, 4, 4))).collect();
+    let ink = blocks(310, 210, &rects);
+    let err = segment(&ink, &mut reader).unwrap_err();
+    assert_eq!(err, SegmentError::TooManyMarks { found: 600 });
+    assert!(err.to_string().contains("at most 256"), "{err}");
+}
+
+#[test]
+fn a_number_of_blocks_is_found_in_order_with_its_point_and_minus() {
+    // "-1.1 1" as blocks 40 tall: a minus, a bar, a point on the baseline, two bars.
+    let rects = [(10, 28, 16, 5), (40, 10, 8, 40), (62, 44, 6, 6), (80, 10, 8, 40), (130, 12, 8, 40)];
+    let lines = segment(&blocks(160, 60, &rects), &mut reader).unwrap();
+    assert_eq!(lines.len(), 1);
+    let kinds: Vec<String> = lines[0]
+        .iter()
+        .map(|m| match m {
+            Mark::Digit { .. } => "d".to_string(),
+            Mark::Separator { separator, .. } => separator.symbol().to_string(),
+        })
+        .collect();
+    assert_eq!(kinds, vec!["-", "d", ".", "d", "d"]);
+}
+
+#[test]
+fn two_lines_are_read_top_to_bottom() {
+    let rects = [(10, 70, 8, 40), (40, 72, 8, 40), (10, 10, 8, 40), (40, 8, 8, 40), (70, 10, 8, 40)];
+    let lines = segment(&blocks(100, 120, &rects), &mut reader).unwrap();
+    assert_eq!(lines.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 2]);
+    assert!(bounds_of(&lines[0][0]).y0 < bounds_of(&lines[1][0]).y0);
+}
+
+#[test]
+fn a_picture_is_read_with_boxes_in_its_own_pixels() {
+    // 2400 pixels wide: shrunk to 1024 to work, boxes scaled back.
+    let paper = GrayImage::from_fn(2400, 600, |x, y| {
+        let ink = (100..500).contains(&y) && ((300..360).contains(&x) || (1500..1560).contains(&x));
+        Luma([if ink { 10 } else { 240 }])
+    });
+    let mut read = |inputs: &[Pixels]| inputs.iter().map(|_| Prediction::from_logits(&[0.0, 1.0])).collect::<Vec<_>>();
+    let reading = read_picture(&DynamicImage::ImageLuma8(paper), &mut read).unwrap();
+    let boxes: Vec<[u32; 4]> = reading.digits().map(|d| d.bounds).collect();
+    assert_eq!(boxes.len(), 2, "{boxes:?}");
+    for (b, x) in boxes.iter().zip([300, 1500]) {
+        assert!(b[0].abs_diff(x) <= 3 && b[1].abs_diff(100) <= 3, "{b:?}");
+        assert!(b[2].abs_diff(60) <= 4 && b[3].abs_diff(400) <= 4, "{b:?}");
+    }
+    assert_eq!(reading.text(), "11");
+}

@@ -47,10 +47,10 @@ fn trained_cnn(data: &Mnist, epochs: usize) -> Model {
     Model::from_network(network).expect("the cnn reads 28×28×1")
 }
 
-/// The CNN trained for one epoch, shared by the tests of this file.
+/// The CNN trained for two epochs, shared by the tests of this file.
 fn shared_model() -> &'static Mutex<Model> {
     static MODEL: OnceLock<Mutex<Model>> = OnceLock::new();
-    MODEL.get_or_init(|| Mutex::new(trained_cnn(&mnist(), 1)))
+    MODEL.get_or_init(|| Mutex::new(trained_cnn(&mnist(), 2)))
 }
 
 /// Counts for one group of numbers.
@@ -186,7 +186,8 @@ fn full_number_set() {
     let mut model = Model::load(&path).unwrap_or_else(|e| panic!("{e}: train it first (bench/numbers.sh does)"));
     let n = std::env::var("CHIFFRE_NUMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let show = std::env::var("CHIFFRE_SHOW").is_ok();
-    let tallies = read_set(&mut model, &data.test, 2026, n, show);
+    let seed = std::env::var("CHIFFRE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(2026);
+    let tallies = read_set(&mut model, &data.test, seed, n, show);
     print_table(&tallies);
     let single = tallies["all"].single_error_rate();
     let (apart, touching) = (tallies["touching: no"], tallies["touching: yes"]);

@@ -22,6 +22,7 @@
 //! number of marks.
 
 mod components;
+pub mod garbage;
 mod lines;
 mod merge;
 mod separators;

@@ -36,16 +36,21 @@ fn read_numbers(c: &mut Criterion) {
         .collect();
     let mean = |f: fn(&(u32, u32)) -> u32| sizes.iter().map(f).sum::<u32>() / sizes.len() as u32;
     eprintln!("5-digit pictures, mean size {}×{} pixels", mean(|s| s.0), mean(|s| s.1));
-    let mut model = model();
+    let read_all = |model: &mut Model, pictures: &[Vec<u8>]| {
+        for bytes in pictures {
+            let image = decode_bytes(bytes, "bench").expect("decodes");
+            std::hint::black_box(model.read(&image).expect("reads"));
+        }
+    };
     let mut group = c.benchmark_group("read");
     group.throughput(Throughput::Elements(pictures.len() as u64));
-    group.bench_function("5-digit numbers (decode + read)", |b| {
-        b.iter(|| {
-            for bytes in &pictures {
-                let image = decode_bytes(bytes, "bench").expect("decodes");
-                std::hint::black_box(model.read(&image).expect("reads"));
-            }
-        });
+    let mut one = model();
+    group.bench_function("5-digit numbers, one picture at a time", |b| b.iter(|| read_all(&mut one, &pictures)));
+    // Two pictures at a time, one model each (as `chiffre serve`'s workers read): both cores busy.
+    let (mut left, mut right) = (model(), model());
+    let (first, second) = pictures.split_at(pictures.len() / 2);
+    group.bench_function("5-digit numbers, two at a time", |b| {
+        b.iter(|| rayon::join(|| read_all(&mut left, first), || read_all(&mut right, second)))
     });
     group.finish();
 }

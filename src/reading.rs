@@ -133,8 +133,8 @@ pub fn read_picture(
     let scale = picture.scale;
     if looks_like_mnist(&picture.ink) {
         let pixels: Pixels = std::array::from_fn(|i| picture.ink.data()[i].clamp(0.0, 1.0));
-        let whole = Bounds { x0: 0, y0: 0, x1: picture.ink.width(), y1: picture.ink.height() };
-        let bounds = ink_bounds(&picture.ink, 0.0).unwrap_or(whole);
+        // An MNIST picture is one digit: its box is the whole picture, as with `--single`.
+        let bounds = Bounds { x0: 0, y0: 0, x1: picture.ink.width(), y1: picture.ink.height() };
         return Ok(read_marks(vec![vec![Mark::Digit { bounds, pixels: Box::new(pixels) }]], scale, predict));
     }
     let clean = picture.clean_keeping(POINT_FRACTION)?;

@@ -266,3 +266,46 @@ fn show_draws_the_input_the_network_saw_beside_its_reading() {
     predict(&["--show", "--json", arg(&path)]).assert_no_panic();
     assert_ne!(predict(&["--show", "--json", arg(&path)]).status.code(), Some(0), "--show conflicts with --json");
 }
+
+#[test]
+fn a_number_gives_its_digits_boxes_and_pictures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let test = chiffre::data::Mnist::load_test(&chiffre::data::default_data_dir()).expect("MNIST test set");
+    // The first 3-digit number of the generator whose digits do not touch.
+    let number = (0..).map(|seed| common::numbers::number_of(&test, seed, 3, 60)).find(|n| !n.touching).unwrap();
+    let path = tmp.path().join(format!("number.{}", number.extension));
+    std::fs::write(&path, &number.bytes).unwrap();
+    let out = tmp.path().join("out");
+    let run = predict(&["--json", "--save-preprocessed", arg(&out), arg(&path)]);
+    run.assert_ok();
+    let v: Value = serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.stdout));
+    let digits = v["digits"].as_array().expect("digits");
+    assert_eq!(digits.len(), 3, "{}", run.stdout);
+    assert_eq!(v["number"].as_str().unwrap().len(), 3);
+    assert!(v.get("digit").is_none(), "no single-digit fields for a number: {}", run.stdout);
+    let image = image::open(&path).unwrap();
+    let mut last_x = 0;
+    for (k, d) in digits.iter().enumerate() {
+        let b: Vec<u64> = d["box"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+        assert!(b[0] + b[2] <= u64::from(image.width()) && b[1] + b[3] <= u64::from(image.height()), "{b:?}");
+        assert!(b[0] >= last_x, "left to right: {b:?}");
+        last_x = b[0];
+        assert_eq!(d["line"], 0);
+        let p: f64 = d["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).sum();
+        assert!((p - 1.0).abs() < 1e-4);
+        let shown = image::open(out.join(format!("number.{}.png", k + 1))).expect("the digit's picture");
+        assert_eq!((shown.width(), shown.height()), (28, 28));
+    }
+    let boxes = image::open(out.join("number.boxes.png")).expect("the picture with boxes");
+    assert_eq!((boxes.width(), boxes.height()), (image.width(), image.height()));
+    // The text line: the number, then each digit with its confidence.
+    let run = predict(&[arg(&path)]);
+    run.assert_ok();
+    let line = run.stdout.trim();
+    assert!(line.starts_with(&format!("{}: {}  (", arg(&path), v["number"].as_str().unwrap())), "{line}");
+    assert_eq!(line.matches(", ").count(), 2, "{line}");
+    // --single reads the whole picture as one digit, with the single-digit fields.
+    let run = predict(&["--json", "--single", arg(&path)]);
+    run.assert_ok();
+    let (_, _) = check_json_line(run.stdout.trim());
+}

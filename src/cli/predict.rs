@@ -7,7 +7,7 @@
 use super::predict_output::{boxes_png, number_json, number_line, shown_number};
 use crate::predict::{Model, Prediction};
 use crate::preprocess::{encode_png, load_image, preprocess, raw_pixels, Pixels, SIDE};
-use crate::reading::{read_picture, Reading};
+use crate::reading::{read_picture, ReadDigit, Reading, Symbol};
 use anyhow::Context;
 use image::DynamicImage;
 use std::collections::HashSet;
@@ -255,7 +255,15 @@ fn read_one(
         let pixels = pixels_of(path, &image, args.raw)?;
         let saved = save_one(&pixels, used)?;
         let p = predict_all(models, &pixels);
-        return Ok(one_digit(args, path, &p, &pixels, None, saved));
+        // The whole picture is the digit's box.
+        let digit = ReadDigit {
+            prediction: p.clone(),
+            bounds: [0, 0, image.width(), image.height()],
+            line: 0,
+            pixels: Box::new(pixels),
+        };
+        let reading = Reading { lines: vec![vec![Symbol::Digit(digit)]] };
+        return Ok(one_digit(args, path, &p, &pixels, Some(&reading), saved));
     }
     let reading = read_picture(&image, &mut |inputs| predict_batch_all(models, inputs))
         .map_err(|e| crate::predict::PredictError::from(e).to_string())

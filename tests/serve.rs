@@ -76,6 +76,31 @@ fn mnist_test_digits_are_read_as_chiffre_predict_reads_them() {
 }
 
 #[test]
+fn a_number_is_read_as_chiffre_predict_reads_it() {
+    let model = trained_cnn();
+    let server = Server::start(&model, &[]);
+    let mut library = chiffre::Model::load(&model).expect("the trained model loads");
+    let test = chiffre::data::Mnist::load_test(&chiffre::data::default_data_dir()).expect("MNIST test set");
+    let number = (0..).map(|seed| common::numbers::number_of(&test, seed, 4, 50)).find(|n| !n.touching).unwrap();
+    let answer = post(&server.at("/api/predict?maps=1"), "image/png", &number.bytes);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let json = answer.json();
+    let image = chiffre::preprocess::decode_bytes(&number.bytes, "number").expect("a picture");
+    let reading = library.read(&image).expect("a number");
+    assert_eq!(json["number"], reading.text().as_str());
+    let digits = json["digits"].as_array().expect("digits");
+    assert_eq!(digits.len(), reading.digits().count());
+    assert!(digits.len() >= 2, "{json}");
+    for (d, r) in digits.iter().zip(reading.digits()) {
+        assert_eq!(d["digit"].as_u64(), Some(r.prediction.digit as u64));
+        assert_eq!(floats(&d["box"]), r.bounds.iter().map(|&v| v as f32).collect::<Vec<_>>());
+        assert_eq!(floats(&d["input"]), r.pixels.to_vec());
+    }
+    // Several digits: no single-digit fields, no feature maps.
+    assert!(json.get("digit").is_none() && json.get("maps").is_none(), "{json}");
+}
+
+#[test]
 fn pixels_as_json_are_read_as_they_are() {
     let model = trained_cnn();
     let server = Server::start(&model, &[]);

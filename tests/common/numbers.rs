@@ -143,7 +143,8 @@ fn compose(test: &Dataset, rng: &mut ChaCha8Rng, count: usize, height: u32, may_
             x
         } else {
             // Slide the digit left from well apart until its ink is at the wanted distance.
-            let touch = rng.random_bool(0.2);
+            // A digit may touch its neighbour, never a decimal point.
+            let touch = rng.random_bool(0.2) && point_after != Some(k - 1);
             touching |= touch;
             let wanted = if touch { -rng.random_range(0..=3i64) } else { (h * rng.random_range(0.08..0.45)) as i64 };
             let mut gx = x + height as i64;

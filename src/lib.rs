@@ -40,6 +40,7 @@ pub mod optim;
 pub mod predict;
 pub mod preprocess;
 pub mod preview;
+pub mod reject;
 pub mod report;
 pub mod serve;
 pub mod tensor;

@@ -294,6 +294,26 @@ mod tests {
     }
 
     #[test]
+    fn nan_scores_are_not_read_as_a_digit() {
+        let p = Prediction::from_logits(&[f32::NAN, 1.0, 2.0]);
+        assert!(p.confidence.is_nan() && p.digit_probability.is_nan(), "{p:?}");
+        assert!(!p.is_digit(0.0) && !p.is_digit(0.5));
+        let q = Prediction::from_logits(&[1.0, 2.0]);
+        assert_eq!(q.digit_probability, 1.0);
+        assert!(q.is_digit(0.99) && q.is_digit(1.0));
+    }
+
+    #[test]
+    fn a_temperature_softens_but_keeps_the_digit() {
+        let sharp = Prediction::from_logits(&[1.0, 4.0, 2.0]);
+        let soft = Prediction::from_calibrated_logits(&[1.0, 4.0, 2.0], 2.0, 0.3);
+        assert_eq!(soft.digit, sharp.digit);
+        assert!(soft.confidence < sharp.confidence);
+        assert!((soft.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(soft.is_digit(0.3) && !soft.is_digit(0.31));
+    }
+
+    #[test]
     fn an_ensemble_averages_probabilities() {
         let a = Prediction::from_logits(&[3.0, 0.0, 0.0]);
         let b = Prediction::from_logits(&[0.0, 2.0, 0.0]);

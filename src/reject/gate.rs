@@ -15,7 +15,7 @@ use crate::preprocess::{Pixels, PIXELS};
 const CHUNK: usize = 256;
 
 /// Hidden units of the gate.
-pub const HIDDEN: usize = 64;
+pub const HIDDEN: usize = 128;
 
 /// What the reader makes of `inputs`: its class scores (`[N × classes]`)
 /// and its features (`[N × width]`), with `width`. The features are the

@@ -5,7 +5,7 @@
 
 use super::gate::{gate_spec, Gate};
 use super::Reject;
-use crate::model::{fill_tensor, ModelSpec, Sequential};
+use crate::model::{fill_tensor, LayerSpec, ModelSpec, Sequential};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
@@ -68,8 +68,15 @@ pub fn decode(meta: Option<&String>, tensors: &SafeTensors<'_>) -> Result<Option
         ));
     }
     let width = meta.gate.input.iter().product::<usize>();
-    if meta.gate.architecture() != gate_spec(width).architecture() {
-        return Err(format!("{METADATA_KEY}: the gate is not the architecture this chiffre reads"));
+    // Flatten, dense (any width), ReLU, dense 2: the gate's shape, whatever its hidden width.
+    let shape_ok = matches!(
+        meta.gate.layers.as_slice(),
+        [LayerSpec::Flatten, LayerSpec::Dense { .. }, LayerSpec::Relu, LayerSpec::Dense { units: 2, .. }]
+    );
+    if !shape_ok || meta.gate.input != gate_spec(width).input {
+        return Err(format!(
+            "{METADATA_KEY}: the gate is not flatten, dense, ReLU, dense 2 on a 1×1×N input, the only gate this chiffre reads"
+        ));
     }
     let mut network = Sequential::new(&meta.gate, 0).map_err(|e| format!("{METADATA_KEY}: impossible gate: {e}"))?;
     let mut error = None;

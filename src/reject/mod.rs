@@ -60,7 +60,7 @@ impl Reject {
 pub struct FitConfig {
     /// Training digits shown to the gate (half as they are, half redrawn).
     pub digits: usize,
-    /// Generated non-digits shown to the gate.
+    /// Generated non-digits shown to the gate (no more than the digits, but at least 500).
     pub negatives: usize,
     /// Epochs of the gate.
     pub epochs: usize,
@@ -124,7 +124,9 @@ pub fn fit(network: &mut Sequential, train: &Dataset, config: &FitConfig) -> Res
     let redrawn_labels: Vec<u8> = redrawn.iter().map(|r| r.0).collect();
     digits.extend(redrawn.into_iter().map(|r| r.1));
     let fonts = glyphs::train_fonts();
-    let negatives = generate_many(&fonts, Split::Train, &Category::REJECTED, config.seed, config.negatives);
+    // As many non-digits as digits (at least 500): a run on a few images stays quick.
+    let count = config.negatives.min(order.len().max(500));
+    let negatives = generate_many(&fonts, Split::Train, &Category::REJECTED, config.seed, count);
     let seconds_drawing = start.elapsed().as_secs_f64();
     let (scores, features, width) = scores_and_features(network, &digits);
     let negative_pixels: Vec<Pixels> = negatives.iter().map(|n| n.pixels).collect();

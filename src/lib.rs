@@ -41,6 +41,7 @@ pub mod predict;
 pub mod preprocess;
 pub mod preview;
 pub mod reading;
+pub mod reject;
 pub mod report;
 pub mod segment;
 pub mod serve;

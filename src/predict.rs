@@ -12,10 +12,10 @@
 //!
 //! [`preprocess`]: crate::preprocess
 
-use crate::loss::softmax_rows;
 use crate::model::{load, LayerOutput, ModelError, Sequential};
 use crate::preprocess::{load_image, preprocess, Pixels, PreprocessError, PIXELS, SIDE};
 use crate::reading::{read_picture, ReadError, Reading};
+use crate::reject::{scores_and_features, Reject};
 use crate::segment::SegmentError;
 use image::DynamicImage;
 use std::path::Path;
@@ -59,36 +59,61 @@ impl From<ReadError> for PredictError {
     }
 }
 
-/// What the network read: the digit, how sure it is, and the probability of
-/// every class.
+/// What the network read: the digit, how sure it is, the probability of
+/// every class, and the probability that the mark is a digit at all.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Prediction {
     /// The most probable class (the digit, for a 10-class model).
     pub digit: usize,
-    /// Its probability, in `[0, 1]`.
+    /// Its probability, in `[0, 1]` (NaN when the network's scores were not numbers).
     pub confidence: f32,
-    /// The probability of each class (softmax of the network's scores); they sum to 1.
+    /// The probability of each class, if the mark is a digit (softmax of the
+    /// network's scores, calibrated when the model has a temperature); they sum to 1.
     pub probabilities: Vec<f32>,
+    /// The calibrated probability that the mark is a digit at all, from the
+    /// model's "not a digit" gate; 1 when the model has no gate (see
+    /// [`Model::reject_threshold`]), NaN when the scores were not numbers.
+    pub digit_probability: f32,
 }
 
 impl Prediction {
     /// The prediction for one row of class scores (logits): softmax, then the
-    /// most probable class (the first one on a tie).
+    /// most probable class (the first one on a tie); `digit_probability` 1.
+    /// Scores holding a NaN give NaN probabilities and confidence, and a
+    /// prediction that [`Prediction::is_digit`] refuses.
     pub fn from_logits(logits: &[f32]) -> Self {
-        let mut probabilities = vec![0.0; logits.len()];
-        if !logits.is_empty() {
-            softmax_rows(logits, logits.len(), &mut probabilities);
+        Self::from_calibrated_logits(logits, 1.0, 1.0)
+    }
+
+    /// As [`Prediction::from_logits`], with the scores divided by
+    /// `temperature` first and the given `digit_probability`.
+    pub fn from_calibrated_logits(logits: &[f32], temperature: f32, digit_probability: f32) -> Self {
+        if logits.iter().any(|v| v.is_nan()) {
+            return Prediction {
+                digit: 0,
+                confidence: f32::NAN,
+                probabilities: vec![f32::NAN; logits.len()],
+                digit_probability: f32::NAN,
+            };
         }
+        let probabilities = crate::reject::calibrate::calibrated(logits, temperature);
         let (digit, confidence) = probabilities
             .iter()
             .copied()
             .enumerate()
             .fold((0, f32::NEG_INFINITY), |best, (i, p)| if p > best.1 { (i, p) } else { best });
-        Prediction { digit, confidence: confidence.max(0.0), probabilities }
+        Prediction { digit, confidence: confidence.max(0.0), probabilities, digit_probability }
     }
 
-    /// The prediction of an ensemble: the mean of the members' probabilities,
-    /// then the most probable class (the first one on a tie). `None` when
+    /// True when the mark is read as a digit at `threshold`: its
+    /// `digit_probability` is at least `threshold` (false when it is NaN).
+    /// A threshold of 0 accepts every mark whose scores are numbers.
+    pub fn is_digit(&self, threshold: f32) -> bool {
+        self.digit_probability >= threshold && self.confidence.is_finite()
+    }
+
+    /// The prediction of an ensemble: the mean of the members' probabilities
+    /// (and digit probabilities), then the most probable class (the first one on a tie). `None` when
     /// `members` is empty or their class counts differ.
     pub fn mean(members: &[Prediction]) -> Option<Self> {
         let classes = members.first()?.probabilities.len();
@@ -96,15 +121,17 @@ impl Prediction {
             return None;
         }
         let mut probabilities = vec![0.0f32; classes];
+        let mut digit_probability = 0.0f32;
         for m in members {
             probabilities.iter_mut().zip(&m.probabilities).for_each(|(p, q)| *p += q / members.len() as f32);
+            digit_probability += m.digit_probability / members.len() as f32;
         }
         let (digit, confidence) = probabilities
             .iter()
             .copied()
             .enumerate()
             .fold((0, f32::NEG_INFINITY), |best, (i, p)| if p > best.1 { (i, p) } else { best });
-        Some(Prediction { digit, confidence: confidence.max(0.0), probabilities })
+        Some(Prediction { digit, confidence: confidence.max(0.0), probabilities, digit_probability })
     }
 
     /// The `k` most probable classes as `(class, probability)`, most probable
@@ -136,6 +163,7 @@ impl Prediction {
 pub struct Model {
     network: Sequential,
     training: Option<serde_json::Value>,
+    reject: Option<Reject>,
 }
 
 impl Model {
@@ -146,14 +174,14 @@ impl Model {
         let path = path.as_ref();
         let file = load(path)?;
         Self::check(&file.model, &path.display().to_string())?;
-        Ok(Model { network: file.model, training: file.training })
+        Ok(Model { network: file.model, training: file.training, reject: file.reject })
     }
 
     /// Wraps a network already in memory (for example one just trained).
     /// Fails when it does not take 28×28 grayscale inputs.
     pub fn from_network(network: Sequential) -> Result<Self, PredictError> {
         Self::check(&network, "<in memory>")?;
-        Ok(Model { network, training: None })
+        Ok(Model { network, training: None, reject: None })
     }
 
     fn check(network: &Sequential, source_name: &str) -> Result<(), PredictError> {
@@ -172,6 +200,30 @@ impl Model {
     /// The training settings and results stored in the model file, if any.
     pub fn training(&self) -> Option<&serde_json::Value> {
         self.training.as_ref()
+    }
+
+    /// The default threshold on [`Prediction::digit_probability`] stored in
+    /// the model file: below it, "not a digit". `None` when the model has no
+    /// "not a digit" gate (files made before it existed): then every
+    /// prediction's `digit_probability` is 1 and nothing is rejected.
+    pub fn reject_threshold(&self) -> Option<f32> {
+        self.reject.as_ref().map(|r| r.threshold)
+    }
+
+    /// The temperature the class scores are divided by (1 without calibration).
+    pub fn temperature(&self) -> f32 {
+        self.reject.as_ref().map_or(1.0, |r| r.temperature)
+    }
+
+    /// The rejection and calibration, if the model has them.
+    pub fn reject(&self) -> Option<&Reject> {
+        self.reject.as_ref()
+    }
+
+    /// Replaces the rejection and calibration (for example with one just
+    /// fitted by [`crate::reject::fit`]; `None` removes them).
+    pub fn set_reject(&mut self, reject: Option<Reject>) {
+        self.reject = reject;
     }
 
     /// Number of classes the network tells apart.
@@ -230,8 +282,7 @@ impl Model {
     /// maps for the report and the web page.
     pub fn inspect(&mut self, pixels: &Pixels) -> (Prediction, Vec<LayerOutput>) {
         let layers = self.network.inspect(pixels);
-        let prediction = Prediction::from_logits(layers.last().map_or(&[][..], |l| &l.values));
-        (prediction, layers)
+        (self.predict_pixels(pixels), layers)
     }
 
     /// [`Model::predict_pixels`] for many inputs at once (faster: 256 per
@@ -240,10 +291,25 @@ impl Model {
         let classes = self.num_classes();
         let mut out = Vec::with_capacity(inputs.len());
         for chunk in inputs.chunks(BATCH) {
-            // `check` made the input shape 28×28×1: PIXELS values per input.
-            let staged = self.network.input_mut(chunk.len()).data_mut();
-            staged.chunks_exact_mut(PIXELS).zip(chunk).for_each(|(dst, pixels)| dst.copy_from_slice(pixels));
-            out.extend(self.network.infer_loaded().data().chunks_exact(classes).map(Prediction::from_logits));
+            match &mut self.reject {
+                Some(reject) => {
+                    let (scores, features, width) = scores_and_features(&mut self.network, chunk);
+                    let digit = reject.digit_probabilities(&scores, &features, classes, width);
+                    let t = reject.temperature;
+                    out.extend(
+                        scores
+                            .chunks_exact(classes)
+                            .zip(digit)
+                            .map(|(s, d)| Prediction::from_calibrated_logits(s, t, d)),
+                    );
+                }
+                None => {
+                    // `check` made the input shape 28×28×1: PIXELS values per input.
+                    let staged = self.network.input_mut(chunk.len()).data_mut();
+                    staged.chunks_exact_mut(PIXELS).zip(chunk).for_each(|(dst, pixels)| dst.copy_from_slice(pixels));
+                    out.extend(self.network.infer_loaded().data().chunks_exact(classes).map(Prediction::from_logits));
+                }
+            }
         }
         out
     }
@@ -263,6 +329,26 @@ mod tests {
         assert_eq!(p.confidence, p.probabilities[1]);
         assert_eq!(p.top(2).iter().map(|t| t.0).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(p.top(10).len(), 3);
+    }
+
+    #[test]
+    fn nan_scores_are_not_read_as_a_digit() {
+        let p = Prediction::from_logits(&[f32::NAN, 1.0, 2.0]);
+        assert!(p.confidence.is_nan() && p.digit_probability.is_nan(), "{p:?}");
+        assert!(!p.is_digit(0.0) && !p.is_digit(0.5));
+        let q = Prediction::from_logits(&[1.0, 2.0]);
+        assert_eq!(q.digit_probability, 1.0);
+        assert!(q.is_digit(0.99) && q.is_digit(1.0));
+    }
+
+    #[test]
+    fn a_temperature_softens_but_keeps_the_digit() {
+        let sharp = Prediction::from_logits(&[1.0, 4.0, 2.0]);
+        let soft = Prediction::from_calibrated_logits(&[1.0, 4.0, 2.0], 2.0, 0.3);
+        assert_eq!(soft.digit, sharp.digit);
+        assert!(soft.confidence < sharp.confidence);
+        assert!((soft.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(soft.is_digit(0.3) && !soft.is_digit(0.31));
     }
 
     #[test]

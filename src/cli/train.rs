@@ -6,8 +6,9 @@ use crate::data::Augment;
 use crate::data::{default_data_dir, Mnist};
 use crate::fsutil::write_atomic;
 use crate::loss::Loss;
-use crate::model::{save, ModelSpec};
+use crate::model::{save_with_reject, ModelSpec};
 use crate::optim::OptimizerKind;
+use crate::reject::{fit as fit_reject, FitConfig as RejectConfig};
 use crate::train::{evaluate, train_with, Controls, Ending, EpochStats, Observer, Schedule, TrainConfig};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -372,6 +373,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         );
     }
     println!("{}", result.summary_line());
+    // The "not a digit" gate and the calibration, beside the network (digit readers only).
+    let reject = if classes == 10 && model.input_shape() == [28, 28, 1] {
+        let config = RejectConfig { seed: args.seed, ..RejectConfig::default() };
+        let (reject, fitted) = fit_reject(&mut model, &train_set, &config).map_err(anyhow::Error::msg)?;
+        println!(
+            "not-a-digit gate: {} digits against {} generated non-digits, temperature {:.3}, {:.1}s",
+            fitted.digits, fitted.negatives, fitted.temperature, fitted.seconds
+        );
+        Some((reject, fitted))
+    } else {
+        None
+    };
 
     let images_per_sec = history.iter().map(|s| s.images_per_sec).sum::<f64>() / history.len().max(1) as f64;
     let training = serde_json::json!({
@@ -386,8 +399,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "train_seconds": report.train_seconds,
         "images_per_sec": images_per_sec,
         "chiffre_version": env!("CARGO_PKG_VERSION"),
+        "reject": reject.as_ref().map(|r| &r.1),
     });
-    save(&model, &training, &out)?;
+    save_with_reject(&model, &training, reject.as_ref().map(|r| &r.0), &out)?;
     let metrics = metrics_path(&out);
     let lines: String = history.iter().map(|s| serde_json::to_string(s).map(|l| l + "\n")).collect::<Result<_, _>>()?;
     write_atomic(&metrics, lines.as_bytes()).with_context(|| format!("cannot write {}", metrics.display()))?;
@@ -403,6 +417,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             "test_examples": test.len(),
             "test_loss": result.loss,
             "train_seconds": report.train_seconds,
+            "reject_seconds": reject.as_ref().map(|r| r.1.seconds),
             "load_seconds": load_seconds,
             "images_per_sec": images_per_sec,
             "model": out.display().to_string(),

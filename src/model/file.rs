@@ -1,10 +1,14 @@
 //! The model file: safetensors, one `F32` tensor per parameter
 //! (`layers.<index>.weight`, `layers.<index>.bias`), and in the metadata the
 //! architecture (`chiffre.spec`, JSON) and the training settings and results
-//! (`chiffre.training`, JSON), so a file is self-describing.
+//! (`chiffre.training`, JSON), so a file is self-describing. Beside the
+//! network, a file written by `chiffre train` holds its rejection and
+//! calibration (tensors `reject.*`, metadata `chiffre.reject`: see
+//! [`crate::reject::store`]); older files have none and still load.
 
 use super::{ModelError, ModelSpec, Sequential};
 use crate::fsutil::write_atomic;
+use crate::reject::{store, Reject};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use std::collections::HashMap;
@@ -23,14 +27,31 @@ pub struct ModelFile {
     pub model: Sequential,
     /// The training settings and results stored by `chiffre train`, if any.
     pub training: Option<serde_json::Value>,
+    /// The "not a digit" gate and the calibration, if the file has them
+    /// (`None` for files made before they existed).
+    pub reject: Option<Reject>,
 }
 
 /// Writes `model` (and `training`, a JSON object of settings and results) to
 /// `path` atomically.
 pub fn save(model: &Sequential, training: &serde_json::Value, path: &Path) -> Result<(), ModelError> {
+    save_with_reject(model, training, None, path)
+}
+
+/// [`save`], with the rejection and calibration fitted for the model.
+pub fn save_with_reject(
+    model: &Sequential,
+    training: &serde_json::Value,
+    reject: Option<&Reject>,
+    path: &Path,
+) -> Result<(), ModelError> {
     let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
-    let metadata = HashMap::from([("chiffre.training".to_string(), training.to_string())]);
-    let data = encode(model, metadata, &[]).map_err(fail)?;
+    let mut metadata = HashMap::from([("chiffre.training".to_string(), training.to_string())]);
+    let (reject_meta, extra) = reject.map(store::encode).unwrap_or_default();
+    if reject.is_some() {
+        metadata.insert(store::METADATA_KEY.to_string(), reject_meta);
+    }
+    let data = encode(model, metadata, &extra).map_err(fail)?;
     write_atomic(path, &data).map_err(|e| fail(format!("cannot write the model file: {e}")))
 }
 
@@ -86,21 +107,24 @@ pub fn load(path: &Path) -> Result<ModelFile, ModelError> {
 pub fn load_bytes(bytes: &[u8], source: &str) -> Result<ModelFile, ModelError> {
     let fail = |message: String| ModelError::File { path: source.to_string(), message };
     // A checkpoint is a model file too: its training state (`train.*`) is left aside.
-    let (model, meta) = decode(bytes, Path::new(source), Some("train."))?;
+    let (model, meta) = decode(bytes, Path::new(source), &["train.", store::PREFIX])?;
     let training = match meta.get("chiffre.training") {
         Some(t) => Some(serde_json::from_str(t).map_err(|e| fail(format!("unreadable training metadata: {e}")))?),
         None => None,
     };
-    Ok(ModelFile { model, training })
+    // `decode` has read the tensors already: they are valid safetensors.
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| fail(format!("corrupt tensor data ({e:?})")))?;
+    let reject = store::decode(meta.get(store::METADATA_KEY), &tensors).map_err(fail)?;
+    Ok(ModelFile { model, training, reject })
 }
 
 /// The model in `bytes` (read from `path`) and the file's metadata. Tensors
-/// whose names start with `extra_prefix` are left for the caller; any other
-/// tensor the architecture does not have is an error.
+/// whose names start with one of `extra_prefixes` are left for the caller;
+/// any other tensor the architecture does not have is an error.
 pub(crate) fn decode(
     bytes: &[u8],
     path: &Path,
-    extra_prefix: Option<&str>,
+    extra_prefixes: &[&str],
 ) -> Result<(Sequential, HashMap<String, String>), ModelError> {
     let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
     let (_, header) = SafeTensors::read_metadata(bytes)
@@ -138,7 +162,7 @@ pub(crate) fn decode(
     if let Some(message) = error {
         return Err(fail(format!("does not match its architecture ({}): {message}", spec.name)));
     }
-    let is_extra = |n: &String| extra_prefix.is_some_and(|p| n.starts_with(p));
+    let is_extra = |n: &String| extra_prefixes.iter().any(|p| n.starts_with(p));
     if let Some(extra) = tensors.names().into_iter().find(|n| !expected.contains(n) && !is_extra(n)) {
         return Err(fail(format!("does not match its architecture ({}): unexpected tensor {extra}", spec.name)));
     }

@@ -10,7 +10,7 @@ mod spec;
 mod summary;
 
 pub(crate) use file::{decode, encode, fill_tensor};
-pub use file::{load, load_bytes, save, ModelFile, FORMAT_VERSION, MAX_MODEL_BYTES};
+pub use file::{load, load_bytes, save, save_with_reject, ModelFile, FORMAT_VERSION, MAX_MODEL_BYTES};
 pub use inspect::LayerOutput;
 pub use presets::{preset, PRESETS, RECIPES};
 pub use sequential::{Sequential, INFER_BUDGET, MAX_LAYERS, MAX_PARAMS, MAX_VALUES_PER_EXAMPLE};

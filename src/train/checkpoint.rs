@@ -108,7 +108,7 @@ pub fn save(
 pub fn load(path: &Path) -> Result<Checkpoint, ModelError> {
     let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the checkpoint: {e}")))?;
-    let (mut model, meta) = decode(&bytes, path, Some(PREFIX))?;
+    let (mut model, meta) = decode(&bytes, path, &[PREFIX, crate::reject::store::PREFIX])?;
     let json = meta.get("chiffre.checkpoint").ok_or_else(|| {
         fail("a model file, not a checkpoint (no chiffre.checkpoint metadata); checkpoints come from `chiffre train --checkpoint-every N` or Ctrl-C".into())
     })?;

@@ -239,7 +239,8 @@ impl Model {
     }
 
     /// Reads every digit of a decoded picture: a whole number, several lines
-    /// of them, decimal points and minus signs (see [`crate::reading`]).
+    /// of them, decimal points and minus signs (see [`crate::reading`]); a
+    /// mark below the model's [`Model::reject_threshold`] is "not a digit".
     ///
     /// ```
     /// use chiffre::model::{preset, Sequential};
@@ -259,7 +260,14 @@ impl Model {
     /// assert_eq!(boxes, vec![[20, 10, 6, 30], [80, 10, 6, 30]]);
     /// ```
     pub fn read(&mut self, image: &DynamicImage) -> Result<Reading, PredictError> {
-        Ok(read_picture(image, &mut |inputs| self.predict_batch(inputs))?)
+        let threshold = self.reject_threshold().unwrap_or(0.0);
+        self.read_with_threshold(image, threshold)
+    }
+
+    /// [`Model::read`] with another threshold on the digit probability
+    /// (0: every mark is read as a digit).
+    pub fn read_with_threshold(&mut self, image: &DynamicImage, threshold: f32) -> Result<Reading, PredictError> {
+        Ok(read_picture(image, &mut |inputs| self.predict_batch(inputs), threshold)?)
     }
 
     /// Reads the digit in a picture file: [`load_image`], then [`Model::predict`].

@@ -46,6 +46,9 @@ pub type PixelBox = [u32; 4];
 pub struct ReadDigit {
     /// What the network read.
     pub prediction: Prediction,
+    /// False when the mark is "not a digit" at the reading's threshold (see
+    /// [`Prediction::is_digit`]); it is then written `?` in the number.
+    pub is_digit: bool,
     /// Where the digit's ink is, in the original picture's pixels.
     pub bounds: PixelBox,
     /// Its line, from 0 (top).
@@ -79,12 +82,14 @@ pub struct Reading {
 }
 
 impl Reading {
-    /// The number as text: each line's digits, `.` and `-`, lines joined by `\n`.
+    /// The number as text: each line's digits, `.` and `-`, lines joined by
+    /// `\n`; a mark that is not a digit is `?`.
     pub fn text(&self) -> String {
         let line_text = |line: &Vec<Symbol>| -> String {
             line.iter()
                 .map(|s| match s {
-                    Symbol::Digit(d) => char::from_digit(d.prediction.digit as u32, 36).unwrap_or('?'),
+                    Symbol::Digit(d) if d.is_digit => char::from_digit(d.prediction.digit as u32, 10).unwrap_or('?'),
+                    Symbol::Digit(_) => '?',
                     Symbol::Separator { symbol, .. } => *symbol,
                 })
                 .collect()
@@ -119,7 +124,14 @@ fn scaled(b: Bounds, scale: f32) -> PixelBox {
 }
 
 /// Reads every digit of a decoded picture. `predict` is the network (one
-/// model or an ensemble): a prediction for each 28×28 input, in order.
+/// model or an ensemble): a prediction for each 28×28 input, in order; a mark
+/// whose [`Prediction::digit_probability`] is below `threshold` is "not a
+/// digit" (0 accepts every mark).
+///
+/// Touching digits are cut where the network reads the pieces best: each
+/// piece scores the log of its class probability plus the log of its digit
+/// probability, so a model with a "not a digit" gate (which has seen halves of
+/// digits and squeezed pairs) tells a good cut from a bad one.
 ///
 /// A picture that is one digit and nothing else is read exactly as
 /// [`crate::preprocess::preprocess`] reads it, so single digits give the same
@@ -128,6 +140,7 @@ fn scaled(b: Bounds, scale: f32) -> PixelBox {
 pub fn read_picture(
     image: &DynamicImage,
     predict: &mut dyn FnMut(&[Pixels]) -> Vec<Prediction>,
+    threshold: f32,
 ) -> Result<Reading, ReadError> {
     let picture = ink_picture(image)?;
     let scale = picture.scale;
@@ -135,12 +148,13 @@ pub fn read_picture(
         let pixels: Pixels = std::array::from_fn(|i| picture.ink.data()[i].clamp(0.0, 1.0));
         // An MNIST picture is one digit: its box is the whole picture, as with `--single`.
         let bounds = Bounds { x0: 0, y0: 0, x1: picture.ink.width(), y1: picture.ink.height() };
-        return Ok(read_marks(vec![vec![Mark::Digit { bounds, pixels: Box::new(pixels) }]], scale, predict));
+        return Ok(read_marks(vec![vec![Mark::Digit { bounds, pixels: Box::new(pixels) }]], scale, predict, threshold));
     }
     let clean = picture.clean_keeping(POINT_FRACTION)?;
     let only_noise = || PreprocessError::OnlyNoise { contrast: clean.levels.contrast };
     let mut log_confidence = |inputs: &[Pixels]| {
-        predict(inputs).iter().map(|p| (p.digit, p.confidence.max(1e-30).ln())).collect::<Vec<(usize, f32)>>()
+        let log = |p: f32| if p.is_nan() { f32::NEG_INFINITY } else { p.max(1e-30).ln() };
+        predict(inputs).iter().map(|p| (p.digit, log(p.confidence) + log(p.digit_probability))).collect::<Vec<_>>()
     };
     let mut lines = segment(&clean.ink, &mut log_confidence)?;
     if lines.is_empty() {
@@ -155,11 +169,16 @@ pub fn read_picture(
             *bounds = all;
         }
     }
-    Ok(read_marks(lines, scale, predict))
+    Ok(read_marks(lines, scale, predict, threshold))
 }
 
 /// Reads the digit marks (one batch) and turns marks into symbols.
-fn read_marks(lines: Vec<Vec<Mark>>, scale: f32, predict: &mut dyn FnMut(&[Pixels]) -> Vec<Prediction>) -> Reading {
+fn read_marks(
+    lines: Vec<Vec<Mark>>,
+    scale: f32,
+    predict: &mut dyn FnMut(&[Pixels]) -> Vec<Prediction>,
+    threshold: f32,
+) -> Reading {
     let inputs: Vec<Pixels> = lines
         .iter()
         .flatten()
@@ -178,7 +197,8 @@ fn read_marks(lines: Vec<Vec<Mark>>, scale: f32, predict: &mut dyn FnMut(&[Pixel
                 .into_iter()
                 .filter_map(|m| match m {
                     Mark::Digit { bounds, pixels } => predictions.next().map(|prediction| {
-                        Symbol::Digit(ReadDigit { prediction, bounds: scaled(bounds, scale), line, pixels })
+                        let is_digit = prediction.is_digit(threshold);
+                        Symbol::Digit(ReadDigit { prediction, is_digit, bounds: scaled(bounds, scale), line, pixels })
                     }),
                     Mark::Separator { separator, bounds } => {
                         Some(Symbol::Separator { symbol: separator.symbol(), bounds: scaled(bounds, scale), line })

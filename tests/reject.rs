@@ -61,7 +61,7 @@ fn a_fitted_gate_rejects_non_digits_keeps_digits_and_is_stored() {
     let start = Instant::now();
     let mut network = trained_cnn(1, 20_000);
     let train_set = mnist().train.take(20_000);
-    let config = FitConfig { digits: 4_000, negatives: 4_000, epochs: 8, seed: 3 };
+    let config = FitConfig { digits: 4_000, negatives: 4_000, epochs: 8, seed: 3, ..FitConfig::default() };
     let (reject, report) = fit(&mut network, &train_set, &config).expect("the gate fits");
     assert!(report.negatives >= 3_900, "{report:?}");
     assert!((0.5..3.0).contains(&report.temperature), "{report:?}");
@@ -117,7 +117,7 @@ fn a_fitted_gate_rejects_non_digits_keeps_digits_and_is_stored() {
 #[test]
 fn a_damaged_gate_is_an_error_naming_the_file() {
     let mut network = trained_cnn(1, 2_000);
-    let config = FitConfig { digits: 400, negatives: 400, epochs: 1, seed: 1 };
+    let config = FitConfig { digits: 400, negatives: 400, epochs: 1, seed: 1, ..FitConfig::default() };
     let (reject, _) = fit(&mut network, &mnist().train.take(2_000), &config).expect("the gate fits");
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("m.safetensors");

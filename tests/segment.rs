@@ -108,7 +108,7 @@ fn a_picture_is_read_with_boxes_in_its_own_pixels() {
         Luma([if ink { 10 } else { 240 }])
     });
     let mut read = |inputs: &[Pixels]| inputs.iter().map(|_| Prediction::from_logits(&[0.0, 1.0])).collect::<Vec<_>>();
-    let reading = read_picture(&DynamicImage::ImageLuma8(paper), &mut read).unwrap();
+    let reading = read_picture(&DynamicImage::ImageLuma8(paper), &mut read, 0.5).unwrap();
     let boxes: Vec<[u32; 4]> = reading.digits().map(|d| d.bounds).collect();
     assert_eq!(boxes.len(), 2, "{boxes:?}");
     for (b, x) in boxes.iter().zip([300, 1500]) {

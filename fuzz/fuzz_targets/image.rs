@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         let mut read = |inputs: &[[f32; 784]]| {
             inputs.iter().map(|_| chiffre::Prediction::from_logits(&[0.0, 0.0])).collect::<Vec<_>>()
         };
-        if let Ok(reading) = chiffre::reading::read_picture(&image, &mut read) {
+        if let Ok(reading) = chiffre::reading::read_picture(&image, &mut read, 0.5) {
             for d in reading.digits() {
                 let [x, y, w, h] = d.bounds;
                 assert!(x + w <= image.width() + 1 && y + h <= image.height() + 1, "box {:?} outside the picture", d.bounds);

@@ -49,9 +49,47 @@ pub struct PredictArgs {
     /// No preprocessing: the pictures must already be 28×28, white ink on black (implies --single).
     #[arg(long)]
     raw: bool,
+    /// Read every mark as a digit: no "not a digit" decision.
+    #[arg(long, conflicts_with = "reject_threshold")]
+    no_reject: bool,
+    /// A mark whose probability of being a digit at all is below this is "not a digit"
+    /// [default: the model's, chosen when it was trained; 0 reads every mark as a digit].
+    #[arg(long, value_name = "P", value_parser = probability)]
+    reject_threshold: Option<f32>,
     /// Also draw the 28×28 input the network saw, in the terminal (Unicode half blocks).
     #[arg(long, conflicts_with = "json")]
     show: bool,
+}
+
+/// Parses `--reject-threshold`: a probability.
+fn probability(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{text} is not a probability: give a number from 0 to 1")),
+    }
+}
+
+/// The threshold on the digit probability for this run, saying on stderr
+/// when the models cannot reject anything.
+fn reject_threshold(args: &PredictArgs, models: &[Model], paths: &[PathBuf]) -> f32 {
+    if args.no_reject {
+        return 0.0;
+    }
+    let without: Vec<String> = models
+        .iter()
+        .zip(paths.iter().map(|p| p.display().to_string()).chain(std::iter::repeat(DEFAULT_MODEL.to_string())))
+        .filter(|(m, _)| m.reject_threshold().is_none())
+        .map(|(_, p)| p)
+        .collect();
+    if !without.is_empty() {
+        eprintln!(
+            "note: {} {} no \"not a digit\" gate (made before chiffre had one): every mark is read as a digit; \
+             train again with `chiffre train` to get one",
+            without.join(", "),
+            if without.len() == 1 { "has" } else { "have" }
+        );
+    }
+    args.reject_threshold.or_else(|| models.iter().filter_map(Model::reject_threshold).reduce(f32::max)).unwrap_or(0.0)
 }
 
 /// The files named by `paths`: files as they are, folders as their picture
@@ -170,20 +208,28 @@ fn pixels_of(path: &Path, image: &DynamicImage, raw: bool) -> Result<Pixels, Str
     pixels.map_err(|e| e.in_file(path).to_string())
 }
 
-fn text_line(path: &Path, p: &Prediction, top: usize) -> String {
+fn text_line(path: &Path, p: &Prediction, top: usize, is_digit: bool) -> String {
     let ranked: Vec<String> = p.top(top).iter().map(|(d, prob)| format!("{d} {prob:.3}")).collect();
+    if !is_digit {
+        return format!(
+            "{}: not a digit (digit probability {:.3})  if it were, top {}: {}",
+            path.display(),
+            p.digit_probability,
+            ranked.len(),
+            ranked.join(", ")
+        );
+    }
     format!("{}: {} ({:.3})  top {}: {}", path.display(), p.digit, p.confidence, ranked.len(), ranked.join(", "))
 }
 
 /// The picture the network saw, with what it read beside it.
-fn shown(path: &Path, p: &Prediction, top: usize, pixels: &Pixels) -> String {
-    let mut text = vec![
-        String::new(),
-        path.display().to_string(),
-        String::new(),
-        format!("read as {} ({:.1} %)", p.digit, 100.0 * p.confidence),
-        String::new(),
-    ];
+fn shown(path: &Path, p: &Prediction, top: usize, pixels: &Pixels, is_digit: bool) -> String {
+    let verdict = if is_digit {
+        format!("read as {} ({:.1} %)", p.digit, 100.0 * p.confidence)
+    } else {
+        format!("not a digit ({:.1} % a digit)", 100.0 * p.digit_probability)
+    };
+    let mut text = vec![String::new(), path.display().to_string(), String::new(), verdict, String::new()];
     text.extend(p.top(top).iter().map(|(d, prob)| format!("  {d}  {:>5.1} %  {}", 100.0 * prob, bar(*prob))));
     crate::preview::beside(&crate::preview::half_blocks(pixels, SIDE, SIDE), &text, 3)
 }
@@ -193,17 +239,11 @@ fn bar(p: f32) -> String {
     "█".repeat((p * 20.0).round() as usize)
 }
 
-fn json_value(path: &Path, p: &Prediction, top: usize, saved: Option<&Path>) -> serde_json::Value {
-    let ranked: Vec<_> =
-        p.top(top).iter().map(|(d, prob)| serde_json::json!({"digit": d, "probability": prob})).collect();
-    serde_json::json!({
-        "path": path.display().to_string(),
-        "digit": p.digit,
-        "confidence": p.confidence,
-        "probabilities": p.probabilities,
-        "top": ranked,
-        "preprocessed": saved.map(|s| s.display().to_string()),
-    })
+fn json_value(path: &Path, p: &Prediction, top: usize, saved: Option<&Path>, is_digit: bool) -> serde_json::Value {
+    let mut value = super::predict_output::digit_json(p, top, is_digit);
+    value["path"] = path.display().to_string().into();
+    value["preprocessed"] = saved.map(|s| s.display().to_string()).into();
+    value
 }
 
 /// Writes `bytes` to `file`, naming the picture in the error.
@@ -218,14 +258,14 @@ fn save(path: &Path, file: &Path, bytes: &[u8]) -> Result<PathBuf, String> {
 fn one_digit(
     args: &PredictArgs,
     path: &Path,
-    p: &Prediction,
+    (p, is_digit): (&Prediction, bool),
     pixels: &Pixels,
     reading: Option<&Reading>,
     saved: Option<PathBuf>,
 ) -> String {
     let top = usize::from(args.top);
     if args.json {
-        let mut value = json_value(path, p, top, saved.as_deref());
+        let mut value = json_value(path, p, top, saved.as_deref(), is_digit);
         if let Some(reading) = reading {
             let number = number_json(path, reading, top, None);
             value["number"] = number["number"].clone();
@@ -233,9 +273,9 @@ fn one_digit(
         }
         value.to_string()
     } else if args.show {
-        shown(path, p, top, pixels)
+        shown(path, p, top, pixels, is_digit)
     } else {
-        text_line(path, p, top)
+        text_line(path, p, top, is_digit)
     }
 }
 
@@ -243,6 +283,7 @@ fn one_digit(
 fn read_one(
     args: &PredictArgs,
     models: &mut [Model],
+    threshold: f32,
     path: &Path,
     used: &mut HashSet<PathBuf>,
 ) -> Result<String, String> {
@@ -255,22 +296,24 @@ fn read_one(
         let pixels = pixels_of(path, &image, args.raw)?;
         let saved = save_one(&pixels, used)?;
         let p = predict_all(models, &pixels);
+        let is_digit = p.is_digit(threshold);
         // The whole picture is the digit's box.
         let digit = ReadDigit {
+            is_digit,
             prediction: p.clone(),
             bounds: [0, 0, image.width(), image.height()],
             line: 0,
             pixels: Box::new(pixels),
         };
         let reading = Reading { lines: vec![vec![Symbol::Digit(digit)]] };
-        return Ok(one_digit(args, path, &p, &pixels, Some(&reading), saved));
+        return Ok(one_digit(args, path, (&p, is_digit), &pixels, Some(&reading), saved));
     }
-    let reading = read_picture(&image, &mut |inputs| predict_batch_all(models, inputs))
+    let reading = read_picture(&image, &mut |inputs| predict_batch_all(models, inputs), threshold)
         .map_err(|e| crate::predict::PredictError::from(e).to_string())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     if let Some(d) = reading.single() {
         let saved = save_one(&d.pixels, used)?;
-        return Ok(one_digit(args, path, &d.prediction, &d.pixels, Some(&reading), saved));
+        return Ok(one_digit(args, path, (&d.prediction, d.is_digit), &d.pixels, Some(&reading), saved));
     }
     let mut saved = Vec::new();
     if let Some(dir) = dir {
@@ -296,6 +339,7 @@ fn read_one(
 /// Reads every picture and prints one line each; errors go to stderr.
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let mut models = load_models(&args.model)?;
+    let threshold = reject_threshold(&args, &models, &args.model);
     if let Some(dir) = &args.save_preprocessed {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--save-preprocessed {}: cannot create", dir.display()))?;
@@ -305,7 +349,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let (mut total, mut failed) = (0usize, 0usize);
     for input in expand(&args.paths) {
         total += 1;
-        let line = match input.and_then(|path| read_one(&args, &mut models, &path, &mut used)) {
+        let line = match input.and_then(|path| read_one(&args, &mut models, threshold, &path, &mut used)) {
             Ok(line) => line,
             Err(message) => {
                 failed += 1;
@@ -350,8 +394,10 @@ mod tests {
     #[test]
     fn text_line_shows_the_digit_and_the_top_k() {
         let p = Prediction::from_logits(&[0.0, 5.0, 1.0]);
-        let line = text_line(Path::new("a.png"), &p, 2);
+        let line = text_line(Path::new("a.png"), &p, 2, true);
         assert!(line.starts_with("a.png: 1 (0."), "{line}");
         assert!(line.contains("top 2: 1 0.9") && line.contains(", 2 0.0"), "{line}");
+        let line = text_line(Path::new("b.png"), &p, 2, false);
+        assert!(line.starts_with("b.png: not a digit (digit probability 1.000)"), "{line}");
     }
 }

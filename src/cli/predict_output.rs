@@ -1,16 +1,38 @@
 //! How `chiffre predict` prints a number: one text line, one JSON object, the
 //! digits drawn in the terminal, or the picture with the digits' boxes.
 
+use crate::predict::Prediction;
 use crate::preprocess::SIDE;
 use crate::reading::{Reading, Symbol};
 use image::{DynamicImage, Rgb, RgbImage};
 use std::path::{Path, PathBuf};
 
+/// One digit as JSON: `digit`, `confidence`, `probabilities`, `top` and
+/// `digit_probability` (the probability that the mark is a digit at all);
+/// for a mark that is not a digit, `digit` is null and `confidence` is its
+/// digit probability.
+pub fn digit_json(p: &Prediction, top: usize, is_digit: bool) -> serde_json::Value {
+    let ranked: Vec<_> = p.top(top).iter().map(|(k, q)| serde_json::json!({"digit": k, "probability": q})).collect();
+    serde_json::json!({
+        "digit": if is_digit { Some(p.digit) } else { None },
+        "confidence": if is_digit { p.confidence } else { p.digit_probability },
+        "digit_probability": p.digit_probability,
+        "probabilities": p.probabilities,
+        "top": ranked,
+    })
+}
+
 /// `meter.jpg: 40713  (4 0.99, 0 0.98, 7 0.97, 1 0.99, 3 0.96)`; the lines of
-/// a number on several lines are joined by ` / `.
+/// a number on several lines are joined by ` / `; a mark that is not a digit
+/// is `?` with its digit probability.
 pub fn number_line(path: &Path, reading: &Reading) -> String {
-    let each: Vec<String> =
-        reading.digits().map(|d| format!("{} {:.2}", d.prediction.digit, d.prediction.confidence)).collect();
+    let each: Vec<String> = reading
+        .digits()
+        .map(|d| match d.is_digit {
+            true => format!("{} {:.2}", d.prediction.digit, d.prediction.confidence),
+            false => format!("? {:.2}", d.prediction.digit_probability),
+        })
+        .collect();
     format!("{}: {}  ({})", path.display(), reading.text().replace('\n', " / "), each.join(", "))
 }
 
@@ -63,7 +85,10 @@ pub fn shown_number(path: &Path, reading: &Reading) -> String {
             String::new(),
             format!("digit {} (line {})", k + 1, d.line + 1),
             String::new(),
-            format!("read as {} ({:.1} %)", d.prediction.digit, 100.0 * d.prediction.confidence),
+            match d.is_digit {
+                true => format!("read as {} ({:.1} %)", d.prediction.digit, 100.0 * d.prediction.confidence),
+                false => format!("not a digit ({:.1} % a digit)", 100.0 * d.prediction.digit_probability),
+            },
         ];
         out.push('\n');
         out.push_str(&crate::preview::beside(&crate::preview::half_blocks(&d.pixels[..], SIDE, SIDE), &text, 3));
@@ -105,7 +130,6 @@ pub fn boxes_png(image: &DynamicImage, reading: &Reading) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::predict::Prediction;
     use crate::reading::ReadDigit;
 
     fn reading() -> Reading {
@@ -114,26 +138,29 @@ mod tests {
             logits[k] = 8.0;
             Symbol::Digit(ReadDigit {
                 prediction: Prediction::from_logits(&logits),
+                is_digit: k != 9,
                 bounds: [x, 5, 10, 20],
                 line,
                 pixels: Box::new([0.0; 784]),
             })
         };
         let point = Symbol::Separator { symbol: '.', bounds: [25, 22, 3, 3], line: 0 };
-        Reading { lines: vec![vec![digit(4, 10, 0), point, digit(2, 30, 0)], vec![digit(7, 10, 1)]] }
+        Reading { lines: vec![vec![digit(4, 10, 0), point, digit(2, 30, 0)], vec![digit(7, 10, 1), digit(9, 40, 1)]] }
     }
 
     #[test]
     fn a_number_line_has_the_number_then_each_digit() {
         let line = number_line(Path::new("m.png"), &reading());
-        assert!(line.starts_with("m.png: 4.2 / 7  (4 1.00, 2 1.00, 7 1.00)"), "{line}");
+        assert!(line.starts_with("m.png: 4.2 / 7?  (4 1.00, 2 1.00, 7 1.00, ? 1.00)"), "{line}");
     }
 
     #[test]
     fn the_json_has_number_digits_boxes_and_lines() {
         let v = number_json(Path::new("m.png"), &reading(), 2, None);
-        assert_eq!(v["number"], "4.2\n7");
-        assert_eq!(v["digits"].as_array().unwrap().len(), 3);
+        assert_eq!(v["number"], "4.2\n7?");
+        assert_eq!(v["digits"].as_array().unwrap().len(), 4);
+        assert!(v["digits"][3]["digit"].is_null(), "not a digit: {}", v["digits"][3]);
+        assert_eq!(v["digits"][3]["confidence"], v["digits"][3]["digit_probability"]);
         assert_eq!(v["digits"][1]["box"], serde_json::json!([30, 5, 10, 20]));
         assert_eq!(v["digits"][2]["line"], 1);
         assert_eq!(v["digits"][0]["top"].as_array().unwrap().len(), 2);

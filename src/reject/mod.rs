@@ -64,13 +64,16 @@ pub struct FitConfig {
     pub negatives: usize,
     /// Epochs of the gate.
     pub epochs: usize,
+    /// Wrong cuts of touching digits shown to the gate besides the
+    /// non-digits, as a fraction of their number ([`crate::segment::garbage`]).
+    pub pieces: f64,
     /// Seed of the choice of digits, the negatives and the gate's weights.
     pub seed: u64,
 }
 
 impl Default for FitConfig {
     fn default() -> Self {
-        FitConfig { digits: 10_000, negatives: 10_000, epochs: 15, seed: 1 }
+        FitConfig { digits: 10_000, negatives: 10_000, epochs: 15, pieces: 0.5, seed: 1 }
     }
 }
 
@@ -81,6 +84,8 @@ pub struct FitReport {
     pub digits: usize,
     /// Non-digits generated (some drawings come out empty and are skipped).
     pub negatives: usize,
+    /// Wrong cuts of touching digits generated.
+    pub pieces: usize,
     /// The temperature.
     pub temperature: f32,
     /// Wall-clock seconds of the whole fit.
@@ -127,13 +132,20 @@ pub fn fit(network: &mut Sequential, train: &Dataset, config: &FitConfig) -> Res
     // As many non-digits as digits (at least 500): a run on a few images stays quick.
     let count = config.negatives.min(order.len().max(500));
     let negatives = generate_many(&fonts, Split::Train, &Category::REJECTED, config.seed, count);
+    // And what wrong cuts of touching digits make (pairs taken as one, half
+    // digits), so that the number reader can tell a good cut from a bad one.
+    let pieces: Vec<Pixels> = (0..(count as f64 * config.pieces) as u64)
+        .into_par_iter()
+        .filter_map(|i| crate::segment::garbage::garbage(train, config.seed, i).map(|(_, p)| p))
+        .collect();
     let seconds_drawing = start.elapsed().as_secs_f64();
     let (scores, features, width) = scores_and_features(network, &digits);
-    let negative_pixels: Vec<Pixels> = negatives.iter().map(|n| n.pixels).collect();
+    let negative_pixels: Vec<Pixels> = negatives.iter().map(|n| n.pixels).chain(pieces.iter().copied()).collect();
     let (neg_scores, neg_features, _) = scores_and_features(network, &negative_pixels);
     let mut inputs = gate_inputs(&scores, &features, classes, width);
     inputs.extend(gate_inputs(&neg_scores, &neg_features, classes, width));
-    let labels: Vec<u8> = std::iter::repeat_n(1, digits.len()).chain(std::iter::repeat_n(0, negatives.len())).collect();
+    let labels: Vec<u8> =
+        std::iter::repeat_n(1, digits.len()).chain(std::iter::repeat_n(0, negative_pixels.len())).collect();
     let gate_start = Instant::now();
     let gate = Gate::train(&inputs, &labels, config.epochs, config.seed)?;
     let seconds_gate = gate_start.elapsed().as_secs_f64();
@@ -143,6 +155,7 @@ pub fn fit(network: &mut Sequential, train: &Dataset, config: &FitConfig) -> Res
     let report = FitReport {
         digits: digits.len(),
         negatives: negatives.len(),
+        pieces: pieces.len(),
         temperature,
         seconds: start.elapsed().as_secs_f64(),
         seconds_drawing,

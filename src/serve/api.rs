@@ -26,14 +26,19 @@ use axum::Json;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// One digit of a number, as `POST /api/predict` answers it.
+/// One digit of a number, as `POST /api/predict` answers it (the fields of
+/// `chiffre predict --json`).
 #[derive(Debug, Serialize)]
 pub struct DigitAnswer {
-    /// The most probable digit.
-    pub digit: usize,
-    /// Its probability.
+    /// The most probable digit; null when the mark is not a digit.
+    pub digit: Option<usize>,
+    /// The digit's probability; for a mark that is not a digit, the
+    /// probability that it is a digit at all.
     pub confidence: f32,
-    /// The probability of each digit.
+    /// The probability that the mark is a digit at all (1 for a model without
+    /// a "not a digit" gate).
+    pub digit_probability: f32,
+    /// The probability of each digit, if it is one.
     pub probabilities: Vec<f32>,
     /// `[x, y, width, height]` in the picture's pixels.
     #[serde(rename = "box")]
@@ -44,26 +49,48 @@ pub struct DigitAnswer {
     pub input: Vec<f32>,
 }
 
+impl DigitAnswer {
+    fn of(d: &ReadDigit) -> Self {
+        let p = &d.prediction;
+        DigitAnswer {
+            digit: d.is_digit.then_some(p.digit),
+            confidence: if d.is_digit { p.confidence } else { p.digit_probability },
+            digit_probability: p.digit_probability,
+            probabilities: p.probabilities.clone(),
+            bounds: d.bounds,
+            line: d.line,
+            input: d.pixels.to_vec(),
+        }
+    }
+}
+
+/// The single-digit fields of an answer, when the picture holds one mark.
+#[derive(Debug, Serialize)]
+pub struct SingleAnswer {
+    /// The most probable digit; null when the mark is not a digit.
+    pub digit: Option<usize>,
+    /// As [`DigitAnswer::confidence`].
+    pub confidence: f32,
+    /// As [`DigitAnswer::digit_probability`].
+    pub digit_probability: f32,
+    /// The probability of each digit.
+    pub probabilities: Vec<f32>,
+    /// The 784 values the network read, row-major.
+    pub input: Vec<f32>,
+}
+
 /// What `POST /api/predict` answers.
 #[derive(Debug, Serialize)]
 pub struct PredictResponse {
-    /// The number read: digits, `.` and `-`, lines joined by `\n`.
+    /// The number read: digits, `.` and `-` (`?` for a mark that is not a
+    /// digit), lines joined by `\n`.
     pub number: String,
     /// Every digit, in reading order.
     pub digits: Vec<DigitAnswer>,
-    /// With exactly one digit: the most probable digit.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digit: Option<usize>,
-    /// With exactly one digit: its probability.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<f32>,
-    /// With exactly one digit: the probability of each digit.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub probabilities: Option<Vec<f32>>,
-    /// With exactly one digit: the 784 values the network read, row-major.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input: Option<Vec<f32>>,
-    /// With `?maps=1`: the first convolution's and pooling's feature maps.
+    /// With exactly one mark: its digit, confidence, probabilities and input.
+    #[serde(flatten)]
+    pub single: Option<SingleAnswer>,
+    /// With `?maps=1` and one mark: the first convolution's and pooling's feature maps.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maps: Option<Vec<FeatureMaps>>,
 }
@@ -182,7 +209,8 @@ fn answer(model: &mut Model, input: Input, with_maps: bool) -> Result<Json<Predi
     let reading = match input {
         Input::Pixels(pixels) => {
             let prediction = model.predict_pixels(&pixels);
-            let digit = ReadDigit { prediction, bounds: [0, 0, 28, 28], line: 0, pixels };
+            let is_digit = prediction.is_digit(model.reject_threshold().unwrap_or(0.0));
+            let digit = ReadDigit { prediction, is_digit, bounds: [0, 0, 28, 28], line: 0, pixels };
             Reading { lines: vec![vec![Symbol::Digit(digit)]] }
         }
         Input::Picture(bytes) => {
@@ -190,38 +218,21 @@ fn answer(model: &mut Model, input: Input, with_maps: bool) -> Result<Json<Predi
             model.read(&image).map_err(|e| ApiError::bad_request(format!("the picture: {e}")))?
         }
     };
-    let digits: Vec<DigitAnswer> = reading
-        .digits()
-        .map(|d| DigitAnswer {
-            digit: d.prediction.digit,
-            confidence: d.prediction.confidence,
-            probabilities: d.prediction.probabilities.clone(),
-            bounds: d.bounds,
-            line: d.line,
-            input: d.pixels.to_vec(),
-        })
-        .collect();
-    let mut response = PredictResponse {
-        number: reading.text(),
-        digits,
-        digit: None,
-        confidence: None,
-        probabilities: None,
-        input: None,
-        maps: None,
-    };
+    let digits: Vec<DigitAnswer> = reading.digits().map(DigitAnswer::of).collect();
+    let mut response = PredictResponse { number: reading.text(), digits, single: None, maps: None };
     if let Some(one) = reading.single() {
-        let (prediction, maps) = if with_maps {
-            let (prediction, layers) = model.inspect(&one.pixels);
-            (prediction, Some(feature_maps(&layers)))
-        } else {
-            (one.prediction.clone(), None)
-        };
-        response.digit = Some(prediction.digit);
-        response.confidence = Some(prediction.confidence);
-        response.probabilities = Some(prediction.probabilities);
-        response.input = Some(one.pixels.to_vec());
-        response.maps = maps;
+        let answer = DigitAnswer::of(one);
+        response.single = Some(SingleAnswer {
+            digit: answer.digit,
+            confidence: answer.confidence,
+            digit_probability: answer.digit_probability,
+            probabilities: answer.probabilities,
+            input: answer.input,
+        });
+        if with_maps {
+            let (_, layers) = model.inspect(&one.pixels);
+            response.maps = Some(feature_maps(&layers));
+        }
     }
     Ok(Json(response))
 }

@@ -169,6 +169,19 @@ test("a number written in three digits is read, with a box and a chip for each d
   await page.close();
 });
 
+test("a scribble is not read as a digit", async () => {
+  const { page, errors } = await openPage({ width: 1100, height: 1000 });
+  // A dense scribble in a square: zigzags back and forth across it.
+  const scribble = Array.from({ length: 60 }, (_, i) => [0.38 + 0.24 * ((i * 7) % 11) / 10, 0.15 + (0.7 * i) / 59]);
+  await draw(page, scribble);
+  await page.waitForFunction(() => document.getElementById("message").textContent.length > 0, null, { timeout: 15_000 });
+  assert.match(await page.locator("#message").textContent(), /I don't see a digit/);
+  assert.equal((await page.locator("#digit").textContent()).trim(), "–");
+  await page.screenshot({ path: path.join(shots, "serve-not-a-digit.png"), fullPage: true });
+  assert.deepEqual(errors, [], "no errors in the page");
+  await page.close();
+});
+
 test("a picture opened from a file is read as the API reads it", async () => {
   const { page, errors } = await openPage({ width: 1100, height: 1000 });
   const file = path.join(root, "samples/seven-pen.png");

@@ -252,7 +252,10 @@ function select(k) {
   if (!d) return;
   d.probabilities.forEach((p, digit) => setBar(barRows[digit], digit, p, digit === d.digit));
   paintGray(seen, 28, 28, d.input.map((v) => Math.round(255 * v)));
-  barsTitle.textContent = `Digit ${k + 1} of ${shownDigits.length}: ${d.digit}, ${(100 * d.confidence).toFixed(1)} % sure`;
+  barsTitle.textContent =
+    d.digit === null
+      ? `Mark ${k + 1} of ${shownDigits.length}: not a digit (${(100 * d.digit_probability).toFixed(1)} % a digit)`
+      : `Digit ${k + 1} of ${shownDigits.length}: ${d.digit}, ${(100 * d.confidence).toFixed(1)} % sure`;
   chips.querySelectorAll("button").forEach((b, i) => b.setAttribute("aria-pressed", String(i === k)));
   drawBoxes(k);
 }
@@ -268,12 +271,13 @@ function showChips(digits) {
     const button = document.createElement("button");
     button.type = "button";
     button.setAttribute("aria-pressed", "false");
-    button.setAttribute("aria-label", `digit ${k + 1}: ${d.digit}, ${(100 * d.confidence).toFixed(0)} percent sure`);
+    const name = d.digit === null ? "not a digit" : String(d.digit);
+    button.setAttribute("aria-label", `mark ${k + 1}: ${name}, ${(100 * d.confidence).toFixed(0)} percent`);
     const input = document.createElement("canvas");
     paintGray(input, 28, 28, d.input.map((v) => Math.round(255 * v)));
     const label = document.createElement("span");
     label.className = "d";
-    label.textContent = String(d.digit);
+    label.textContent = d.digit === null ? "?" : String(d.digit);
     const pct = document.createElement("span");
     pct.className = "p";
     pct.textContent = `${(100 * d.confidence).toFixed(0)} %`;
@@ -297,9 +301,16 @@ function show(answer) {
   const digits = answer.digits || [];
   showChips(digits);
   if (answer.digit !== undefined) {
-    // One digit: its probabilities, its input and the feature maps.
-    digitOut.textContent = String(answer.digit);
-    confidenceOut.textContent = `${(100 * answer.confidence).toFixed(1)} % sure`;
+    // One mark: its probabilities, its input and the feature maps.
+    if (answer.digit === null) {
+      // The network's "not a digit" gate: say so rather than guess.
+      digitOut.textContent = "–";
+      confidenceOut.textContent = `${(100 * answer.digit_probability).toFixed(1)} % a digit`;
+      message.textContent = "I don't see a digit.";
+    } else {
+      digitOut.textContent = String(answer.digit);
+      confidenceOut.textContent = `${(100 * answer.confidence).toFixed(1)} % sure`;
+    }
     answer.probabilities.forEach((p, d) => setBar(barRows[d], d, p, d === answer.digit));
     paintGray(seen, 28, 28, answer.input.map((v) => Math.round(255 * v)));
     showMaps(answer.maps || []);
@@ -308,7 +319,9 @@ function show(answer) {
   // A number: the text, then the first digit chosen.
   digitOut.textContent = answer.number.replace(/\n/g, " / ");
   const least = Math.min(...digits.map((d) => d.confidence));
-  confidenceOut.textContent = `${digits.length} digits, the least sure at ${(100 * least).toFixed(1)} %`;
+  const unread = digits.filter((d) => d.digit === null).length;
+  confidenceOut.textContent = `${digits.length} marks, the least sure at ${(100 * least).toFixed(1)} %`;
+  if (unread > 0) message.textContent = `I don't see a digit in ${unread === 1 ? "one mark" : `${unread} marks`} (?).`;
   mapsPanel.hidden = true;
   select(0);
 }

@@ -69,9 +69,10 @@ fn probability(text: &str) -> Result<f32, String> {
     }
 }
 
-/// The threshold on the digit probability for this run, saying on stderr
-/// when the models cannot reject anything.
-fn reject_threshold(args: &PredictArgs, models: &[Model], paths: &[PathBuf]) -> f32 {
+/// The threshold on the digit probability for this run; `note` says when
+/// the models cannot reject anything (printed on stderr after the run, so
+/// that each picture's error stays the first thing said about it).
+fn reject_threshold(args: &PredictArgs, models: &[Model], paths: &[PathBuf], note: &mut Option<String>) -> f32 {
     if args.no_reject {
         return 0.0;
     }
@@ -82,12 +83,12 @@ fn reject_threshold(args: &PredictArgs, models: &[Model], paths: &[PathBuf]) -> 
         .map(|(_, p)| p)
         .collect();
     if !without.is_empty() {
-        eprintln!(
-            "note: {} {} no \"not a digit\" gate (made before chiffre had one): every mark is read as a digit; \
+        *note = Some(format!(
+            "note: {} {} no \"not a digit\" gate (made before chiffre had one): every mark was read as a digit; \
              train again with `chiffre train` to get one",
             without.join(", "),
             if without.len() == 1 { "has" } else { "have" }
-        );
+        ));
     }
     args.reject_threshold.or_else(|| models.iter().filter_map(Model::reject_threshold).reduce(f32::max)).unwrap_or(0.0)
 }
@@ -339,7 +340,8 @@ fn read_one(
 /// Reads every picture and prints one line each; errors go to stderr.
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let mut models = load_models(&args.model)?;
-    let threshold = reject_threshold(&args, &models, &args.model);
+    let mut note = None;
+    let threshold = reject_threshold(&args, &models, &args.model, &mut note);
     if let Some(dir) = &args.save_preprocessed {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--save-preprocessed {}: cannot create", dir.display()))?;
@@ -361,6 +363,9 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         if writeln!(stdout, "{line}").is_err() {
             return Ok(());
         }
+    }
+    if let Some(note) = note {
+        eprintln!("{note}");
     }
     if failed > 0 {
         anyhow::bail!("{failed} of {total} inputs could not be read");

@@ -45,16 +45,10 @@ pub fn number_json(path: &Path, reading: &Reading, top: usize, saved: Option<&[P
     let digits: Vec<serde_json::Value> = reading
         .digits()
         .map(|d| {
-            let ranked: Vec<_> =
-                d.prediction.top(top).iter().map(|(k, p)| serde_json::json!({"digit": k, "probability": p})).collect();
-            serde_json::json!({
-                "digit": d.prediction.digit,
-                "confidence": d.prediction.confidence,
-                "probabilities": d.prediction.probabilities,
-                "top": ranked,
-                "box": d.bounds,
-                "line": d.line,
-            })
+            let mut value = digit_json(&d.prediction, top, d.is_digit);
+            value["box"] = serde_json::json!(d.bounds);
+            value["line"] = d.line.into();
+            value
         })
         .collect();
     let separators: Vec<serde_json::Value> = reading

@@ -121,6 +121,57 @@ fn a_model_without_metrics_and_a_picture_of_ones_own() {
     assert_eq!(attributes(&html, "src").iter().filter(|s| s.contains("-input.png")).count(), 1, "one digit inside");
 }
 
+/// The digit probabilities printed under the pictures named `{id}-near-{side}-…`, in the order shown.
+fn near_threshold(html: &str, id: &str, side: &str) -> Vec<f32> {
+    let key = format!("src=\"img/{id}-near-{side}-");
+    html.split(&key)
+        .skip(1)
+        .map(|rest| {
+            let caption = rest.split("</figcaption>").next().unwrap();
+            let value = caption.rsplit("digit: ").next().unwrap().trim_end_matches(" %");
+            value.parse::<f32>().unwrap_or_else(|e| panic!("{value:?}: {e}")) / 100.0
+        })
+        .collect()
+}
+
+#[test]
+fn a_model_with_a_gate_shows_it_and_one_without_says_how_to_get_one() {
+    let (dir, data, cnn, _) = trained();
+    // An old-style file: the same network, saved without the gate and the temperature.
+    let old = dir.path().join("old.safetensors");
+    let file = chiffre::model::load(cnn).expect("the CNN loads");
+    assert!(file.reject.is_some(), "chiffre train fits a gate");
+    chiffre::model::save(&file.model, &file.training.unwrap_or_default(), &old).expect("saved without a gate");
+    let threshold = chiffre::Model::load(cnn).unwrap().reject_threshold().expect("a threshold");
+
+    let out = dir.path().join("report-reject");
+    report(&["--model", arg(&old), "--model", arg(cnn), "--data", arg(data), "--out", arg(&out)]).assert_ok();
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert_eq!(html.matches("Not a digit, and how sure").count(), 2, "a section for each model");
+    // The old model: one sentence, nothing drawn.
+    assert!(html.contains("has no not-a-digit gate") && html.contains("retrain it with <code>chiffre train</code>"));
+    assert!(!out.join("img/m0-reliability.svg").exists() && near_threshold(&html, "m0", "rejected").is_empty());
+
+    // The CNN: the reliability diagram before and after calibration…
+    let chart = std::fs::read_to_string(out.join("img/m1-reliability.svg")).expect("a reliability diagram");
+    assert!(chart.contains("before (temperature 1): ECE") && chart.contains("after (temperature"), "{chart}");
+    assert!(chart.contains("perfectly calibrated") && chart.contains("confidence"));
+    assert!(html.contains("alt=\"reliability diagram before and after calibration\""));
+    // …the pictures nearest the threshold, nearest first on each side…
+    let (below, above) = (near_threshold(&html, "m1", "rejected"), near_threshold(&html, "m1", "accepted"));
+    assert_eq!((below.len(), above.len()), (12, 12), "{below:?} {above:?}");
+    assert!(below.iter().all(|&p| p < threshold + 5e-5) && above.iter().all(|&p| p >= threshold - 5e-5));
+    assert!(below.windows(2).all(|w| w[0] >= w[1]) && above.windows(2).all(|w| w[0] <= w[1]), "{below:?} {above:?}");
+    let first = image::open(out.join("img/m1-near-accepted-0.png")).expect("a PNG").to_rgb8();
+    assert_eq!(first.dimensions(), (84, 84), "28×28, enlarged");
+    // …and the shares rejected, overall and per category.
+    let table = html.split("Rejected at the default threshold").nth(1).expect("the table of shares");
+    for row in ["MNIST test digits", "generated test non-digits", "letters", "symbols", "words", "shapes", "scribbles"]
+    {
+        assert!(table.split("</table>").next().unwrap().contains(row), "the table lacks {row:?}");
+    }
+}
+
 #[test]
 fn bad_inputs_get_one_clear_error_and_no_page() {
     let (dir, data, cnn, _) = trained();

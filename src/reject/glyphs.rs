@@ -18,8 +18,12 @@ use std::io::{Read, Write};
 const MAGIC: &[u8; 8] = b"CHGLYPH1";
 
 /// The atlas the training negatives are drawn from (fonts listed in
-/// `data/glyphs/README.md`); the test atlas of other fonts stays out of the binary.
+/// `data/glyphs/README.md`).
 pub const TRAIN_ATLAS: &[u8] = include_bytes!("../../data/glyphs/train.glyphs.gz");
+
+/// The atlas of other fonts, which training never reads: only the
+/// measurements (`chiffre report`, the tests) draw their non-digits from it.
+pub const TEST_ATLAS: &[u8] = include_bytes!("../../data/glyphs/test.glyphs.gz");
 
 /// The largest decompressed atlas read (16 MiB), so a damaged file cannot exhaust memory.
 const MAX_ATLAS_BYTES: u64 = 16 << 20;
@@ -139,6 +143,11 @@ pub fn decode(bytes: &[u8], source: &str) -> Result<Vec<FontGlyphs>, String> {
 pub fn train_fonts() -> Vec<FontGlyphs> {
     // The atlas is part of the source tree and checked by a test: it decodes.
     decode(TRAIN_ATLAS, "data/glyphs/train.glyphs.gz").unwrap_or_default()
+}
+
+/// The fonts of [`TEST_ATLAS`], for [`Split::Test`](super::Split::Test).
+pub fn test_fonts() -> Result<Vec<FontGlyphs>, String> {
+    decode(TEST_ATLAS, "data/glyphs/test.glyphs.gz")
 }
 
 struct Reader<'a> {

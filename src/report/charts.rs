@@ -1,5 +1,6 @@
 //! The report's charts, drawn as SVG with `plotters`: training curves, the
-//! confusion heat map, per-class precision and recall, and probabilities.
+//! confusion heat map, per-class precision and recall, probabilities, and
+//! the reliability diagram of the calibration.
 //!
 //! SVG keeps text as text (the browser's own sans-serif font, nothing
 //! loaded from the network) and stays sharp at any zoom.
@@ -248,6 +249,51 @@ pub fn probabilities(title: &str, probs: &[f32]) -> ChartResult {
     Ok(svg)
 }
 
+/// A reliability diagram: for each series (for example before and after
+/// calibration) the accuracy of each confidence bin against the bin's mean
+/// confidence, and the diagonal where the two are equal. Both axes span 0–1.
+pub fn reliability(title: &str, series: &[Series]) -> ChartResult {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (480, 440)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..1.0, 0f64..1.0)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("confidence (mean of the bin)")
+            .y_desc("accuracy (of the bin)")
+            .x_label_formatter(&|x| format!("{x:.1}"))
+            .y_label_formatter(&|y| format!("{y:.1}"))
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(err)?;
+        let grey = BLACK.mix(0.45);
+        chart
+            .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], grey.stroke_width(1)))
+            .map_err(err)?
+            .label("perfectly calibrated")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey.stroke_width(1)));
+        for (i, s) in series.iter().enumerate() {
+            let colour = SERIES[i % SERIES.len()];
+            chart
+                .draw_series(LineSeries::new(s.points.iter().copied(), colour.stroke_width(2)))
+                .map_err(err)?
+                .label(s.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+            chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, colour.filled()))).map_err(err)?;
+        }
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +312,8 @@ mod tests {
         let b = grouped_bars("P/R", "score", &["precision", "recall"], &[vec![0.9, 1.0], vec![0.95, 0.97]], 0.8, 1.0);
         assert!(b.unwrap().contains("recall"));
         assert!(lines("empty", "x", "y", &[]).is_err());
+        let r = reliability("Calibration", &[Series { name: "before, ECE 2 %", points: vec![(0.55, 0.5)] }]).unwrap();
+        assert!(r.contains("before, ECE 2 %") && r.contains("perfectly calibrated") && r.contains("confidence"));
     }
 
     #[test]

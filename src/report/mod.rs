@@ -1,7 +1,8 @@
 //! `chiffre report`: one offline HTML page showing what trained networks
-//! do — the model, its training curves, its results and mistakes, every
-//! layer's output for a digit, a side-by-side comparison of several models,
-//! and the tutorial's worked example.
+//! do — the model, its training curves, its results and mistakes, its "not
+//! a digit" gate and calibration, every layer's output for a digit, a
+//! side-by-side comparison of several models, and the tutorial's worked
+//! example.
 //!
 //! The layer outputs come from [`crate::Model::inspect`], the same forward
 //! pass as training and prediction. Charts are SVG (`plotters`), digits and
@@ -13,6 +14,7 @@ mod compare;
 pub mod html;
 mod inside;
 pub mod pictures;
+mod reject;
 mod sections;
 mod tutorial;
 
@@ -167,6 +169,11 @@ pub fn write_report(options: &ReportOptions) -> Result<Written, ReportError> {
     for m in &mut models {
         m.predictions = m.model.predict_batch(&test.pixels);
     }
+    let negatives = if models.iter().any(|m| m.model.reject_threshold().is_some()) {
+        reject::test_negatives()
+    } else {
+        Ok(Vec::new())
+    };
     let mut out = Out::create(&options.out)?;
 
     let mut body = String::new();
@@ -175,6 +182,7 @@ pub fn write_report(options: &ReportOptions) -> Result<Written, ReportError> {
         let id = format!("m{i}");
         nav.push((id.clone(), m.name.clone()));
         body.push_str(&sections::model_section(&id, m, &test, options.mistakes, &mut out)?);
+        body.push_str(&reject::reject_section(&id, m, &test, &negatives, &mut out)?);
         body.push_str(&inside::inside_section(&id, m, own_image.as_ref(), &test, &mut out)?);
     }
     if models.len() > 1 {

@@ -128,7 +128,7 @@ fn near_threshold(html: &str, id: &str, side: &str) -> Vec<f32> {
         .skip(1)
         .map(|rest| {
             let caption = rest.split("</figcaption>").next().unwrap();
-            let value = caption.rsplit("digit: ").next().unwrap().trim_end_matches(" %");
+            let value = caption.rsplit("p(digit) ").next().unwrap().trim_end_matches(" %");
             value.parse::<f32>().unwrap_or_else(|e| panic!("{value:?}: {e}")) / 100.0
         })
         .collect()
@@ -156,7 +156,7 @@ fn a_model_with_a_gate_shows_it_and_one_without_says_how_to_get_one() {
     let chart = std::fs::read_to_string(out.join("img/m1-reliability.svg")).expect("a reliability diagram");
     assert!(chart.contains("before (temperature 1): ECE") && chart.contains("after (temperature"), "{chart}");
     assert!(chart.contains("perfectly calibrated") && chart.contains("confidence"));
-    assert!(html.contains("alt=\"reliability diagram before and after calibration\""));
+    assert!(html.contains("alt=\"reliability diagram before and after calibration\"") && html.contains("The bins"));
     // …the pictures nearest the threshold, nearest first on each side…
     let (below, above) = (near_threshold(&html, "m1", "rejected"), near_threshold(&html, "m1", "accepted"));
     assert_eq!((below.len(), above.len()), (12, 12), "{below:?} {above:?}");

@@ -186,6 +186,8 @@ mod tests {
             assert!(font.glyph('A').is_some() && font.glyph('+').is_some(), "{}", font.name);
             assert!(font.glyphs.iter().all(|g| g.coverage.len() == g.width * g.height));
         }
+        let test = test_fonts().expect("the test atlas decodes");
+        assert!(test.len() >= 5 && test.iter().all(|t| fonts.iter().all(|f| f.name != t.name)), "other fonts");
     }
 
     #[test]

@@ -288,7 +288,7 @@ pub fn reliability(title: &str, series: &[Series]) -> ChartResult {
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
             chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, colour.filled()))).map_err(err)?;
         }
-        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         root.present().map_err(err)?;
     }
     Ok(svg)

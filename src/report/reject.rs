@@ -76,9 +76,12 @@ fn uncalibrated_confidence(p: &Prediction, temperature: f32) -> f32 {
     (f64::from(p.confidence).powf(t) / total) as f32
 }
 
-/// `(mean confidence, accuracy)` of each non-empty bin, as
-/// [`expected_calibration_error`] bins them.
-fn bins(predictions: &[(f32, bool)]) -> Vec<(f64, f64)> {
+/// One confidence bin: its mean confidence, its accuracy and its size.
+type Bin = (f64, f64, usize);
+
+/// The [`BINS`] bins of `predictions` (`(confidence, correct)`), as
+/// [`expected_calibration_error`] makes them; `None` for an empty bin.
+fn bins(predictions: &[(f32, bool)]) -> Vec<Option<Bin>> {
     let mut sums = vec![(0usize, 0.0f64, 0.0f64); BINS];
     for &(c, ok) in predictions {
         let bin = ((c.clamp(0.0, 1.0) * BINS as f32) as usize).min(BINS - 1);
@@ -86,7 +89,7 @@ fn bins(predictions: &[(f32, bool)]) -> Vec<(f64, f64)> {
         sums[bin].1 += f64::from(c);
         sums[bin].2 += f64::from(u8::from(ok));
     }
-    sums.into_iter().filter(|b| b.0 > 0).map(|(n, c, ok)| (c / n as f64, ok / n as f64)).collect()
+    sums.into_iter().map(|(n, c, ok)| (n > 0).then(|| (c / n as f64, ok / n as f64, n))).collect()
 }
 
 fn reliability(id: &str, m: &Analysed, test: &TestSet, temperature: f32, out: &mut Out) -> Result<String, ReportError> {
@@ -99,19 +102,53 @@ fn reliability(id: &str, m: &Analysed, test: &TestSet, temperature: f32, out: &m
         format!("before (temperature 1): ECE {}", percent(ece_before)),
         format!("after (temperature {temperature:.2}): ECE {}", percent(ece_after)),
     ];
-    let series = [Series { name: &names[0], points: bins(&before) }, Series { name: &names[1], points: bins(&after) }];
+    let (bins_before, bins_after) = (bins(&before), bins(&after));
+    let points = |b: &[Option<Bin>]| b.iter().flatten().map(|&(c, a, _)| (c, a)).collect();
+    let series = [
+        Series { name: &names[0], points: points(&bins_before) },
+        Series { name: &names[1], points: points(&bins_after) },
+    ];
     let chart = charts::reliability("Reliability on the test set", &series);
     let src = out.svg(&format!("{id}-reliability.svg"), chart)?;
     let caption = format!(
         "The {} test digits in {BINS} equal-width bins of confidence (the probability of the digit read): each \
          point is a bin's accuracy against its mean confidence; on the diagonal, a confidence of 90 % is right 90 % \
          of the time. Expected calibration error (the bins' mean distance to the diagonal, weighted by their size): \
-         <b>{}</b> before calibration, <b>{}</b> after. Most digits sit in the top bin.",
+         <b>{}</b> before calibration, <b>{}</b> after. Most digits sit in the top bin; bins of a few digits \
+         zigzag (their sizes are in the table below).",
         after.len(),
         percent(ece_before),
         percent(ece_after)
     );
-    Ok(figure(&src, "reliability diagram before and after calibration", &caption))
+    let mut s = figure(&src, "reliability diagram before and after calibration", &caption);
+    let cells = |b: &Option<Bin>| match b {
+        Some((c, a, n)) => [format!("{c:.3}"), percent(*a), n.to_string()],
+        None => ["—".into(), "—".into(), "0".into()],
+    };
+    let rows: Vec<Vec<String>> = (0..BINS)
+        .filter(|&k| bins_before[k].is_some() || bins_after[k].is_some())
+        .map(|k| {
+            let mut row = vec![format!("{:.3}–{:.3}", k as f64 / BINS as f64, (k + 1) as f64 / BINS as f64)];
+            row.extend(cells(&bins_before[k]));
+            row.extend(cells(&bins_after[k]));
+            row
+        })
+        .collect();
+    s.push_str("<details><summary>The bins</summary>\n");
+    s.push_str(&table(
+        &[
+            "confidence",
+            "mean before",
+            "accuracy before",
+            "digits before",
+            "mean after",
+            "accuracy after",
+            "digits after",
+        ],
+        &rows,
+    ));
+    s.push_str("</details>\n");
+    Ok(s)
 }
 
 /// Share of `predictions` that are not a digit at `threshold`.
@@ -186,7 +223,7 @@ fn nearest(
         for (k, c) in shown.iter().take(NEAREST).enumerate() {
             let img = pictures::map(c.pixels, 28, 28, 3, Scale::Gray { lo: 0.0, hi: 1.0 });
             let src = out.png(&format!("{id}-near-{side}-{k}.png"), &img)?;
-            let caption = format!("{}<br>digit: {}", c.what, percent(f64::from(c.probability)));
+            let caption = format!("{}<br>p(digit) {}", c.what, percent(f64::from(c.probability)));
             s.push_str(&figure(&src, &format!("{side} near the threshold"), &caption));
         }
         if shown.is_empty() {
@@ -222,8 +259,10 @@ mod tests {
     #[test]
     fn bins_hold_mean_confidence_and_accuracy() {
         let b = bins(&[(0.95, true), (0.97, false), (0.5, true)]);
-        assert_eq!(b.len(), 2);
-        assert!((b[0].0 - 0.5).abs() < 1e-6 && b[0].1 == 1.0);
-        assert!((b[1].0 - 0.96).abs() < 1e-6 && b[1].1 == 0.5);
+        assert_eq!(b.len(), BINS);
+        let full: Vec<Bin> = b.into_iter().flatten().collect();
+        assert_eq!(full.len(), 2);
+        assert!((full[0].0 - 0.5).abs() < 1e-6 && full[0].1 == 1.0 && full[0].2 == 1);
+        assert!((full[1].0 - 0.96).abs() < 1e-6 && full[1].1 == 0.5 && full[1].2 == 2);
     }
 }

@@ -282,7 +282,7 @@ pub fn looks_like_mnist(ink: &Gray) -> bool {
 /// Copies a 28×28 ink picture into a network input, clamped to `[0, 1]`
 /// (area averaging can round a full pixel to 1.0000001, which a caller
 /// checking the range, such as `chiffre serve`'s JSON input, would refuse).
-fn to_pixels(ink: &Gray) -> Pixels {
+pub(crate) fn to_pixels(ink: &Gray) -> Pixels {
     let mut out = [0.0; PIXELS];
     out.iter_mut().zip(ink.data()).for_each(|(o, &v)| *o = v.clamp(0.0, 1.0));
     out

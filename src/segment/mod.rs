@@ -35,7 +35,8 @@ pub use separators::{classify, Separator};
 pub use split::{best_segments, candidate_cuts, Profile, CUT_COST, MAX_CANDIDATES};
 
 use crate::preprocess::{
-    crop, ink_bounds, normalise_digit, place_by_centre_of_mass, scale_to_box, Bounds, Gray, Pixels, BOX, SIDE,
+    crop, ink_bounds, normalise_digit, place_by_centre_of_mass, scale_to_box, to_pixels, Bounds, Gray, Pixels, BOX,
+    SIDE,
 };
 
 /// The most marks (pieces of ink, after specks are dropped) read in one picture.
@@ -176,10 +177,7 @@ fn profile(components: &Components, piece: &Piece) -> Profile {
 /// the rest of the reading together, and the network's choice between cuts
 /// does not need it; the digits kept are normalised in full.
 fn normalise_for_scoring(digit: &Gray) -> Option<Pixels> {
-    let framed = place_by_centre_of_mass(&scale_to_box(digit, BOX), SIDE)?;
-    let mut out = [0.0; SIDE * SIDE];
-    out.iter_mut().zip(framed.data()).for_each(|(o, &v)| *o = v.clamp(0.0, 1.0));
-    Some(out)
+    place_by_centre_of_mass(&scale_to_box(digit, BOX), SIDE).map(|framed| to_pixels(&framed))
 }
 
 /// The digit marks of `piece` in `line`: itself, or, when it is wider than

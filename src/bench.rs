@@ -6,7 +6,7 @@
 
 use crate::data::{shuffle_indices, Mnist};
 use crate::kernels::{matmul, Transpose};
-use crate::layers::Mode;
+use crate::layers::{Layer, Mode};
 use crate::loss::{softmax_rows, Loss};
 use crate::model::{ModelSpec, Sequential};
 use crate::optim::{Optimizer, OptimizerKind};

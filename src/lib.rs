@@ -1,52 +1,27 @@
 //! # chiffre
 //!
-//! A small, fast, from-scratch convolutional neural network that learns to
-//! read handwritten digits (MNIST), written to be read: every layer keeps its
-//! forward and backward pass side by side.
+//! The application around the engine: the command line ([`cli`]), the HTTP
+//! server ([`serve`]), the HTML report ([`report`]), ONNX export
+//! ([`export`]), the MNIST download ([`download`]), benchmarks ([`bench`]) and
+//! the tutorial's worked examples ([`tutorial`]).
 //!
-//! The rooms, in the order the data flows through them:
-//! [`data`] (IDX files → `u8` images) → [`model`] (a [`model::Sequential`]
-//! stack of [`layers`], whose hot loops live in [`kernels`]) → [`loss`] →
-//! back-propagation → [`optim`] → [`model::save`]. [`train`] runs the loop and
-//! [`metrics`] scores the result.
-//! To read a digit in any picture, [`Model`] puts [`preprocess`] (MNIST-style:
-//! polarity, ink, crop, 20-pixel box, centre of mass) in front of a trained
-//! network: [`Model::load`], then [`Model::predict`] or [`Model::predict_pixels`].
-//!
-//! ```no_run
-//! use chiffre::{data::{default_data_dir, Mnist}, model::{preset, Sequential}, train};
-//! let mnist = Mnist::load(&default_data_dir()).unwrap();
-//! let mut model = Sequential::new(&preset("mlp", 10).unwrap(), 1).unwrap();
-//! let config = train::TrainConfig {
-//!     epochs: 1, batch_size: 128, optimizer: chiffre::optim::OptimizerKind::RMSPROP,
-//!     lr: 1e-3, loss: chiffre::loss::Loss::CrossEntropy, seed: 1, ..Default::default()
-//! };
-//! train::train(&mut model, &mnist.train, None, &config, &mut train::Quiet).unwrap();
-//! let result = train::evaluate(&mut model, &mnist.test, config.loss);
-//! println!("test accuracy {:.4}", result.accuracy);
-//! ```
+//! The engine itself (tensors, layers, training, preprocessing, reading) is
+//! the crate `chiffre-core` (`crates/chiffre-core`); its modules are
+//! re-exported here under the same names, so `chiffre::layers` is
+//! `chiffre_core::layers`. A program that only trains or reads digits can
+//! depend on `chiffre-core` alone.
 
 pub mod bench;
 pub mod cli;
-pub mod data;
+pub mod download;
 pub mod export;
-pub mod fsutil;
-pub mod kernels;
-pub mod layers;
-pub mod loss;
-pub mod metrics;
-pub mod model;
-pub mod optim;
-pub mod predict;
-pub mod preprocess;
 pub mod preview;
-pub mod reading;
-pub mod reject;
 pub mod report;
-pub mod segment;
 pub mod serve;
-pub mod tensor;
-pub mod train;
 pub mod tutorial;
 
-pub use predict::{Model, Prediction};
+pub use chiffre_core::{
+    data, fsutil, kernels, layers, loss, metrics, model, optim, predict, preprocess, reading, reject, segment, tensor,
+    train,
+};
+pub use chiffre_core::{Model, Prediction};

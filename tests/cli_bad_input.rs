@@ -363,21 +363,68 @@ fn divergence_in_the_last_step_fails_and_leaves_no_model() {
 
 // ---------------------------------------------------------------- 12. invalid flags
 
+/// A flag's value outside its range: clap's usage error (exit status 2,
+/// `error: invalid value ...`) naming the flag, the value and the range, no panic.
+fn flag_refused(args: &[&str], parts: &[&str]) {
+    let run = chiffre(args);
+    run.assert_no_panic();
+    assert_eq!(run.status.code(), Some(2), "expected clap's exit status 2:\n{}", run.describe());
+    assert!(run.stderr.starts_with("error: invalid value"), "not a value error:\n{}", run.describe());
+    for part in parts {
+        assert!(run.stderr.contains(part), "the error message lacks {part:?}:\n{}", run.describe());
+    }
+}
+
 #[test]
 fn batch_size_zero_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = small_data(tmp.path());
-    let out = tmp.path().join("m.safetensors");
-    train_fails(&data, &out, &[QUICK, &["--batch-size", "0"]].concat(), &["--batch-size", "at least 1"]);
+    flag_refused(&["train", "--batch-size", "0"], &["--batch-size", "'0'", "a whole number from 1 up"]);
 }
 
 #[test]
 fn val_split_out_of_range_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = small_data(tmp.path());
-    let out = tmp.path().join("m.safetensors");
     for value in ["1.5", "1", "-0.1"] {
         let flag = format!("--val-split={value}");
-        train_fails(&data, &out, &[QUICK, &[flag.as_str()]].concat(), &["--val-split", "[0, 1)", value]);
+        flag_refused(&["train", flag.as_str()], &["--val-split", "from 0 up to (not including) 1", value]);
+    }
+}
+
+#[test]
+fn every_numeric_flag_names_itself_and_its_range() {
+    let whole_1 = "a whole number from 1 up";
+    let whole_0 = "a whole number from 0 up";
+    let cases: &[(&str, &str, &str)] = &[
+        ("train", "--epochs", whole_1),
+        ("train", "--batch-size", whole_1),
+        ("train", "--lr", "a number greater than 0"),
+        ("train", "--weight-decay", "a number from 0 up"),
+        ("train", "--step-every", whole_1),
+        ("train", "--step-gamma", "a number greater than 0"),
+        ("train", "--warmup", "a number from 0 up"),
+        ("train", "--label-smoothing", "up to (not including) 1"),
+        ("train", "--early-stopping", whole_1),
+        ("train", "--checkpoint-every", whole_1),
+        ("train", "--momentum", "up to (not including) 1"),
+        ("train", "--seed", "a whole number from 0 to"),
+        ("train", "--threads", whole_0),
+        ("train", "--val-split", "up to (not including) 1"),
+        ("train", "--limit", whole_1),
+        ("train", "--test-limit", whole_1),
+        ("eval", "--threads", whole_0),
+        ("eval", "--limit", whole_1),
+        ("bench", "--threads", whole_0),
+        ("bench", "--train-batches", whole_1),
+        ("report", "--mistakes", whole_0),
+        ("summary", "--classes", "a whole number from 2 up"),
+        ("serve", "--workers", whole_0),
+        ("serve", "--timeout", "a number greater than 0"),
+        ("serve", "--body-limit", whole_1),
+        ("serve", "--max-in-flight", whole_1),
+        ("predict", "--top", whole_1),
+        ("predict", "--reject-threshold", "a number from 0 to 1"),
+    ];
+    for &(command, flag, range) in cases {
+        for value in ["-1", "x"] {
+            flag_refused(&[command, flag, value], &[flag, range, value]);
+        }
     }
 }

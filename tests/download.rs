@@ -4,7 +4,7 @@
 //!
 //! Run with `cargo test --release --test download`.
 
-use chiffre::data::download::{download_mnist, DownloadReport, Event, MNIST_FILES};
+use chiffre::download::{download_mnist, DownloadReport, Event, MNIST_FILES};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

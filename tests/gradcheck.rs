@@ -5,7 +5,8 @@
 //! whose gradient with respect to the output is exactly `r`.
 
 use chiffre::layers::{
-    AvgPool2d, BatchNorm, Conv2d, Dense, Dropout, Flatten, Init, Layer, MaxPool2d, Mode, Padding, Relu, Sigmoid, Tanh,
+    BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Dense, Dropout, Flatten, Init, Layer, Mode, Padding, Pool2d,
+    Relu, Sigmoid, Tanh,
 };
 use chiffre::loss::Loss;
 use chiffre::model::{LayerSpec, ModelSpec, Sequential};
@@ -99,37 +100,64 @@ fn dense() {
 
 #[test]
 fn conv2d_valid() {
-    check_layer(Conv2d::new([6, 5, 2], 3, 3, 1, Padding::Valid, Init::He, &mut rng(3)).unwrap(), &[2, 6, 5, 2], 4);
+    check_layer(
+        Conv2d::new(
+            [6, 5, 2],
+            Conv2dConfig { filters: 3, kernel: 3, stride: 1, padding: Padding::Valid, init: Init::He },
+            &mut rng(3),
+        )
+        .unwrap(),
+        &[2, 6, 5, 2],
+        4,
+    );
 }
 
 #[test]
 fn conv2d_same_strided() {
-    check_layer(Conv2d::new([7, 6, 3], 4, 3, 2, Padding::Same, Init::Glorot, &mut rng(5)).unwrap(), &[2, 7, 6, 3], 6);
+    check_layer(
+        Conv2d::new(
+            [7, 6, 3],
+            Conv2dConfig { filters: 4, kernel: 3, stride: 2, padding: Padding::Same, init: Init::Glorot },
+            &mut rng(5),
+        )
+        .unwrap(),
+        &[2, 7, 6, 3],
+        6,
+    );
 }
 
 #[test]
 fn conv2d_even_kernel_same() {
-    check_layer(Conv2d::new([5, 5, 1], 2, 2, 1, Padding::Same, Init::Glorot, &mut rng(7)).unwrap(), &[2, 5, 5, 1], 8);
+    check_layer(
+        Conv2d::new(
+            [5, 5, 1],
+            Conv2dConfig { filters: 2, kernel: 2, stride: 1, padding: Padding::Same, init: Init::Glorot },
+            &mut rng(7),
+        )
+        .unwrap(),
+        &[2, 5, 5, 1],
+        8,
+    );
 }
 
 #[test]
 fn max_pool() {
-    check_layer(MaxPool2d::new([6, 7, 3], 2, 2).unwrap(), &[2, 6, 7, 3], 9);
+    check_layer(Pool2d::max([6, 7, 3], 2, 2).unwrap(), &[2, 6, 7, 3], 9);
 }
 
 #[test]
 fn max_pool_overlapping() {
-    check_layer(MaxPool2d::new([5, 5, 2], 3, 1).unwrap(), &[2, 5, 5, 2], 10);
+    check_layer(Pool2d::max([5, 5, 2], 3, 1).unwrap(), &[2, 5, 5, 2], 10);
 }
 
 #[test]
 fn avg_pool() {
-    check_layer(AvgPool2d::new([6, 6, 2], 2, 2).unwrap(), &[2, 6, 6, 2], 11);
+    check_layer(Pool2d::mean([6, 6, 2], 2, 2).unwrap(), &[2, 6, 6, 2], 11);
 }
 
 #[test]
 fn avg_pool_overlapping() {
-    check_layer(AvgPool2d::new([5, 4, 2], 2, 1).unwrap(), &[2, 5, 4, 2], 12);
+    check_layer(Pool2d::mean([5, 4, 2], 2, 1).unwrap(), &[2, 5, 4, 2], 12);
 }
 
 #[test]
@@ -159,7 +187,7 @@ fn dropout() {
 
 #[test]
 fn batch_norm2d() {
-    let mut bn = BatchNorm::new(&[3, 4, 3], true, 0.1, 1e-5).unwrap();
+    let mut bn = BatchNorm::feature_maps(&[3, 4, 3], BatchNormConfig::default()).unwrap();
     // Non-trivial γ and β, so that their gradients and the scaling of dx are checked.
     let mut k = 0.0;
     bn.visit_params_mut(&mut |_, p| {
@@ -173,7 +201,7 @@ fn batch_norm2d() {
 
 #[test]
 fn batch_norm1d() {
-    check_layer(BatchNorm::new(&[6], false, 0.1, 1e-5).unwrap(), &[5, 6], 19);
+    check_layer(BatchNorm::vectors(&[6], BatchNormConfig::default()).unwrap(), &[5, 6], 19);
 }
 
 fn check_loss(loss: Loss, seed: u64) {

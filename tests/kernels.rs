@@ -1,7 +1,7 @@
 //! The optimised kernels against their plain reference twins, on random shapes.
 
 use chiffre::kernels::{self, reference, ConvGeometry, PoolGeometry, Transpose};
-use chiffre::layers::{AvgPool2d, Conv2d, Init, Layer, MaxPool2d, Mode, Padding};
+use chiffre::layers::{Conv2d, Conv2dConfig, Init, Layer, Mode, Padding, Pool2d};
 use chiffre::tensor::Tensor;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -55,7 +55,7 @@ proptest! {
     ) {
         let padding = if same { Padding::Same } else { Padding::Valid };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let Ok(mut conv) = Conv2d::new([h, w, c], filters, k, stride, padding, Init::Glorot, &mut rng) else {
+        let Ok(mut conv) = Conv2d::new([h, w, c], Conv2dConfig { filters, kernel: k, stride, padding, init: Init::Glorot }, &mut rng) else {
             // Impossible shapes must be refused exactly when the kernel does not fit.
             prop_assert!(!same && (k > h || k > w));
             return Ok(());
@@ -217,9 +217,9 @@ proptest! {
         let x = Tensor::from_vec(&[batch, h, w, c], random_vec(batch * h * w * c, seed)).unwrap();
         let g = PoolGeometry { h, w, c, size, stride, oh: (h - size) / stride + 1, ow: (w - size) / stride + 1 };
         let mut y = Tensor::default();
-        MaxPool2d::new([h, w, c], size, stride).unwrap().forward(&x, &mut y, Mode::Eval);
+        Pool2d::max([h, w, c], size, stride).unwrap().forward(&x, &mut y, Mode::Eval);
         assert_all_close(y.data(), &reference::pool(x.data(), &g, batch, true), "max pool");
-        AvgPool2d::new([h, w, c], size, stride).unwrap().forward(&x, &mut y, Mode::Eval);
+        Pool2d::mean([h, w, c], size, stride).unwrap().forward(&x, &mut y, Mode::Eval);
         assert_all_close(y.data(), &reference::pool(x.data(), &g, batch, false), "avg pool");
     }
 

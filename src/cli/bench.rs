@@ -1,5 +1,6 @@
 //! `chiffre bench`: how fast training, inference and single-image prediction are.
 
+use super::values;
 use crate::bench::{run, BenchConfig};
 use crate::data::{default_data_dir, Mnist};
 use std::path::PathBuf;
@@ -11,13 +12,13 @@ pub struct BenchArgs {
     #[arg(long, default_value = "cnn")]
     arch: String,
     /// Worker threads (0: one per core).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(0), default_value_t = 0)]
     threads: usize,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
     /// Timed training steps (default: 300 for a CNN, 1000 otherwise).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1))]
     train_batches: Option<usize>,
     /// A directory in the MNIST layout (default: the bundled MNIST).
     #[arg(long, value_name = "DIR")]

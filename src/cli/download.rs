@@ -1,6 +1,6 @@
-//! `chiffre download`: fetch MNIST from the public mirrors (see `data::download`).
+//! `chiffre download`: fetch MNIST from the public mirrors (see `crate::download`).
 
-use crate::data::download::{download_mnist, Event, DEFAULT_MIRRORS};
+use crate::download::{download_mnist, Event, DEFAULT_MIRRORS};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 

@@ -1,5 +1,6 @@
 //! `chiffre eval`: score a saved model on the test set.
 
+use super::values;
 use crate::data::{default_data_dir, Mnist};
 use crate::loss::Loss;
 use crate::metrics::ConfusionMatrix;
@@ -22,10 +23,10 @@ pub struct EvalArgs {
     #[arg(long)]
     json: bool,
     /// Worker threads (0: one per core).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(0), default_value_t = 0)]
     threads: usize,
     /// Evaluate only the first N test images.
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1), value_name = "N")]
     limit: Option<usize>,
 }
 

@@ -13,6 +13,7 @@ mod serve;
 mod summary;
 mod train;
 mod tutorial;
+mod values;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -5,6 +5,7 @@
 //! status is non-zero if any failed.
 
 use super::predict_output::{boxes_png, number_json, number_line, shown_number};
+use super::values;
 use crate::predict::{Model, Prediction};
 use crate::preprocess::{encode_png, load_image, preprocess, raw_pixels, Pixels, SIDE};
 use crate::reading::{read_picture, ReadDigit, Reading, Symbol};
@@ -40,8 +41,8 @@ pub struct PredictArgs {
     #[arg(long)]
     single: bool,
     /// How many of the most probable digits to show.
-    #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
-    top: u16,
+    #[arg(long, allow_negative_numbers = true, value_name = "K", default_value_t = 3, value_parser = values::whole_from(1))]
+    top: usize,
     /// Write the 28×28 picture the network saw, as DIR/NAME.png (one digit), or DIR/NAME.D.png for
     /// each digit D of a number (from 1) and DIR/NAME.boxes.png, the picture with the digits' boxes.
     #[arg(long, value_name = "DIR")]
@@ -54,19 +55,11 @@ pub struct PredictArgs {
     no_reject: bool,
     /// A mark whose probability of being a digit at all is below this is "not a digit"
     /// [default: the model's, chosen when it was trained; 0 reads every mark as a digit].
-    #[arg(long, value_name = "P", value_parser = probability)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::probability, value_name = "P")]
     reject_threshold: Option<f32>,
     /// Also draw the 28×28 input the network saw, in the terminal (Unicode half blocks).
     #[arg(long, conflicts_with = "json")]
     show: bool,
-}
-
-/// Parses `--reject-threshold`: a probability.
-fn probability(text: &str) -> Result<f32, String> {
-    match text.parse::<f32>() {
-        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!("{text} is not a probability: give a number from 0 to 1")),
-    }
 }
 
 /// The threshold on the digit probability for this run; `note` says when
@@ -264,7 +257,7 @@ fn one_digit(
     reading: Option<&Reading>,
     saved: Option<PathBuf>,
 ) -> String {
-    let top = usize::from(args.top);
+    let top = args.top;
     if args.json {
         let mut value = json_value(path, p, top, saved.as_deref(), is_digit);
         if let Some(reading) = reading {
@@ -327,7 +320,7 @@ fn read_one(
         }
         save(path, &preprocessed_name(dir, path, used, Some("boxes")), &boxes_png(&image, &reading))?;
     }
-    let top = usize::from(args.top);
+    let top = args.top;
     Ok(if args.json {
         number_json(path, &reading, top, dir.map(|_| saved.as_slice())).to_string()
     } else if args.show {

@@ -1,5 +1,6 @@
 //! `chiffre report`: write the HTML report of one or more models.
 
+use super::values;
 use crate::data::default_data_dir;
 use crate::report::{write_report, ReportOptions};
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
     /// How many of the most confident mistakes to show per model.
-    #[arg(long, value_name = "N", default_value_t = 40)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(0), value_name = "N", default_value_t = 40)]
     mistakes: usize,
 }
 

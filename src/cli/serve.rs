@@ -2,6 +2,7 @@
 //! saying where the page is; the server itself is [`crate::serve`].
 
 use super::predict::DEFAULT_MODEL;
+use super::values;
 use crate::serve::{run, ServeConfig};
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -18,16 +19,16 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
     /// Prediction workers, each with its own copy of the model (0: one per core).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(0), default_value_t = 0)]
     workers: usize,
     /// Requests handled at once; more are answered 503 at once.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
-    max_in_flight: u32,
+    #[arg(long, allow_negative_numbers = true, default_value_t = 64, value_parser = values::whole_from(1))]
+    max_in_flight: usize,
     /// Deadline of one request in seconds, receiving the body included (then 408).
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::positive_f64, value_name = "SECONDS", default_value_t = 10.0)]
     timeout: f64,
     /// Largest request body in bytes (then 413).
-    #[arg(long, value_name = "BYTES", default_value_t = 5 * 1024 * 1024)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1), value_name = "BYTES", default_value_t = 5 * 1024 * 1024)]
     body_limit: usize,
     /// No log line per request (errors are still reported).
     #[arg(long)]
@@ -51,7 +52,7 @@ pub fn run_cli(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServeConfig {
         addr: args.addr,
         workers: args.workers,
-        max_in_flight: args.max_in_flight as usize,
+        max_in_flight: args.max_in_flight,
         timeout: Duration::from_secs_f64(args.timeout),
         body_limit: args.body_limit,
     };

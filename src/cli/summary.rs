@@ -1,5 +1,6 @@
 //! `chiffre summary`: the Keras-style table of a network.
 
+use super::values;
 use super::ArchArgs;
 use crate::model::{load, summary};
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ pub struct SummaryArgs {
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
     /// Number of output classes for a preset.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(2), default_value_t = 10)]
     classes: usize,
 }
 

@@ -1,6 +1,7 @@
 //! `chiffre train`: train, evaluate on the test set, save the model and a
 //! per-epoch metrics file beside it.
 
+use super::values;
 use super::ArchArgs;
 use crate::data::Augment;
 use crate::data::{default_data_dir, Mnist};
@@ -41,52 +42,71 @@ enum ScheduleName {
     OneCycle,
 }
 
+/// The loss names of `--loss`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum LossName {
+    /// Softmax + cross-entropy, fused: `L = -log p[target]`, mean over the batch.
+    CrossEntropy,
+    /// The tutorial's error formula on the probabilities:
+    /// `L = ½ Σ_k (p_k - t_k)²` with `t` one-hot, mean over the batch.
+    Mse,
+}
+
+impl From<LossName> for Loss {
+    fn from(name: LossName) -> Loss {
+        match name {
+            LossName::CrossEntropy => Loss::CrossEntropy,
+            LossName::Mse => Loss::Mse,
+        }
+    }
+}
+
 /// Arguments of `chiffre train`.
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
     #[command(flatten)]
     arch: ArchArgs,
     /// Passes over the training set [default: 5, or the preset's].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1))]
     epochs: Option<usize>,
     /// Examples per step (mini-batch size) [default: 64, or the preset's].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1))]
     batch_size: Option<usize>,
     /// The update rule [default: rmsprop, or the preset's].
     #[arg(long, value_enum)]
     optimizer: Option<OptimizerName>,
     /// Learning rate, the peak of a schedule (default: 0.01 for sgd, 0.001 otherwise, or the preset's).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::positive)]
     lr: Option<f32>,
     /// Adam/AdamW β₁ and β₂, e.g. 0.7,0.9 [default: 0.9,0.999].
     #[arg(long, value_name = "B1,B2", value_delimiter = ',', num_args = 2)]
     betas: Option<Vec<f32>>,
     /// AdamW's decoupled weight decay λ [default: 0.01].
-    #[arg(long, value_name = "L")]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::non_negative, value_name = "L")]
     weight_decay: Option<f32>,
     /// Learning-rate schedule [default: constant, or the preset's].
     #[arg(long, value_enum)]
     schedule: Option<ScheduleName>,
     /// Step schedule: multiply the rate by --step-gamma every N epochs.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1), value_name = "N", default_value_t = 1)]
     step_every: usize,
     /// Step schedule: the factor of each drop.
-    #[arg(long, value_name = "G", default_value_t = 0.1)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::positive, value_name = "G", default_value_t = 0.1)]
     step_gamma: f32,
     /// Epochs of linear warm-up before the schedule (may be fractional).
-    #[arg(long, value_name = "EPOCHS")]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::non_negative, value_name = "EPOCHS")]
     warmup: Option<f32>,
     /// Label smoothing ε of the cross-entropy, e.g. 0.1.
-    #[arg(long, value_name = "E")]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::below_one, value_name = "E")]
     label_smoothing: Option<f32>,
     /// Stop when the held-out loss has not improved for N epochs and keep the best weights (needs --val-split).
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1), value_name = "N")]
     early_stopping: Option<usize>,
     /// Random affine augmentation (rotation ±10°, shift ±2 px, zoom ±10 %, shear ±5°, or the spec's ranges).
     #[arg(long)]
     augment: bool,
     /// Write a checkpoint (model + optimizer + position) every N epochs.
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1), value_name = "N")]
     checkpoint_every: Option<usize>,
     /// The checkpoint file [default: beside the model, NAME.ckpt.safetensors].
     #[arg(long, value_name = "FILE")]
@@ -98,28 +118,28 @@ pub struct TrainArgs {
     #[arg(long)]
     json: bool,
     /// Momentum for sgd.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::below_one, default_value_t = 0.0)]
     momentum: f32,
     /// The loss: cross-entropy (on softmax) or the tutorial's squared error.
     #[arg(long, value_enum, default_value = "cross-entropy")]
-    loss: Loss,
+    loss: LossName,
     /// Seed of the initial weights and of the shuffles.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::seed, default_value_t = 1)]
     seed: u64,
     /// Worker threads (0: one per core). The same seed and thread count give the same weights.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(0), default_value_t = 0)]
     threads: usize,
     /// A directory in the MNIST layout (default: the bundled MNIST).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
     /// Fraction of the training set held out to score each epoch (its tail), e.g. 0.1.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::below_one_f64, default_value_t = 0.0)]
     val_split: f64,
     /// Train on the first N training images only (quick runs).
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1), value_name = "N")]
     limit: Option<usize>,
     /// Evaluate on the first N test images only.
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1), value_name = "N")]
     test_limit: Option<usize>,
     /// Where to write the model (safetensors; default models/ARCH.safetensors); the metrics go beside it.
     #[arg(long, value_name = "FILE")]
@@ -244,7 +264,7 @@ fn settings(args: &TrainArgs, spec: &ModelSpec) -> TrainConfig {
         batch_size: args.batch_size.or(recipe.batch_size).unwrap_or(defaults.batch_size),
         optimizer,
         lr: args.lr.or(recipe.lr).unwrap_or(optimizer.default_lr()),
-        loss: args.loss,
+        loss: args.loss.into(),
         seed: args.seed,
         schedule,
         warmup_epochs: args.warmup.or(recipe.warmup_epochs).unwrap_or(0.0),

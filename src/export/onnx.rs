@@ -22,8 +22,9 @@
 //! model file (`layers.<i>.weight`). The model's name, spec, and training
 //! results (test accuracy) are in `metadata_props`.
 
-use crate::layers::Padding;
-use crate::model::{LayerSpec, Sequential};
+use crate::layers::{Conv2dConfig, Layer, Padding, PoolKind};
+use crate::model::{Node, Sequential};
+use crate::tensor::Tensor;
 use onnx_protobuf::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto::dimension,
     tensor_shape_proto::Dimension, type_proto, AttributeProto, GraphProto, Message, ModelProto, NodeProto,
@@ -172,38 +173,27 @@ fn kernel_to_onnx(weight: &[f32], oc: usize, k: usize, c: usize) -> Vec<f32> {
     out
 }
 
-/// Adds the nodes of layer `index` (spec `spec`, per-example input `shape`).
-fn add_layer(
-    graph: &mut Graph,
-    model: &Sequential,
-    index: usize,
-    spec: &LayerSpec,
-    shape: &[usize],
-) -> Result<(), ExportError> {
-    let layer = &model.layers()[index];
-    let kind = layer.kind();
+/// Adds the ONNX nodes of layer `index` of `model` (per-example input `shape`).
+fn add_layer(graph: &mut Graph, model: &Sequential, index: usize, shape: &[usize]) -> Result<(), ExportError> {
+    let node = &model.layers()[index];
+    let kind = node.kind();
     let inconsistent = |message: String| ExportError::Inconsistent { index, kind: kind.to_string(), message };
-    let param = |name: &str| {
-        layer
-            .params()
-            .into_iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, p)| p.value.clone())
-            .ok_or_else(|| inconsistent(format!("no {name}")))
-    };
     let image = |shape: &[usize]| {
         <[usize; 3]>::try_from(shape).map_err(|_| inconsistent(format!("expects an image input, got {shape:?}")))
     };
     let out = format!("layers.{index}.{kind}");
-    match *spec {
-        LayerSpec::Dense { .. } => {
-            let (w, b) = (param("weight")?, param("bias")?);
-            let w = graph.initializer(format!("layers.{index}.weight"), w.shape(), w.data().to_vec());
-            let b = graph.initializer(format!("layers.{index}.bias"), b.shape(), b.data().to_vec());
+    let tensor = |graph: &mut Graph, name: &str, t: &Tensor| {
+        graph.initializer(format!("layers.{index}.{name}"), t.shape(), t.data().to_vec())
+    };
+    match node {
+        Node::Dense(dense) => {
+            let w = tensor(graph, "weight", &dense.weight().value);
+            let b = tensor(graph, "bias", &dense.bias().value);
             // y = x · Wᵀ + b, with W [out, in] as stored.
             graph.node("Gemm", out, &[w, b], vec![int("transB", 1)]);
         }
-        LayerSpec::Conv2d { filters, kernel, stride, padding, .. } => {
+        Node::Conv2d(conv) => {
+            let Conv2dConfig { filters, kernel, stride, padding, .. } = conv.config();
             let [h, w, c] = image(shape)?;
             let [oh, ow, top, left] = padding.output(h, w, kernel, stride).map_err(inconsistent)?;
             // Zeros after the last row and column: whatever the output needs beyond the input.
@@ -212,20 +202,22 @@ fn add_layer(
                 Padding::Valid => [0, 0, 0, 0],
                 Padding::Same => [top, left, after(oh, h, top), after(ow, w, left)],
             };
-            let (weight, bias) = (param("weight")?, param("bias")?);
-            let onnx_weight = kernel_to_onnx(weight.data(), filters, kernel, c);
+            let onnx_weight = kernel_to_onnx(conv.weight().value.data(), filters, kernel, c);
             let wname = graph.initializer(format!("layers.{index}.weight"), &[filters, c, kernel, kernel], onnx_weight);
-            let bname = graph.initializer(format!("layers.{index}.bias"), bias.shape(), bias.data().to_vec());
+            let bname = tensor(graph, "bias", &conv.bias().value);
             let attrs =
                 vec![ints("kernel_shape", &[kernel, kernel]), ints("strides", &[stride, stride]), ints("pads", &pads)];
             graph.node("Conv", out, &[wname, bname], attrs);
         }
-        LayerSpec::MaxPool2d { size, stride } | LayerSpec::AvgPool2d { size, stride } => {
-            let op = if matches!(spec, LayerSpec::MaxPool2d { .. }) { "MaxPool" } else { "AveragePool" };
-            let stride = stride.unwrap_or(size);
+        Node::Pool2d(pool) => {
+            let op = match pool.pool_kind() {
+                PoolKind::Max => "MaxPool",
+                PoolKind::Mean => "AveragePool",
+            };
+            let (size, stride) = (pool.size(), pool.stride());
             graph.node(op, out, &[], vec![ints("kernel_shape", &[size, size]), ints("strides", &[stride, stride])]);
         }
-        LayerSpec::Flatten => {
+        Node::Flatten(_) => {
             if shape.len() == 3 && shape[2] > 1 {
                 // chiffre flattens [H, W, C]: bring the channels last first.
                 graph.node(
@@ -237,32 +229,21 @@ fn add_layer(
             }
             graph.node("Flatten", out, &[], vec![int("axis", 1)]);
         }
-        LayerSpec::Relu => graph.node("Relu", out, &[], vec![]),
-        LayerSpec::Sigmoid => graph.node("Sigmoid", out, &[], vec![]),
-        LayerSpec::Tanh => graph.node("Tanh", out, &[], vec![]),
+        Node::Relu(_) => graph.node("Relu", out, &[], vec![]),
+        Node::Sigmoid(_) => graph.node("Sigmoid", out, &[], vec![]),
+        Node::Tanh(_) => graph.node("Tanh", out, &[], vec![]),
         // Inverted dropout is the identity at inference.
-        LayerSpec::Dropout { .. } => {}
+        Node::Dropout(_) => {}
         // Inference uses the running statistics; ONNX's channel axis is 1 for
         // both [N, C, H, W] and [N, C].
-        LayerSpec::BatchNorm2d { eps, .. } | LayerSpec::BatchNorm1d { eps, .. } => {
-            let buffer = |name: &str| {
-                layer
-                    .buffers()
-                    .into_iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, t)| t.clone())
-                    .ok_or_else(|| inconsistent(format!("no {name}")))
-            };
-            let mut inputs = Vec::new();
-            for (name, t) in [
-                ("weight", param("weight")?),
-                ("bias", param("bias")?),
-                ("running_mean", buffer("running_mean")?),
-                ("running_var", buffer("running_var")?),
-            ] {
-                inputs.push(graph.initializer(format!("layers.{index}.{name}"), t.shape(), t.data().to_vec()));
-            }
-            graph.node("BatchNormalization", out, &inputs, vec![float("epsilon", eps)]);
+        Node::BatchNorm(bn) => {
+            let inputs = vec![
+                tensor(graph, "weight", &bn.scale().value),
+                tensor(graph, "bias", &bn.shift().value),
+                tensor(graph, "running_mean", bn.running_mean()),
+                tensor(graph, "running_var", bn.running_var()),
+            ];
+            graph.node("BatchNormalization", out, &inputs, vec![float("epsilon", bn.config().eps)]);
         } // A new layer kind gets its arm here: the match is exhaustive, so the
           // compiler asks for it.
     }
@@ -276,9 +257,9 @@ pub fn to_onnx(model: &Sequential, training: Option<&serde_json::Value>) -> Resu
     let [h, w, c] = spec.input;
     let mut graph = Graph { nodes: Vec::new(), initializers: Vec::new(), current: INPUT.to_string() };
     let mut shape: Vec<usize> = spec.input.to_vec();
-    for (index, layer_spec) in spec.layers.iter().enumerate() {
-        add_layer(&mut graph, model, index, layer_spec, &shape)?;
-        shape = model.layers()[index].output_shape().to_vec();
+    for (index, node) in model.layers().iter().enumerate() {
+        add_layer(&mut graph, model, index, &shape)?;
+        shape = node.output_shape().to_vec();
     }
     graph.node("Softmax", OUTPUT.to_string(), &[], vec![int("axis", 1)]);
 

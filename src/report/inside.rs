@@ -5,7 +5,8 @@ use super::charts;
 use super::html::{esc, figure, legend};
 use super::pictures::{self, Scale};
 use super::{Analysed, Out, ReportError, TestSet};
-use crate::model::LayerOutput;
+use crate::layers::Layer;
+use crate::model::{LayerOutput, Node};
 use crate::preprocess::Pixels;
 use std::fmt::Write;
 
@@ -120,10 +121,11 @@ fn layer_block(tag: &str, layer: &LayerOutput, out: &mut Out) -> Result<String, 
 /// The first convolution's filters, enlarged (first input channel).
 fn filters(id: &str, m: &Analysed, out: &mut Out) -> Result<String, ReportError> {
     let net = m.model.network();
-    let Some((index, layer)) = net.layers().iter().enumerate().find(|(_, l)| l.kind() == "conv2d") else {
-        return Ok(String::new());
-    };
-    let Some((_, weight)) = layer.params().into_iter().find(|(name, _)| *name == "weight") else {
+    let first_conv = net.layers().iter().enumerate().find_map(|(i, node)| match node {
+        Node::Conv2d(conv) => Some((i, conv.weight())),
+        _ => None,
+    });
+    let Some((index, weight)) = first_conv else {
         return Ok(String::new());
     };
     // W [OC, k, k, C]: kernel o, row y, column x, channel 0.
@@ -147,14 +149,9 @@ fn filters(id: &str, m: &Analysed, out: &mut Out) -> Result<String, ReportError>
 /// perceptron): each output's weights as a 28×28 template.
 fn templates(id: &str, m: &Analysed, out: &mut Out) -> Result<String, ReportError> {
     let net = m.model.network();
-    let learnable: Vec<_> = net.layers().iter().filter(|l| !l.params().is_empty()).collect();
-    let [only] = learnable.as_slice() else { return Ok(String::new()) };
-    if only.kind() != "dense" {
-        return Ok(String::new());
-    }
-    let Some((_, weight)) = only.params().into_iter().find(|(name, _)| *name == "weight") else {
-        return Ok(String::new());
-    };
+    let learnable: Vec<&Node> = net.layers().iter().filter(|node| !node.params().is_empty()).collect();
+    let [Node::Dense(only)] = learnable.as_slice() else { return Ok(String::new()) };
+    let weight = only.weight();
     let [h, w, c] = net.input_shape();
     // W [O, I]: row o holds output o's weight for every input pixel.
     let &[outputs, inputs] = weight.value.shape() else { return Ok(String::new()) };

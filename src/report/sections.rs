@@ -4,6 +4,7 @@ use super::charts::{self, Series};
 use super::html::{esc, figure, percent, table};
 use super::pictures::{self, Scale};
 use super::{Analysed, Out, ReportError, TestSet};
+use crate::layers::Layer;
 use crate::metrics::ConfusionMatrix;
 use crate::model::thousands;
 use std::fmt::Write;

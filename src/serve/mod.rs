@@ -30,6 +30,7 @@ pub mod maps;
 pub mod page;
 pub mod pool;
 
+use crate::layers::Layer;
 use crate::predict::{Model, PredictError};
 use axum::routing::{get, post};
 use axum::{middleware, Router};

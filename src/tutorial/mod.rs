@@ -6,13 +6,13 @@
 //! learns to tell an "X" from an "O" ([`train_x_or_o`]).
 //!
 //! Every number comes from the engine's own layers ([`Conv2d`], [`Relu`],
-//! [`MaxPool2d`], [`Flatten`]); only their weights are set by hand.
+//! [`Pool2d`], [`Flatten`]); only their weights are set by hand.
 
 mod shapes;
 
 pub use shapes::{draw, Shape, Variant};
 
-use crate::layers::{Conv2d, Flatten, Init, Layer, MaxPool2d, Mode, Padding, Relu};
+use crate::layers::{Conv2d, Conv2dConfig, Flatten, Layer, Mode, Pool2d, Relu};
 use crate::tensor::Tensor;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -130,9 +130,9 @@ pub fn worked_example(image: &Grid) -> WorkedExample {
     let (side, k, f) = (image.rows, 3, features.len());
     let out = side - k + 1;
     // Convolution: weight = feature / 9, so each output is the mean of the products.
-    let mut conv =
-        Conv2d::new([side, side, 1], f, k, 1, Padding::Valid, Init::Glorot, &mut ChaCha8Rng::seed_from_u64(0))
-            .expect("a 3×3 convolution fits a 9×9 image");
+    let config = Conv2dConfig { filters: f, kernel: k, ..Conv2dConfig::default() };
+    let mut conv = Conv2d::new([side, side, 1], config, &mut ChaCha8Rng::seed_from_u64(0))
+        .expect("a 3×3 convolution fits a 9×9 image");
     conv.visit_params_mut(&mut |name, param| match name {
         // W [F, 3, 3, 1]: feature by feature, row by row.
         "weight" => {
@@ -162,7 +162,7 @@ pub fn worked_example(image: &Grid) -> WorkedExample {
         }
     }
     let pooled_side = padded_side / 2;
-    let mut pool = MaxPool2d::new([padded_side, padded_side, f], 2, 2).expect("2×2 pooling fits");
+    let mut pool = Pool2d::max([padded_side, padded_side, f], 2, 2).expect("2×2 pooling fits");
     let mut pooled = Tensor::zeros(&[1, pooled_side, pooled_side, f]);
     pool.forward(&padded, &mut pooled, Mode::Eval);
     let mut flat = Tensor::zeros(&[1, pooled_side * pooled_side * f]);

@@ -2,6 +2,7 @@
 
 use super::shapes::{draw, Shape, Variant};
 use super::Grid;
+use crate::layers::Layer;
 use crate::layers::{Init, Mode, Padding};
 use crate::loss::{argmax_rows, Loss};
 use crate::model::{LayerSpec, ModelSpec, Sequential};

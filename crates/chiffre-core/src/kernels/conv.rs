@@ -1,0 +1,408 @@
+//! The convolution as blocked im2col + GEMM.
+//!
+//! Shapes: input `x [B, H, W, C]`, weight `W [OC, k, k, C]`, bias `b [OC]`,
+//! output `y [B, OH, OW, OC]`; im2col matrix of one block of images
+//! `col [rows, k·k·C]` (`rows` = the block's output pixels).
+//!
+//! The batch is cut into blocks of whole images, sized so that a block's
+//! im2col rows and outputs fit in a core's L2 cache (see [`BLOCK_BYTES`]).
+//! Each block is one task: its im2col, then its GEMM on the calling thread,
+//! while the rows just written are still in cache. One large im2col followed
+//! by one threaded GEMM streams the whole matrix (8.9 MB for the tutorial's
+//! second convolution at batch 64) through memory, and keeping it for
+//! backward streams it again; here no im2col matrix outlives its block.
+//!
+//! Backward works block by block too, rebuilding each block's im2col from
+//! the input: the weight and bias gradients of a fixed group of blocks go to
+//! the group's own partial sums, added in group order at the end, so the
+//! result depends on the blocking (fixed by the shapes) and never on the
+//! number of threads.
+
+use super::direct;
+use super::gemm::{matmul_serial, Transpose};
+use super::im2col::{col2im_serial, im2col_serial, ConvGeometry};
+use super::pool::{max_pool_2x2_route_backward, max_pool_2x2_route_forward, relu_grad, PoolGeometry};
+use crate::par::prelude::*;
+use std::cell::RefCell;
+
+/// Bytes of im2col rows plus output rows one block aims at: a good part of a
+/// core's L2 (1–2 MB on the machines here), leaving room for the weights
+/// and the GEMM's packed panels.
+pub const BLOCK_BYTES: usize = 384 << 10;
+
+/// Images whose weight gradients backward sums into one partial.
+pub const GROUP_IMAGES: usize = 8;
+
+/// How the batch is cut: images per block, and blocks per group (backward
+/// sums each group's weight gradients into one partial).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocking {
+    /// Images per block (at least 1).
+    pub images: usize,
+    /// Blocks per group (at least 1).
+    pub blocks_per_group: usize,
+    /// Whether each group sums `dWᵀ [k·k·C, OC]` rather than `dW [OC, k·k·C]`
+    /// (transposed when the partials are added up): the same product, in
+    /// the orientation the GEMM runs faster for every preset's layers
+    /// (single-thread, one block, 2026-12-02: the second convolutions of
+    /// `fast` and `cnn` 42–45 against 50–60 µs and 83–85 against 99 µs, the
+    /// third 108–110 against 117 µs; first layers the same or several times
+    /// faster, their output being `OC` wide and only 9 or 25 rows tall). In
+    /// whole training steps the gain was within this machine's noise.
+    pub transposed_weight_grad: bool,
+}
+
+impl Blocking {
+    /// The blocking for a convolution of geometry `g` with `oc` filters:
+    /// blocks of about [`BLOCK_BYTES`], groups of about [`GROUP_IMAGES`].
+    pub fn for_shape(g: &ConvGeometry, oc: usize) -> Self {
+        let row_bytes = (g.patch_len() + oc).max(1) * std::mem::size_of::<f32>();
+        let rows = BLOCK_BYTES / row_bytes;
+        let images = (rows / (g.oh * g.ow).max(1)).max(1);
+        Blocking { images, blocks_per_group: GROUP_IMAGES.div_ceil(images), transposed_weight_grad: true }
+    }
+}
+
+/// What the convolution does to its output before writing it: the layers
+/// that follow it in the network, run on each block while it is in cache
+/// (see `model::sequential`'s fusion plan). Without an epilogue the output is
+/// `z = im2col(x) · Wᵀ + b`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Epilogue {
+    /// `max(0, ·)` on the output (after the pooling, with which it commutes).
+    pub relu: bool,
+    /// 2×2 max pooling with stride 2: the output is `[B, OH/2, OW/2, OC]`,
+    /// and the winning tap of each window is kept in a route (one `u8` per
+    /// output value) for backward.
+    pub max_pool_2x2: bool,
+}
+
+impl Epilogue {
+    /// The output shape `[h, w, c]` of a convolution whose own output is
+    /// `[oh, ow, oc]`, after this epilogue.
+    pub fn output_shape(self, [oh, ow, oc]: [usize; 3]) -> [usize; 3] {
+        if self.max_pool_2x2 {
+            [oh / 2, ow / 2, oc]
+        } else {
+            [oh, ow, oc]
+        }
+    }
+
+    /// Route values (`u8`) one image needs: one per pooled output, or none.
+    pub fn route_len(self, conv_output: [usize; 3]) -> usize {
+        if self.max_pool_2x2 {
+            self.output_shape(conv_output).iter().product()
+        } else {
+            0
+        }
+    }
+
+    /// The pooling's geometry over a convolution output `[oh, ow, oc]`.
+    fn pool(self, [oh, ow, oc]: [usize; 3]) -> PoolGeometry {
+        PoolGeometry { h: oh, w: ow, c: oc, size: 2, stride: 2, oh: oh / 2, ow: ow / 2 }
+    }
+}
+
+/// Each thread's scratch: one im2col block, its gradient, and one block of
+/// the convolution's own output `z` (or of its gradient) when an epilogue
+/// stands between `z` and the layer's output.
+#[derive(Default)]
+struct Scratch {
+    col: Vec<f32>,
+    dcol: Vec<f32>,
+    z: Vec<f32>,
+}
+
+thread_local! {
+    /// Each thread's [`Scratch`]: about [`BLOCK_BYTES`] per buffer, grown on
+    /// first use and reused after. Only the serial code of one block runs
+    /// while it is borrowed (no rayon call that could run another block on
+    /// this thread).
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Forward: `y = im2col(x) · Wᵀ + b`, block by block.
+///
+/// `x` holds whole images `[B, H, W, C]`, `y` is sized for them
+/// (`B·OH·OW·OC`). The im2col matrix lives only in a per-thread, L2-sized
+/// scratch: backward builds it again from `x`, which costs less than
+/// writing it to memory and reading it back (8.9 MB for the tutorial's
+/// second convolution at batch 64).
+pub fn conv_forward(x: &[f32], g: &ConvGeometry, weight: &[f32], bias: &[f32], y: &mut [f32], blocking: Blocking) {
+    conv_forward_fused(x, g, weight, bias, y, blocking, Epilogue::default(), &mut []);
+}
+
+/// [`conv_forward`] followed by `epilogue` on each block while it is in
+/// cache: `y = relu?(pool?(im2col(x) · Wᵀ + b))`, sized by
+/// [`Epilogue::output_shape`], with the pooling's winning taps written to
+/// `route` (sized `B ·` [`Epilogue::route_len`]). The convolution's own
+/// output never reaches memory: for the tutorial's first layer that saves
+/// writing 5.5 MB and reading it back twice (ReLU, pooling) per step.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_forward_fused(
+    x: &[f32],
+    g: &ConvGeometry,
+    weight: &[f32],
+    bias: &[f32],
+    y: &mut [f32],
+    blocking: Blocking,
+    epilogue: Epilogue,
+    route: &mut [u8],
+) {
+    let (oc, k, pixels, image) = (bias.len(), g.patch_len(), g.oh * g.ow, g.h * g.w * g.c);
+    if oc == 0 || k == 0 || pixels == 0 || image == 0 {
+        return;
+    }
+    let conv_out = [g.oh, g.ow, oc];
+    let (out_image, route_image) =
+        (epilogue.output_shape(conv_out).iter().product::<usize>(), epilogue.route_len(conv_out));
+    let pool = epilogue.pool(conv_out);
+    let images = blocking.images.max(1);
+    let direct = direct::supported(g, oc);
+    let block = |y: &mut [f32], x: &[f32], route: &mut [u8]| {
+        SCRATCH.with_borrow_mut(|s| {
+            let rows = x.len() / image * pixels;
+            if epilogue.max_pool_2x2 {
+                // z = conv(x) + b, in scratch
+                let z = grown(&mut s.z, rows * oc);
+                conv_bias(x, g, weight, bias, false, direct, &mut s.col, z);
+                // y = relu?(max over each 2×2 window of z), the winners in route
+                let images = z.chunks_exact(pixels * oc).zip(y.chunks_exact_mut(out_image));
+                for ((z, y), route) in images.zip(route.chunks_exact_mut(route_image)) {
+                    max_pool_2x2_route_forward(z, &pool, epilogue.relu, y, route);
+                }
+            } else {
+                // y = relu?(conv(x) + b)
+                conv_bias(x, g, weight, bias, epilogue.relu, direct, &mut s.col, y);
+            }
+        })
+    };
+    let outputs = y.par_chunks_mut(images * out_image).zip(x.par_chunks(images * image));
+    if epilogue.max_pool_2x2 {
+        outputs.zip(route.par_chunks_mut(images * route_image)).for_each(|((y, x), route)| block(y, x, route));
+    } else {
+        outputs.for_each(|(y, x)| block(y, x, &mut []));
+    }
+}
+
+/// One block's `out[rows, OC] = conv(x) + b`, then `max(0, ·)` with `relu`:
+/// by the [`direct`] kernel when `direct`, else as `im2col(x) · W[OC, K]ᵀ`
+/// (`col` is the thread's scratch) with the bias and ReLU applied row by
+/// row while the block is in cache.
+#[allow(clippy::too_many_arguments)]
+fn conv_bias(
+    x: &[f32],
+    g: &ConvGeometry,
+    weight: &[f32],
+    bias: &[f32],
+    relu: bool,
+    direct: bool,
+    col: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    let oc = bias.len();
+    let (rows, k) = (out.len() / oc, weight.len() / oc);
+    if direct {
+        // out = Σ_taps x · W + b, straight from the image
+        direct::forward(x, g, weight, bias, out);
+        if relu {
+            out.iter_mut().for_each(|y| *y = y.max(0.0));
+        }
+        return;
+    }
+    let col = grown(col, rows * k);
+    // col[rows, k·k·C] = the window under the kernel at each output pixel
+    im2col_serial(x, g, col);
+    // out = col · W[OC, k·k·C]ᵀ + b
+    matmul_serial(rows, oc, k, col, Transpose::No, weight, Transpose::Yes, out, false);
+    for row in out.chunks_exact_mut(oc) {
+        if relu {
+            row.iter_mut().zip(bias).for_each(|(y, b)| *y = (*y + b).max(0.0));
+        } else {
+            row.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
+        }
+    }
+}
+
+/// The first `len` values of `buffer`, grown (once) when it is shorter.
+fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    &mut buffer[..len]
+}
+
+/// Backward of [`conv_forward`], from the layer's input `x` and `dy`: writes
+/// `dweight [OC, k·k·C]` and `dbias [OC]`, and, unless `dx` is `None` (the
+/// first layer), `dx [B, H, W, C]` (overwritten). `partials` is reused
+/// scratch for the per-group gradient sums. With the same `blocking`, the
+/// result is the same for any number of threads.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_backward(
+    x: &[f32],
+    dy: &[f32],
+    g: &ConvGeometry,
+    weight: &[f32],
+    dweight: &mut [f32],
+    dbias: &mut [f32],
+    dx: Option<&mut [f32]>,
+    partials: &mut Vec<f32>,
+    blocking: Blocking,
+) {
+    let grads = ConvGrads { dweight, dbias, dx, partials };
+    conv_backward_fused(x, &[], dy, &[], g, weight, grads, blocking, Epilogue::default());
+}
+
+/// Where [`conv_backward_fused`] writes: the parameter gradients, the input
+/// gradient unless it is `None` (the first layer), and reused scratch for
+/// the per-group partial sums.
+pub struct ConvGrads<'a> {
+    /// d(loss)/dW `[OC, k·k·C]`, overwritten.
+    pub dweight: &'a mut [f32],
+    /// d(loss)/db `[OC]`, overwritten.
+    pub dbias: &'a mut [f32],
+    /// d(loss)/dx `[B, H, W, C]`, overwritten, when asked.
+    pub dx: Option<&'a mut [f32]>,
+    /// Scratch for the per-group partial sums, grown once.
+    pub partials: &'a mut Vec<f32>,
+}
+
+/// Backward of [`conv_forward_fused`], from the layer's input `x`, its
+/// output `y` and route (as forward left them) and `dy` = d(loss)/dy. Each
+/// block first rebuilds dz = d(loss)/dz of the convolution's own output in
+/// scratch (through the pooling's route and the ReLU's mask), then goes on
+/// as the plain convolution. With the same `blocking`, the result is the
+/// same for any number of threads.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_backward_fused(
+    x: &[f32],
+    y: &[f32],
+    dy: &[f32],
+    route: &[u8],
+    g: &ConvGeometry,
+    weight: &[f32],
+    grads: ConvGrads,
+    blocking: Blocking,
+    epilogue: Epilogue,
+) {
+    let ConvGrads { dweight, dbias, dx, partials } = grads;
+    let (oc, k, pixels, image) = (dbias.len(), g.patch_len(), g.oh * g.ow, g.h * g.w * g.c);
+    dweight.fill(0.0);
+    dbias.fill(0.0);
+    if oc == 0 || k == 0 || pixels == 0 || image == 0 || dy.is_empty() {
+        if let Some(dx) = dx {
+            dx.fill(0.0);
+        }
+        return;
+    }
+    let conv_out = [g.oh, g.ow, oc];
+    let (out_image, route_image) =
+        (epilogue.output_shape(conv_out).iter().product::<usize>(), epilogue.route_len(conv_out));
+    let pool = epilogue.pool(conv_out);
+    // Groups of blocks, each summing its blocks' gradients into one partial:
+    // fixed by the shapes (never by the thread count), few enough that adding
+    // the partials up at the end costs little.
+    let (images, per_group) = (blocking.images.max(1), blocking.blocks_per_group.max(1));
+    let (x_block, dy_block, route_block) = (images * image, images * out_image, images * route_image);
+    let part = oc * k + oc;
+    let batch = x.len() / image;
+    partials.resize(batch.div_ceil(images * per_group) * part, 0.0);
+    // Block `b` of the layer's output and of the route (read only by the epilogues that need them).
+    let y_block = |b: usize| &y[b * dy_block..((b + 1) * dy_block).min(y.len())];
+    let route_of = |b: usize| &route[b * route_block..((b + 1) * route_block).min(route.len())];
+    // One block: dz from dy, its im2col again, its share of dW and db, and (when asked) its dx.
+    let block = |part: &mut [f32], b: usize, x: &[f32], dy: &[f32], dx: Option<&mut [f32]>, accumulate: bool| {
+        SCRATCH.with_borrow_mut(|s| {
+            let rows = x.len() / image * pixels;
+            let dz: &[f32] = if epilogue.max_pool_2x2 {
+                let dz = grown(&mut s.z, rows * oc);
+                let (y, route) = (y_block(b), route_of(b));
+                let images = dz.chunks_exact_mut(pixels * oc).zip(y.chunks_exact(out_image));
+                for ((dz, y), (dy, route)) in
+                    images.zip(dy.chunks_exact(out_image).zip(route.chunks_exact(route_image)))
+                {
+                    // from y = relu?(max over each window of z): dz at the winning taps
+                    max_pool_2x2_route_backward(y, dy, route, &pool, epilogue.relu, dz);
+                }
+                dz
+            } else if epilogue.relu {
+                let dz = grown(&mut s.z, rows * oc);
+                // from y = max(0, z):  dz = dy · (y > 0)
+                for ((dz, dy), y) in dz.iter_mut().zip(dy).zip(y_block(b)) {
+                    *dz = dy * relu_grad(*y);
+                }
+                dz
+            } else {
+                dy
+            };
+            let col = grown(&mut s.col, rows * k);
+            // col = im2col(x), as in forward
+            im2col_serial(x, g, col);
+            block_weight_grad(col, dz, oc, k, &mut part[..oc * k], accumulate, blocking.transposed_weight_grad);
+            // from z = … + b:  db[OC] (+)= Σ_rows dz
+            block_bias_grad(dz, &mut part[oc * k..], accumulate);
+            if let Some(dx) = dx {
+                let dcol = grown(&mut s.dcol, rows * k);
+                // from z = col·Wᵀ:  dcol[rows, k·k·C] = dz[rows, OC] · W[OC, k·k·C]
+                matmul_serial(rows, k, oc, dz, Transpose::No, weight, Transpose::No, dcol, false);
+                // from col = im2col(x):  dx = col2im(dcol)
+                col2im_serial(dcol, g, dx);
+            }
+        })
+    };
+    let groups = partials
+        .par_chunks_mut(part)
+        .zip(x.par_chunks(x_block * per_group))
+        .zip(dy.par_chunks(dy_block * per_group))
+        .enumerate();
+    match dx {
+        None => groups.for_each(|(gi, ((part, x), dy))| {
+            for (i, (x, dy)) in x.chunks(x_block).zip(dy.chunks(dy_block)).enumerate() {
+                block(part, gi * per_group + i, x, dy, None, i > 0);
+            }
+        }),
+        Some(dx) => groups.zip(dx.par_chunks_mut(x_block * per_group)).for_each(|((gi, ((part, x), dy)), dx)| {
+            let blocks = x.chunks(x_block).zip(dy.chunks(dy_block)).zip(dx.chunks_mut(x_block));
+            for (i, ((x, dy), dx)) in blocks.enumerate() {
+                block(part, gi * per_group + i, x, dy, Some(dx), i > 0);
+            }
+        }),
+    }
+    // The groups' partial sums, added in group order.
+    for part in partials.chunks_exact(part) {
+        let (dw, db) = part.split_at(oc * k);
+        if blocking.transposed_weight_grad {
+            // dw holds dWᵀ [k·k·C, OC]
+            for (t, row) in dw.chunks_exact(oc).enumerate() {
+                row.iter().enumerate().for_each(|(o, p)| dweight[o * k + t] += p);
+            }
+        } else {
+            dweight.iter_mut().zip(dw).for_each(|(d, p)| *d += p);
+        }
+        dbias.iter_mut().zip(db).for_each(|(d, p)| *d += p);
+    }
+}
+
+/// One block's share of the weight gradient, written into (or, with
+/// `accumulate`, added to) its group's `dw`, stored `[OC, k·k·C]`, or
+/// `[k·k·C, OC]` when `transposed`.
+fn block_weight_grad(col: &[f32], dz: &[f32], oc: usize, k: usize, dw: &mut [f32], accumulate: bool, transposed: bool) {
+    let rows = dz.len() / oc;
+    if transposed {
+        // from z = col·Wᵀ:  dWᵀ[k·k·C, OC] (+)= col[rows, k·k·C]ᵀ · dz[rows, OC]
+        matmul_serial(k, oc, rows, col, Transpose::Yes, dz, Transpose::No, dw, accumulate);
+    } else {
+        // from z = col·Wᵀ:  dW[OC, k·k·C] (+)= dz[rows, OC]ᵀ · col[rows, k·k·C]
+        matmul_serial(oc, k, rows, dz, Transpose::Yes, col, Transpose::No, dw, accumulate);
+    }
+}
+
+/// One block's share of the bias gradient: `db[OC] (+)= Σ_rows dz`.
+fn block_bias_grad(dz: &[f32], db: &mut [f32], accumulate: bool) {
+    if !accumulate {
+        db.fill(0.0);
+    }
+    for row in dz.chunks_exact(db.len()) {
+        db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
+    }
+}

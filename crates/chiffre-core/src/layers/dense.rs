@@ -1,0 +1,105 @@
+//! Fully-connected layer: every output is a weighted sum of every input plus
+//! a bias: the tutorial's perceptron, and the "Dense" layers of the MLP and
+//! of the CNN's head.
+//!
+//! Shapes: input `x [B, I]`, weight `W [O, I]`, bias `b [O]`, output `y [B, O]`.
+
+use super::{resize_batch, Init, Layer, Mode, Param};
+use crate::kernels::{add_bias_rows, matmul, matmul_reduce_rows, sum_rows, Transpose};
+use crate::tensor::Tensor;
+use rand_chacha::ChaCha8Rng;
+
+/// `y = x · Wᵀ + b`.
+#[derive(Clone, Debug)]
+pub struct Dense {
+    inputs: usize,
+    out_shape: [usize; 1],
+    weight: Param,
+    bias: Param,
+    /// Partial sums of the weight and bias gradients, one block per chunk of rows.
+    workspace: Vec<f32>,
+}
+
+impl Dense {
+    /// A dense layer from `inputs` to `units`, weights drawn by `init`.
+    pub fn new(inputs: usize, units: usize, init: Init, rng: &mut ChaCha8Rng) -> Self {
+        let mut weight = Tensor::zeros(&[units, inputs]);
+        init.fill(weight.data_mut(), inputs, units, rng);
+        Dense {
+            inputs,
+            out_shape: [units],
+            weight: Param::new(weight),
+            bias: Param::new(Tensor::zeros(&[units])),
+            workspace: Vec::new(),
+        }
+    }
+
+    fn units(&self) -> usize {
+        self.out_shape[0]
+    }
+
+    /// The weights `W [units, inputs]`.
+    pub fn weight(&self) -> &Param {
+        &self.weight
+    }
+
+    /// The bias `b [units]`.
+    pub fn bias(&self) -> &Param {
+        &self.bias
+    }
+}
+
+impl Layer for Dense {
+    fn kind(&self) -> &'static str {
+        "dense"
+    }
+
+    fn output_shape(&self) -> &[usize] {
+        &self.out_shape
+    }
+
+    fn forward(&mut self, x: &Tensor, y: &mut Tensor, _mode: Mode) {
+        let (batch, i, o) = (x.batch(), self.inputs, self.units());
+        resize_batch(y, batch, &self.out_shape);
+        // y[B,O] = x[B,I] · W[O,I]ᵀ
+        matmul(batch, o, i, x.data(), Transpose::No, self.weight.value.data(), Transpose::Yes, y.data_mut(), false);
+        // y += b (broadcast over the batch)
+        add_bias_rows(y.data_mut(), self.bias.value.data());
+    }
+
+    fn backward(&mut self, x: &Tensor, _y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>) {
+        let (batch, i, o) = (x.batch(), self.inputs, self.units());
+        // from y = x·Wᵀ:  dW[O,I] = dy[B,O]ᵀ · x[B,I]
+        matmul_reduce_rows(o, i, batch, dy.data(), x.data(), self.weight.grad.data_mut(), &mut self.workspace);
+        // from y += b:    db[O] = Σ_B dy
+        sum_rows(dy.data(), self.bias.grad.data_mut(), &mut self.workspace);
+        if let Some(dx) = dx {
+            resize_batch(dx, batch, &[i]);
+            // from y = x·Wᵀ:  dx[B,I] = dy[B,O] · W[O,I]
+            matmul(
+                batch,
+                i,
+                o,
+                dy.data(),
+                Transpose::No,
+                self.weight.value.data(),
+                Transpose::No,
+                dx.data_mut(),
+                false,
+            );
+        }
+    }
+
+    fn params(&self) -> Vec<(&'static str, &Param)> {
+        vec![("weight", &self.weight), ("bias", &self.bias)]
+    }
+
+    fn visit_params_mut(&mut self, f: &mut dyn FnMut(&'static str, &mut Param)) {
+        f("weight", &mut self.weight);
+        f("bias", &mut self.bias);
+    }
+
+    fn forward_macs(&self) -> usize {
+        self.inputs * self.units()
+    }
+}

@@ -1,0 +1,245 @@
+//! The model file: safetensors, one `F32` tensor per parameter
+//! (`layers.<index>.weight`, `layers.<index>.bias`), and in the metadata the
+//! architecture (`chiffre.spec`, JSON) and the training settings and results
+//! (`chiffre.training`, JSON), so a file is self-describing. Beside the
+//! network, a file written by `chiffre train` holds its rejection and
+//! calibration (tensors `reject.*`, metadata `chiffre.reject`: see
+//! [`crate::reject::store`]); older files have none and still load.
+
+use super::{ModelError, ModelSpec, Sequential};
+use crate::fsutil::write_atomic;
+use crate::reject::{store, Reject};
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Version of the metadata layout, stored as `chiffre.format`.
+pub const FORMAT_VERSION: &str = "1";
+
+/// The largest model file read (1 GiB: the weights of [`super::MAX_PARAMS`]
+/// plus the largest safetensors header), refused from its size before reading.
+pub const MAX_MODEL_BYTES: u64 = 1 << 30;
+
+/// Weights any model file may declare whatever its size (1 Mi, 4 MiB); more
+/// need a file large enough to hold them, 4 bytes each, so that a tiny file
+/// cannot make the loader allocate hundreds of megabytes before it finds the
+/// tensors missing.
+pub const SMALL_NETWORK: usize = 1 << 20;
+
+/// A loaded model with what its file says about how it was trained.
+pub struct ModelFile {
+    /// The network, weights loaded.
+    pub model: Sequential,
+    /// The training settings and results stored by `chiffre train`, if any.
+    pub training: Option<serde_json::Value>,
+    /// The "not a digit" gate and the calibration, if the file has them
+    /// (`None` for files made before they existed).
+    pub reject: Option<Reject>,
+}
+
+/// Writes `model` (and `training`, a JSON object of settings and results) to
+/// `path` atomically.
+pub fn save(model: &Sequential, training: &serde_json::Value, path: &Path) -> Result<(), ModelError> {
+    save_with_reject(model, training, None, path)
+}
+
+/// [`save`], with the rejection and calibration fitted for the model.
+pub fn save_with_reject(
+    model: &Sequential,
+    training: &serde_json::Value,
+    reject: Option<&Reject>,
+    path: &Path,
+) -> Result<(), ModelError> {
+    let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
+    let mut metadata = HashMap::from([("chiffre.training".to_string(), training.to_string())]);
+    let (reject_meta, extra) = reject.map(store::encode).unwrap_or_default();
+    if reject.is_some() {
+        metadata.insert(store::METADATA_KEY.to_string(), reject_meta);
+    }
+    let data = encode(model, metadata, &extra).map_err(fail)?;
+    write_atomic(path, &data).map_err(|e| fail(format!("cannot write the model file: {e}")))
+}
+
+/// One extra tensor to store beside a model's own: name, shape, values.
+pub(crate) type Extra<'a> = (String, Vec<usize>, &'a [f32]);
+
+/// The safetensors bytes of `model` (parameters and buffers), `extra`
+/// tensors, and `metadata` plus the format and the architecture.
+pub(crate) fn encode(
+    model: &Sequential,
+    mut metadata: HashMap<String, String>,
+    extra: &[Extra<'_>],
+) -> Result<Vec<u8>, String> {
+    let mut tensors: Vec<Extra<'_>> = Vec::new();
+    for (name, p) in model.named_params() {
+        tensors.push((name, p.value.shape().to_vec(), p.value.data()));
+    }
+    for (name, t) in model.named_buffers() {
+        tensors.push((name, t.shape().to_vec(), t.data()));
+    }
+    tensors.extend(extra.iter().cloned());
+    let bytes: Vec<Vec<u8>> =
+        tensors.iter().map(|(_, _, data)| data.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, shape, _), b)| Ok((name.clone(), TensorView::new(Dtype::F32, shape.clone(), b)?)))
+        .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()
+        .map_err(|e| e.to_string())?;
+    let spec = serde_json::to_string(model.spec()).map_err(|e| e.to_string())?;
+    metadata.insert("chiffre.format".to_string(), FORMAT_VERSION.to_string());
+    metadata.insert("chiffre.spec".to_string(), spec);
+    safetensors::serialize(views, &Some(metadata)).map_err(|e| e.to_string())
+}
+
+/// Reads a model file written by [`save`] (or a checkpoint), checking that
+/// every tensor the architecture needs is there, `F32`, of the right shape and
+/// finite. Files over [`MAX_MODEL_BYTES`] are refused from their size, before reading.
+pub fn load(path: &Path) -> Result<ModelFile, ModelError> {
+    let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
+    let size = std::fs::metadata(path).map_err(|e| fail(format!("cannot read the model file: {e}")))?.len();
+    if size > MAX_MODEL_BYTES {
+        return Err(fail(format!("the file is {size} bytes; a model file is at most {MAX_MODEL_BYTES} bytes")));
+    }
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the model file: {e}")))?;
+    load_bytes(&bytes, &path.display().to_string())
+}
+
+/// Reads a model file (or a checkpoint) held in memory, with the checks of
+/// [`load`]; `source` names it in errors. Never panics, whatever the bytes:
+/// the safetensors header is bounded and checked against the data before
+/// use, and the architecture's sizes are checked before any weight is allocated.
+pub fn load_bytes(bytes: &[u8], source: &str) -> Result<ModelFile, ModelError> {
+    let fail = |message: String| ModelError::File { path: source.to_string(), message };
+    // A checkpoint is a model file too: its training state (`train.*`) is left aside.
+    let (model, meta) = decode(bytes, Path::new(source), &["train.", store::PREFIX])?;
+    let training = match meta.get("chiffre.training") {
+        Some(t) => Some(serde_json::from_str(t).map_err(|e| fail(format!("unreadable training metadata: {e}")))?),
+        None => None,
+    };
+    // `decode` has read the tensors already: they are valid safetensors.
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| fail(format!("corrupt tensor data ({e:?})")))?;
+    let reject = store::decode(meta.get(store::METADATA_KEY), &tensors).map_err(fail)?;
+    Ok(ModelFile { model, training, reject })
+}
+
+/// The model in `bytes` (read from `path`) and the file's metadata. Tensors
+/// whose names start with one of `extra_prefixes` are left for the caller;
+/// any other tensor the architecture does not have is an error.
+pub(crate) fn decode(
+    bytes: &[u8],
+    path: &Path,
+    extra_prefixes: &[&str],
+) -> Result<(Sequential, HashMap<String, String>), ModelError> {
+    let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| {
+            fail(format!(
+                "not a valid safetensors model file: it is truncated, damaged or of another format ({e:?}); make one with `chiffre train --out FILE`"
+            ))
+        })?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    match meta.get("chiffre.format").map(String::as_str) {
+        Some(FORMAT_VERSION) => {}
+        Some(other) => {
+            return Err(fail(format!("model format version {other}, this chiffre reads version {FORMAT_VERSION}")))
+        }
+        None => return Err(fail("a safetensors file, but not a chiffre model (no chiffre.format metadata)".into())),
+    }
+    let spec_json =
+        meta.get("chiffre.spec").ok_or_else(|| fail("no architecture (chiffre.spec) in the metadata".into()))?;
+    let spec: ModelSpec =
+        serde_json::from_str(spec_json).map_err(|e| fail(format!("unreadable architecture in the metadata: {e}")))?;
+    // Every weight is stored as 4 bytes: the file's size bounds what may be allocated for them
+    // (with a floor of SMALL_NETWORK weights, so that a small file whose tensors are wrong is
+    // still built and told which tensor is wrong).
+    let holds = (bytes.len() / 4).max(SMALL_NETWORK);
+    let mut model = Sequential::new_within(&spec, 0, holds)
+        .map_err(|e| fail(format!("impossible architecture for a file of {} bytes: {e}", bytes.len())))?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| fail(format!("corrupt tensor data ({e:?})")))?;
+
+    let mut expected = Vec::new();
+    let mut error = None;
+    let mut fill = |key: String, value: &mut crate::tensor::Tensor| {
+        if error.is_none() {
+            let shape = value.shape().to_vec();
+            error = fill_tensor(&tensors, &key, &shape, value.data_mut()).err();
+        }
+        expected.push(key);
+    };
+    model.visit_params_mut(&mut |index, name, param| fill(format!("layers.{index}.{name}"), &mut param.value));
+    model.visit_buffers_mut(&mut |index, name, buffer| fill(format!("layers.{index}.{name}"), buffer));
+    if let Some(message) = error {
+        return Err(fail(format!("does not match its architecture ({}): {message}", spec.name)));
+    }
+    let is_extra = |n: &String| extra_prefixes.iter().any(|p| n.starts_with(p));
+    if let Some(extra) = tensors.names().into_iter().find(|n| !expected.contains(n) && !is_extra(n)) {
+        return Err(fail(format!("does not match its architecture ({}): unexpected tensor {extra}", spec.name)));
+    }
+    Ok((model, meta))
+}
+
+/// Copies tensor `key` of `tensors` into `out`, checking its type, shape and
+/// finiteness.
+pub(crate) fn fill_tensor(
+    tensors: &SafeTensors<'_>,
+    key: &str,
+    shape: &[usize],
+    out: &mut [f32],
+) -> Result<(), String> {
+    fill_param(tensors, key, shape, out)
+}
+
+fn fill_param(tensors: &SafeTensors<'_>, key: &str, shape: &[usize], out: &mut [f32]) -> Result<(), String> {
+    let view = tensors.tensor(key).map_err(|_| format!("tensor {key} is missing"))?;
+    if view.dtype() != Dtype::F32 {
+        return Err(format!("tensor {key} is {:?}, expected F32", view.dtype()));
+    }
+    if view.shape() != shape {
+        return Err(format!("tensor {key} has shape {:?}, expected {shape:?}", view.shape()));
+    }
+    for (v, b) in out.iter_mut().zip(view.data().chunks_exact(4)) {
+        *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        if !v.is_finite() {
+            return Err(format!("tensor {key} holds a non-finite value ({v})"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::preset;
+
+    /// A safetensors file with chiffre's metadata for `spec` and no tensors.
+    fn header_only(spec: &ModelSpec) -> Vec<u8> {
+        let metadata = HashMap::from([
+            ("chiffre.format".to_string(), FORMAT_VERSION.to_string()),
+            ("chiffre.spec".to_string(), serde_json::to_string(spec).unwrap()),
+        ]);
+        safetensors::serialize(Vec::<(&str, TensorView<'_>)>::new(), &Some(metadata)).unwrap()
+    }
+
+    #[test]
+    fn a_small_file_cannot_make_the_loader_allocate_its_declared_weights() {
+        // A dense layer of 784 × 4096 (3.2 Mi weights, 13 MB) declared in a header of a few hundred bytes.
+        let mut spec = preset("perceptron", 10).unwrap();
+        spec.layers.insert(1, crate::model::LayerSpec::Dense { units: 4096, init: crate::layers::Init::He });
+        let bytes = header_only(&spec);
+        assert!(bytes.len() < 4096);
+        let error = load_bytes(&bytes, "tiny.safetensors").err().expect("refused").to_string();
+        assert!(error.contains(&format!("for a file of {} bytes", bytes.len())), "{error}");
+        assert!(error.contains(&format!("over the limit of {SMALL_NETWORK}")), "{error}");
+    }
+
+    #[test]
+    fn a_file_big_enough_for_its_weights_is_judged_on_its_tensors() {
+        let spec = preset("perceptron", 10).unwrap();
+        let mut bytes = header_only(&spec);
+        bytes.resize(bytes.len() + 4 * 7850, 0); // room for 784 × 10 + 10 weights, but no tensors declared
+        let error = load_bytes(&bytes, "padded.safetensors").err().expect("refused").to_string();
+        assert!(!error.contains("over the limit"), "{error}");
+    }
+}

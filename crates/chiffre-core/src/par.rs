@@ -1,0 +1,76 @@
+//! Data parallelism, with or without threads.
+//!
+//! With the feature `parallel` (the default) this is rayon: `use
+//! crate::par::prelude::*` brings `par_chunks_mut`, `par_iter`,
+//! `into_par_iter`, ... Without it the same names give the standard
+//! sequential iterators, so every kernel is written once and runs on the
+//! calling thread (WebAssembly has no threads). The kernels split their work
+//! by blocks whose count depends on [`current_num_threads`] (never on how
+//! rayon schedules them), so a build without `parallel` computes the same
+//! numbers as a parallel build on one thread.
+
+#[cfg(feature = "parallel")]
+pub use rayon::current_num_threads;
+
+/// Threads the kernels split their work over: always 1 without `parallel`.
+#[cfg(not(feature = "parallel"))]
+pub fn current_num_threads() -> usize {
+    1
+}
+
+/// The iterator methods the kernels use.
+pub mod prelude {
+    #[cfg(feature = "parallel")]
+    pub use rayon::prelude::*;
+
+    #[cfg(not(feature = "parallel"))]
+    pub use super::sequential::{IntoParallelIterator, ParallelSlice, ParallelSliceMut};
+}
+
+/// rayon's entry points, as sequential iterators.
+#[cfg(not(feature = "parallel"))]
+mod sequential {
+    /// `par_iter` and `par_chunks` on a slice: its `iter` and `chunks`.
+    pub trait ParallelSlice<T> {
+        /// The slice's items in order.
+        fn par_iter(&self) -> std::slice::Iter<'_, T>;
+        /// The slice in chunks of `size` items (the last may be shorter).
+        fn par_chunks(&self, size: usize) -> std::slice::Chunks<'_, T>;
+    }
+
+    impl<T> ParallelSlice<T> for [T] {
+        fn par_iter(&self) -> std::slice::Iter<'_, T> {
+            self.iter()
+        }
+        fn par_chunks(&self, size: usize) -> std::slice::Chunks<'_, T> {
+            self.chunks(size)
+        }
+    }
+
+    /// `par_iter_mut` and `par_chunks_mut` on a slice: its `iter_mut` and `chunks_mut`.
+    pub trait ParallelSliceMut<T> {
+        /// The slice's items in order, mutably.
+        fn par_iter_mut(&mut self) -> std::slice::IterMut<'_, T>;
+        /// The slice in mutable chunks of `size` items (the last may be shorter).
+        fn par_chunks_mut(&mut self, size: usize) -> std::slice::ChunksMut<'_, T>;
+    }
+
+    impl<T> ParallelSliceMut<T> for [T] {
+        fn par_iter_mut(&mut self) -> std::slice::IterMut<'_, T> {
+            self.iter_mut()
+        }
+        fn par_chunks_mut(&mut self, size: usize) -> std::slice::ChunksMut<'_, T> {
+            self.chunks_mut(size)
+        }
+    }
+
+    /// `into_par_iter` on anything iterable: its `into_iter`.
+    pub trait IntoParallelIterator: IntoIterator + Sized {
+        /// The items in order.
+        fn into_par_iter(self) -> Self::IntoIter {
+            self.into_iter()
+        }
+    }
+
+    impl<I: IntoIterator> IntoParallelIterator for I {}
+}

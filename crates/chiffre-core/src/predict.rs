@@ -1,0 +1,430 @@
+//! Reading digits: a trained network with MNIST-style [`preprocess`]ing in
+//! front of it.
+//!
+//! ```no_run
+//! // A model written by `chiffre train`, and a picture's light levels
+//! // (0 black, 1 white) from anywhere: here a dark bar on white paper.
+//! use chiffre_core::preprocess::Gray;
+//! let mut model = chiffre_core::Model::load("models/cnn.safetensors")?;
+//! let picture = Gray::from_fn(40, 60, |x, y| if x.abs_diff(20) < 3 && y > 10 { 0.1 } else { 0.9 });
+//! let prediction = model.predict(&picture)?;
+//! println!("{} ({:.1} %)", prediction.digit, 100.0 * prediction.confidence);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! With the feature `image`, any decoded picture (`image::DynamicImage`)
+//! is read the same way, and `Model::predict_file` reads a file.
+//!
+//! [`preprocess`]: crate::preprocess
+
+use crate::model::{load, LayerOutput, ModelError, Sequential};
+#[cfg(feature = "image")]
+use crate::preprocess::load_image;
+use crate::preprocess::{preprocess, Picture, Pixels, PreprocessError, PIXELS, SIDE};
+use crate::reading::{read_picture, ReadError, Reading};
+use crate::reject::{scores_and_features, Reject};
+use crate::segment::SegmentError;
+use std::path::Path;
+
+/// Inputs per call of [`Sequential::infer_loaded`] in [`Model::predict_batch`].
+const BATCH: usize = 256;
+
+/// Errors of prediction: a model that cannot be loaded or does not read
+/// digits, a picture that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PredictError {
+    /// The model file cannot be loaded (the message names it).
+    #[error(transparent)]
+    Load(#[from] ModelError),
+    /// The network does not take 28×28 grayscale inputs.
+    #[error(
+        "{source_name}: this network reads {}×{}×{} inputs, but digits are read as {SIDE}×{SIDE}×1 (grayscale): \
+         it was made for another kind of data",
+        input[0], input[1], input[2]
+    )]
+    WrongInput {
+        /// The model file (or `<in memory>`).
+        source_name: String,
+        /// The network's input shape `[height, width, channels]`.
+        input: [usize; 3],
+    },
+    /// The picture cannot be read or holds no digit.
+    #[error(transparent)]
+    Preprocess(#[from] PreprocessError),
+    /// The picture holds too many marks to be a number.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+}
+
+impl From<ReadError> for PredictError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Preprocess(e) => PredictError::Preprocess(e),
+            ReadError::Segment(e) => PredictError::Segment(e),
+        }
+    }
+}
+
+/// What the network read: the digit, how sure it is, the probability of
+/// every class, and the probability that the mark is a digit at all.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// The most probable class (the digit, for a 10-class model).
+    pub digit: usize,
+    /// Its probability, in `[0, 1]` (NaN when the network's scores were not numbers).
+    pub confidence: f32,
+    /// The probability of each class, if the mark is a digit (softmax of the
+    /// network's scores, calibrated when the model has a temperature); they sum to 1.
+    pub probabilities: Vec<f32>,
+    /// The calibrated probability that the mark is a digit at all, from the
+    /// model's "not a digit" gate; 1 when the model has no gate (see
+    /// [`Model::reject_threshold`]), NaN when the scores were not numbers.
+    pub digit_probability: f32,
+}
+
+impl Prediction {
+    /// The prediction for one row of class scores (logits): softmax, then the
+    /// most probable class (the first one on a tie); `digit_probability` 1.
+    /// Scores holding a NaN give NaN probabilities and confidence, and a
+    /// prediction that [`Prediction::is_digit`] refuses.
+    pub fn from_logits(logits: &[f32]) -> Self {
+        Self::from_calibrated_logits(logits, 1.0, 1.0)
+    }
+
+    /// As [`Prediction::from_logits`], with the scores divided by
+    /// `temperature` first and the given `digit_probability`.
+    pub fn from_calibrated_logits(logits: &[f32], temperature: f32, digit_probability: f32) -> Self {
+        if logits.iter().any(|v| v.is_nan()) {
+            return Prediction {
+                digit: 0,
+                confidence: f32::NAN,
+                probabilities: vec![f32::NAN; logits.len()],
+                digit_probability: f32::NAN,
+            };
+        }
+        let probabilities = crate::reject::calibrate::calibrated(logits, temperature);
+        let (digit, confidence) = probabilities
+            .iter()
+            .copied()
+            .enumerate()
+            .fold((0, f32::NEG_INFINITY), |best, (i, p)| if p > best.1 { (i, p) } else { best });
+        Prediction { digit, confidence: confidence.max(0.0), probabilities, digit_probability }
+    }
+
+    /// True when the mark is read as a digit at `threshold`: its
+    /// `digit_probability` is at least `threshold` (false when it is NaN).
+    /// A threshold of 0 accepts every mark whose scores are numbers.
+    pub fn is_digit(&self, threshold: f32) -> bool {
+        self.digit_probability >= threshold && self.confidence.is_finite()
+    }
+
+    /// The prediction of an ensemble: the mean of the members' probabilities
+    /// (and digit probabilities), then the most probable class (the first one on a tie). `None` when
+    /// `members` is empty or their class counts differ.
+    pub fn mean(members: &[Prediction]) -> Option<Self> {
+        let classes = members.first()?.probabilities.len();
+        if members.iter().any(|m| m.probabilities.len() != classes) {
+            return None;
+        }
+        let mut probabilities = vec![0.0f32; classes];
+        let mut digit_probability = 0.0f32;
+        for m in members {
+            probabilities.iter_mut().zip(&m.probabilities).for_each(|(p, q)| *p += q / members.len() as f32);
+            digit_probability += m.digit_probability / members.len() as f32;
+        }
+        let (digit, confidence) = probabilities
+            .iter()
+            .copied()
+            .enumerate()
+            .fold((0, f32::NEG_INFINITY), |best, (i, p)| if p > best.1 { (i, p) } else { best });
+        Some(Prediction { digit, confidence: confidence.max(0.0), probabilities, digit_probability })
+    }
+
+    /// The `k` most probable classes as `(class, probability)`, most probable
+    /// first (the smaller class first on a tie); fewer when there are fewer classes.
+    pub fn top(&self, k: usize) -> Vec<(usize, f32)> {
+        let mut ranked: Vec<(usize, f32)> = self.probabilities.iter().copied().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(k);
+        ranked
+    }
+}
+
+/// A network that reads digits: [`Model::load`] a file written by
+/// `chiffre train`, then [`Model::predict`] decoded pictures (preprocessed
+/// MNIST-style) or [`Model::predict_pixels`] ready 28×28 inputs.
+///
+/// ```
+/// use chiffre_core::model::{preset, Sequential};
+/// use chiffre_core::Model;
+///
+/// // An untrained CNN guesses, but its answer is well-formed.
+/// let mut model = Model::from_network(Sequential::new(&preset("cnn", 10).unwrap(), 1).unwrap()).unwrap();
+/// let p = model.predict_pixels(&[0.0; 784]);
+/// assert_eq!(p.probabilities.len(), 10);
+/// assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+/// assert_eq!(p.confidence, p.probabilities[p.digit]);
+/// assert_eq!(p.top(3)[0].0, p.digit);
+/// ```
+pub struct Model {
+    network: Sequential,
+    training: Option<serde_json::Value>,
+    reject: Option<Reject>,
+}
+
+impl Model {
+    /// Loads a model file written by `chiffre train` (or [`crate::model::save`]).
+    /// Fails, naming the file, when it cannot be read, does not match its
+    /// architecture, or does not take 28×28 grayscale inputs.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, PredictError> {
+        let path = path.as_ref();
+        let file = load(path)?;
+        Self::check(&file.model, &path.display().to_string())?;
+        Ok(Model { network: file.model, training: file.training, reject: file.reject })
+    }
+
+    /// Reads a model file held in memory (as [`Model::load`] does a file);
+    /// `source` names it in errors. For programs without a file system, such
+    /// as a web page.
+    pub fn from_bytes(bytes: &[u8], source: &str) -> Result<Self, PredictError> {
+        let file = crate::model::load_bytes(bytes, source)?;
+        Self::check(&file.model, source)?;
+        Ok(Model { network: file.model, training: file.training, reject: file.reject })
+    }
+
+    /// Wraps a network already in memory (for example one just trained).
+    /// Fails when it does not take 28×28 grayscale inputs.
+    pub fn from_network(network: Sequential) -> Result<Self, PredictError> {
+        Self::check(&network, "<in memory>")?;
+        Ok(Model { network, training: None, reject: None })
+    }
+
+    fn check(network: &Sequential, source_name: &str) -> Result<(), PredictError> {
+        let input = network.input_shape();
+        if input != [SIDE, SIDE, 1] {
+            return Err(PredictError::WrongInput { source_name: source_name.to_string(), input });
+        }
+        Ok(())
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Sequential {
+        &self.network
+    }
+
+    /// The training settings and results stored in the model file, if any.
+    pub fn training(&self) -> Option<&serde_json::Value> {
+        self.training.as_ref()
+    }
+
+    /// The default threshold on [`Prediction::digit_probability`] stored in
+    /// the model file: below it, "not a digit". `None` when the model has no
+    /// "not a digit" gate (files made before it existed): then every
+    /// prediction's `digit_probability` is 1 and nothing is rejected.
+    pub fn reject_threshold(&self) -> Option<f32> {
+        self.reject.as_ref().map(|r| r.threshold)
+    }
+
+    /// The temperature the class scores are divided by (1 without calibration).
+    pub fn temperature(&self) -> f32 {
+        self.reject.as_ref().map_or(1.0, |r| r.temperature)
+    }
+
+    /// The rejection and calibration, if the model has them.
+    pub fn reject(&self) -> Option<&Reject> {
+        self.reject.as_ref()
+    }
+
+    /// Replaces the rejection and calibration (for example with one just
+    /// fitted by [`crate::reject::fit`]; `None` removes them).
+    pub fn set_reject(&mut self, reject: Option<Reject>) {
+        self.reject = reject;
+    }
+
+    /// Number of classes the network tells apart.
+    pub fn num_classes(&self) -> usize {
+        self.network.num_classes()
+    }
+
+    /// Reads the digit in a picture of any size, colour and polarity,
+    /// after [`preprocess`]. Errors when the
+    /// picture holds no digit (too small, blank).
+    pub fn predict(&mut self, image: &(impl Picture + ?Sized)) -> Result<Prediction, PredictError> {
+        Ok(self.predict_pixels(&preprocess(image)?))
+    }
+
+    /// Reads every digit of a decoded picture: a whole number, several lines
+    /// of them, decimal points and minus signs (see [`crate::reading`]); a
+    /// mark below the model's [`Model::reject_threshold`] is "not a digit".
+    ///
+    /// ```
+    /// use chiffre_core::model::{preset, Sequential};
+    /// use chiffre_core::preprocess::Gray;
+    /// use chiffre_core::Model;
+    ///
+    /// // Two dark bars on white, well apart: two marks, read left to right.
+    /// let light = (0..60 * 120).map(|i| {
+    ///     let (x, y) = (i % 120, i / 120);
+    ///     let ink = (10..40).contains(&y) && ((20..26).contains(&x) || (80..86).contains(&x));
+    ///     if ink { 20.0 / 255.0 } else { 235.0 / 255.0 }
+    /// });
+    /// let paper = Gray::new(120, 60, light.collect()).unwrap();
+    /// let mut model = Model::from_network(Sequential::new(&preset("cnn", 10).unwrap(), 1).unwrap()).unwrap();
+    /// let reading = model.read(&paper).unwrap();
+    /// assert_eq!(reading.digits().count(), 2);
+    /// assert_eq!(reading.text().chars().count(), 2);
+    /// let boxes: Vec<[u32; 4]> = reading.digits().map(|d| d.bounds).collect();
+    /// assert_eq!(boxes, vec![[20, 10, 6, 30], [80, 10, 6, 30]]);
+    /// ```
+    pub fn read(&mut self, image: &(impl Picture + ?Sized)) -> Result<Reading, PredictError> {
+        let threshold = self.reject_threshold().unwrap_or(0.0);
+        self.read_with_threshold(image, threshold)
+    }
+
+    /// [`Model::read`] with another threshold on the digit probability
+    /// (0: every mark is read as a digit).
+    pub fn read_with_threshold(
+        &mut self,
+        image: &(impl Picture + ?Sized),
+        threshold: f32,
+    ) -> Result<Reading, PredictError> {
+        Ok(read_picture(image, &mut |inputs| self.predict_batch(inputs), threshold)?)
+    }
+
+    /// Reads the digit in a picture file: [`load_image`], then [`Model::predict`].
+    /// Every error names the file. (Feature `image`.)
+    #[cfg(feature = "image")]
+    pub fn predict_file(&mut self, path: impl AsRef<Path>) -> Result<Prediction, PredictError> {
+        let path = path.as_ref();
+        let image = load_image(path)?;
+        let pixels = preprocess(&image).map_err(|e| e.in_file(path))?;
+        Ok(self.predict_pixels(&pixels))
+    }
+
+    /// Reads a ready MNIST-style input: 28×28 values, row-major, 0 background,
+    /// 1 ink (as [`preprocess`] makes them).
+    pub fn predict_pixels(&mut self, pixels: &Pixels) -> Prediction {
+        self.predict_batch(std::slice::from_ref(pixels)).pop().unwrap_or_else(|| Prediction::from_logits(&[]))
+    }
+
+    /// Reads a ready input like [`Model::predict_pixels`] and also returns
+    /// what every layer made of it (see [`Sequential::inspect`]): the feature
+    /// maps for the report and the web page.
+    pub fn inspect(&mut self, pixels: &Pixels) -> (Prediction, Vec<LayerOutput>) {
+        let layers = self.network.inspect(pixels);
+        (self.predict_pixels(pixels), layers)
+    }
+
+    /// [`Model::predict_pixels`] for many inputs at once (faster: 256 per
+    /// call of [`Sequential::infer_loaded`]), in the same order.
+    pub fn predict_batch(&mut self, inputs: &[Pixels]) -> Vec<Prediction> {
+        let classes = self.num_classes();
+        let mut out = Vec::with_capacity(inputs.len());
+        for chunk in inputs.chunks(BATCH) {
+            match &mut self.reject {
+                Some(reject) => {
+                    let (scores, features, width) = scores_and_features(&mut self.network, chunk);
+                    let digit = reject.digit_probabilities(&scores, &features, classes, width);
+                    let t = reject.temperature;
+                    out.extend(
+                        scores
+                            .chunks_exact(classes)
+                            .zip(digit)
+                            .map(|(s, d)| Prediction::from_calibrated_logits(s, t, d)),
+                    );
+                }
+                None => {
+                    // `check` made the input shape 28×28×1: PIXELS values per input.
+                    let staged = self.network.input_mut(chunk.len()).data_mut();
+                    staged.chunks_exact_mut(PIXELS).zip(chunk).for_each(|(dst, pixels)| dst.copy_from_slice(pixels));
+                    out.extend(self.network.infer_loaded().data().chunks_exact(classes).map(Prediction::from_logits));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{preset, ModelSpec};
+
+    #[test]
+    fn from_logits_is_a_softmax_and_its_argmax() {
+        let p = Prediction::from_logits(&[1.0, 3.0, 2.0]);
+        assert_eq!(p.digit, 1);
+        assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(p.probabilities[1] > p.probabilities[2] && p.probabilities[2] > p.probabilities[0]);
+        assert_eq!(p.confidence, p.probabilities[1]);
+        assert_eq!(p.top(2).iter().map(|t| t.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(p.top(10).len(), 3);
+    }
+
+    #[test]
+    fn nan_scores_are_not_read_as_a_digit() {
+        let p = Prediction::from_logits(&[f32::NAN, 1.0, 2.0]);
+        assert!(p.confidence.is_nan() && p.digit_probability.is_nan(), "{p:?}");
+        assert!(!p.is_digit(0.0) && !p.is_digit(0.5));
+        let q = Prediction::from_logits(&[1.0, 2.0]);
+        assert_eq!(q.digit_probability, 1.0);
+        assert!(q.is_digit(0.99) && q.is_digit(1.0));
+    }
+
+    #[test]
+    fn a_temperature_softens_but_keeps_the_digit() {
+        let sharp = Prediction::from_logits(&[1.0, 4.0, 2.0]);
+        let soft = Prediction::from_calibrated_logits(&[1.0, 4.0, 2.0], 2.0, 0.3);
+        assert_eq!(soft.digit, sharp.digit);
+        assert!(soft.confidence < sharp.confidence);
+        assert!((soft.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(soft.is_digit(0.3) && !soft.is_digit(0.31));
+    }
+
+    #[test]
+    fn an_ensemble_averages_probabilities() {
+        let a = Prediction::from_logits(&[3.0, 0.0, 0.0]);
+        let b = Prediction::from_logits(&[0.0, 2.0, 0.0]);
+        let m = Prediction::mean(&[a.clone(), b.clone()]).unwrap();
+        for k in 0..3 {
+            assert!((m.probabilities[k] - (a.probabilities[k] + b.probabilities[k]) / 2.0).abs() < 1e-6);
+        }
+        assert_eq!(m.digit, 0, "{m:?}");
+        assert!(Prediction::mean(&[]).is_none());
+        assert!(Prediction::mean(&[a, Prediction::from_logits(&[1.0, 2.0])]).is_none());
+    }
+
+    #[test]
+    fn ties_go_to_the_smaller_class() {
+        let p = Prediction::from_logits(&[0.5, 0.5]);
+        assert_eq!(p.digit, 0);
+        assert_eq!(p.top(2), vec![(0, 0.5), (1, 0.5)]);
+    }
+
+    #[test]
+    fn a_network_for_other_inputs_is_refused() {
+        let mut spec: ModelSpec = preset("mlp", 10).unwrap();
+        spec.input = [32, 32, 3];
+        let err = Model::from_network(Sequential::new(&spec, 1).unwrap()).err().unwrap();
+        assert!(err.to_string().contains("reads 32×32×3 inputs"), "{err}");
+    }
+
+    #[test]
+    fn batch_and_single_predictions_agree() {
+        let mut model = Model::from_network(Sequential::new(&preset("cnn", 10).unwrap(), 2).unwrap()).unwrap();
+        let inputs: Vec<Pixels> =
+            (0..300).map(|i| std::array::from_fn(|j| ((i * 7 + j * 3) % 11) as f32 / 10.0)).collect();
+        let batch = model.predict_batch(&inputs);
+        assert_eq!(batch.len(), 300);
+        for i in [0, 255, 256, 299] {
+            let one = model.predict_pixels(&inputs[i]);
+            assert_eq!(one.digit, batch[i].digit);
+            let diff =
+                one.probabilities.iter().zip(&batch[i].probabilities).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(diff < 1e-5, "input {i}: batch and single differ by {diff}");
+        }
+        let (inspected, layers) = model.inspect(&inputs[7]);
+        assert_eq!(inspected, model.predict_pixels(&inputs[7]));
+        assert_eq!(layers.len(), model.network().layers().len());
+    }
+}

@@ -1,0 +1,213 @@
+//! Reading a whole number: [`read_picture`] finds every digit of a picture
+//! ([`crate::segment`]), normalises each MNIST-style and reads it with the
+//! network; the result is a [`Reading`]: the text (digits, `.` and `-`,
+//! lines joined by `\n`) and every digit with its box and prediction.
+//!
+//! ```no_run
+//! // With the feature `image`: any picture file (without it, a `Gray`).
+//! let mut model = chiffre_core::Model::load("models/cnn.safetensors")?;
+//! # #[cfg(feature = "image")] {
+//! let image = chiffre_core::preprocess::load_image("meter.jpg".as_ref())?;
+//! let reading = model.read(&image)?;
+//! println!("{}", reading.text());
+//! for d in reading.digits() {
+//!     println!("{} at {:?} ({:.2})", d.prediction.digit, d.bounds, d.prediction.confidence);
+//! }
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::predict::Prediction;
+use crate::preprocess::{
+    crop, ink_bounds, ink_picture, looks_like_mnist, normalise_digit, Bounds, Picture, Pixels, PreprocessError, PIXELS,
+};
+use crate::segment::{segment, Mark, SegmentError};
+
+/// Pieces of ink lighter than this fraction of the heaviest are dropped
+/// before segmentation: a decimal point may weigh 2–3 % of a digit, so the
+/// single-digit preprocessing's 2 % would lose it (segmentation judges small
+/// pieces by their size and place instead).
+const POINT_FRACTION: f32 = 0.005;
+
+/// Errors of reading a picture.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The picture cannot be preprocessed (too small, blank).
+    #[error(transparent)]
+    Preprocess(#[from] PreprocessError),
+    /// The picture holds too many marks to be a number.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+}
+
+/// A box in the original picture's pixels: `[x, y, width, height]`.
+pub type PixelBox = [u32; 4];
+
+/// One digit of a reading.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadDigit {
+    /// What the network read.
+    pub prediction: Prediction,
+    /// False when the mark is "not a digit" at the reading's threshold (see
+    /// [`Prediction::is_digit`]); it is then written `?` in the number.
+    pub is_digit: bool,
+    /// Where the digit's ink is, in the original picture's pixels.
+    pub bounds: PixelBox,
+    /// Its line, from 0 (top).
+    pub line: usize,
+    /// The 28×28 input the network saw.
+    pub pixels: Box<Pixels>,
+}
+
+/// One symbol of a reading, in reading order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Symbol {
+    /// A digit.
+    Digit(ReadDigit),
+    /// A decimal point (`.`) or a minus sign (`-`).
+    Separator {
+        /// `.` or `-`.
+        symbol: char,
+        /// Where, in the original picture's pixels.
+        bounds: PixelBox,
+        /// Its line, from 0 (top).
+        line: usize,
+    },
+}
+
+/// What was read in a picture: lines top to bottom, each a list of symbols
+/// left to right.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reading {
+    /// The lines.
+    pub lines: Vec<Vec<Symbol>>,
+}
+
+impl Reading {
+    /// The number as text: each line's digits, `.` and `-`, lines joined by
+    /// `\n`; a mark that is not a digit is `?`.
+    pub fn text(&self) -> String {
+        let line_text = |line: &Vec<Symbol>| -> String {
+            line.iter()
+                .map(|s| match s {
+                    Symbol::Digit(d) if d.is_digit => char::from_digit(d.prediction.digit as u32, 10).unwrap_or('?'),
+                    Symbol::Digit(_) => '?',
+                    Symbol::Separator { symbol, .. } => *symbol,
+                })
+                .collect()
+        };
+        self.lines.iter().map(line_text).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The digits, in reading order.
+    pub fn digits(&self) -> impl Iterator<Item = &ReadDigit> {
+        self.lines.iter().flatten().filter_map(|s| match s {
+            Symbol::Digit(d) => Some(d),
+            Symbol::Separator { .. } => None,
+        })
+    }
+
+    /// The digit, when the picture holds exactly one and nothing else.
+    pub fn single(&self) -> Option<&ReadDigit> {
+        match self.lines.as_slice() {
+            [line] => match line.as_slice() {
+                [Symbol::Digit(d)] => Some(d),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+fn scaled(b: Bounds, scale: f32) -> PixelBox {
+    let s = |v: usize| (v as f32 * scale).round() as u32;
+    let (x0, y0) = (s(b.x0), s(b.y0));
+    [x0, y0, s(b.x1).saturating_sub(x0).max(1), s(b.y1).saturating_sub(y0).max(1)]
+}
+
+/// Reads every digit of a decoded picture. `predict` is the network (one
+/// model or an ensemble): a prediction for each 28×28 input, in order; a mark
+/// whose [`Prediction::digit_probability`] is below `threshold` is "not a
+/// digit" (0 accepts every mark).
+///
+/// Touching digits are cut where the network reads the pieces best: each
+/// piece scores the log of its class probability plus the log of its digit
+/// probability, so a model with a "not a digit" gate (which has seen halves of
+/// digits and squeezed pairs) tells a good cut from a bad one.
+///
+/// A picture that is one digit and nothing else is read exactly as
+/// [`crate::preprocess::preprocess`] reads it, so single digits give the same
+/// answer as before numbers were read. Errors: those of preprocessing (too
+/// small, no ink) and [`SegmentError::TooManyMarks`].
+pub fn read_picture(
+    image: &(impl Picture + ?Sized),
+    predict: &mut dyn FnMut(&[Pixels]) -> Vec<Prediction>,
+    threshold: f32,
+) -> Result<Reading, ReadError> {
+    let picture = ink_picture(image)?;
+    let scale = picture.scale;
+    if looks_like_mnist(&picture.ink) {
+        let pixels: Pixels = std::array::from_fn(|i| picture.ink.data()[i].clamp(0.0, 1.0));
+        // An MNIST picture is one digit: its box is the whole picture, as with `--single`.
+        let bounds = Bounds { x0: 0, y0: 0, x1: picture.ink.width(), y1: picture.ink.height() };
+        return Ok(read_marks(vec![vec![Mark::Digit { bounds, pixels: Box::new(pixels) }]], scale, predict, threshold));
+    }
+    let clean = picture.clean_keeping(POINT_FRACTION)?;
+    let only_noise = || PreprocessError::OnlyNoise { contrast: clean.levels.contrast };
+    let mut log_confidence = |inputs: &[Pixels]| {
+        let log = |p: f32| if p.is_nan() { f32::NEG_INFINITY } else { p.max(1e-30).ln() };
+        predict(inputs).iter().map(|p| (p.digit, log(p.confidence) + log(p.digit_probability))).collect::<Vec<_>>()
+    };
+    let mut lines = segment(&clean.ink, &mut log_confidence)?;
+    if lines.is_empty() {
+        return Err(only_noise().into());
+    }
+    if let [line] = lines.as_mut_slice() {
+        if let [Mark::Digit { bounds, pixels }] = line.as_mut_slice() {
+            // One digit alone: the whole picture's ink, as `preprocess` reads it.
+            let clean = picture.clean()?;
+            let all = ink_bounds(&clean.ink, 0.0).ok_or_else(only_noise)?;
+            **pixels = normalise_digit(&crop(&clean.ink, all)).ok_or_else(only_noise)?;
+            *bounds = all;
+        }
+    }
+    Ok(read_marks(lines, scale, predict, threshold))
+}
+
+/// Reads the digit marks (one batch) and turns marks into symbols.
+fn read_marks(
+    lines: Vec<Vec<Mark>>,
+    scale: f32,
+    predict: &mut dyn FnMut(&[Pixels]) -> Vec<Prediction>,
+    threshold: f32,
+) -> Reading {
+    let inputs: Vec<Pixels> = lines
+        .iter()
+        .flatten()
+        .filter_map(|m| match m {
+            Mark::Digit { pixels, .. } => Some(**pixels),
+            Mark::Separator { .. } => None,
+        })
+        .collect();
+    debug_assert!(inputs.iter().all(|p| p.len() == PIXELS));
+    let mut predictions = predict(&inputs).into_iter();
+    let lines = lines
+        .into_iter()
+        .enumerate()
+        .map(|(line, marks)| {
+            marks
+                .into_iter()
+                .filter_map(|m| match m {
+                    Mark::Digit { bounds, pixels } => predictions.next().map(|prediction| {
+                        let is_digit = prediction.is_digit(threshold);
+                        Symbol::Digit(ReadDigit { prediction, is_digit, bounds: scaled(bounds, scale), line, pixels })
+                    }),
+                    Mark::Separator { separator, bounds } => {
+                        Some(Symbol::Separator { symbol: separator.symbol(), bounds: scaled(bounds, scale), line })
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Reading { lines }
+}

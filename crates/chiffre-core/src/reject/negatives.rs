@@ -1,0 +1,570 @@
+//! Pictures with no digit in them, generated and seeded: letters, symbols
+//! and short words from the glyph atlas, drawn shapes, scribbles. Each is
+//! drawn on a canvas with a random pen width, slant, rotation and scale,
+//! then goes through the same [`preprocess`] as a user's picture of a digit.
+//!
+//! The [`Split::Train`] pictures (the gate's negatives) and the
+//! [`Split::Test`] pictures (the proof) share no font, no shape and no
+//! seed stream: the test set is made from the test atlas, from other shapes
+//! and by another scribbler.
+
+use super::draw::{blur, morph, paste, polyline, smooth, Placement, Point};
+use super::glyphs::{is_ambiguous, FontGlyphs, LETTERS, SYMBOLS};
+use crate::par::prelude::*;
+use crate::preprocess::{ink_bounds, preprocess, stroke_width, Gray, Pixels, BOX, MAX_STROKE, MIN_STROKE};
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::f32::consts::TAU;
+
+/// What a generated non-digit shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Category {
+    /// One letter (not one of the [`super::glyphs::AMBIGUOUS`]).
+    Letter,
+    /// One symbol (+ = % # @ & ? ! * < > $ € ÷ ×).
+    Symbol,
+    /// A short word or letter string.
+    Word,
+    /// A drawn shape (triangle, star, arrow, …).
+    Shape,
+    /// Random strokes.
+    Scribble,
+    /// A letter people also write as a digit (O, l, Z, S, …): measured
+    /// apart, never a training negative.
+    Ambiguous,
+}
+
+impl Category {
+    /// The categories that must be rejected, in report order.
+    pub const REJECTED: [Category; 5] =
+        [Category::Letter, Category::Symbol, Category::Word, Category::Shape, Category::Scribble];
+
+    /// A short name for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Letter => "letters",
+            Category::Symbol => "symbols",
+            Category::Word => "words",
+            Category::Shape => "shapes",
+            Category::Scribble => "scribbles",
+            Category::Ambiguous => "ambiguous letters",
+        }
+    }
+}
+
+/// Which negatives: those training sees, or the disjoint ones that test it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// Training fonts and shapes.
+    Train,
+    /// Test fonts and other shapes and scribbles.
+    Test,
+}
+
+/// One generated picture.
+#[derive(Clone, Debug)]
+pub struct Negative {
+    /// What it shows.
+    pub category: Category,
+    /// The text or shape name.
+    pub label: String,
+    /// The network input, after [`preprocess`].
+    pub pixels: Pixels,
+}
+
+const WORDS: &[&str] = &[
+    "hello", "world", "cat", "yes", "no", "ok", "and", "the", "hi", "name", "date", "max", "fax", "tel", "web", "ref",
+    "New", "York", "Paris", "Mr", "Dr", "km", "kg", "am", "pm", "Anna", "Tom", "park", "hand", "cut", "run", "top",
+];
+const TEST_WORDS: &[&str] = &[
+    "word", "text", "mark", "Hey", "you", "we", "up", "met", "fun", "ten", "art", "key", "why", "Nina", "Ewa", "Rhea",
+];
+const TRAIN_SHAPES: &[&str] = &[
+    "triangle",
+    "rectangle",
+    "star",
+    "arrow",
+    "heart",
+    "spiral",
+    "wave",
+    "check",
+    "diamond",
+    "flower",
+    "infinity",
+    "zigzag",
+    "tree",
+    "envelope",
+    "sun",
+    "clock",
+    "target",
+    "flag",
+];
+const TEST_SHAPES: &[&str] = &["smiley", "house", "hexagon", "bolt", "cloud", "cross", "moon", "grid"];
+
+/// Generates picture number `index` of `split` (the same picture for the
+/// same `seed` and `index`, whatever the thread count). `fonts` is the
+/// split's atlas; `None` when the drawing came out too small to preprocess.
+pub fn generate(fonts: &[FontGlyphs], split: Split, category: Category, seed: u64, index: u64) -> Option<Negative> {
+    let stream = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ if split == Split::Test { 0x5EED_7E57 } else { 0 };
+    let mut rng = ChaCha8Rng::seed_from_u64(stream.wrapping_add(index));
+    let side = rng.random_range(40..=64usize);
+    let mut canvas = Gray::filled(side * 2, side, 0.0);
+    let label = match category {
+        Category::Letter | Category::Symbol | Category::Ambiguous => {
+            let pool: Vec<char> = match category {
+                Category::Symbol => SYMBOLS.chars().collect(),
+                Category::Letter => LETTERS.chars().filter(|&c| !is_ambiguous(c)).collect(),
+                _ => LETTERS.chars().filter(|&c| is_ambiguous(c)).collect(),
+            };
+            let font = fonts.choose(&mut rng)?;
+            let c = *pool.choose(&mut rng)?;
+            write_text(&mut canvas, font, &c.to_string(), &mut rng)?;
+            c.to_string()
+        }
+        Category::Word => {
+            let font = fonts.choose(&mut rng)?;
+            let word = if rng.random_bool(0.5) {
+                let words = if split == Split::Test { TEST_WORDS } else { WORDS };
+                words.choose(&mut rng)?.to_string()
+            } else {
+                let letters: Vec<char> = LETTERS.chars().collect();
+                (0..rng.random_range(2..=5)).filter_map(|_| letters.choose(&mut rng).copied()).collect()
+            };
+            write_text(&mut canvas, font, &word, &mut rng)?;
+            word
+        }
+        Category::Shape => {
+            let shapes = if split == Split::Test { TEST_SHAPES } else { TRAIN_SHAPES };
+            let shape = *shapes.choose(&mut rng)?;
+            draw_shape(&mut canvas, shape, &mut rng);
+            shape.to_string()
+        }
+        Category::Scribble => {
+            if split == Split::Test {
+                scribble_loops(&mut canvas, &mut rng);
+            } else {
+                scribble(&mut canvas, &mut rng);
+            }
+            "scribble".to_string()
+        }
+    };
+    let pixels = prepare(&canvas, &mut rng)?;
+    Some(Negative { category, label, pixels })
+}
+
+/// `count` pictures of `split`, categories in turn (`categories[i % len]`),
+/// generated in parallel; the same for the same `seed`.
+pub fn generate_many(
+    fonts: &[FontGlyphs],
+    split: Split,
+    categories: &[Category],
+    seed: u64,
+    count: usize,
+) -> Vec<Negative> {
+    if categories.is_empty() {
+        return Vec::new();
+    }
+    (0..count as u64)
+        .into_par_iter()
+        .filter_map(|i| generate(fonts, split, categories[i as usize % categories.len()], seed, i))
+        .collect()
+}
+
+/// Renders `text` in `font` onto the canvas's middle, with a random scale,
+/// slant and rotation, then a random pen width. `None` when the font has
+/// none of its characters.
+fn write_text(canvas: &mut Gray, font: &FontGlyphs, text: &str, rng: &mut ChaCha8Rng) -> Option<()> {
+    let glyphs: Vec<_> = text.chars().filter_map(|c| font.glyph(c)).collect();
+    if glyphs.is_empty() {
+        return None;
+    }
+    let (cw, ch) = (canvas.width() as f32, canvas.height() as f32);
+    let total: usize = glyphs.iter().map(|g| g.advance.max(g.width)).sum();
+    // Text height about 60 % of the canvas, width limited by the canvas.
+    let scale = (ch * rng.random_range(0.45..0.75) / 32.0).min(cw * 0.85 / total.max(1) as f32);
+    let (sx, sy) = (scale * rng.random_range(0.8..1.2), scale * rng.random_range(0.8..1.2));
+    let slant = rng.random_range(-20.0..20.0);
+    let rotation = rng.random_range(-15.0..15.0);
+    let start = (cw - total as f32 * sx) / 2.0;
+    let baseline = ch * 0.7;
+    let mut pen = 0.0f32;
+    for g in glyphs {
+        // The glyph's top-left corner, in unscaled text coordinates from the
+        // text's start on the baseline, then placed through the transform.
+        let origin = (pen + g.xmin as f32, -(g.ymin as f32) - g.height as f32);
+        let place = Placement::new(sx, sy, slant, rotation, (0.0, 0.0));
+        let o = place.apply(origin);
+        let place = Placement { t: (start + o.0, baseline + o.1), ..place };
+        paste(canvas, &g.coverage, g.width, g.height, &place);
+        pen += g.advance as f32;
+    }
+    let radius = rng.random_range(0..=1usize);
+    if radius > 0 {
+        *canvas = morph(canvas, radius, rng.random_bool(0.6));
+    }
+    Some(())
+}
+
+/// A point at `(fx, fy)` of the canvas (fractions), jittered by `j` pixels.
+fn at(canvas: &Gray, fx: f32, fy: f32, j: f32, rng: &mut ChaCha8Rng) -> Point {
+    let jitter = |rng: &mut ChaCha8Rng| if j > 0.0 { rng.random_range(-j..j) } else { 0.0 };
+    let s = canvas.height() as f32;
+    (canvas.width() as f32 / 2.0 + (fx - 0.5) * s + jitter(rng), (fy * s) + jitter(rng))
+}
+
+fn regular(canvas: &Gray, n: usize, r: f32, phase: f32, rng: &mut ChaCha8Rng) -> Vec<Point> {
+    let j = canvas.height() as f32 * 0.02;
+    let mut pts: Vec<Point> = (0..=n)
+        .map(|k| {
+            let a = phase + TAU * k as f32 / n as f32;
+            at(canvas, 0.5 + r * a.cos(), 0.5 + r * a.sin(), j, rng)
+        })
+        .collect();
+    if let (Some(first), Some(last)) = (pts.first().copied(), pts.last_mut()) {
+        *last = first;
+    }
+    pts
+}
+
+/// Draws a named shape by hand (jittered corners, random pen width).
+fn draw_shape(canvas: &mut Gray, shape: &str, rng: &mut ChaCha8Rng) {
+    let radius = canvas.height() as f32 * rng.random_range(0.02..0.06);
+    let j = canvas.height() as f32 * 0.03;
+    let phase = rng.random_range(0.0..TAU);
+    let mut strokes: Vec<Vec<Point>> = Vec::new();
+    match shape {
+        "triangle" => strokes.push(regular(canvas, 3, 0.35, phase, rng)),
+        "rectangle" => {
+            let (w, h) = (rng.random_range(0.25..0.45), rng.random_range(0.1..0.3));
+            let c =
+                [(0.5 - w, 0.5 - h), (0.5 + w, 0.5 - h), (0.5 + w, 0.5 + h), (0.5 - w, 0.5 + h), (0.5 - w, 0.5 - h)];
+            strokes.push(c.iter().map(|&(x, y)| at(canvas, x, y, j, rng)).collect());
+        }
+        "star" => {
+            let n = rng.random_range(5..=6);
+            let pts: Vec<Point> = (0..=2 * n)
+                .map(|k| {
+                    let r = if k % 2 == 0 { 0.4 } else { 0.16 };
+                    let a = phase + TAU * k as f32 / (2 * n) as f32;
+                    at(canvas, 0.5 + r * a.cos(), 0.5 + r * a.sin(), j / 2.0, rng)
+                })
+                .collect();
+            strokes.push(pts);
+        }
+        "arrow" => {
+            let shaft = vec![at(canvas, 0.1, 0.5, j, rng), at(canvas, 0.9, 0.5, j, rng)];
+            let head = vec![at(canvas, 0.7, 0.3, j, rng), shaft[1], at(canvas, 0.7, 0.7, j, rng)];
+            strokes.extend([shaft, head]);
+        }
+        "heart" => {
+            let pts: Vec<Point> = (0..=40)
+                .map(|k| {
+                    let t = TAU * k as f32 / 40.0;
+                    let x = 16.0 * t.sin().powi(3);
+                    let y = 13.0 * t.cos() - 5.0 * (2.0 * t).cos() - 2.0 * (3.0 * t).cos() - (4.0 * t).cos();
+                    at(canvas, 0.5 + x / 40.0, 0.5 - y / 40.0, 0.0, rng)
+                })
+                .collect();
+            strokes.push(pts);
+        }
+        "spiral" => {
+            let turns = rng.random_range(2.0..3.5);
+            let pts: Vec<Point> = (0..=80)
+                .map(|k| {
+                    let t = k as f32 / 80.0;
+                    let (a, r) = (phase + TAU * turns * t, 0.05 + 0.38 * t);
+                    at(canvas, 0.5 + r * a.cos(), 0.5 + r * a.sin(), 0.0, rng)
+                })
+                .collect();
+            strokes.push(pts);
+        }
+        "wave" => {
+            let periods = rng.random_range(2.0..4.0);
+            let amp = rng.random_range(0.1..0.25);
+            let pts: Vec<Point> = (0..=60)
+                .map(|k| {
+                    let t = k as f32 / 60.0;
+                    at(canvas, -0.2 + 1.4 * t, 0.5 + amp * (phase + TAU * periods * t).sin(), 0.0, rng)
+                })
+                .collect();
+            strokes.push(pts);
+        }
+        "check" => strokes.push(vec![
+            at(canvas, 0.2, 0.55, j, rng),
+            at(canvas, 0.4, 0.8, j, rng),
+            at(canvas, 0.85, 0.15, j, rng),
+        ]),
+        "diamond" => strokes.push(regular(canvas, 4, 0.4, std::f32::consts::FRAC_PI_2, rng)),
+        "flower" => {
+            let petals = rng.random_range(4..=7) as f32;
+            let pts: Vec<Point> = (0..=80)
+                .map(|k| {
+                    let a = TAU * k as f32 / 80.0;
+                    let r = 0.4 * (petals * a / 2.0 + phase).sin().abs().max(0.08);
+                    at(canvas, 0.5 + r * a.cos(), 0.5 + r * a.sin(), 0.0, rng)
+                })
+                .collect();
+            strokes.push(pts);
+        }
+        "infinity" => {
+            let pts: Vec<Point> = (0..=60)
+                .map(|k| {
+                    let a = TAU * k as f32 / 60.0;
+                    let d = 1.0 + a.sin().powi(2);
+                    at(canvas, 0.5 + 0.45 * a.cos() / d, 0.5 + 0.45 * a.sin() * a.cos() / d, 0.0, rng)
+                })
+                .collect();
+            strokes.push(pts);
+        }
+        "zigzag" => {
+            let n = rng.random_range(4..=8);
+            let amp = rng.random_range(0.1..0.3);
+            let pts: Vec<Point> = (0..=n)
+                .map(|k| {
+                    at(canvas, -0.2 + 1.4 * k as f32 / n as f32, 0.5 + if k % 2 == 0 { amp } else { -amp }, j, rng)
+                })
+                .collect();
+            strokes.push(pts);
+        }
+        "tree" => {
+            let c = [(0.5, 0.1), (0.2, 0.65), (0.8, 0.65), (0.5, 0.1)];
+            strokes.push(c.iter().map(|&(x, y)| at(canvas, x, y, j, rng)).collect());
+            strokes.push(vec![at(canvas, 0.5, 0.65, j / 2.0, rng), at(canvas, 0.5, 0.92, j / 2.0, rng)]);
+        }
+        "envelope" => {
+            let c = [(0.1, 0.25), (0.9, 0.25), (0.9, 0.75), (0.1, 0.75), (0.1, 0.25), (0.5, 0.55), (0.9, 0.25)];
+            strokes.push(c.iter().map(|&(x, y)| at(canvas, x, y, j, rng)).collect());
+        }
+        "sun" | "clock" | "target" => {
+            let r = rng.random_range(0.22..0.32);
+            strokes.push(regular(canvas, 20, r, phase, rng));
+            match shape {
+                "sun" => {
+                    for k in 0..rng.random_range(6..=10) {
+                        let a = phase + TAU * k as f32 / 8.0;
+                        let (c, s) = (a.cos(), a.sin());
+                        let inner = at(canvas, 0.5 + (r + 0.05) * c, 0.5 + (r + 0.05) * s, 0.0, rng);
+                        strokes.push(vec![inner, at(canvas, 0.5 + (r + 0.17) * c, 0.5 + (r + 0.17) * s, 0.0, rng)]);
+                    }
+                }
+                "clock" => {
+                    let (a, b) = (rng.random_range(0.0..TAU), rng.random_range(0.0..TAU));
+                    let hand = |t: f32, l: f32| (0.5 + l * r * t.cos(), 0.5 + l * r * t.sin());
+                    let (h1, h2) = (hand(a, 0.6), hand(b, 0.85));
+                    strokes.push(vec![
+                        at(canvas, h1.0, h1.1, 0.0, rng),
+                        at(canvas, 0.5, 0.5, 0.0, rng),
+                        at(canvas, h2.0, h2.1, 0.0, rng),
+                    ]);
+                }
+                _ => strokes.push(regular(canvas, 14, r * 0.45, phase, rng)),
+            }
+        }
+        "flag" => {
+            let c = [(0.25, 0.95), (0.25, 0.1), (0.8, 0.25), (0.25, 0.45)];
+            strokes.push(c.iter().map(|&(x, y)| at(canvas, x, y, j, rng)).collect());
+        }
+        "smiley" => {
+            strokes.push(regular(canvas, 24, 0.4, phase, rng));
+            strokes.push(vec![at(canvas, 0.38, 0.35, 0.0, rng), at(canvas, 0.38, 0.42, 0.0, rng)]);
+            strokes.push(vec![at(canvas, 0.62, 0.35, 0.0, rng), at(canvas, 0.62, 0.42, 0.0, rng)]);
+            let mouth: Vec<Point> = (0..=12)
+                .map(|k| {
+                    let a = 0.5 + 2.1 * k as f32 / 12.0;
+                    at(canvas, 0.5 + 0.24 * a.cos(), 0.5 + 0.22 * a.sin(), 0.0, rng)
+                })
+                .collect();
+            strokes.push(mouth);
+        }
+        "house" => {
+            let c = [(0.2, 0.45), (0.2, 0.9), (0.8, 0.9), (0.8, 0.45), (0.5, 0.1), (0.2, 0.45), (0.8, 0.45)];
+            strokes.push(c.iter().map(|&(x, y)| at(canvas, x, y, j, rng)).collect());
+        }
+        "hexagon" => strokes.push(regular(canvas, 6, 0.38, phase, rng)),
+        "bolt" => {
+            let c = [(0.6, 0.05), (0.3, 0.5), (0.55, 0.5), (0.35, 0.95), (0.75, 0.4), (0.5, 0.4), (0.7, 0.05)];
+            strokes.push(c.iter().map(|&(x, y)| at(canvas, x, y, j / 2.0, rng)).collect());
+        }
+        "cloud" => {
+            let pts: Vec<Point> = (0..=60)
+                .map(|k| {
+                    let a = TAU * k as f32 / 60.0;
+                    let r = 0.3 + 0.06 * (6.0 * a + phase).sin().abs();
+                    at(canvas, 0.5 + 1.3 * r * a.cos(), 0.5 + 0.8 * r * a.sin(), 0.0, rng)
+                })
+                .collect();
+            strokes.push(pts);
+        }
+        "cross" => {
+            strokes.push(vec![at(canvas, 0.5, 0.1, j, rng), at(canvas, 0.5, 0.9, j, rng)]);
+            strokes.push(vec![at(canvas, 0.1, 0.5, j, rng), at(canvas, 0.9, 0.5, j, rng)]);
+            strokes.push(regular(canvas, 4, 0.3, phase, rng));
+        }
+        "moon" => {
+            let pts: Vec<Point> = (0..=30)
+                .map(|k| {
+                    let a = 0.6 + (TAU - 1.2) * k as f32 / 30.0;
+                    at(canvas, 0.5 + 0.38 * a.cos(), 0.5 + 0.38 * a.sin(), 0.0, rng)
+                })
+                .chain((0..=30).map(|k| {
+                    let a = TAU - 0.9 - (TAU - 1.8) * k as f32 / 30.0;
+                    (
+                        canvas.width() as f32 / 2.0
+                            + 0.12 * canvas.height() as f32
+                            + 0.3 * canvas.height() as f32 * a.cos(),
+                        canvas.height() as f32 * (0.5 + 0.3 * a.sin()),
+                    )
+                }))
+                .collect();
+            strokes.push(pts);
+        }
+        _ => {
+            // "grid": a tic-tac-toe board.
+            for f in [0.35, 0.65] {
+                strokes.push(vec![at(canvas, f, 0.1, j, rng), at(canvas, f, 0.9, j, rng)]);
+                strokes.push(vec![at(canvas, 0.1, f, j, rng), at(canvas, 0.9, f, j, rng)]);
+            }
+        }
+    }
+    let rotation = Placement::new(1.0, 1.0, 0.0, rng.random_range(-20.0..20.0), (0.0, 0.0));
+    let (cx, cy) = (canvas.width() as f32 / 2.0, canvas.height() as f32 / 2.0);
+    for stroke in strokes {
+        let turned: Vec<Point> = stroke
+            .iter()
+            .map(|&(x, y)| {
+                let (u, v) = rotation.apply((x - cx, y - cy));
+                (u + cx, v + cy)
+            })
+            .collect();
+        polyline(canvas, &turned, radius);
+    }
+}
+
+/// Training scribbles: one to three smooth strokes through 5–10 random points.
+fn scribble(canvas: &mut Gray, rng: &mut ChaCha8Rng) {
+    let radius = canvas.height() as f32 * rng.random_range(0.02..0.06);
+    for _ in 0..rng.random_range(1..=3) {
+        let n = rng.random_range(5..=10);
+        let pts: Vec<Point> =
+            (0..n).map(|_| at(canvas, rng.random_range(0.05..0.95), rng.random_range(0.1..0.9), 0.0, rng)).collect();
+        polyline(canvas, &smooth(&pts, 8), radius);
+    }
+}
+
+/// Test scribbles, from another scribbler: a loopy cursive-like run of
+/// 3–8 loops along a line, or back-and-forth hatching.
+fn scribble_loops(canvas: &mut Gray, rng: &mut ChaCha8Rng) {
+    let radius = canvas.height() as f32 * rng.random_range(0.02..0.05);
+    if rng.random_bool(0.5) {
+        let loops = rng.random_range(3..=8) as f32;
+        let r = rng.random_range(0.08..0.16);
+        let pts: Vec<Point> = (0..=(loops as usize * 16))
+            .map(|k| {
+                let t = k as f32 / 16.0;
+                let x = 0.5 - 0.45 + 0.9 * t / loops + r * (TAU * t).cos() * 0.7;
+                at(canvas, x, 0.5 + r * (TAU * t).sin(), 0.0, rng)
+            })
+            .collect();
+        polyline(canvas, &pts, radius);
+    } else {
+        let lines = rng.random_range(4..=9);
+        let pts: Vec<Point> = (0..lines * 2)
+            .map(|k| {
+                let y = 0.15 + 0.7 * (k / 2) as f32 / lines as f32 + rng.random_range(-0.03..0.03);
+                let x = if k % 4 == 0 || k % 4 == 3 { 0.1 } else { 0.9 };
+                at(canvas, x + rng.random_range(-0.05..0.05), y, 0.0, rng)
+            })
+            .collect();
+        polyline(canvas, &pts, radius);
+    }
+}
+
+/// An MNIST digit (28×28 bytes) drawn again the way [`generate`] draws a
+/// non-digit: enlarged onto a canvas, a little slanted, rotated and
+/// stretched, its pen made thicker or thinner, then [`preprocess`]ed; so
+/// that the gate cannot tell digits from the rest by how they were drawn.
+pub fn redrawn_digit(image: &[u8], seed: u64, index: u64) -> Option<Pixels> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0xD1B5_4A32_D192_ED03).wrapping_add(index));
+    let side = rng.random_range(40..=64usize);
+    let mut canvas = Gray::filled(side, side, 0.0);
+    let s = side as f32 / 28.0;
+    let (sx, sy) = (s * rng.random_range(0.85..1.1), s * rng.random_range(0.9..1.1));
+    let place = Placement::new(sx, sy, rng.random_range(-10.0..10.0), rng.random_range(-10.0..10.0), (0.0, 0.0));
+    let centre = place.apply((14.0, 14.0));
+    let place = Placement { t: (side as f32 / 2.0 - centre.0, side as f32 / 2.0 - centre.1), ..place };
+    paste(&mut canvas, image, 28, 28, &place);
+    let radius = rng.random_range(0..=1usize);
+    if radius > 0 {
+        canvas = morph(&canvas, radius, rng.random_bool(0.6));
+    }
+    for _ in 0..rng.random_range(0..=2) {
+        canvas = blur(&canvas);
+    }
+    prepare(&canvas, &mut rng)
+}
+
+/// Brings the pen width, as it will be once the drawing is scaled into the
+/// 20-pixel box, to a random width within MNIST's range (what
+/// [`crate::preprocess::normalise_strokes`] would do at 8 times the
+/// resolution; done here on the small canvas, it leaves that step nothing to
+/// correct and costs far less).
+fn pen_in_range(canvas: &mut Gray, rng: &mut ChaCha8Rng) {
+    let wanted = rng.random_range(MIN_STROKE + 0.15..MAX_STROKE - 0.15);
+    for _ in 0..3 {
+        let (Some(bounds), Some(width)) = (ink_bounds(canvas, 0.0), stroke_width(canvas, 0.5)) else { return };
+        let per_box = BOX as f32 / bounds.width().max(bounds.height()) as f32;
+        if (MIN_STROKE + 0.05..=MAX_STROKE - 0.05).contains(&(width * per_box)) {
+            return;
+        }
+        let radius = ((wanted / per_box - width).abs() / 2.0).round().max(1.0) as usize;
+        let changed = morph(canvas, radius, wanted / per_box > width);
+        if stroke_width(&changed, 0.5).is_none() {
+            return;
+        }
+        *canvas = changed;
+    }
+}
+
+/// The canvas as a picture a user would bring (dark ink on white or white on
+/// black, at its size), then [`preprocess`]ed like any picture.
+fn prepare(canvas: &Gray, rng: &mut ChaCha8Rng) -> Option<Pixels> {
+    let mut canvas = canvas.clone();
+    pen_in_range(&mut canvas, rng);
+    let dark_on_white = rng.random_bool(0.7);
+    // Quantised to 8 bits, as a picture file would be.
+    let light = canvas.data().iter().map(|&v| {
+        let ink = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        f32::from(if dark_on_white { 255 - ink } else { ink }) / 255.0
+    });
+    preprocess(&Gray::new(canvas.width(), canvas.height(), light.collect())?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reject::glyphs::train_fonts;
+
+    #[test]
+    fn every_category_makes_seeded_mnist_style_pictures() {
+        let fonts = train_fonts();
+        for category in Category::REJECTED.into_iter().chain([Category::Ambiguous]) {
+            let a = generate(&fonts, Split::Train, category, 7, 3).expect("a picture");
+            let b = generate(&fonts, Split::Train, category, 7, 3).expect("a picture");
+            assert_eq!(a.pixels, b.pixels, "{category:?}: same seed, same picture");
+            let ink: f32 = a.pixels.iter().sum();
+            assert!(ink > 10.0, "{category:?} ({}): only {ink} ink", a.label);
+            assert!(a.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+            let c = generate(&fonts, Split::Test, category, 7, 3).expect("a picture");
+            assert_ne!(a.pixels, c.pixels, "{category:?}: the splits use other streams");
+        }
+    }
+
+    #[test]
+    fn letters_leave_the_ambiguous_ones_out() {
+        let fonts = train_fonts();
+        let many = generate_many(&fonts, Split::Train, &[Category::Letter], 1, 200);
+        assert!(many.len() >= 190);
+        assert!(many.iter().all(|n| !n.label.chars().any(is_ambiguous)), "an ambiguous letter was drawn");
+    }
+}

@@ -28,7 +28,7 @@ fn matmul(c: &mut Criterion) {
         let mut out = vec![0.0; m * n];
         group.throughput(Throughput::Elements((2 * m * n * k) as u64));
         group.bench_function(name, |bench| {
-            bench.iter(|| kernels::matmul(m, n, k, &a, ta, &b, tb, &mut out, false));
+            bench.iter(|| kernels::Gemm { m, n, k, a: ta, b: tb, accumulate: false }.run(&a, &b, &mut out));
         });
     }
     group.finish();

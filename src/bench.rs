@@ -5,7 +5,7 @@
 //! `keras_reference.py`, so the numbers can be compared side by side.
 
 use crate::data::{shuffle_indices, Mnist};
-use crate::kernels::{matmul, Transpose};
+use crate::kernels::Gemm;
 use crate::layers::{Layer, Mode};
 use crate::loss::{softmax_rows, Loss};
 use crate::model::{ModelSpec, Sequential};
@@ -184,7 +184,7 @@ pub fn gemm_gflops(n: usize) -> f64 {
     let mut c = vec![0.0; n * n];
     let mut run = || {
         let start = Instant::now();
-        matmul(n, n, n, a.data(), Transpose::No, a.data(), Transpose::No, &mut c, false);
+        Gemm::new(n, n, n).run(a.data(), a.data(), &mut c);
         start.elapsed().as_secs_f64()
     };
     run();

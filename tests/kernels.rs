@@ -44,7 +44,7 @@ proptest! {
         let (a_in, ta_flag) = if ta { (transpose(&a, m, k), Transpose::Yes) } else { (a, Transpose::No) };
         let (b_in, tb_flag) = if tb { (transpose(&b, k, n), Transpose::Yes) } else { (b, Transpose::No) };
         let mut got = start;
-        kernels::matmul(m, n, k, &a_in, ta_flag, &b_in, tb_flag, &mut got, acc);
+        kernels::Gemm { m, n, k, a: ta_flag, b: tb_flag, accumulate: acc }.run(&a_in, &b_in, &mut got);
         assert_all_close(&got, &want, "matmul");
     }
 
@@ -86,12 +86,12 @@ proptest! {
     #[test]
     fn blocked_convolution_matches_definition(
         batch in 1usize..7, h in 1usize..9, w in 1usize..9, c in 1usize..4, oc in 1usize..5,
-        k in 1usize..4, stride in 1usize..3, images in 1usize..4, per_group in 1usize..3, transposed: bool, seed: u64,
+        k in 1usize..4, stride in 1usize..3, images in 1usize..4, per_group in 1usize..3, seed: u64,
     ) {
         prop_assume!(k <= h && k <= w);
         let (oh, ow) = ((h - k) / stride + 1, (w - k) / stride + 1);
         let g = ConvGeometry { h, w, c, k, stride, pad_top: 0, pad_left: 0, oh, ow };
-        let blocking = kernels::Blocking { images, blocks_per_group: per_group, transposed_weight_grad: transposed };
+        let blocking = kernels::Blocking { images, blocks_per_group: per_group };
         let x = random_vec(batch * h * w * c, seed);
         let weight = random_vec(oc * g.patch_len(), seed ^ 1);
         let bias = random_vec(oc, seed ^ 2);
@@ -122,7 +122,7 @@ proptest! {
     #[test]
     fn fused_convolution_matches_the_layers_one_by_one(
         batch in 1usize..6, h in 2usize..10, w in 2usize..10, c in 1usize..4, oc in 1usize..6,
-        k in 1usize..4, images in 1usize..4, per_group in 1usize..3, transposed: bool,
+        k in 1usize..4, images in 1usize..4, per_group in 1usize..3,
         relu: bool, pool: bool, first_layer: bool, ties: bool, seed: u64,
     ) {
         prop_assume!(k < h && k < w);
@@ -130,7 +130,7 @@ proptest! {
         prop_assume!(!pool || (oh >= 2 && ow >= 2));
         let g = ConvGeometry { h, w, c, k, stride: 1, pad_top: 0, pad_left: 0, oh, ow };
         let pg = PoolGeometry { h: oh, w: ow, c: oc, size: 2, stride: 2, oh: oh / 2, ow: ow / 2 };
-        let blocking = kernels::Blocking { images, blocks_per_group: per_group, transposed_weight_grad: transposed };
+        let blocking = kernels::Blocking { images, blocks_per_group: per_group };
         let epilogue = kernels::Epilogue { relu, max_pool_2x2: pool };
         // With `ties`, small whole numbers: exact sums, so equal maxima in many windows.
         let values = |n: usize, s: u64| -> Vec<f32> {
@@ -171,7 +171,7 @@ proptest! {
     #[test]
     fn direct_first_layer_convolution_matches_definition(
         batch in 1usize..5, h in 3usize..14, w in 3usize..14, k in 1usize..6, oc_index in 0usize..4,
-        images in 1usize..4, transposed: bool, relu: bool, first_layer: bool, seed: u64,
+        images in 1usize..4, relu: bool, first_layer: bool, seed: u64,
     ) {
         prop_assume!(k <= h && k <= w);
         let oc = [8, 16, 24, 32][oc_index];
@@ -182,7 +182,7 @@ proptest! {
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
             prop_assert_eq!(kernels::direct::supported(&g, oc), k == 3 || k == 5);
         }
-        let blocking = kernels::Blocking { images, blocks_per_group: 2, transposed_weight_grad: transposed };
+        let blocking = kernels::Blocking { images, blocks_per_group: 2 };
         let epilogue = kernels::Epilogue { relu, max_pool_2x2: false };
         let x = random_vec(batch * h * w, seed);
         let weight = random_vec(oc * k * k, seed ^ 1);

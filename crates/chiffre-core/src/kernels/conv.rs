@@ -19,7 +19,7 @@
 //! number of threads.
 
 use super::direct;
-use super::gemm::{matmul_serial, Transpose};
+use super::gemm::Gemm;
 use super::im2col::{col2im_serial, im2col_serial, ConvGeometry};
 use super::pool::{max_pool_2x2_route_backward, max_pool_2x2_route_forward, relu_grad, PoolGeometry};
 use crate::par::prelude::*;
@@ -41,15 +41,6 @@ pub struct Blocking {
     pub images: usize,
     /// Blocks per group (at least 1).
     pub blocks_per_group: usize,
-    /// Whether each group sums `dWᵀ [k·k·C, OC]` rather than `dW [OC, k·k·C]`
-    /// (transposed when the partials are added up): the same product, in
-    /// the orientation the GEMM runs faster for every preset's layers
-    /// (single-thread, one block, 2026-12-02: the second convolutions of
-    /// `fast` and `cnn` 42–45 against 50–60 µs and 83–85 against 99 µs, the
-    /// third 108–110 against 117 µs; first layers the same or several times
-    /// faster, their output being `OC` wide and only 9 or 25 rows tall). In
-    /// whole training steps the gain was within this machine's noise.
-    pub transposed_weight_grad: bool,
 }
 
 impl Blocking {
@@ -59,7 +50,7 @@ impl Blocking {
         let row_bytes = (g.patch_len() + oc).max(1) * std::mem::size_of::<f32>();
         let rows = BLOCK_BYTES / row_bytes;
         let images = (rows / (g.oh * g.ow).max(1)).max(1);
-        Blocking { images, blocks_per_group: GROUP_IMAGES.div_ceil(images), transposed_weight_grad: true }
+        Blocking { images, blocks_per_group: GROUP_IMAGES.div_ceil(images) }
     }
 }
 
@@ -214,7 +205,7 @@ fn conv_bias(
     // col[rows, k·k·C] = the window under the kernel at each output pixel
     im2col_serial(x, g, col);
     // out = col · W[OC, k·k·C]ᵀ + b
-    matmul_serial(rows, oc, k, col, Transpose::No, weight, Transpose::Yes, out, false);
+    Gemm::new(rows, oc, k).b_transposed().run_serial(col, weight, out);
     for row in out.chunks_exact_mut(oc) {
         if relu {
             row.iter_mut().zip(bias).for_each(|(y, b)| *y = (*y + b).max(0.0));
@@ -338,13 +329,13 @@ pub fn conv_backward_fused(
             let col = grown(&mut s.col, rows * k);
             // col = im2col(x), as in forward
             im2col_serial(x, g, col);
-            block_weight_grad(col, dz, oc, k, &mut part[..oc * k], accumulate, blocking.transposed_weight_grad);
+            block_weight_grad(col, dz, oc, k, &mut part[..oc * k], accumulate);
             // from z = … + b:  db[OC] (+)= Σ_rows dz
             block_bias_grad(dz, &mut part[oc * k..], accumulate);
             if let Some(dx) = dx {
                 let dcol = grown(&mut s.dcol, rows * k);
                 // from z = col·Wᵀ:  dcol[rows, k·k·C] = dz[rows, OC] · W[OC, k·k·C]
-                matmul_serial(rows, k, oc, dz, Transpose::No, weight, Transpose::No, dcol, false);
+                Gemm::new(rows, k, oc).run_serial(dz, weight, dcol);
                 // from col = im2col(x):  dx = col2im(dcol)
                 col2im_serial(dcol, g, dx);
             }
@@ -371,30 +362,25 @@ pub fn conv_backward_fused(
     // The groups' partial sums, added in group order.
     for part in partials.chunks_exact(part) {
         let (dw, db) = part.split_at(oc * k);
-        if blocking.transposed_weight_grad {
-            // dw holds dWᵀ [k·k·C, OC]
-            for (t, row) in dw.chunks_exact(oc).enumerate() {
-                row.iter().enumerate().for_each(|(o, p)| dweight[o * k + t] += p);
-            }
-        } else {
-            dweight.iter_mut().zip(dw).for_each(|(d, p)| *d += p);
+        // dw holds dWᵀ [k·k·C, OC]
+        for (t, row) in dw.chunks_exact(oc).enumerate() {
+            row.iter().enumerate().for_each(|(o, p)| dweight[o * k + t] += p);
         }
         dbias.iter_mut().zip(db).for_each(|(d, p)| *d += p);
     }
 }
 
 /// One block's share of the weight gradient, written into (or, with
-/// `accumulate`, added to) its group's `dw`, stored `[OC, k·k·C]`, or
-/// `[k·k·C, OC]` when `transposed`.
-fn block_weight_grad(col: &[f32], dz: &[f32], oc: usize, k: usize, dw: &mut [f32], accumulate: bool, transposed: bool) {
+/// `accumulate`, added to) its group's `dw`, stored transposed, `[k·k·C, OC]`:
+/// the orientation the GEMM runs faster for every preset's layers
+/// (single-thread, one block, 2026-12-02: the second convolutions of `fast`
+/// and `cnn` 42–45 against 50–60 µs and 83–85 against 99 µs, the third
+/// 108–110 against 117 µs; first layers the same or several times faster,
+/// their output being `OC` wide and only 9 or 25 rows tall).
+fn block_weight_grad(col: &[f32], dz: &[f32], oc: usize, k: usize, dw: &mut [f32], accumulate: bool) {
     let rows = dz.len() / oc;
-    if transposed {
-        // from z = col·Wᵀ:  dWᵀ[k·k·C, OC] (+)= col[rows, k·k·C]ᵀ · dz[rows, OC]
-        matmul_serial(k, oc, rows, col, Transpose::Yes, dz, Transpose::No, dw, accumulate);
-    } else {
-        // from z = col·Wᵀ:  dW[OC, k·k·C] (+)= dz[rows, OC]ᵀ · col[rows, k·k·C]
-        matmul_serial(oc, k, rows, dz, Transpose::Yes, col, Transpose::No, dw, accumulate);
-    }
+    // from z = col·Wᵀ:  dWᵀ[k·k·C, OC] (+)= col[rows, k·k·C]ᵀ · dz[rows, OC]
+    Gemm::new(k, oc, rows).a_transposed().accumulating(accumulate).run_serial(col, dz, dw);
 }
 
 /// One block's share of the bias gradient: `db[OC] (+)= Σ_rows dz`.

@@ -18,90 +18,105 @@ pub enum Transpose {
     Yes,
 }
 
-/// `c = a · b` (or `c += a · b` when `accumulate`), all row-major.
+/// A matrix product, described by name: `c = op(a) · op(b)`, or
+/// `c += op(a) · op(b)` when `accumulate`; every matrix row-major.
 ///
-/// * `a` is `m × k`; with `Transpose::Yes` it is stored as `k × m`.
-/// * `b` is `k × n`; with `Transpose::Yes` it is stored as `n × k`.
+/// * `op(a)` is `m × k`: `a` is stored `m × k`, or `k × m` when `a` is
+///   [`Transpose::Yes`];
+/// * `op(b)` is `k × n`: `b` is stored `k × n`, or `n × k` when `b` is
+///   [`Transpose::Yes`];
 /// * `c` is `m × n`.
 ///
-/// Runs on the current rayon pool. The split is over blocks of `c`, never over
-/// `k`, so the result is the same for a given thread count.
-///
-/// # Panics
-/// When a slice is shorter than its stated shape (a programming error).
-#[allow(clippy::too_many_arguments)]
-pub fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    ta: Transpose,
-    b: &[f32],
-    tb: Transpose,
-    c: &mut [f32],
-    accumulate: bool,
-) {
-    let threads = crate::par::current_num_threads();
-    matmul_on(m, n, k, a, ta, b, tb, c, accumulate, threads);
+/// ```
+/// use chiffre_core::kernels::Gemm;
+/// // [1 2; 3 4] · [5; 6] = [17; 39]
+/// let mut c = [0.0; 2];
+/// Gemm::new(2, 1, 2).run(&[1.0, 2.0, 3.0, 4.0], &[5.0, 6.0], &mut c);
+/// assert_eq!(c, [17.0, 39.0]);
+/// // The same with b stored as a row, transposed: and added to c.
+/// Gemm::new(2, 1, 2).b_transposed().accumulating(true).run(&[1.0, 2.0, 3.0, 4.0], &[5.0, 6.0], &mut c);
+/// assert_eq!(c, [34.0, 78.0]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gemm {
+    /// Rows of `c`.
+    pub m: usize,
+    /// Columns of `c`.
+    pub n: usize,
+    /// The inner dimension, summed over.
+    pub k: usize,
+    /// How `a` is stored.
+    pub a: Transpose,
+    /// How `b` is stored.
+    pub b: Transpose,
+    /// Add the product to `c` instead of overwriting it.
+    pub accumulate: bool,
 }
 
-/// [`matmul`] on the calling thread only: for kernels that are already
-/// parallel over blocks of a batch, so that thread pools never nest.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_serial(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    ta: Transpose,
-    b: &[f32],
-    tb: Transpose,
-    c: &mut [f32],
-    accumulate: bool,
-) {
-    matmul_on(m, n, k, a, ta, b, tb, c, accumulate, 1);
-}
-
-/// [`matmul`] on `threads` threads of the current pool (1 inside an already
-/// parallel loop, so that thread pools never nest).
-#[allow(clippy::too_many_arguments)]
-fn matmul_on(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    ta: Transpose,
-    b: &[f32],
-    tb: Transpose,
-    c: &mut [f32],
-    accumulate: bool,
-    threads: usize,
-) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
+impl Gemm {
+    /// `c[m × n] = a[m × k] · b[k × n]`, both stored as used, `c` overwritten.
+    pub fn new(m: usize, n: usize, k: usize) -> Self {
+        Gemm { m, n, k, a: Transpose::No, b: Transpose::No, accumulate: false }
     }
-    if k == 0 {
-        if !accumulate {
-            c[..m * n].fill(0.0);
+
+    /// `a` is stored `k × m` and used transposed.
+    pub fn a_transposed(self) -> Self {
+        Gemm { a: Transpose::Yes, ..self }
+    }
+
+    /// `b` is stored `n × k` and used transposed.
+    pub fn b_transposed(self) -> Self {
+        Gemm { b: Transpose::Yes, ..self }
+    }
+
+    /// Adds the product to `c` when `accumulate` (else overwrites `c`).
+    pub fn accumulating(self, accumulate: bool) -> Self {
+        Gemm { accumulate, ..self }
+    }
+
+    /// Runs on the current thread pool. The split is over blocks of `c`,
+    /// never over `k`, so the result is the same for a given thread count.
+    ///
+    /// # Panics
+    /// When a slice is shorter than its stated shape (a programming error).
+    pub fn run(self, a: &[f32], b: &[f32], c: &mut [f32]) {
+        self.run_on(a, b, c, crate::par::current_num_threads());
+    }
+
+    /// [`Gemm::run`] on the calling thread only: for kernels that are
+    /// already parallel over blocks of a batch, so that thread pools never nest.
+    pub fn run_serial(self, a: &[f32], b: &[f32], c: &mut [f32]) {
+        self.run_on(a, b, c, 1);
+    }
+
+    /// The product on `threads` threads of the current pool.
+    fn run_on(self, a: &[f32], b: &[f32], c: &mut [f32], threads: usize) {
+        let Gemm { m, n, k, a: ta, b: tb, accumulate } = self;
+        assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+        if m == 0 || n == 0 {
+            return;
         }
-        return;
+        if k == 0 {
+            if !accumulate {
+                c[..m * n].fill(0.0);
+            }
+            return;
+        }
+        // (row stride, column stride) of each operand, in elements.
+        let (a_rs, a_cs) = match ta {
+            Transpose::No => (k as isize, 1),
+            Transpose::Yes => (1, m as isize),
+        };
+        let (b_rs, b_cs) = match tb {
+            Transpose::No => (n as isize, 1),
+            Transpose::Yes => (1, k as isize),
+        };
+        let strides = Strides { a: (a_rs, a_cs), b: (b_rs, b_cs), c: (n as isize, 1) };
+        product(self, a, b, c, strides, threads);
     }
-    // (row stride, column stride) of each operand, in elements.
-    let (a_rs, a_cs) = match ta {
-        Transpose::No => (k as isize, 1),
-        Transpose::Yes => (1, m as isize),
-    };
-    let (b_rs, b_cs) = match tb {
-        Transpose::No => (n as isize, 1),
-        Transpose::Yes => (1, k as isize),
-    };
-    let beta = if accumulate { 1.0 } else { 0.0 };
-    let strides = Strides { a: (a_rs, a_cs), b: (b_rs, b_cs), c: (n as isize, 1) };
-    product(m, n, k, a, b, c, beta, strides, threads);
 }
 
-/// (row stride, column stride) of each operand of [`product`], in elements.
+/// (row stride, column stride) of each operand of `product`, in elements.
 #[derive(Clone, Copy)]
 struct Strides {
     a: (isize, isize),
@@ -109,11 +124,11 @@ struct Strides {
     c: (isize, isize),
 }
 
-/// `c = a · b + beta · c` through `gemm` (its AVX-512 kernels), on `threads`
+/// The product `g` through `gemm` (its AVX-512 kernels), on `threads`
 /// threads of the rayon pool.
 #[cfg(not(target_arch = "wasm32"))]
-#[allow(clippy::too_many_arguments)]
-fn product(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32], beta: f32, s: Strides, threads: usize) {
+fn product(g: Gemm, a: &[f32], b: &[f32], c: &mut [f32], s: Strides, threads: usize) {
+    let (m, n, k, beta) = (g.m, g.n, g.k, if g.accumulate { 1.0 } else { 0.0 });
     #[cfg(feature = "parallel")]
     let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     #[cfg(not(feature = "parallel"))]
@@ -148,11 +163,11 @@ fn product(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32], be
     }
 }
 
-/// `c = a · b + beta · c` through `matrixmultiply`, whose sgemm has a
-/// WebAssembly SIMD128 kernel; single-threaded (WebAssembly has no threads).
+/// The product `g` through `matrixmultiply`, whose sgemm has a WebAssembly
+/// SIMD128 kernel; single-threaded (WebAssembly has no threads).
 #[cfg(target_arch = "wasm32")]
-#[allow(clippy::too_many_arguments)]
-fn product(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32], beta: f32, s: Strides, _threads: usize) {
+fn product(g: Gemm, a: &[f32], b: &[f32], c: &mut [f32], s: Strides, _threads: usize) {
+    let (m, n, k, beta) = (g.m, g.n, g.k, if g.accumulate { 1.0 } else { 0.0 });
     // SAFETY: the caller checked that every index the strides reach is in
     // bounds; `c` does not alias `a` or `b` (it is a distinct &mut).
     unsafe {
@@ -187,13 +202,13 @@ pub const REDUCE_CHUNK: usize = 2048;
 pub fn matmul_reduce_rows(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32], workspace: &mut Vec<f32>) {
     let chunks = k.div_ceil(REDUCE_CHUNK);
     if chunks <= 1 {
-        return matmul(m, n, k, a, Transpose::Yes, b, Transpose::No, c, false);
+        return Gemm::new(m, n, k).a_transposed().run(a, b, c);
     }
     workspace.resize(chunks * m * n, 0.0);
     workspace.par_chunks_mut(m * n).enumerate().for_each(|(i, part)| {
         let (k0, k1) = (i * REDUCE_CHUNK, ((i + 1) * REDUCE_CHUNK).min(k));
         let (a, b) = (&a[k0 * m..k1 * m], &b[k0 * n..k1 * n]);
-        matmul_serial(m, n, k1 - k0, a, Transpose::Yes, b, Transpose::No, part, false);
+        Gemm::new(m, n, k1 - k0).a_transposed().run_serial(a, b, part);
     });
     let c = &mut c[..m * n];
     c.fill(0.0);

@@ -20,6 +20,6 @@ pub use conv::{
     conv_backward, conv_backward_fused, conv_forward, conv_forward_fused, Blocking, ConvGrads, Epilogue, BLOCK_BYTES,
     GROUP_IMAGES,
 };
-pub use gemm::{add_bias_rows, matmul, matmul_reduce_rows, matmul_serial, sum_rows, Transpose, REDUCE_CHUNK};
+pub use gemm::{add_bias_rows, matmul_reduce_rows, sum_rows, Gemm, Transpose, REDUCE_CHUNK};
 pub use im2col::{col2im, col2im_serial, im2col, im2col_serial, ConvGeometry};
 pub use pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, relu_grad, PoolGeometry};

@@ -5,7 +5,7 @@
 //! Shapes: input `x [B, I]`, weight `W [O, I]`, bias `b [O]`, output `y [B, O]`.
 
 use super::{resize_batch, Init, Layer, Mode, Param};
-use crate::kernels::{add_bias_rows, matmul, matmul_reduce_rows, sum_rows, Transpose};
+use crate::kernels::{add_bias_rows, matmul_reduce_rows, sum_rows, Gemm};
 use crate::tensor::Tensor;
 use rand_chacha::ChaCha8Rng;
 
@@ -62,7 +62,7 @@ impl Layer for Dense {
         let (batch, i, o) = (x.batch(), self.inputs, self.units());
         resize_batch(y, batch, &self.out_shape);
         // y[B,O] = x[B,I] · W[O,I]ᵀ
-        matmul(batch, o, i, x.data(), Transpose::No, self.weight.value.data(), Transpose::Yes, y.data_mut(), false);
+        Gemm::new(batch, o, i).b_transposed().run(x.data(), self.weight.value.data(), y.data_mut());
         // y += b (broadcast over the batch)
         add_bias_rows(y.data_mut(), self.bias.value.data());
     }
@@ -76,17 +76,7 @@ impl Layer for Dense {
         if let Some(dx) = dx {
             resize_batch(dx, batch, &[i]);
             // from y = x·Wᵀ:  dx[B,I] = dy[B,O] · W[O,I]
-            matmul(
-                batch,
-                i,
-                o,
-                dy.data(),
-                Transpose::No,
-                self.weight.value.data(),
-                Transpose::No,
-                dx.data_mut(),
-                false,
-            );
+            Gemm::new(batch, i, o).run(dy.data(), self.weight.value.data(), dx.data_mut());
         }
     }
 

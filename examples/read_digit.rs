@@ -42,7 +42,7 @@ fn read(picture: &str, model_path: &str) -> Result<(), Box<dyn std::error::Error
 
     // Or step by step: the 28×28 input the network sees, then the network.
     let pixels = preprocess(&image).map_err(|e| e.in_file(picture.as_ref()))?;
-    let again = model.predict_pixels(&pixels);
+    let again = model.predict_pixels(&pixels)?;
     let ink = pixels.iter().filter(|&&v| v > 0.5).count();
     println!("  step by step: {} (the network saw 28×28 pixels, {ink} of them ink)", again.digit);
     Ok(())

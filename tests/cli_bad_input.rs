@@ -428,3 +428,21 @@ fn every_numeric_flag_names_itself_and_its_range() {
         }
     }
 }
+
+#[test]
+fn flags_that_do_not_apply_to_the_chosen_rule_are_refused() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--momentum", "0.9"], &["--momentum applies to --optimizer sgd only", "rmsprop"]),
+        (&["--optimizer", "adam", "--momentum", "0.9"], &["--momentum", "--optimizer adam"]),
+        (&["--optimizer", "sgd", "--betas", "0.8,0.9"], &["--betas applies to --optimizer adam and adamw only"]),
+        (&["--optimizer", "adam", "--weight-decay", "0.1"], &["--weight-decay applies to --optimizer adamw only"]),
+        (&["--step-gamma", "0.5"], &["--step-every and --step-gamma apply to --schedule step only"]),
+        (&["--schedule", "step", "--step-gamma", "2"], &["--step-gamma", "gamma must be in (0, 1], got 2"]),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path());
+    let out = tmp.path().join("m.safetensors");
+    for (flags, parts) in cases {
+        train_fails(&data, &out, &[QUICK, flags].concat(), parts);
+    }
+}

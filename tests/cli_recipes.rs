@@ -169,3 +169,16 @@ fn eval_and_predict_average_an_ensemble() {
         assert!((sum - 1.0).abs() < 1e-4, "{line}");
     }
 }
+
+#[test]
+fn no_augment_turns_off_the_augmentation_a_preset_turns_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("m.safetensors");
+    let quick = ["--epochs", "1", "--limit", "256", "--test-limit", "100", "--threads", "1"];
+    let with = train(&mnist_dir(), &model, &[&["--preset", "best"][..], &quick].concat());
+    with.assert_ok();
+    assert!(with.stdout.contains(", augmented"), "best augments:\n{}", with.describe());
+    let without = train(&mnist_dir(), &model, &[&["--preset", "best", "--no-augment"][..], &quick].concat());
+    without.assert_ok();
+    assert!(!without.stdout.contains("augmented"), "--no-augment:\n{}", without.describe());
+}

@@ -109,6 +109,7 @@ fn score(model: &mut Model, test: &Dataset, picture: &NumberPicture, name: &str)
         picture.digits.iter().map(|&i| std::array::from_fn(|j| f32::from(test.image(i)[j]) / 255.0)).collect();
     let single_wrong = model
         .predict_batch(&singles)
+        .expect("the scores are numbers")
         .iter()
         .zip(&picture.digits)
         .filter(|(p, &i)| p.digit != usize::from(test.labels[i]))

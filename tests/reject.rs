@@ -73,17 +73,17 @@ fn a_fitted_gate_rejects_non_digits_keeps_digits_and_is_stored() {
     model.set_reject(Some(reject));
     assert_eq!(model.reject_threshold(), Some(threshold));
     let digits = pixels_of(&mnist().test, &(0..500).collect::<Vec<_>>());
-    let read = model.predict_batch(&digits);
+    let read = model.predict_batch(&digits).expect("the scores are numbers");
     let kept = 1.0 - share(&read, threshold);
     let fonts = test_fonts();
     let others: Vec<Pixels> =
         generate_many(&fonts, Split::Test, &Category::REJECTED, 11, 200).into_iter().map(|n| n.pixels).collect();
-    let refused = share(&model.predict_batch(&others), threshold);
+    let refused = share(&model.predict_batch(&others).expect("the scores are numbers"), threshold);
     println!("kept {kept:.3} of 500 test digits, refused {refused:.3} of {} non-digits", others.len());
     assert!(kept >= 0.97, "only {kept:.3} of the test digits kept");
     // A reader of one epoch on a third of MNIST: a weaker gate than `chiffre train`'s (see bench/reject.sh).
     assert!(refused >= 0.65, "only {refused:.3} of the non-digits refused at the default threshold");
-    let refused_at_half = share(&model.predict_batch(&others), 0.5);
+    let refused_at_half = share(&model.predict_batch(&others).expect("the scores are numbers"), 0.5);
     assert!(refused_at_half >= 0.75, "only {refused_at_half:.3} of the non-digits refused at 0.5");
     for p in &read {
         assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
@@ -100,7 +100,7 @@ fn a_fitted_gate_rejects_non_digits_keeps_digits_and_is_stored() {
     let mut back = Model::load(&with).expect("load");
     assert_eq!(back.reject_threshold(), Some(threshold));
     assert_eq!(back.temperature(), model.temperature());
-    for (a, b) in back.predict_batch(&digits[..50]).iter().zip(&read) {
+    for (a, b) in back.predict_batch(&digits[..50]).expect("the scores are numbers").iter().zip(&read) {
         // The same numbers but for the order of some sums (batches of another size).
         assert_eq!(a.digit, b.digit);
         assert!((a.confidence - b.confidence).abs() < 1e-5 && (a.digit_probability - b.digit_probability).abs() < 1e-5);
@@ -108,7 +108,7 @@ fn a_fitted_gate_rejects_non_digits_keeps_digits_and_is_stored() {
     let mut old = Model::load(&without).expect("an old file loads");
     assert_eq!(old.reject_threshold(), None);
     assert_eq!(old.temperature(), 1.0);
-    let old_read = old.predict_batch(&others[..20]);
+    let old_read = old.predict_batch(&others[..20]).expect("the scores are numbers");
     assert!(old_read.iter().all(|p| p.digit_probability == 1.0 && p.is_digit(threshold)));
     assert!(load(&without).expect("load").reject.is_none());
     println!("in {:.1} s", start.elapsed().as_secs_f64());
@@ -154,7 +154,7 @@ fn ece(logits: &[f32], labels: &[u8], t: f32) -> f64 {
         .chunks_exact(10)
         .zip(labels)
         .map(|(row, &l)| {
-            let p = Prediction::from_calibrated_logits(row, t, 1.0);
+            let p = Prediction::from_calibrated_logits(row, t, 1.0).expect("the scores are numbers");
             (p.confidence, p.digit == l as usize)
         })
         .collect();
@@ -278,10 +278,10 @@ fn measurements() {
     let mut model = Model::from_network(network).expect("28×28");
     model.set_reject(Some(reject));
     let threshold = model.reject_threshold().expect("a threshold");
-    let read_mnist = model.predict_batch(&mnist_pixels);
-    let read_users = model.predict_batch(&user_pixels);
-    let read_neg = model.predict_batch(&negative_pixels);
-    let read_amb = model.predict_batch(&ambiguous_pixels);
+    let read_mnist = model.predict_batch(&mnist_pixels).expect("the scores are numbers");
+    let read_users = model.predict_batch(&user_pixels).expect("the scores are numbers");
+    let read_neg = model.predict_batch(&negative_pixels).expect("the scores are numbers");
+    let read_amb = model.predict_batch(&ambiguous_pixels).expect("the scores are numbers");
 
     println!("\nMNIST test accuracy {accuracy:.4} (the gate is beside the network: its argmax, hence accuracy, is unchanged)");
     let accepted_correct =
@@ -367,7 +367,7 @@ fn measurements() {
     let maha = Mahalanobis::fit(&train_features, &train_labels, width);
     let mahalanobis = |f: &[f32]| f.chunks_exact(width).map(|r| -maha.score(r)).collect::<Vec<_>>();
     let gate = |p: &[Prediction]| p.iter().map(|p| f64::from(p.digit_probability)).collect::<Vec<_>>();
-    let read_train = model.predict_batch(&train_pixels);
+    let read_train = model.predict_batch(&train_pixels).expect("the scores are numbers");
     for (name, reference, sets) in [
         (
             "largest softmax probability",

@@ -107,7 +107,8 @@ fn a_picture_is_read_with_boxes_in_its_own_pixels() {
         let ink = (100..500).contains(&y) && ((300..360).contains(&x) || (1500..1560).contains(&x));
         Luma([if ink { 10 } else { 240 }])
     });
-    let mut read = |inputs: &[Pixels]| inputs.iter().map(|_| Prediction::from_logits(&[0.0, 1.0])).collect::<Vec<_>>();
+    let mut read =
+        |inputs: &[Pixels]| inputs.iter().map(|_| Prediction::from_logits(&[0.0, 1.0])).collect::<Result<Vec<_>, _>>();
     let reading = read_picture(&DynamicImage::ImageLuma8(paper), &mut read, 0.5).unwrap();
     let boxes: Vec<[u32; 4]> = reading.digits().map(|d| d.bounds).collect();
     assert_eq!(boxes.len(), 2, "{boxes:?}");

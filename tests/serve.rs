@@ -61,7 +61,7 @@ fn mnist_test_digits_are_read_as_chiffre_predict_reads_them() {
         // The same preprocessing and the same network as `chiffre predict`.
         let image = chiffre::preprocess::decode_bytes(&bytes, "digit").expect("a PNG");
         let seen = chiffre::preprocess::preprocess(&image).expect("a digit");
-        let expected = library.predict_pixels(&seen);
+        let expected = library.predict_pixels(&seen).expect("the scores are numbers");
         assert_eq!(floats(&json["input"]), seen.to_vec(), "digit {i}: the input differs from preprocess()");
         assert_eq!(json["digit"].as_u64(), Some(expected.digit as u64), "digit {i}");
         let diff = floats(&json["probabilities"])

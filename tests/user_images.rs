@@ -48,7 +48,7 @@ fn trained_cnn() -> Model {
 }
 
 fn accuracy(model: &mut Model, inputs: &[Pixels], labels: &[u8]) -> f64 {
-    let predictions = model.predict_batch(inputs);
+    let predictions = model.predict_batch(inputs).expect("the scores are numbers");
     let correct = predictions.iter().zip(labels).filter(|(p, &l)| p.digit == l as usize).count();
     correct as f64 / labels.len() as f64
 }
@@ -145,7 +145,7 @@ fn saved_models_read_user_pictures() {
     let mut models: Vec<Model> = paths.iter().map(|p| Model::load(p).unwrap()).collect();
     let mut each = Vec::new();
     for (model, path) in models.iter_mut().zip(&paths) {
-        let predictions = model.predict_batch(&pictures);
+        let predictions = model.predict_batch(&pictures).expect("the scores are numbers");
         let correct = predictions.iter().zip(&all_labels).filter(|(p, &l)| p.digit == l as usize).count();
         println!("{path}: {:.4} of {} user pictures", correct as f64 / all_labels.len() as f64, all_labels.len());
         each.push(predictions);

@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
         }
         // A stand-in network that reads every input as a 1, half sure.
         let mut read = |inputs: &[[f32; 784]]| {
-            inputs.iter().map(|_| chiffre::Prediction::from_logits(&[0.0, 0.0])).collect::<Vec<_>>()
+            inputs.iter().map(|_| chiffre::Prediction::from_logits(&[0.0, 0.0])).collect::<Result<Vec<_>, _>>()
         };
         if let Ok(reading) = chiffre::reading::read_picture(&image, &mut read, 0.5) {
             for d in reading.digits() {

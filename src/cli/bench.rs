@@ -36,7 +36,7 @@ pub fn run_cli(args: BenchArgs) -> anyhow::Result<()> {
     let convolutional = spec.layers.iter().any(|l| matches!(l, crate::model::LayerSpec::Conv2d { .. }));
     let config = BenchConfig {
         spec: spec.clone(),
-        batch_size: spec.training.as_ref().and_then(|t| t.batch_size).unwrap_or(if convolutional { 64 } else { 128 }),
+        batch_size: crate::train::Recipe::of(&spec)?.batch_size.unwrap_or(if convolutional { 64 } else { 128 }),
         train_batches: args.train_batches.unwrap_or(if convolutional { 300 } else { 1000 }),
         warmup_batches: 30,
         latency_calls: 500,

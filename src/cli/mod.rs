@@ -81,7 +81,12 @@ impl ArchArgs {
     /// The spec this selects, for `classes` output classes.
     fn resolve(&self, classes: usize) -> anyhow::Result<crate::model::ModelSpec> {
         match &self.spec {
-            Some(path) => Ok(crate::model::ModelSpec::from_file(path)?),
+            Some(path) => {
+                let spec = crate::model::ModelSpec::from_file(path)?;
+                // The recipe is read here too, so a typo in it is found before any work.
+                crate::train::Recipe::of(&spec).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                Ok(spec)
+            }
             None => crate::model::preset(&self.arch, classes).ok_or_else(|| {
                 anyhow::anyhow!("unknown --arch {}; choose one of {:?}", self.arch, crate::model::PRESETS)
             }),

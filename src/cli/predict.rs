@@ -6,7 +6,7 @@
 
 use super::predict_output::{boxes_png, number_json, number_line, shown_number};
 use super::values;
-use crate::predict::{Model, Prediction};
+use crate::predict::{Model, NotANumber, Prediction};
 use crate::preprocess::{encode_png, load_image, preprocess, raw_pixels, Pixels, SIDE};
 use crate::reading::{read_picture, ReadDigit, Reading, Symbol};
 use anyhow::Context;
@@ -176,22 +176,22 @@ fn load_models(paths: &[PathBuf]) -> anyhow::Result<Vec<Model>> {
 }
 
 /// The prediction of one model, or the mean of several.
-fn predict_all(models: &mut [Model], pixels: &Pixels) -> Prediction {
-    predict_batch_all(models, std::slice::from_ref(pixels)).pop().unwrap_or_else(|| Prediction::from_logits(&[]))
+fn predict_all(models: &mut [Model], pixels: &Pixels) -> Result<Prediction, NotANumber> {
+    Ok(predict_batch_all(models, std::slice::from_ref(pixels))?.swap_remove(0))
 }
 
 /// [`predict_all`] for many inputs, in order.
-pub fn predict_batch_all(models: &mut [Model], inputs: &[Pixels]) -> Vec<Prediction> {
+pub fn predict_batch_all(models: &mut [Model], inputs: &[Pixels]) -> Result<Vec<Prediction>, NotANumber> {
     match models {
         [one] => one.predict_batch(inputs),
         several => {
-            let each: Vec<Vec<Prediction>> = several.iter_mut().map(|m| m.predict_batch(inputs)).collect();
-            (0..inputs.len())
+            let each = several.iter_mut().map(|m| m.predict_batch(inputs)).collect::<Result<Vec<_>, _>>()?;
+            Ok((0..inputs.len())
                 .map(|i| {
                     let members: Vec<Prediction> = each.iter().map(|e| e[i].clone()).collect();
                     Prediction::mean(&members).expect("models of the same classes")
                 })
-                .collect()
+                .collect())
         }
     }
 }
@@ -289,7 +289,7 @@ fn read_one(
     if args.single || args.raw {
         let pixels = pixels_of(path, &image, args.raw)?;
         let saved = save_one(&pixels, used)?;
-        let p = predict_all(models, &pixels);
+        let p = predict_all(models, &pixels).map_err(|e| format!("{}: {e}", path.display()))?;
         let is_digit = p.is_digit(threshold);
         // The whole picture is the digit's box.
         let digit = ReadDigit {
@@ -391,7 +391,7 @@ mod tests {
 
     #[test]
     fn text_line_shows_the_digit_and_the_top_k() {
-        let p = Prediction::from_logits(&[0.0, 5.0, 1.0]);
+        let p = Prediction::from_logits(&[0.0, 5.0, 1.0]).unwrap();
         let line = text_line(Path::new("a.png"), &p, 2, true);
         assert!(line.starts_with("a.png: 1 (0."), "{line}");
         assert!(line.contains("top 2: 1 0.9") && line.contains(", 2 0.0"), "{line}");

@@ -131,7 +131,7 @@ mod tests {
             let mut logits = [0.0f32; 10];
             logits[k] = 8.0;
             Symbol::Digit(ReadDigit {
-                prediction: Prediction::from_logits(&logits),
+                prediction: Prediction::from_logits(&logits).unwrap(),
                 is_digit: k != 9,
                 bounds: [x, 5, 10, 20],
                 line,

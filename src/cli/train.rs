@@ -10,7 +10,9 @@ use crate::loss::Loss;
 use crate::model::{save_with_reject, ModelSpec};
 use crate::optim::OptimizerKind;
 use crate::reject::{fit as fit_reject, FitConfig as RejectConfig};
-use crate::train::{evaluate, train_with, Controls, Ending, EpochStats, Observer, Schedule, TrainConfig};
+use crate::train::{
+    evaluate, train_with, Controls, Ending, EpochStats, Observer, Recipe, Schedule, Setting, SettingError, TrainConfig,
+};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -79,20 +81,20 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true, value_parser = values::positive)]
     lr: Option<f32>,
     /// Adam/AdamW β₁ and β₂, e.g. 0.7,0.9 [default: 0.9,0.999].
-    #[arg(long, value_name = "B1,B2", value_delimiter = ',', num_args = 2)]
-    betas: Option<Vec<f32>>,
+    #[arg(long, allow_negative_numbers = true, value_parser = values::betas, value_name = "B1,B2")]
+    betas: Option<[f32; 2]>,
     /// AdamW's decoupled weight decay λ [default: 0.01].
     #[arg(long, allow_negative_numbers = true, value_parser = values::non_negative, value_name = "L")]
     weight_decay: Option<f32>,
     /// Learning-rate schedule [default: constant, or the preset's].
     #[arg(long, value_enum)]
     schedule: Option<ScheduleName>,
-    /// Step schedule: multiply the rate by --step-gamma every N epochs.
-    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1), value_name = "N", default_value_t = 1)]
-    step_every: usize,
-    /// Step schedule: the factor of each drop.
-    #[arg(long, allow_negative_numbers = true, value_parser = values::positive, value_name = "G", default_value_t = 0.1)]
-    step_gamma: f32,
+    /// Step schedule: multiply the rate by --step-gamma every N epochs [default: 1].
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1), value_name = "N")]
+    step_every: Option<usize>,
+    /// Step schedule: the factor of each drop [default: 0.1].
+    #[arg(long, allow_negative_numbers = true, value_parser = values::positive, value_name = "G")]
+    step_gamma: Option<f32>,
     /// Epochs of linear warm-up before the schedule (may be fractional).
     #[arg(long, allow_negative_numbers = true, value_parser = values::non_negative, value_name = "EPOCHS")]
     warmup: Option<f32>,
@@ -105,6 +107,9 @@ pub struct TrainArgs {
     /// Random affine augmentation (rotation ±10°, shift ±2 px, zoom ±10 %, shear ±5°, or the spec's ranges).
     #[arg(long)]
     augment: bool,
+    /// No augmentation, even when the spec or preset turns it on.
+    #[arg(long, conflicts_with = "augment")]
+    no_augment: bool,
     /// Write a checkpoint (model + optimizer + position) every N epochs.
     #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1), value_name = "N")]
     checkpoint_every: Option<usize>,
@@ -117,9 +122,9 @@ pub struct TrainArgs {
     /// End the output with one JSON line: test_accuracy, train_seconds (the training loop only), and more.
     #[arg(long)]
     json: bool,
-    /// Momentum for sgd.
-    #[arg(long, allow_negative_numbers = true, value_parser = values::below_one, default_value_t = 0.0)]
-    momentum: f32,
+    /// Momentum for sgd [default: 0].
+    #[arg(long, allow_negative_numbers = true, value_parser = values::below_one)]
+    momentum: Option<f32>,
     /// The loss: cross-entropy (on softmax) or the tutorial's squared error.
     #[arg(long, value_enum, default_value = "cross-entropy")]
     loss: LossName,
@@ -188,31 +193,11 @@ impl Observer for Progress {
     }
 }
 
-/// Refuses impossible settings before any work is done.
+/// Refuses what the flags' parsers and [`TrainConfig::validate`] cannot see,
+/// before any work is done.
 fn validate(args: &TrainArgs) -> anyhow::Result<()> {
-    if args.epochs == Some(0) {
-        anyhow::bail!("--epochs must be at least 1");
-    }
-    if args.batch_size == Some(0) {
-        anyhow::bail!("--batch-size must be at least 1");
-    }
-    if !(0.0..1.0).contains(&args.val_split) {
-        anyhow::bail!("--val-split must be in [0, 1), got {}", args.val_split);
-    }
-    if !(0.0..1.0).contains(&args.momentum) {
-        anyhow::bail!("--momentum must be in [0, 1), got {}", args.momentum);
-    }
-    if let Some(lr) = args.lr.filter(|lr| !(lr.is_finite() && *lr > 0.0)) {
-        anyhow::bail!("--lr must be a positive number, got {lr}");
-    }
-    if let Some(b) = args.betas.as_ref().filter(|b| b.iter().any(|v| !(0.0..1.0).contains(v))) {
-        anyhow::bail!("--betas must both be in [0, 1), got {b:?}");
-    }
-    if args.limit == Some(0) || args.test_limit == Some(0) {
-        anyhow::bail!("--limit and --test-limit must be at least 1");
-    }
-    if args.checkpoint_every == Some(0) {
-        anyhow::bail!("--checkpoint-every must be at least 1 epoch");
+    if args.early_stopping.is_some() && args.val_split == 0.0 {
+        anyhow::bail!("--early-stopping watches the held-out loss: give --val-split too");
     }
     if let Some(out) = args.out.as_ref().filter(|p| p.is_dir()) {
         anyhow::bail!(
@@ -224,16 +209,36 @@ fn validate(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The flags that set `setting`, for messages.
+fn flags_of(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Epochs => "--epochs",
+        Setting::BatchSize => "--batch-size",
+        Setting::Optimizer => "--optimizer, --momentum, --betas, --weight-decay",
+        Setting::Lr => "--lr",
+        Setting::Schedule => "--schedule, --step-every, --step-gamma",
+        Setting::WarmupEpochs => "--warmup",
+        Setting::LabelSmoothing => "--label-smoothing",
+        Setting::EarlyStopping => "--early-stopping",
+        Setting::Augment => "--augment",
+    }
+}
+
+/// A setting out of range, said with the flags that set it (or the spec's `[training]`).
+fn setting_error(e: &SettingError) -> anyhow::Error {
+    anyhow::anyhow!("{} (or {} in the spec's [training]): {}", flags_of(e.setting), e.setting.name(), e.message)
+}
+
 /// The training settings: the flags, then the spec's `[training]`, then the tutorial's defaults.
-fn settings(args: &TrainArgs, spec: &ModelSpec) -> TrainConfig {
-    let recipe = spec.training.clone().unwrap_or_default();
+fn settings(args: &TrainArgs, spec: &ModelSpec) -> anyhow::Result<TrainConfig> {
+    let recipe = Recipe::of(spec)?;
     let defaults = TrainConfig::default();
-    let [beta1, beta2] = match args.betas.as_deref() {
-        Some(&[b1, b2]) => [Some(b1), Some(b2)],
-        _ => [None, None],
+    let [beta1, beta2] = match args.betas {
+        Some([b1, b2]) => [Some(b1), Some(b2)],
+        None => [None, None],
     };
     let optimizer = match (args.optimizer, recipe.optimizer) {
-        (Some(OptimizerName::Sgd), _) => OptimizerKind::Sgd { momentum: args.momentum },
+        (Some(OptimizerName::Sgd), _) => OptimizerKind::Sgd { momentum: args.momentum.unwrap_or(0.0) },
         (Some(OptimizerName::Rmsprop), _) => OptimizerKind::RMSPROP,
         (Some(OptimizerName::Adam), _) => OptimizerKind::ADAM,
         (Some(OptimizerName::Adamw), _) => OptimizerKind::ADAMW,
@@ -250,16 +255,38 @@ fn settings(args: &TrainArgs, spec: &ModelSpec) -> TrainConfig {
             eps,
             weight_decay: args.weight_decay.unwrap_or(weight_decay),
         },
+        OptimizerKind::Sgd { momentum } => OptimizerKind::Sgd { momentum: args.momentum.unwrap_or(momentum) },
         other => other,
     };
+    // A flag that does not apply to the chosen rule is refused, not ignored.
+    let refuse = |flag: &str, applies_to: &str, chosen: &str| {
+        anyhow::anyhow!("{flag} applies to {applies_to} only; this run uses {chosen}")
+    };
+    let name = optimizer.name();
+    if args.momentum.is_some() && !matches!(optimizer, OptimizerKind::Sgd { .. }) {
+        return Err(refuse("--momentum", "--optimizer sgd", &format!("--optimizer {name}")));
+    }
+    if args.betas.is_some() && !matches!(optimizer, OptimizerKind::Adam { .. } | OptimizerKind::AdamW { .. }) {
+        return Err(refuse("--betas", "--optimizer adam and adamw", &format!("--optimizer {name}")));
+    }
+    if args.weight_decay.is_some() && !matches!(optimizer, OptimizerKind::AdamW { .. }) {
+        return Err(refuse("--weight-decay", "--optimizer adamw", &format!("--optimizer {name}")));
+    }
     let schedule = match args.schedule {
         Some(ScheduleName::Constant) => Schedule::Constant,
-        Some(ScheduleName::Step) => Schedule::Step { every: args.step_every, gamma: args.step_gamma },
+        Some(ScheduleName::Step) => {
+            Schedule::Step { every: args.step_every.unwrap_or(1), gamma: args.step_gamma.unwrap_or(0.1) }
+        }
         Some(ScheduleName::Cosine) => Schedule::Cosine { final_fraction: 0.0 },
         Some(ScheduleName::OneCycle) => Schedule::ONE_CYCLE,
         None => recipe.schedule.unwrap_or_default(),
     };
-    TrainConfig {
+    if (args.step_every.is_some() || args.step_gamma.is_some()) && !matches!(schedule, Schedule::Step { .. }) {
+        return Err(anyhow::anyhow!(
+            "--step-every and --step-gamma apply to --schedule step only; this run uses another schedule"
+        ));
+    }
+    let config = TrainConfig {
         epochs: args.epochs.or(recipe.epochs).unwrap_or(defaults.epochs),
         batch_size: args.batch_size.or(recipe.batch_size).unwrap_or(defaults.batch_size),
         optimizer,
@@ -270,12 +297,15 @@ fn settings(args: &TrainArgs, spec: &ModelSpec) -> TrainConfig {
         warmup_epochs: args.warmup.or(recipe.warmup_epochs).unwrap_or(0.0),
         label_smoothing: args.label_smoothing.or(recipe.label_smoothing).unwrap_or(0.0),
         early_stopping: args.early_stopping,
-        augment: match (args.augment, recipe.augment) {
-            (_, Some(ranges)) => Some(ranges),
-            (true, None) => Some(Augment::default()),
-            (false, None) => None,
+        augment: match (args.no_augment, args.augment, recipe.augment) {
+            (true, _, _) => None,
+            (false, _, Some(ranges)) => Some(ranges),
+            (false, true, None) => Some(Augment::default()),
+            (false, false, None) => None,
         },
-    }
+    };
+    config.validate().map_err(|e| setting_error(&e))?;
+    Ok(config)
 }
 
 /// `M.ckpt.safetensors` beside the model `M.safetensors`.
@@ -305,7 +335,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    let config = settings(&args, &spec);
+    let config = settings(&args, &spec)?;
     let resume = match &args.resume {
         Some(path) => {
             let checkpoint = crate::train::checkpoint::load(path)?;

@@ -55,6 +55,15 @@ pub fn below_one_f64(text: &str) -> Result<f64, String> {
     real_in(text, (0.0, true), (1.0, false), "a number from 0 up to (not including) 1")
 }
 
+/// Two numbers from 0 up to (not including) 1, written `B1,B2` (Adam's β₁ and β₂).
+pub fn betas(text: &str) -> Result<[f32; 2], String> {
+    let describe = "two numbers from 0 up to (not including) 1, written B1,B2 (e.g. 0.9,0.999)";
+    match text.split(',').map(below_one).collect::<Result<Vec<f32>, String>>() {
+        Ok(pair) if pair.len() == 2 => Ok([pair[0], pair[1]]),
+        _ => Err(format!("expected {describe}")),
+    }
+}
+
 /// A probability: a number from 0 to 1.
 pub fn probability(text: &str) -> Result<f32, String> {
     real_in(text, (0.0, true), (1.0, true), "a probability: a number from 0 to 1").map(|v| v as f32)
@@ -80,6 +89,10 @@ mod tests {
         assert_eq!(probability("1"), Ok(1.0));
         assert!(probability("1.01").unwrap_err().contains("from 0 to 1"));
         assert_eq!(seed("7"), Ok(7));
+        assert_eq!(betas("0.8,0.99"), Ok([0.8, 0.99]));
+        for bad in ["0.8", "0.8,1", "0.8,0.9,0.7", "-0.1,0.9", "a,b"] {
+            assert!(betas(bad).unwrap_err().contains("B1,B2"), "{bad}");
+        }
         assert!(seed("-7").is_err());
     }
 }

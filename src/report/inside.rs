@@ -7,6 +7,7 @@ use super::pictures::{self, Scale};
 use super::{Analysed, Out, ReportError, TestSet};
 use crate::layers::Layer;
 use crate::model::{LayerOutput, Node};
+use crate::predict::PredictError;
 use crate::preprocess::Pixels;
 use std::fmt::Write;
 
@@ -39,7 +40,7 @@ pub(super) fn inside_section(
     s.push_str(&templates(id, m, out)?);
     let classes = m.model.num_classes();
     for (n, (label, pixels)) in digits(own, test, classes).into_iter().enumerate() {
-        let (prediction, layers) = m.model.inspect(pixels);
+        let (prediction, layers) = m.model.inspect(pixels).map_err(PredictError::from)?;
         let _ = writeln!(
             s,
             "<details{}><summary>{} — read as {} ({:.1} %)</summary>",

@@ -167,7 +167,7 @@ pub fn write_report(options: &ReportOptions) -> Result<Written, ReportError> {
     };
     let test = load_test(&options.data)?;
     for m in &mut models {
-        m.predictions = m.model.predict_batch(&test.pixels);
+        m.predictions = m.model.predict_batch(&test.pixels).map_err(PredictError::from)?;
     }
     let negatives = if models.iter().any(|m| m.model.reject_threshold().is_some()) {
         reject::test_negatives()

@@ -7,7 +7,7 @@ use super::charts::{self, Series};
 use super::html::{esc, figure, percent, table};
 use super::pictures::{self, Scale};
 use super::{Analysed, Out, ReportError, TestSet};
-use crate::predict::Prediction;
+use crate::predict::{PredictError, Prediction};
 use crate::preprocess::Pixels;
 use crate::reject::calibrate::expected_calibration_error;
 use crate::reject::{generate_many, glyphs, Category, Negative, Split};
@@ -57,7 +57,10 @@ pub(super) fn reject_section(
     s.push_str(&reliability(id, m, test, temperature, out)?);
     match negatives {
         Ok(negatives) => {
-            let read = m.model.predict_batch(&negatives.iter().map(|n| n.pixels).collect::<Vec<_>>());
+            let read = m
+                .model
+                .predict_batch(&negatives.iter().map(|n| n.pixels).collect::<Vec<_>>())
+                .map_err(PredictError::from)?;
             s.push_str(&shares(&m.predictions, negatives, &read, threshold));
             s.push_str(&nearest(id, test, &m.predictions, negatives, &read, threshold, out)?);
         }
@@ -251,8 +254,8 @@ mod tests {
     #[test]
     fn the_uncalibrated_confidence_undoes_the_temperature() {
         let logits = [2.0, 0.5, -1.0];
-        let calibrated = Prediction::from_calibrated_logits(&logits, 1.7, 1.0);
-        let raw = Prediction::from_logits(&logits);
+        let calibrated = Prediction::from_calibrated_logits(&logits, 1.7, 1.0).unwrap();
+        let raw = Prediction::from_logits(&logits).unwrap();
         assert!((uncalibrated_confidence(&calibrated, 1.7) - raw.confidence).abs() < 1e-5);
     }
 

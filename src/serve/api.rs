@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::maps::{feature_maps, FeatureMaps};
 use super::pool::PoolError;
 use super::AppState;
-use crate::predict::Model;
+use crate::predict::{Model, NotANumber, PredictError};
 use crate::preprocess::{decode_bytes, Pixels, PIXELS};
 use crate::reading::{PixelBox, ReadDigit, Reading, Symbol};
 use axum::body::{Body, Bytes};
@@ -203,19 +203,27 @@ fn parse_pixels(body: &[u8]) -> Result<Box<Pixels>, ApiError> {
     Ok(pixels)
 }
 
+/// The model's arithmetic broke down on this input: the server's fault, not the request's.
+fn not_a_number(e: NotANumber) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the model: {e}"))
+}
+
 /// On a worker: read the number in a picture (as `chiffre predict` does),
 /// or the digit of a ready input; with the feature maps of a single digit if asked.
 fn answer(model: &mut Model, input: Input, with_maps: bool) -> Result<Json<PredictResponse>, ApiError> {
     let reading = match input {
         Input::Pixels(pixels) => {
-            let prediction = model.predict_pixels(&pixels);
+            let prediction = model.predict_pixels(&pixels).map_err(not_a_number)?;
             let is_digit = prediction.is_digit(model.reject_threshold().unwrap_or(0.0));
             let digit = ReadDigit { prediction, is_digit, bounds: [0, 0, 28, 28], line: 0, pixels };
             Reading { lines: vec![vec![Symbol::Digit(digit)]] }
         }
         Input::Picture(bytes) => {
             let image = decode_bytes(&bytes, "the request body").map_err(|e| ApiError::bad_request(e.to_string()))?;
-            model.read(&image).map_err(|e| ApiError::bad_request(format!("the picture: {e}")))?
+            model.read(&image).map_err(|e| match e {
+                PredictError::NotANumber(e) => not_a_number(e),
+                e => ApiError::bad_request(format!("the picture: {e}")),
+            })?
         }
     };
     let digits: Vec<DigitAnswer> = reading.digits().map(DigitAnswer::of).collect();
@@ -230,7 +238,7 @@ fn answer(model: &mut Model, input: Input, with_maps: bool) -> Result<Json<Predi
             input: answer.input,
         });
         if with_maps {
-            let (_, layers) = model.inspect(&one.pixels);
+            let (_, layers) = model.inspect(&one.pixels).map_err(not_a_number)?;
             response.maps = Some(feature_maps(&layers));
         }
     }

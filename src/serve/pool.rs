@@ -142,7 +142,7 @@ mod tests {
         let panicked = pool.run(|_| -> usize { panic!("a bug") }).await;
         assert_eq!(panicked, Err(PoolError::Panicked));
         for _ in 0..4 {
-            assert_eq!(pool.run(|m| m.predict_pixels(&[0.0; 784]).probabilities.len()).await, Ok(10));
+            assert_eq!(pool.run(|m| m.predict_pixels(&[0.0; 784]).unwrap().probabilities.len()).await, Ok(10));
         }
     }
 

@@ -49,4 +49,4 @@ pub mod segment;
 pub mod tensor;
 pub mod train;
 
-pub use predict::{Model, Prediction};
+pub use predict::{Model, NotANumber, Prediction};

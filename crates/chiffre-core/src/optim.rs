@@ -76,6 +76,50 @@ impl OptimizerKind {
             _ => 1e-3,
         }
     }
+
+    /// The rule's name, as written in spec files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd { .. } => "sgd",
+            OptimizerKind::RmsProp { .. } => "rmsprop",
+            OptimizerKind::Adam { .. } => "adam",
+            OptimizerKind::AdamW { .. } => "adamw",
+        }
+    }
+
+    /// Refuses hyper-parameters outside their range: momentum, ρ, β₁ and β₂
+    /// in `[0, 1)`, ε positive, the weight decay 0 or more.
+    pub fn validate(&self) -> Result<(), String> {
+        let unit = |name: &str, v: f32| {
+            if (0.0..1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{} {name} must be in [0, 1), got {v}", self.name()))
+            }
+        };
+        let positive = |name: &str, v: f32| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{} {name} must be a positive number, got {v}", self.name()))
+            }
+        };
+        match *self {
+            OptimizerKind::Sgd { momentum } => unit("momentum", momentum),
+            OptimizerKind::RmsProp { rho, eps } => unit("rho", rho).and(positive("eps", eps)),
+            OptimizerKind::Adam { beta1, beta2, eps } => {
+                unit("beta1", beta1).and(unit("beta2", beta2)).and(positive("eps", eps))
+            }
+            OptimizerKind::AdamW { beta1, beta2, eps, weight_decay } => {
+                unit("beta1", beta1).and(unit("beta2", beta2)).and(positive("eps", eps))?;
+                if weight_decay.is_finite() && weight_decay >= 0.0 {
+                    Ok(())
+                } else {
+                    Err(format!("adamw weight_decay must be 0 or more, got {weight_decay}"))
+                }
+            }
+        }
+    }
 }
 
 /// An optimizer: a rule, a learning rate, and its state per parameter.

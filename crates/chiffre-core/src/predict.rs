@@ -54,13 +54,24 @@ pub enum PredictError {
     /// The picture holds too many marks to be a number.
     #[error(transparent)]
     Segment(#[from] SegmentError),
+    /// The network's scores were not numbers.
+    #[error(transparent)]
+    NotANumber(#[from] NotANumber),
 }
+
+/// The network's class scores were not numbers (NaN): its weights or its
+/// arithmetic broke down (a model file cannot hold NaN weights, so this is
+/// overflow), and there is no digit to report, not even digit 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the network's scores are not numbers (NaN): its arithmetic overflowed, so no digit can be read")]
+pub struct NotANumber;
 
 impl From<ReadError> for PredictError {
     fn from(e: ReadError) -> Self {
         match e {
             ReadError::Preprocess(e) => PredictError::Preprocess(e),
             ReadError::Segment(e) => PredictError::Segment(e),
+            ReadError::NotANumber(e) => PredictError::NotANumber(e),
         }
     }
 }
@@ -71,36 +82,35 @@ impl From<ReadError> for PredictError {
 pub struct Prediction {
     /// The most probable class (the digit, for a 10-class model).
     pub digit: usize,
-    /// Its probability, in `[0, 1]` (NaN when the network's scores were not numbers).
+    /// Its probability, in `[0, 1]`.
     pub confidence: f32,
     /// The probability of each class, if the mark is a digit (softmax of the
     /// network's scores, calibrated when the model has a temperature); they sum to 1.
     pub probabilities: Vec<f32>,
     /// The calibrated probability that the mark is a digit at all, from the
     /// model's "not a digit" gate; 1 when the model has no gate (see
-    /// [`Model::reject_threshold`]), NaN when the scores were not numbers.
+    /// [`Model::reject_threshold`]).
     pub digit_probability: f32,
 }
 
 impl Prediction {
     /// The prediction for one row of class scores (logits): softmax, then the
     /// most probable class (the first one on a tie); `digit_probability` 1.
-    /// Scores holding a NaN give NaN probabilities and confidence, and a
-    /// prediction that [`Prediction::is_digit`] refuses.
-    pub fn from_logits(logits: &[f32]) -> Self {
+    /// Scores holding a NaN are an error: there is no most probable class.
+    pub fn from_logits(logits: &[f32]) -> Result<Self, NotANumber> {
         Self::from_calibrated_logits(logits, 1.0, 1.0)
     }
 
     /// As [`Prediction::from_logits`], with the scores divided by
-    /// `temperature` first and the given `digit_probability`.
-    pub fn from_calibrated_logits(logits: &[f32], temperature: f32, digit_probability: f32) -> Self {
-        if logits.iter().any(|v| v.is_nan()) {
-            return Prediction {
-                digit: 0,
-                confidence: f32::NAN,
-                probabilities: vec![f32::NAN; logits.len()],
-                digit_probability: f32::NAN,
-            };
+    /// `temperature` first and the given `digit_probability` (a NaN digit
+    /// probability is an error too).
+    pub fn from_calibrated_logits(
+        logits: &[f32],
+        temperature: f32,
+        digit_probability: f32,
+    ) -> Result<Self, NotANumber> {
+        if digit_probability.is_nan() || logits.iter().any(|v| v.is_nan()) {
+            return Err(NotANumber);
         }
         let probabilities = crate::reject::calibrate::calibrated(logits, temperature);
         let (digit, confidence) = probabilities
@@ -108,14 +118,13 @@ impl Prediction {
             .copied()
             .enumerate()
             .fold((0, f32::NEG_INFINITY), |best, (i, p)| if p > best.1 { (i, p) } else { best });
-        Prediction { digit, confidence: confidence.max(0.0), probabilities, digit_probability }
+        Ok(Prediction { digit, confidence: confidence.max(0.0), probabilities, digit_probability })
     }
 
     /// True when the mark is read as a digit at `threshold`: its
-    /// `digit_probability` is at least `threshold` (false when it is NaN).
-    /// A threshold of 0 accepts every mark whose scores are numbers.
+    /// `digit_probability` is at least `threshold` (0 accepts every mark).
     pub fn is_digit(&self, threshold: f32) -> bool {
-        self.digit_probability >= threshold && self.confidence.is_finite()
+        self.digit_probability >= threshold
     }
 
     /// The prediction of an ensemble: the mean of the members' probabilities
@@ -160,11 +169,12 @@ impl Prediction {
 ///
 /// // An untrained CNN guesses, but its answer is well-formed.
 /// let mut model = Model::from_network(Sequential::new(&preset("cnn", 10).unwrap(), 1).unwrap()).unwrap();
-/// let p = model.predict_pixels(&[0.0; 784]);
+/// let p = model.predict_pixels(&[0.0; 784])?;
 /// assert_eq!(p.probabilities.len(), 10);
 /// assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
 /// assert_eq!(p.confidence, p.probabilities[p.digit]);
 /// assert_eq!(p.top(3)[0].0, p.digit);
+/// # Ok::<(), chiffre_core::NotANumber>(())
 /// ```
 pub struct Model {
     network: Sequential,
@@ -250,7 +260,7 @@ impl Model {
     /// after [`preprocess`]. Errors when the
     /// picture holds no digit (too small, blank).
     pub fn predict(&mut self, image: &(impl Picture + ?Sized)) -> Result<Prediction, PredictError> {
-        Ok(self.predict_pixels(&preprocess(image)?))
+        Ok(self.predict_pixels(&preprocess(image)?)?)
     }
 
     /// Reads every digit of a decoded picture: a whole number, several lines
@@ -298,26 +308,28 @@ impl Model {
         let path = path.as_ref();
         let image = load_image(path)?;
         let pixels = preprocess(&image).map_err(|e| e.in_file(path))?;
-        Ok(self.predict_pixels(&pixels))
+        Ok(self.predict_pixels(&pixels)?)
     }
 
     /// Reads a ready MNIST-style input: 28×28 values, row-major, 0 background,
     /// 1 ink (as [`preprocess`] makes them).
-    pub fn predict_pixels(&mut self, pixels: &Pixels) -> Prediction {
-        self.predict_batch(std::slice::from_ref(pixels)).pop().unwrap_or_else(|| Prediction::from_logits(&[]))
+    pub fn predict_pixels(&mut self, pixels: &Pixels) -> Result<Prediction, NotANumber> {
+        let mut one = self.predict_batch(std::slice::from_ref(pixels))?;
+        Ok(one.swap_remove(0))
     }
 
     /// Reads a ready input like [`Model::predict_pixels`] and also returns
     /// what every layer made of it (see [`Sequential::inspect`]): the feature
     /// maps for the report and the web page.
-    pub fn inspect(&mut self, pixels: &Pixels) -> (Prediction, Vec<LayerOutput>) {
+    pub fn inspect(&mut self, pixels: &Pixels) -> Result<(Prediction, Vec<LayerOutput>), NotANumber> {
         let layers = self.network.inspect(pixels);
-        (self.predict_pixels(pixels), layers)
+        Ok((self.predict_pixels(pixels)?, layers))
     }
 
     /// [`Model::predict_pixels`] for many inputs at once (faster: 256 per
-    /// call of [`Sequential::infer_loaded`]), in the same order.
-    pub fn predict_batch(&mut self, inputs: &[Pixels]) -> Vec<Prediction> {
+    /// call of [`Sequential::infer_loaded`]), in the same order; one
+    /// prediction per input.
+    pub fn predict_batch(&mut self, inputs: &[Pixels]) -> Result<Vec<Prediction>, NotANumber> {
         let classes = self.num_classes();
         let mut out = Vec::with_capacity(inputs.len());
         for chunk in inputs.chunks(BATCH) {
@@ -326,22 +338,21 @@ impl Model {
                     let (scores, features, width) = scores_and_features(&mut self.network, chunk);
                     let digit = reject.digit_probabilities(&scores, &features, classes, width);
                     let t = reject.temperature;
-                    out.extend(
-                        scores
-                            .chunks_exact(classes)
-                            .zip(digit)
-                            .map(|(s, d)| Prediction::from_calibrated_logits(s, t, d)),
-                    );
+                    for (s, d) in scores.chunks_exact(classes).zip(digit) {
+                        out.push(Prediction::from_calibrated_logits(s, t, d)?);
+                    }
                 }
                 None => {
                     // `check` made the input shape 28×28×1: PIXELS values per input.
                     let staged = self.network.input_mut(chunk.len()).data_mut();
                     staged.chunks_exact_mut(PIXELS).zip(chunk).for_each(|(dst, pixels)| dst.copy_from_slice(pixels));
-                    out.extend(self.network.infer_loaded().data().chunks_exact(classes).map(Prediction::from_logits));
+                    for s in self.network.infer_loaded().data().chunks_exact(classes) {
+                        out.push(Prediction::from_logits(s)?);
+                    }
                 }
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -352,7 +363,7 @@ mod tests {
 
     #[test]
     fn from_logits_is_a_softmax_and_its_argmax() {
-        let p = Prediction::from_logits(&[1.0, 3.0, 2.0]);
+        let p = Prediction::from_logits(&[1.0, 3.0, 2.0]).unwrap();
         assert_eq!(p.digit, 1);
         assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(p.probabilities[1] > p.probabilities[2] && p.probabilities[2] > p.probabilities[0]);
@@ -362,19 +373,21 @@ mod tests {
     }
 
     #[test]
-    fn nan_scores_are_not_read_as_a_digit() {
-        let p = Prediction::from_logits(&[f32::NAN, 1.0, 2.0]);
-        assert!(p.confidence.is_nan() && p.digit_probability.is_nan(), "{p:?}");
-        assert!(!p.is_digit(0.0) && !p.is_digit(0.5));
-        let q = Prediction::from_logits(&[1.0, 2.0]);
+    fn nan_scores_are_an_error_not_digit_0() {
+        assert_eq!(Prediction::from_logits(&[f32::NAN, 1.0, 2.0]), Err(NotANumber));
+        assert_eq!(Prediction::from_logits(&[1.0, 2.0, f32::NAN]), Err(NotANumber));
+        assert_eq!(Prediction::from_calibrated_logits(&[1.0, 2.0], 1.0, f32::NAN), Err(NotANumber));
+        let message = PredictError::from(NotANumber).to_string();
+        assert!(message.contains("not numbers"), "{message}");
+        let q = Prediction::from_logits(&[1.0, 2.0]).unwrap();
         assert_eq!(q.digit_probability, 1.0);
         assert!(q.is_digit(0.99) && q.is_digit(1.0));
     }
 
     #[test]
     fn a_temperature_softens_but_keeps_the_digit() {
-        let sharp = Prediction::from_logits(&[1.0, 4.0, 2.0]);
-        let soft = Prediction::from_calibrated_logits(&[1.0, 4.0, 2.0], 2.0, 0.3);
+        let sharp = Prediction::from_logits(&[1.0, 4.0, 2.0]).unwrap();
+        let soft = Prediction::from_calibrated_logits(&[1.0, 4.0, 2.0], 2.0, 0.3).unwrap();
         assert_eq!(soft.digit, sharp.digit);
         assert!(soft.confidence < sharp.confidence);
         assert!((soft.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
@@ -383,22 +396,39 @@ mod tests {
 
     #[test]
     fn an_ensemble_averages_probabilities() {
-        let a = Prediction::from_logits(&[3.0, 0.0, 0.0]);
-        let b = Prediction::from_logits(&[0.0, 2.0, 0.0]);
+        let a = Prediction::from_logits(&[3.0, 0.0, 0.0]).unwrap();
+        let b = Prediction::from_logits(&[0.0, 2.0, 0.0]).unwrap();
         let m = Prediction::mean(&[a.clone(), b.clone()]).unwrap();
         for k in 0..3 {
             assert!((m.probabilities[k] - (a.probabilities[k] + b.probabilities[k]) / 2.0).abs() < 1e-6);
         }
         assert_eq!(m.digit, 0, "{m:?}");
         assert!(Prediction::mean(&[]).is_none());
-        assert!(Prediction::mean(&[a, Prediction::from_logits(&[1.0, 2.0])]).is_none());
+        assert!(Prediction::mean(&[a, Prediction::from_logits(&[1.0, 2.0]).unwrap()]).is_none());
     }
 
     #[test]
     fn ties_go_to_the_smaller_class() {
-        let p = Prediction::from_logits(&[0.5, 0.5]);
+        let p = Prediction::from_logits(&[0.5, 0.5]).unwrap();
         assert_eq!(p.digit, 0);
         assert_eq!(p.top(2), vec![(0, 0.5), (1, 0.5)]);
+    }
+
+    #[test]
+    fn a_network_whose_arithmetic_overflows_reads_no_digit() {
+        // Weights of ±f32::MAX: each class score sums +∞ and −∞, which is NaN.
+        let mut network = Sequential::new(&preset("perceptron", 10).unwrap(), 1).unwrap();
+        network.visit_params_mut(&mut |_, _, param| {
+            let values = param.value.data_mut();
+            values.iter_mut().enumerate().for_each(|(i, v)| *v = if i % 2 == 0 { f32::MAX } else { -f32::MAX });
+        });
+        let mut model = Model::from_network(network).unwrap();
+        assert_eq!(model.predict_pixels(&[1.0; PIXELS]), Err(NotANumber));
+        assert_eq!(model.predict_batch(&[[0.0; PIXELS], [1.0; PIXELS]]), Err(NotANumber));
+        let picture =
+            crate::preprocess::Gray::from_fn(40, 60, |x, y| if x.abs_diff(20) < 3 && y > 10 { 0.1 } else { 0.9 });
+        assert!(matches!(model.read(&picture), Err(PredictError::NotANumber(_))));
+        assert!(matches!(model.predict(&picture), Err(PredictError::NotANumber(_))));
     }
 
     #[test]
@@ -414,17 +444,17 @@ mod tests {
         let mut model = Model::from_network(Sequential::new(&preset("cnn", 10).unwrap(), 2).unwrap()).unwrap();
         let inputs: Vec<Pixels> =
             (0..300).map(|i| std::array::from_fn(|j| ((i * 7 + j * 3) % 11) as f32 / 10.0)).collect();
-        let batch = model.predict_batch(&inputs);
+        let batch = model.predict_batch(&inputs).unwrap();
         assert_eq!(batch.len(), 300);
         for i in [0, 255, 256, 299] {
-            let one = model.predict_pixels(&inputs[i]);
+            let one = model.predict_pixels(&inputs[i]).unwrap();
             assert_eq!(one.digit, batch[i].digit);
             let diff =
                 one.probabilities.iter().zip(&batch[i].probabilities).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
             assert!(diff < 1e-5, "input {i}: batch and single differ by {diff}");
         }
-        let (inspected, layers) = model.inspect(&inputs[7]);
-        assert_eq!(inspected, model.predict_pixels(&inputs[7]));
+        let (inspected, layers) = model.inspect(&inputs[7]).unwrap();
+        assert_eq!(inspected, model.predict_pixels(&inputs[7]).unwrap());
         assert_eq!(layers.len(), model.network().layers().len());
     }
 }

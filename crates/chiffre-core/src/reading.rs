@@ -17,7 +17,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::predict::Prediction;
+use crate::predict::{NotANumber, Prediction};
 use crate::preprocess::{
     crop, ink_bounds, ink_picture, looks_like_mnist, normalise_digit, Bounds, Picture, Pixels, PreprocessError, PIXELS,
 };
@@ -38,7 +38,14 @@ pub enum ReadError {
     /// The picture holds too many marks to be a number.
     #[error(transparent)]
     Segment(#[from] SegmentError),
+    /// The network's scores were not numbers.
+    #[error(transparent)]
+    NotANumber(#[from] NotANumber),
 }
+
+/// What reads the marks: one prediction per 28×28 input, in order
+/// ([`crate::Model::predict_batch`], or an ensemble's mean).
+pub type Predict<'a> = dyn FnMut(&[Pixels]) -> Result<Vec<Prediction>, NotANumber> + 'a;
 
 /// A box in the original picture's pixels: `[x, y, width, height]`.
 pub type PixelBox = [u32; 4];
@@ -138,10 +145,10 @@ fn scaled(b: Bounds, scale: f32) -> PixelBox {
 /// A picture that is one digit and nothing else is read exactly as
 /// [`crate::preprocess::preprocess`] reads it, so single digits give the same
 /// answer as before numbers were read. Errors: those of preprocessing (too
-/// small, no ink) and [`SegmentError::TooManyMarks`].
+/// small, no ink), [`SegmentError::TooManyMarks`], and `predict`'s own.
 pub fn read_picture(
     image: &(impl Picture + ?Sized),
-    predict: &mut dyn FnMut(&[Pixels]) -> Vec<Prediction>,
+    predict: &mut Predict<'_>,
     threshold: f32,
 ) -> Result<Reading, ReadError> {
     let picture = ink_picture(image)?;
@@ -150,15 +157,27 @@ pub fn read_picture(
         let pixels: Pixels = std::array::from_fn(|i| picture.ink.data()[i].clamp(0.0, 1.0));
         // An MNIST picture is one digit: its box is the whole picture, as with `--single`.
         let bounds = Bounds { x0: 0, y0: 0, x1: picture.ink.width(), y1: picture.ink.height() };
-        return Ok(read_marks(vec![vec![Mark::Digit { bounds, pixels: Box::new(pixels) }]], scale, predict, threshold));
+        return read_marks(vec![vec![Mark::Digit { bounds, pixels: Box::new(pixels) }]], scale, predict, threshold);
     }
     let clean = picture.clean_keeping(POINT_FRACTION)?;
     let only_noise = || PreprocessError::OnlyNoise { contrast: clean.levels.contrast };
-    let mut log_confidence = |inputs: &[Pixels]| {
-        let log = |p: f32| if p.is_nan() { f32::NEG_INFINITY } else { p.max(1e-30).ln() };
-        predict(inputs).iter().map(|p| (p.digit, log(p.confidence) + log(p.digit_probability))).collect::<Vec<_>>()
+    // The segmenter's scores cannot fail: a failed read scores every piece
+    // impossible, and the first failure is the answer once segmenting ends.
+    let mut failure = None;
+    let mut log_confidence = |inputs: &[Pixels]| match predict(inputs) {
+        Ok(read) => {
+            read.iter().map(|p| (p.digit, p.confidence.max(1e-30).ln() + p.digit_probability.max(1e-30).ln())).collect()
+        }
+        Err(e) => {
+            failure.get_or_insert(e);
+            vec![(0, f32::NEG_INFINITY); inputs.len()]
+        }
     };
-    let mut lines = segment(&clean.ink, &mut log_confidence)?;
+    let lines = segment(&clean.ink, &mut log_confidence);
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    let mut lines = lines?;
     if lines.is_empty() {
         return Err(only_noise().into());
     }
@@ -171,16 +190,16 @@ pub fn read_picture(
             *bounds = all;
         }
     }
-    Ok(read_marks(lines, scale, predict, threshold))
+    read_marks(lines, scale, predict, threshold)
 }
 
 /// Reads the digit marks (one batch) and turns marks into symbols.
 fn read_marks(
     lines: Vec<Vec<Mark>>,
     scale: f32,
-    predict: &mut dyn FnMut(&[Pixels]) -> Vec<Prediction>,
+    predict: &mut Predict<'_>,
     threshold: f32,
-) -> Reading {
+) -> Result<Reading, ReadError> {
     let inputs: Vec<Pixels> = lines
         .iter()
         .flatten()
@@ -190,7 +209,7 @@ fn read_marks(
         })
         .collect();
     debug_assert!(inputs.iter().all(|p| p.len() == PIXELS));
-    let mut predictions = predict(&inputs).into_iter();
+    let mut predictions = predict(&inputs)?.into_iter();
     let lines = lines
         .into_iter()
         .enumerate()
@@ -209,5 +228,5 @@ fn read_marks(
                 .collect()
         })
         .collect();
-    Reading { lines }
+    Ok(Reading { lines })
 }

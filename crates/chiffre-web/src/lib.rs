@@ -65,9 +65,16 @@ impl Engine {
             self.error = "no model is loaded: call chiffre_load first".into();
             return None;
         };
-        let prediction = model.predict_pixels(&self.input);
-        self.probabilities.clone_from(&prediction.probabilities);
-        Some(prediction)
+        match model.predict_pixels(&self.input) {
+            Ok(prediction) => {
+                self.probabilities.clone_from(&prediction.probabilities);
+                Some(prediction)
+            }
+            Err(e) => {
+                self.error = e.to_string();
+                None
+            }
+        }
     }
 
     /// The probabilities of the last prediction (one per class).

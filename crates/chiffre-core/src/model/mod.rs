@@ -17,7 +17,7 @@ pub use inspect::LayerOutput;
 pub use node::Node;
 pub use presets::{preset, PRESETS, RECIPES};
 pub use sequential::{Sequential, INFER_BUDGET, MAX_LAYERS, MAX_PARAMS, MAX_VALUES_PER_EXAMPLE};
-pub use spec::{LayerSpec, ModelSpec, TrainSettings, MAX_SPEC_BYTES};
+pub use spec::{LayerSpec, ModelSpec, MAX_SPEC_BYTES};
 pub use summary::{summary, thousands};
 
 /// Errors of the model room: specs, shapes, model files.

@@ -20,10 +20,7 @@
 //! ```
 
 use super::ModelError;
-use crate::data::Augment;
 use crate::layers::{Init, Padding};
-use crate::optim::OptimizerKind;
-use crate::train::Schedule;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -153,52 +150,11 @@ pub struct ModelSpec {
     pub input: [usize; 3],
     /// The layers, first to last.
     pub layers: Vec<LayerSpec>,
-    /// The recipe to train it with (`[training]` in a spec file), if given:
-    /// the defaults of `chiffre train`, which its flags override.
+    /// The recipe to train it with (`[training]` in a spec file), as
+    /// written: the training module reads it (`train::Recipe::of`), so that
+    /// the architecture does not depend on how it is trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub training: Option<TrainSettings>,
-}
-
-/// Training settings a spec file may carry (each one optional).
-///
-/// ```toml
-/// [training]
-/// epochs = 1
-/// batch_size = 256
-/// lr = 0.01
-/// optimizer = { name = "adam", beta1 = 0.7, beta2 = 0.9, eps = 1e-8 }
-/// schedule = { name = "one_cycle" }
-/// warmup_epochs = 0.0
-/// label_smoothing = 0.0
-/// augment = { rotation = 10.0, shift = 2.0, zoom = 0.1, shear = 5.0 }   # elastic_alpha, elastic_sigma: optional
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainSettings {
-    /// Passes over the training set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub epochs: Option<usize>,
-    /// Examples per step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_size: Option<usize>,
-    /// The update rule with its hyper-parameters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub optimizer: Option<OptimizerKind>,
-    /// The (peak) learning rate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lr: Option<f32>,
-    /// The learning-rate schedule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<Schedule>,
-    /// Epochs of linear warm-up.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warmup_epochs: Option<f32>,
-    /// Label smoothing ε.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label_smoothing: Option<f32>,
-    /// Augmentation ranges; present means augmentation is on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub augment: Option<Augment>,
+    pub training: Option<serde_json::Value>,
 }
 
 /// The largest spec file read, in bytes: a real spec is a few hundred.

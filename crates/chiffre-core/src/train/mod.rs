@@ -10,72 +10,22 @@
 pub mod checkpoint;
 mod evaluate;
 mod schedule;
+mod settings;
 
 pub use checkpoint::{Checkpoint, Position};
 pub use evaluate::{evaluate, evaluate_ensemble, Evaluation, EVAL_BATCH};
 pub use schedule::Schedule;
+pub use settings::{Recipe, RecipeError, Setting, SettingError, TrainConfig};
 
-use crate::data::{shuffle_indices, Augment, Dataset};
+use crate::data::{shuffle_indices, Dataset};
 use crate::layers::Mode;
-use crate::loss::{argmax_rows, Loss};
+use crate::loss::argmax_rows;
 use crate::model::Sequential;
-use crate::optim::{Optimizer, OptimizerKind};
+use crate::optim::Optimizer;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// Settings of one training run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TrainConfig {
-    /// Passes over the training set.
-    pub epochs: usize,
-    /// Examples per step.
-    pub batch_size: usize,
-    /// The update rule.
-    pub optimizer: OptimizerKind,
-    /// The learning rate.
-    pub lr: f32,
-    /// The loss.
-    pub loss: Loss,
-    /// Seed of the epoch shuffles and augmentation (the weights' seed is given to the model).
-    pub seed: u64,
-    /// How the learning rate changes over the run (constant).
-    #[serde(default)]
-    pub schedule: Schedule,
-    /// Epochs of linear warm-up before the schedule (0).
-    #[serde(default)]
-    pub warmup_epochs: f32,
-    /// Label smoothing ε of the cross-entropy (0).
-    #[serde(default)]
-    pub label_smoothing: f32,
-    /// Stop when the held-out loss has not improved for this many epochs,
-    /// and keep the best epoch's weights (off).
-    #[serde(default)]
-    pub early_stopping: Option<usize>,
-    /// Random affine augmentation of the training images (off).
-    #[serde(default)]
-    pub augment: Option<Augment>,
-}
-
-impl Default for TrainConfig {
-    /// The tutorial's settings: 5 epochs of batch 64, RMSprop at 1e-3, cross-entropy, seed 1.
-    fn default() -> Self {
-        TrainConfig {
-            epochs: 5,
-            batch_size: 64,
-            optimizer: OptimizerKind::RMSPROP,
-            lr: 1e-3,
-            loss: Loss::CrossEntropy,
-            seed: 1,
-            schedule: Schedule::Constant,
-            warmup_epochs: 0.0,
-            label_smoothing: 0.0,
-            early_stopping: None,
-            augment: None,
-        }
-    }
-}
 
 /// The per-epoch metrics file `chiffre train` writes beside the model
 /// `M.safetensors`: `M.metrics.jsonl`, one [`EpochStats`] per line.
@@ -122,7 +72,7 @@ impl Observer for Quiet {}
 pub enum TrainError {
     /// The loss became NaN or infinite.
     #[error(
-        "the loss became {loss} at epoch {epoch}, batch {batch}: training diverged; try a smaller --lr (now {lr}) or another optimizer"
+        "the loss became {loss} at epoch {epoch}, batch {batch}: training diverged; try a smaller learning rate (now {lr}) or another optimizer"
     )]
     NonFinite {
         /// Epoch, from 1.
@@ -136,7 +86,7 @@ pub enum TrainError {
     },
     /// A weight became NaN or infinite (the last step overflowed).
     #[error(
-        "weights {name} became NaN or infinite during epoch {epoch}: training diverged; try a smaller --lr (now {lr})"
+        "weights {name} became NaN or infinite during epoch {epoch}: training diverged; try a smaller learning rate (now {lr})"
     )]
     NonFiniteWeights {
         /// Epoch, from 1.
@@ -146,7 +96,10 @@ pub enum TrainError {
         /// The learning rate in use.
         lr: f32,
     },
-    /// Settings or data that cannot train this model.
+    /// A setting out of its range (see [`TrainConfig::validate`]).
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// Data that cannot train this model, or a checkpoint of other settings.
     #[error("{0}")]
     Invalid(String),
 }
@@ -230,31 +183,20 @@ pub struct TrainReport {
     pub ending: Ending,
 }
 
+/// The checks that need the data: the settings themselves are checked by
+/// [`TrainConfig::validate`].
 fn validate(model: &Sequential, train: &Dataset, val: Option<&Dataset>, config: &TrainConfig) -> Result<(), String> {
     check_compatible(model, train, "training")?;
     if let Some(val) = val {
         check_compatible(model, val, "held-out")?;
     }
-    if config.batch_size == 0 {
-        return Err("--batch-size must be at least 1".into());
-    }
     if train.is_empty() {
         return Err("the training set is empty".into());
     }
-    if !(config.lr.is_finite() && config.lr > 0.0) {
-        return Err(format!("--lr must be a positive number, got {}", config.lr));
-    }
-    if !(0.0..1.0).contains(&config.label_smoothing) {
-        return Err(format!("--label-smoothing must be in [0, 1), got {}", config.label_smoothing));
-    }
-    if !(config.warmup_epochs.is_finite() && config.warmup_epochs >= 0.0) {
-        return Err(format!("--warmup must be a number of epochs ≥ 0, got {}", config.warmup_epochs));
-    }
     if config.early_stopping.is_some() && val.is_none_or(|v| v.is_empty()) {
-        return Err("early stopping watches the held-out loss: give --val-split too".into());
+        return Err("early stopping watches the held-out loss: hold some examples out".into());
     }
-    config.schedule.validate()?;
-    config.augment.as_ref().map_or(Ok(()), Augment::validate)
+    Ok(())
 }
 
 /// The settings of `a` and `b` that differ, other than the number of epochs.
@@ -278,6 +220,7 @@ pub fn train_with(
     observer: &mut dyn Observer,
     controls: Controls<'_>,
 ) -> Result<TrainReport, TrainError> {
+    config.validate()?;
     validate(model, train, val, config).map_err(TrainError::Invalid)?;
     let classes = model.num_classes();
     let mut optimizer = Optimizer::new(config.optimizer, config.lr);

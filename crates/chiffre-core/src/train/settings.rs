@@ -1,0 +1,273 @@
+//! The settings of a training run, in one place: [`TrainConfig`]. Spec files
+//! (their `[training]` section), the command line's flags and library users
+//! all fill it; it checks itself once ([`TrainConfig::validate`]), naming
+//! the setting by its field ([`Setting`]), so that each caller can say it in
+//! its own terms (the command line names its flag).
+
+use super::schedule::Schedule;
+use crate::data::Augment;
+use crate::loss::Loss;
+use crate::model::ModelSpec;
+use crate::optim::OptimizerKind;
+use serde::{Deserialize, Serialize};
+
+/// Settings of one training run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// The update rule.
+    pub optimizer: OptimizerKind,
+    /// The learning rate.
+    pub lr: f32,
+    /// The loss.
+    pub loss: Loss,
+    /// Seed of the epoch shuffles and augmentation (the weights' seed is given to the model).
+    pub seed: u64,
+    /// How the learning rate changes over the run (constant).
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Epochs of linear warm-up before the schedule (0).
+    #[serde(default)]
+    pub warmup_epochs: f32,
+    /// Label smoothing ε of the cross-entropy (0).
+    #[serde(default)]
+    pub label_smoothing: f32,
+    /// Stop when the held-out loss has not improved for this many epochs,
+    /// and keep the best epoch's weights (off).
+    #[serde(default)]
+    pub early_stopping: Option<usize>,
+    /// Random affine augmentation of the training images (off).
+    #[serde(default)]
+    pub augment: Option<Augment>,
+}
+
+impl Default for TrainConfig {
+    /// The tutorial's settings: 5 epochs of batch 64, RMSprop at 1e-3, cross-entropy, seed 1.
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 5,
+            batch_size: 64,
+            optimizer: OptimizerKind::RMSPROP,
+            lr: 1e-3,
+            loss: Loss::CrossEntropy,
+            seed: 1,
+            schedule: Schedule::Constant,
+            warmup_epochs: 0.0,
+            label_smoothing: 0.0,
+            early_stopping: None,
+            augment: None,
+        }
+    }
+}
+
+/// The settings of a [`TrainConfig`], by field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// `epochs`.
+    Epochs,
+    /// `batch_size`.
+    BatchSize,
+    /// `optimizer` (and its hyper-parameters).
+    Optimizer,
+    /// `lr`.
+    Lr,
+    /// `schedule`.
+    Schedule,
+    /// `warmup_epochs`.
+    WarmupEpochs,
+    /// `label_smoothing`.
+    LabelSmoothing,
+    /// `early_stopping`.
+    EarlyStopping,
+    /// `augment`.
+    Augment,
+}
+
+impl Setting {
+    /// The field's name, as in spec files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Epochs => "epochs",
+            Setting::BatchSize => "batch_size",
+            Setting::Optimizer => "optimizer",
+            Setting::Lr => "lr",
+            Setting::Schedule => "schedule",
+            Setting::WarmupEpochs => "warmup_epochs",
+            Setting::LabelSmoothing => "label_smoothing",
+            Setting::EarlyStopping => "early_stopping",
+            Setting::Augment => "augment",
+        }
+    }
+}
+
+/// A setting out of its range: which one, and what is wrong.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("training setting {}: {message}", setting.name())]
+pub struct SettingError {
+    /// The setting.
+    pub setting: Setting,
+    /// What is wrong, with the value.
+    pub message: String,
+}
+
+impl TrainConfig {
+    /// Checks every setting's range; the first one out of range is the error.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        let fail = |setting: Setting, message: String| Err(SettingError { setting, message });
+        if self.epochs == 0 {
+            return fail(Setting::Epochs, "must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return fail(Setting::BatchSize, "must be at least 1".into());
+        }
+        if let Err(message) = self.optimizer.validate() {
+            return fail(Setting::Optimizer, message);
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return fail(Setting::Lr, format!("must be a positive number, got {}", self.lr));
+        }
+        if let Err(message) = self.schedule.validate() {
+            return fail(Setting::Schedule, message);
+        }
+        if !(self.warmup_epochs.is_finite() && self.warmup_epochs >= 0.0) {
+            return fail(Setting::WarmupEpochs, format!("must be a number of epochs ≥ 0, got {}", self.warmup_epochs));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return fail(Setting::LabelSmoothing, format!("must be in [0, 1), got {}", self.label_smoothing));
+        }
+        if self.early_stopping == Some(0) {
+            return fail(Setting::EarlyStopping, "must be at least 1 epoch".into());
+        }
+        match self.augment.as_ref().map(Augment::validate) {
+            Some(Err(message)) => fail(Setting::Augment, message),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The training settings a spec file may carry in its `[training]` section
+/// (each one optional): the defaults of a run, which the caller's own
+/// settings (the command line's flags) override.
+///
+/// ```toml
+/// [training]
+/// epochs = 1
+/// batch_size = 256
+/// lr = 0.01
+/// optimizer = { name = "adam", beta1 = 0.7, beta2 = 0.9, eps = 1e-8 }
+/// schedule = { name = "one_cycle" }
+/// warmup_epochs = 0.0
+/// label_smoothing = 0.0
+/// augment = { rotation = 10.0, shift = 2.0, zoom = 0.1, shear = 5.0 }   # elastic_alpha, elastic_sigma: optional
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    /// Passes over the training set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// Examples per step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// The update rule with its hyper-parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<OptimizerKind>,
+    /// The (peak) learning rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f32>,
+    /// The learning-rate schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    /// Epochs of linear warm-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_epochs: Option<f32>,
+    /// Label smoothing ε.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_smoothing: Option<f32>,
+    /// Augmentation ranges; present means augmentation is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment: Option<Augment>,
+}
+
+/// A spec's `[training]` section that does not read as a [`Recipe`].
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("the spec's [training] section: {0}")]
+pub struct RecipeError(pub String);
+
+impl Recipe {
+    /// The recipe a spec carries (the empty recipe when it has none).
+    pub fn of(spec: &ModelSpec) -> Result<Recipe, RecipeError> {
+        match &spec.training {
+            None => Ok(Recipe::default()),
+            Some(table) => Recipe::deserialize(table).map_err(|e| RecipeError(e.to_string())),
+        }
+    }
+
+    /// The recipe over the tutorial's defaults ([`TrainConfig::default`]),
+    /// with the optimizer's own default learning rate when the recipe
+    /// names an optimizer but no rate: what a library user who trains a
+    /// preset as it is meant to be trained starts from.
+    pub fn over_defaults(&self) -> TrainConfig {
+        let defaults = TrainConfig::default();
+        let optimizer = self.optimizer.unwrap_or(defaults.optimizer);
+        TrainConfig {
+            epochs: self.epochs.unwrap_or(defaults.epochs),
+            batch_size: self.batch_size.unwrap_or(defaults.batch_size),
+            optimizer,
+            lr: self.lr.unwrap_or(optimizer.default_lr()),
+            schedule: self.schedule.unwrap_or(defaults.schedule),
+            warmup_epochs: self.warmup_epochs.unwrap_or(defaults.warmup_epochs),
+            label_smoothing: self.label_smoothing.unwrap_or(defaults.label_smoothing),
+            augment: self.augment.or(defaults.augment),
+            ..defaults
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid_and_each_range_is_checked() {
+        assert_eq!(TrainConfig::default().validate(), Ok(()));
+        let bad = [
+            (TrainConfig { epochs: 0, ..Default::default() }, Setting::Epochs),
+            (TrainConfig { batch_size: 0, ..Default::default() }, Setting::BatchSize),
+            (TrainConfig { lr: f32::NAN, ..Default::default() }, Setting::Lr),
+            (TrainConfig { optimizer: OptimizerKind::Sgd { momentum: 1.0 }, ..Default::default() }, Setting::Optimizer),
+            (
+                TrainConfig { schedule: Schedule::Step { every: 0, gamma: 0.5 }, ..Default::default() },
+                Setting::Schedule,
+            ),
+            (TrainConfig { warmup_epochs: -1.0, ..Default::default() }, Setting::WarmupEpochs),
+            (TrainConfig { label_smoothing: 1.0, ..Default::default() }, Setting::LabelSmoothing),
+            (TrainConfig { early_stopping: Some(0), ..Default::default() }, Setting::EarlyStopping),
+        ];
+        for (config, setting) in bad {
+            let error = config.validate().unwrap_err();
+            assert_eq!(error.setting, setting, "{error}");
+            assert!(!error.message.contains("--"), "the library speaks of settings, not flags: {error}");
+        }
+    }
+
+    #[test]
+    fn a_spec_carries_its_recipe_and_a_wrong_one_is_refused() {
+        let best = crate::model::preset("best", 10).unwrap();
+        let recipe = Recipe::of(&best).unwrap();
+        assert!(recipe.augment.is_some() && recipe.epochs.is_some(), "{recipe:?}");
+        let config = recipe.over_defaults();
+        assert_eq!(config.epochs, recipe.epochs.unwrap());
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(Recipe::of(&crate::model::preset("cnn", 10).unwrap()), Ok(Recipe::default()));
+
+        let typo = ModelSpec::parse("layers = []\n[training]\nepoch = 3\n", "toml").unwrap();
+        let error = Recipe::of(&typo).unwrap_err().to_string();
+        assert!(error.contains("[training]") && error.contains("epoch"), "{error}");
+        let wrong_type = ModelSpec::parse(r#"{"layers": [], "training": {"lr": "fast"}}"#, "json").unwrap();
+        assert!(Recipe::of(&wrong_type).is_err());
+    }
+}

@@ -15,6 +15,7 @@ pub mod draw;
 pub mod gate;
 pub mod glyphs;
 pub mod negatives;
+pub mod shapes;
 pub mod store;
 
 pub use gate::{gate_inputs, scores_and_features, Gate};

@@ -89,6 +89,8 @@ fn a_fitted_gate_rejects_non_digits_keeps_digits_and_is_stored() {
         assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         assert_eq!(p.confidence, p.probabilities[p.digit]);
         assert!((0.0..=1.0).contains(&p.digit_probability));
+        // One whole digit is one kind of "made of digits".
+        assert!((0.0..=p.digit_probability + 1e-6).contains(&p.whole_probability), "{p:?}");
     }
 
     // The gate and the temperature survive the file; a file without them still loads.
@@ -104,6 +106,7 @@ fn a_fitted_gate_rejects_non_digits_keeps_digits_and_is_stored() {
         // The same numbers but for the order of some sums (batches of another size).
         assert_eq!(a.digit, b.digit);
         assert!((a.confidence - b.confidence).abs() < 1e-5 && (a.digit_probability - b.digit_probability).abs() < 1e-5);
+        assert!((a.whole_probability - b.whole_probability).abs() < 1e-5);
     }
     let mut old = Model::load(&without).expect("an old file loads");
     assert_eq!(old.reject_threshold(), None);

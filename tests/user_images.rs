@@ -7,9 +7,7 @@
 mod common;
 
 use chiffre::data::{default_data_dir, Mnist};
-use chiffre::loss::Loss;
 use chiffre::model::{preset, Sequential};
-use chiffre::optim::OptimizerKind;
 use chiffre::preprocess::{centre_of_mass, decode_bytes, ink_bounds, preprocess, Gray, Pixels, PIXELS, SIDE};
 use chiffre::train::{train, Quiet, TrainConfig};
 use chiffre::Model;
@@ -33,16 +31,8 @@ fn mnist() -> &'static Mnist {
 /// (RMSprop, batch 64, seed 1).
 fn trained_cnn() -> Model {
     let mut network = Sequential::new(&preset("cnn", 10).expect("the cnn preset"), 1).expect("the cnn builds");
-    let optimizer = OptimizerKind::RMSPROP;
-    let config = TrainConfig {
-        epochs: 2,
-        batch_size: 64,
-        optimizer,
-        lr: optimizer.default_lr(),
-        loss: Loss::CrossEntropy,
-        seed: 1,
-        ..TrainConfig::default()
-    };
+    // The tutorial's recipe (TrainConfig::default: RMSprop at 1e-3, batch 64, cross-entropy, seed 1).
+    let config = TrainConfig { epochs: 2, ..TrainConfig::default() };
     train(&mut network, &mnist().train, None, &config, &mut Quiet).expect("training runs");
     Model::from_network(network).expect("the cnn reads 28×28×1")
 }

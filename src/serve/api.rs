@@ -18,7 +18,7 @@ use super::pool::PoolError;
 use super::AppState;
 use crate::predict::{Model, NotANumber, PredictError};
 use crate::preprocess::{decode_bytes, Pixels, PIXELS};
-use crate::reading::{PixelBox, ReadDigit, Reading, Symbol};
+use crate::reading::{PixelBox, ReadDigit, ReadError, Reading, Symbol};
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -221,7 +221,7 @@ fn answer(model: &mut Model, input: Input, with_maps: bool) -> Result<Json<Predi
         Input::Picture(bytes) => {
             let image = decode_bytes(&bytes, "the request body").map_err(|e| ApiError::bad_request(e.to_string()))?;
             model.read(&image).map_err(|e| match e {
-                PredictError::NotANumber(e) => not_a_number(e),
+                PredictError::Read(ReadError::NotANumber(e)) => not_a_number(e),
                 e => ApiError::bad_request(format!("the picture: {e}")),
             })?
         }

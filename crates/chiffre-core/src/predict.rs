@@ -23,7 +23,6 @@ use crate::preprocess::load_image;
 use crate::preprocess::{preprocess, Picture, Pixels, PreprocessError, PIXELS, SIDE};
 use crate::reading::{read_picture, ReadError, Reading};
 use crate::reject::{scores_and_features, Reject};
-use crate::segment::SegmentError;
 use std::path::Path;
 
 /// Inputs per call of [`Sequential::infer_loaded`] in [`Model::predict_batch`].
@@ -48,15 +47,22 @@ pub enum PredictError {
         /// The network's input shape `[height, width, channels]`.
         input: [usize; 3],
     },
-    /// The picture cannot be read or holds no digit.
+    /// The picture cannot be read, holds no digit or too many marks, or
+    /// the network's scores were not numbers.
     #[error(transparent)]
-    Preprocess(#[from] PreprocessError),
-    /// The picture holds too many marks to be a number.
-    #[error(transparent)]
-    Segment(#[from] SegmentError),
-    /// The network's scores were not numbers.
-    #[error(transparent)]
-    NotANumber(#[from] NotANumber),
+    Read(#[from] ReadError),
+}
+
+impl From<PreprocessError> for PredictError {
+    fn from(e: PreprocessError) -> Self {
+        PredictError::Read(e.into())
+    }
+}
+
+impl From<NotANumber> for PredictError {
+    fn from(e: NotANumber) -> Self {
+        PredictError::Read(e.into())
+    }
 }
 
 /// The network's class scores were not numbers (NaN): its weights or its
@@ -65,16 +71,6 @@ pub enum PredictError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the network's scores are not numbers (NaN): its arithmetic overflowed, so no digit can be read")]
 pub struct NotANumber;
-
-impl From<ReadError> for PredictError {
-    fn from(e: ReadError) -> Self {
-        match e {
-            ReadError::Preprocess(e) => PredictError::Preprocess(e),
-            ReadError::Segment(e) => PredictError::Segment(e),
-            ReadError::NotANumber(e) => PredictError::NotANumber(e),
-        }
-    }
-}
 
 /// What the network read: the digit, how sure it is, the probability of
 /// every class, and the probability that the mark is a digit at all.
@@ -91,6 +87,10 @@ pub struct Prediction {
     /// model's "not a digit" gate; 1 when the model has no gate (see
     /// [`Model::reject_threshold`]).
     pub digit_probability: f32,
+    /// The gate's probability that the mark is one whole digit, neither a
+    /// non-digit nor digits cut wrong (half a digit, two run together): what
+    /// the number reader maximises when it cuts touching digits. 1 without a gate.
+    pub whole_probability: f32,
 }
 
 impl Prediction {
@@ -113,12 +113,9 @@ impl Prediction {
             return Err(NotANumber);
         }
         let probabilities = crate::reject::calibrate::calibrated(logits, temperature);
-        let (digit, confidence) = probabilities
-            .iter()
-            .copied()
-            .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (i, p)| if p > best.1 { (i, p) } else { best });
-        Ok(Prediction { digit, confidence: confidence.max(0.0), probabilities, digit_probability })
+        let (digit, confidence) = most_probable(&probabilities);
+        let whole_probability = digit_probability;
+        Ok(Prediction { digit, confidence: confidence.max(0.0), probabilities, digit_probability, whole_probability })
     }
 
     /// True when the mark is read as a digit at `threshold`: its
@@ -136,17 +133,14 @@ impl Prediction {
             return None;
         }
         let mut probabilities = vec![0.0f32; classes];
-        let mut digit_probability = 0.0f32;
+        let (mut digit_probability, mut whole_probability) = (0.0f32, 0.0f32);
         for m in members {
             probabilities.iter_mut().zip(&m.probabilities).for_each(|(p, q)| *p += q / members.len() as f32);
             digit_probability += m.digit_probability / members.len() as f32;
+            whole_probability += m.whole_probability / members.len() as f32;
         }
-        let (digit, confidence) = probabilities
-            .iter()
-            .copied()
-            .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (i, p)| if p > best.1 { (i, p) } else { best });
-        Some(Prediction { digit, confidence: confidence.max(0.0), probabilities, digit_probability })
+        let (digit, confidence) = most_probable(&probabilities);
+        Some(Prediction { digit, confidence: confidence.max(0.0), probabilities, digit_probability, whole_probability })
     }
 
     /// The `k` most probable classes as `(class, probability)`, most probable
@@ -157,6 +151,15 @@ impl Prediction {
         ranked.truncate(k);
         ranked
     }
+}
+
+/// The most probable class and its probability (the first one on a tie; 0 for none).
+fn most_probable(probabilities: &[f32]) -> (usize, f32) {
+    probabilities
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, p)| if p > best.1 { (i, p) } else { best })
 }
 
 /// A network that reads digits: [`Model::load`] a file written by
@@ -336,10 +339,11 @@ impl Model {
             match &mut self.reject {
                 Some(reject) => {
                     let (scores, features, width) = scores_and_features(&mut self.network, chunk);
-                    let digit = reject.digit_probabilities(&scores, &features, classes, width);
+                    let judged = reject.judge(&scores, &features, classes, width);
                     let t = reject.temperature;
-                    for (s, d) in scores.chunks_exact(classes).zip(digit) {
-                        out.push(Prediction::from_calibrated_logits(s, t, d)?);
+                    for (s, j) in scores.chunks_exact(classes).zip(judged) {
+                        let prediction = Prediction::from_calibrated_logits(s, t, j.digit)?;
+                        out.push(Prediction { whole_probability: j.whole, ..prediction });
                     }
                 }
                 None => {
@@ -427,8 +431,8 @@ mod tests {
         assert_eq!(model.predict_batch(&[[0.0; PIXELS], [1.0; PIXELS]]), Err(NotANumber));
         let picture =
             crate::preprocess::Gray::from_fn(40, 60, |x, y| if x.abs_diff(20) < 3 && y > 10 { 0.1 } else { 0.9 });
-        assert!(matches!(model.read(&picture), Err(PredictError::NotANumber(_))));
-        assert!(matches!(model.predict(&picture), Err(PredictError::NotANumber(_))));
+        assert!(matches!(model.read(&picture), Err(PredictError::Read(ReadError::NotANumber(_)))));
+        assert!(matches!(model.predict(&picture), Err(PredictError::Read(ReadError::NotANumber(_)))));
     }
 
     #[test]

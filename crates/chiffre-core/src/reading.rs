@@ -138,9 +138,10 @@ fn scaled(b: Bounds, scale: f32) -> PixelBox {
 /// digit" (0 accepts every mark).
 ///
 /// Touching digits are cut where the network reads the pieces best: each
-/// piece scores the log of its class probability plus the log of its digit
-/// probability, so a model with a "not a digit" gate (which has seen halves of
-/// digits and squeezed pairs) tells a good cut from a bad one.
+/// piece scores the log of its class probability plus the log of its
+/// [`Prediction::whole_probability`], so a model with a "not a digit" gate
+/// (which has seen halves of digits and squeezed pairs) tells a good cut from
+/// a bad one.
 ///
 /// A picture that is one digit and nothing else is read exactly as
 /// [`crate::preprocess::preprocess`] reads it, so single digits give the same
@@ -166,7 +167,7 @@ pub fn read_picture(
     let mut failure = None;
     let mut log_confidence = |inputs: &[Pixels]| match predict(inputs) {
         Ok(read) => {
-            read.iter().map(|p| (p.digit, p.confidence.max(1e-30).ln() + p.digit_probability.max(1e-30).ln())).collect()
+            read.iter().map(|p| (p.digit, p.confidence.max(1e-30).ln() + p.whole_probability.max(1e-30).ln())).collect()
         }
         Err(e) => {
             failure.get_or_insert(e);

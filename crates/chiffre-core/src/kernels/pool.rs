@@ -36,6 +36,21 @@ impl PoolGeometry {
     fn offset(&self, oy: usize, ox: usize, wy: usize, wx: usize) -> usize {
         ((oy * self.stride + wy) * self.w + ox * self.stride + wx) * self.c
     }
+
+    /// Calls `f(o, at)` for every output position of one image and every
+    /// cell of its window, in order: `o` is the output's offset and `at` the
+    /// window cell's input offset (each the start of `C` channels).
+    fn for_each_window_cell(&self, mut f: impl FnMut(usize, usize)) {
+        for oy in 0..self.oh {
+            for ox in 0..self.ow {
+                for wy in 0..self.size {
+                    for wx in 0..self.size {
+                        f((oy * self.ow + ox) * self.c, self.offset(oy, ox, wy, wx));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `input [B, H, W, C]` → `output [B, OH, OW, C]`, each the largest value of
@@ -270,20 +285,10 @@ pub fn avg_pool_forward(input: &[f32], g: &PoolGeometry, output: &mut [f32]) {
     let scale = 1.0 / (g.size * g.size) as f32;
     output.par_chunks_mut(g.image_out()).zip(input.par_chunks(g.image_in())).for_each(|(out, x)| {
         out.fill(0.0);
-        for oy in 0..g.oh {
-            for ox in 0..g.ow {
-                let o = (oy * g.ow + ox) * g.c;
-                for wy in 0..g.size {
-                    for wx in 0..g.size {
-                        let at = g.offset(oy, ox, wy, wx);
-                        for (acc, v) in out[o..o + g.c].iter_mut().zip(&x[at..at + g.c]) {
-                            *acc += v;
-                        }
-                    }
-                }
-                out[o..o + g.c].iter_mut().for_each(|v| *v *= scale);
-            }
-        }
+        g.for_each_window_cell(|o, at| {
+            out[o..o + g.c].iter_mut().zip(&x[at..at + g.c]).for_each(|(acc, v)| *acc += v);
+        });
+        out.iter_mut().for_each(|v| *v *= scale);
     });
 }
 
@@ -293,18 +298,8 @@ pub fn avg_pool_backward(doutput: &[f32], g: &PoolGeometry, dinput: &mut [f32]) 
     let scale = 1.0 / (g.size * g.size) as f32;
     dinput.par_chunks_mut(g.image_in()).zip(doutput.par_chunks(g.image_out())).for_each(|(dx, dy)| {
         dx.fill(0.0);
-        for oy in 0..g.oh {
-            for ox in 0..g.ow {
-                let o = (oy * g.ow + ox) * g.c;
-                for wy in 0..g.size {
-                    for wx in 0..g.size {
-                        let at = g.offset(oy, ox, wy, wx);
-                        for (d, v) in dx[at..at + g.c].iter_mut().zip(&dy[o..o + g.c]) {
-                            *d += v * scale;
-                        }
-                    }
-                }
-            }
-        }
+        g.for_each_window_cell(|o, at| {
+            dx[at..at + g.c].iter_mut().zip(&dy[o..o + g.c]).for_each(|(d, v)| *d += v * scale);
+        });
     });
 }

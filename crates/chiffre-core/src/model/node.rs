@@ -39,6 +39,24 @@ pub enum Node {
     Dropout(Dropout),
 }
 
+/// `$body` applied to the layer inside `$node`, whatever its kind: the one
+/// place that lists every kind for the calls all layers answer alike.
+macro_rules! each_kind {
+    ($node:expr, $layer:ident => $body:expr) => {
+        match $node {
+            Node::Dense($layer) => $body,
+            Node::Conv2d($layer) => $body,
+            Node::Pool2d($layer) => $body,
+            Node::Flatten($layer) => $body,
+            Node::Relu($layer) => $body,
+            Node::Sigmoid($layer) => $body,
+            Node::Tanh($layer) => $body,
+            Node::BatchNorm($layer) => $body,
+            Node::Dropout($layer) => $body,
+        }
+    };
+}
+
 /// `shape` as an image shape `[height, width, channels]`, or why not.
 fn image_shape(shape: &[usize]) -> Result<[usize; 3], String> {
     <[usize; 3]>::try_from(shape)
@@ -98,32 +116,12 @@ impl Node {
 
     /// The layer, to run it.
     pub fn layer(&self) -> &dyn Layer {
-        match self {
-            Node::Dense(l) => l,
-            Node::Conv2d(l) => l,
-            Node::Pool2d(l) => l,
-            Node::Flatten(l) => l,
-            Node::Relu(l) => l,
-            Node::Sigmoid(l) => l,
-            Node::Tanh(l) => l,
-            Node::BatchNorm(l) => l,
-            Node::Dropout(l) => l,
-        }
+        each_kind!(self, l => l)
     }
 
     /// The layer, to run it or change its state.
     pub fn layer_mut(&mut self) -> &mut dyn Layer {
-        match self {
-            Node::Dense(l) => l,
-            Node::Conv2d(l) => l,
-            Node::Pool2d(l) => l,
-            Node::Flatten(l) => l,
-            Node::Relu(l) => l,
-            Node::Sigmoid(l) => l,
-            Node::Tanh(l) => l,
-            Node::BatchNorm(l) => l,
-            Node::Dropout(l) => l,
-        }
+        each_kind!(self, l => l)
     }
 }
 

@@ -17,6 +17,31 @@ const CHUNK: usize = 256;
 /// Hidden units of the gate.
 pub const HIDDEN: usize = 128;
 
+/// The gate's classes: what a mark is.
+pub mod class {
+    /// Not a digit: a letter, a symbol, a word, a shape, a scribble.
+    pub const NOT_A_DIGIT: u8 = 0;
+    /// One whole digit.
+    pub const DIGIT: u8 = 1;
+    /// Digits cut wrong: half a digit, or two run together (what a bad cut
+    /// of touching digits makes). Still digits, so not "not a digit"; but
+    /// not one whole digit, so the number reader cuts elsewhere.
+    pub const WRONG_CUT: u8 = 2;
+    /// How many.
+    pub const COUNT: usize = 3;
+}
+
+/// What the gate says of one mark.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Judgement {
+    /// The probability that the mark is made of digits (one whole digit, or
+    /// digits cut wrong): 1 − P(not a digit). Below the threshold, "not a digit".
+    pub digit: f32,
+    /// The probability that the mark is one whole digit: what the number
+    /// reader maximises when it chooses where to cut touching digits.
+    pub whole: f32,
+}
+
 /// What the reader makes of `inputs`: its class scores (`[N × classes]`)
 /// and its features (`[N × width]`), with `width`. The features are the
 /// output of its last flatten layer (what its convolutions saw) and the
@@ -66,7 +91,8 @@ pub struct Gate {
     pub mean: Vec<f32>,
     /// 1 / standard deviation of each input.
     pub scale: Vec<f32>,
-    /// Inputs `[1, 1, D]` → dense → ReLU → dense 2 (not a digit, digit).
+    /// Inputs `[1, 1, D]` → dense → ReLU → dense 3 (the [`class`]es; a gate
+    /// stored before wrong cuts had a class of their own has 2: not a digit, digit).
     pub network: Sequential,
 }
 
@@ -79,19 +105,22 @@ pub fn gate_spec(inputs: usize) -> ModelSpec {
             LayerSpec::Flatten,
             LayerSpec::Dense { units: HIDDEN, init: crate::layers::Init::He },
             LayerSpec::Relu,
-            LayerSpec::Dense { units: 2, init: crate::layers::Init::Glorot },
+            LayerSpec::Dense { units: class::COUNT, init: crate::layers::Init::Glorot },
         ],
         training: None,
     }
 }
 
 impl Gate {
-    /// Trains a gate on `inputs` (`labels.len()` rows; label 1 a digit, 0 not)
+    /// Trains a gate on `inputs` (`labels.len()` rows; labels are [`class`]es)
     /// for `epochs` epochs of Adam, batch 128, seeded.
     pub fn train(inputs: &[f32], labels: &[u8], epochs: usize, seed: u64) -> Result<Gate, String> {
         let n = labels.len();
         if n == 0 || !inputs.len().is_multiple_of(n) {
             return Err(format!("the gate needs whole examples: {} values for {n} labels", inputs.len()));
+        }
+        if let Some(bad) = labels.iter().find(|&&l| usize::from(l) >= class::COUNT) {
+            return Err(format!("the gate's labels are 0 to {}, got {bad}", class::COUNT - 1));
         }
         let d = inputs.len() / n;
         let mut mean = vec![0.0f64; d];
@@ -143,20 +172,73 @@ impl Gate {
         self.mean.len()
     }
 
-    /// The probability that each example of `inputs` is a digit.
-    pub fn digit_probabilities(&mut self, inputs: &[f32]) -> Vec<f32> {
+    /// What the gate says of each example of `inputs`.
+    pub fn judge(&mut self, inputs: &[f32]) -> Vec<Judgement> {
         let d = self.width();
+        let classes = self.network.num_classes();
         let standard = self.standardise(inputs);
         let mut out = Vec::with_capacity(standard.len() / d.max(1));
         let mut probs = Vec::new();
+        let finite = |p: f32| if p.is_finite() { p } else { 0.0 };
         for chunk in standard.chunks(CHUNK * d) {
             let rows = chunk.len() / d;
             self.network.input_mut(rows).data_mut().copy_from_slice(chunk);
             let scores = self.network.forward_loaded(Mode::Eval).data();
             probs.resize(scores.len(), 0.0);
-            softmax_rows(scores, 2, &mut probs);
-            out.extend(probs.chunks_exact(2).map(|p| if p[1].is_finite() { p[1] } else { 0.0 }));
+            softmax_rows(scores, classes, &mut probs);
+            out.extend(probs.chunks_exact(classes).map(|p| {
+                let whole = finite(p[usize::from(class::DIGIT)]);
+                // A 2-class gate (stored before wrong cuts had their own class) knows only digits.
+                let digit = if classes > 2 { finite(1.0 - p[usize::from(class::NOT_A_DIGIT)]) } else { whole };
+                Judgement { digit, whole }
+            }));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three clusters of 4-value inputs, one per class, `n` of each.
+    fn clusters(n: usize) -> (Vec<f32>, Vec<u8>) {
+        let (mut inputs, mut labels) = (Vec::new(), Vec::new());
+        for i in 0..n * 3 {
+            let label = (i % 3) as u8;
+            let wobble = ((i * 37) % 11) as f32 / 20.0;
+            inputs.extend((0..4).map(|k| if k == usize::from(label) { 3.0 + wobble } else { wobble }));
+            labels.push(label);
+        }
+        (inputs, labels)
+    }
+
+    #[test]
+    fn wrong_cuts_count_as_digits_but_not_as_whole_ones() {
+        let (inputs, labels) = clusters(100);
+        let mut gate = Gate::train(&inputs, &labels, 20, 1).unwrap();
+        let judged = gate.judge(&inputs);
+        for (j, &label) in judged.iter().zip(&labels) {
+            assert!(j.whole <= j.digit + 1e-6, "{j:?}");
+            match label {
+                class::NOT_A_DIGIT => assert!(j.digit < 0.2, "{j:?}"),
+                class::DIGIT => assert!(j.whole > 0.8, "{j:?}"),
+                _ => assert!(j.digit > 0.8 && j.whole < 0.2, "a wrong cut: {j:?}"),
+            }
+        }
+        let error = Gate::train(&inputs, &vec![3; labels.len()], 1, 1).err().expect("label 3 is refused");
+        assert!(error.contains("labels are 0 to 2"), "{error}");
+    }
+
+    #[test]
+    fn a_two_class_gate_of_an_older_file_judges_digits_alone() {
+        let mut spec = gate_spec(4);
+        spec.layers[3] = LayerSpec::Dense { units: 2, init: crate::layers::Init::Glorot };
+        let network = Sequential::new(&spec, 1).unwrap();
+        let mut gate = Gate { mean: vec![0.0; 4], scale: vec![1.0; 4], network };
+        for j in gate.judge(&clusters(5).0) {
+            assert_eq!(j.digit, j.whole);
+            assert!((0.0..=1.0).contains(&j.digit));
+        }
     }
 }

@@ -18,7 +18,7 @@ pub mod negatives;
 pub mod shapes;
 pub mod store;
 
-pub use gate::{gate_inputs, scores_and_features, Gate};
+pub use gate::{class, gate_inputs, scores_and_features, Gate, Judgement};
 pub use negatives::{generate, generate_many, redrawn_digit, Category, Negative, Split};
 
 use crate::data::{shuffle_indices, Dataset};
@@ -48,14 +48,14 @@ pub struct Reject {
 }
 
 impl Reject {
-    /// The probability that each input is a digit, from the reader's scores
-    /// and last hidden layer (as [`scores_and_features`] returns them).
-    pub fn digit_probabilities(&mut self, scores: &[f32], features: &[f32], classes: usize, width: usize) -> Vec<f32> {
+    /// What the gate says of each input, from the reader's scores and last
+    /// hidden layer (as [`scores_and_features`] returns them).
+    pub fn judge(&mut self, scores: &[f32], features: &[f32], classes: usize, width: usize) -> Vec<Judgement> {
         if self.gate.width() != width + classes {
             // A gate made for another reader: it cannot judge; reject nothing.
-            return vec![1.0; scores.len() / classes.max(1)];
+            return vec![Judgement { digit: 1.0, whole: 1.0 }; scores.len() / classes.max(1)];
         }
-        self.gate.digit_probabilities(&gate_inputs(scores, features, classes, width))
+        self.gate.judge(&gate_inputs(scores, features, classes, width))
     }
 }
 
@@ -148,8 +148,10 @@ pub fn fit(network: &mut Sequential, train: &Dataset, config: &FitConfig) -> Res
     let (neg_scores, neg_features, _) = scores_and_features(network, &negative_pixels);
     let mut inputs = gate_inputs(&scores, &features, classes, width);
     inputs.extend(gate_inputs(&neg_scores, &neg_features, classes, width));
-    let labels: Vec<u8> =
-        std::iter::repeat_n(1, digits.len()).chain(std::iter::repeat_n(0, negative_pixels.len())).collect();
+    let labels: Vec<u8> = std::iter::repeat_n(class::DIGIT, digits.len())
+        .chain(std::iter::repeat_n(class::NOT_A_DIGIT, negatives.len()))
+        .chain(std::iter::repeat_n(class::WRONG_CUT, pieces.len()))
+        .collect();
     let gate_start = Instant::now();
     let gate = Gate::train(&inputs, &labels, config.epochs, config.seed)?;
     let seconds_gate = gate_start.elapsed().as_secs_f64();

@@ -68,14 +68,15 @@ pub fn decode(meta: Option<&String>, tensors: &SafeTensors<'_>) -> Result<Option
         ));
     }
     let width = meta.gate.input.iter().product::<usize>();
-    // Flatten, dense (any width), ReLU, dense 2: the gate's shape, whatever its hidden width.
+    // Flatten, dense (any width), ReLU, dense 3 (or 2, as stored before wrong
+    // cuts had their own class): the gate's shape, whatever its hidden width.
     let shape_ok = matches!(
         meta.gate.layers.as_slice(),
-        [LayerSpec::Flatten, LayerSpec::Dense { .. }, LayerSpec::Relu, LayerSpec::Dense { units: 2, .. }]
+        [LayerSpec::Flatten, LayerSpec::Dense { .. }, LayerSpec::Relu, LayerSpec::Dense { units: 2 | 3, .. }]
     );
     if !shape_ok || meta.gate.input != gate_spec(width).input {
         return Err(format!(
-            "{METADATA_KEY}: the gate is not flatten, dense, ReLU, dense 2 on a 1×1×N input, the only gate this chiffre reads"
+            "{METADATA_KEY}: the gate is not flatten, dense, ReLU, dense 3 (or 2) on a 1×1×N input, the only gate this chiffre reads"
         ));
     }
     let mut network = Sequential::new(&meta.gate, 0).map_err(|e| format!("{METADATA_KEY}: impossible gate: {e}"))?;

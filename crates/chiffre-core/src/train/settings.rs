@@ -163,32 +163,24 @@ impl TrainConfig {
 /// label_smoothing = 0.0
 /// augment = { rotation = 10.0, shift = 2.0, zoom = 0.1, shear = 5.0 }   # elastic_alpha, elastic_sigma: optional
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Recipe {
     /// Passes over the training set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs: Option<usize>,
     /// Examples per step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
     /// The update rule with its hyper-parameters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimizer: Option<OptimizerKind>,
     /// The (peak) learning rate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr: Option<f32>,
     /// The learning-rate schedule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
     /// Epochs of linear warm-up.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup_epochs: Option<f32>,
     /// Label smoothing ε.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_smoothing: Option<f32>,
     /// Augmentation ranges; present means augmentation is on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub augment: Option<Augment>,
 }
 

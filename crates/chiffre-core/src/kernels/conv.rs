@@ -177,7 +177,7 @@ pub fn conv_forward_fused(
 }
 
 /// One block's `out[rows, OC] = conv(x) + b`, then `max(0, ·)` with `relu`:
-/// by the [`direct`] kernel when `direct`, else as `im2col(x) · W[OC, K]ᵀ`
+/// by the [`direct`] kernel when there is one, else as `im2col(x) · W[OC, K]ᵀ`
 /// (`col` is the thread's scratch) with the bias and ReLU applied row by
 /// row while the block is in cache.
 #[allow(clippy::too_many_arguments)]
@@ -187,15 +187,15 @@ fn conv_bias(
     weight: &[f32],
     bias: &[f32],
     relu: bool,
-    direct: bool,
+    direct: Option<direct::Direct>,
     col: &mut Vec<f32>,
     out: &mut [f32],
 ) {
     let oc = bias.len();
     let (rows, k) = (out.len() / oc, weight.len() / oc);
-    if direct {
+    if let Some(direct) = direct {
         // out = Σ_taps x · W + b, straight from the image
-        direct::forward(x, g, weight, bias, out);
+        direct::forward(direct, x, g, weight, bias, out);
         if relu {
             out.iter_mut().for_each(|y| *y = y.max(0.0));
         }

@@ -24,58 +24,96 @@ use super::im2col::ConvGeometry;
 /// Most taps (`k·k`) the direct kernels take: kernels up to 5×5.
 pub const MAX_TAPS: usize = 25;
 
-/// Whether [`forward`] handles a convolution of geometry
-/// `g` with `oc` filters on this CPU: one channel, stride 1, no padding, a
-/// 3×3 or 5×5 kernel, 8, 16, 24 or 32 filters, and AVX2 with FMA.
-pub fn supported(g: &ConvGeometry, oc: usize) -> bool {
-    g.c == 1 && matches!(g.k, 3 | 5) && g.is_valid_stride_one() && matches!(oc, 8 | 16 | 24 | 32) && has_avx2_fma()
-}
+/// A convolution the direct kernels take, as [`supported`] found it: the
+/// kernel side and filter count, on a CPU with AVX2 and FMA. Only
+/// [`supported`] makes one, so [`forward`] needs no check of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Direct(Shape);
 
+/// The kernel sides and filter counts the direct kernels are compiled for
+/// (none off x86-64, where there are no direct kernels).
 #[cfg(target_arch = "x86_64")]
-fn has_avx2_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    K3F8,
+    K3F16,
+    K3F24,
+    K3F32,
+    K5F8,
+    K5F16,
+    K5F24,
+    K5F32,
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn has_avx2_fma() -> bool {
-    false
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {}
+
+/// The direct kernel for a convolution of geometry `g` with `oc` filters on
+/// this CPU, if there is one: one channel, stride 1, no padding, a 3×3 or
+/// 5×5 kernel, 8, 16, 24 or 32 filters, and AVX2 with FMA.
+#[cfg(target_arch = "x86_64")]
+pub fn supported(g: &ConvGeometry, oc: usize) -> Option<Direct> {
+    let has_avx2_fma = std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+    if g.c != 1 || !g.is_valid_stride_one() || !has_avx2_fma {
+        return None;
+    }
+    let shape = match (g.k, oc) {
+        (3, 8) => Shape::K3F8,
+        (3, 16) => Shape::K3F16,
+        (3, 24) => Shape::K3F24,
+        (3, 32) => Shape::K3F32,
+        (5, 8) => Shape::K5F8,
+        (5, 16) => Shape::K5F16,
+        (5, 24) => Shape::K5F24,
+        (5, 32) => Shape::K5F32,
+        _ => return None,
+    };
+    Some(Direct(shape))
+}
+
+/// Off x86-64 there are no direct kernels.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn supported(g: &ConvGeometry, oc: usize) -> Option<Direct> {
+    let _ = (g, oc);
+    None
 }
 
 /// Calls `$f::<K, OC, T>($args)` for the kernel side and filter count of
-/// the call (the combinations [`supported`] accepts), so that every loop
+/// the [`Shape`], so that every loop
 /// bound is a constant: the loops unroll, the sums stay in registers and no
 /// index is checked at run time. `T` is how many pixels share one pass:
 /// `T · OC / 8 = 12` sums, 12 of AVX2's 16 vector registers, the other four
 /// for the operands.
 #[cfg(target_arch = "x86_64")]
 macro_rules! dispatch {
-    ($f:ident, $k:expr, $oc:expr, ($($arg:expr),*)) => {
-        match ($k, $oc) {
-            (3, 8) => avx2::$f::<3, 8, 12>($($arg),*),
-            (3, 16) => avx2::$f::<3, 16, 6>($($arg),*),
-            (3, 24) => avx2::$f::<3, 24, 4>($($arg),*),
-            (3, 32) => avx2::$f::<3, 32, 3>($($arg),*),
-            (5, 8) => avx2::$f::<5, 8, 12>($($arg),*),
-            (5, 16) => avx2::$f::<5, 16, 6>($($arg),*),
-            (5, 24) => avx2::$f::<5, 24, 4>($($arg),*),
-            (5, 32) => avx2::$f::<5, 32, 3>($($arg),*),
-            (k, oc) => unreachable!("direct convolution of {k}×{k} with {oc} filters, which `supported` refuses"),
+    ($f:ident, $shape:expr, ($($arg:expr),*)) => {
+        match $shape {
+            Shape::K3F8 => avx2::$f::<3, 8, 12>($($arg),*),
+            Shape::K3F16 => avx2::$f::<3, 16, 6>($($arg),*),
+            Shape::K3F24 => avx2::$f::<3, 24, 4>($($arg),*),
+            Shape::K3F32 => avx2::$f::<3, 32, 3>($($arg),*),
+            Shape::K5F8 => avx2::$f::<5, 8, 12>($($arg),*),
+            Shape::K5F16 => avx2::$f::<5, 16, 6>($($arg),*),
+            Shape::K5F24 => avx2::$f::<5, 24, 4>($($arg),*),
+            Shape::K5F32 => avx2::$f::<5, 32, 3>($($arg),*),
         }
     };
 }
 
 /// `z = conv(x) + b` for the whole images in `x` (`z [rows, OC]`, one row
-/// per output pixel). Call only when [`supported`] says so.
-pub fn forward(x: &[f32], g: &ConvGeometry, weight: &[f32], bias: &[f32], z: &mut [f32]) {
+/// per output pixel), by the kernel that [`supported`] chose.
+pub fn forward(direct: Direct, x: &[f32], g: &ConvGeometry, weight: &[f32], bias: &[f32], z: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `supported` checked that the CPU has AVX2 and FMA.
+    // SAFETY: a `Direct` exists only where `supported` found AVX2 and FMA.
     unsafe {
-        dispatch!(forward, g.k, bias.len(), (x, g, weight, bias, z))
+        dispatch!(forward, direct.0, (x, g, weight, bias, z))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
+        // No `Direct` can exist off x86-64: its `Shape` has no values there.
         let _ = (x, g, weight, bias, z);
-        unreachable!("direct::forward on a CPU that `supported` refuses");
+        match direct.0 {}
     }
 }
 

@@ -189,7 +189,8 @@ impl Gate {
             out.extend(probs.chunks_exact(classes).map(|p| {
                 let whole = finite(p[usize::from(class::DIGIT)]);
                 // A 2-class gate (stored before wrong cuts had their own class) knows only digits.
-                let digit = if classes > 2 { finite(1.0 - p[usize::from(class::NOT_A_DIGIT)]) } else { whole };
+                let not = p[usize::from(class::NOT_A_DIGIT)];
+                let digit = if classes > 2 { finite(whole / (whole + not)) } else { whole };
                 Judgement { digit, whole }
             }));
         }

@@ -15,7 +15,7 @@ use crate::preprocess::{Pixels, PIXELS};
 const CHUNK: usize = 256;
 
 /// Hidden units of the gate.
-pub const HIDDEN: usize = 128;
+pub const HIDDEN: usize = 256;
 
 /// The gate's classes: what a mark is.
 pub mod class {
@@ -24,8 +24,9 @@ pub mod class {
     /// One whole digit.
     pub const DIGIT: u8 = 1;
     /// Digits cut wrong: half a digit, or two run together (what a bad cut
-    /// of touching digits makes). Still digits, so not "not a digit"; but
-    /// not one whole digit, so the number reader cuts elsewhere.
+    /// of touching digits makes). Neither a digit nor "not a digit": set
+    /// aside when deciding whether a mark is a digit, but not one whole
+    /// digit, so the number reader cuts elsewhere.
     pub const WRONG_CUT: u8 = 2;
     /// How many.
     pub const COUNT: usize = 3;
@@ -34,8 +35,11 @@ pub mod class {
 /// What the gate says of one mark.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Judgement {
-    /// The probability that the mark is made of digits (one whole digit, or
-    /// digits cut wrong): 1 − P(not a digit). Below the threshold, "not a digit".
+    /// The probability that the mark is a digit rather than not a digit,
+    /// the wrong-cut class set aside: P(digit) / (P(digit) + P(not a
+    /// digit)). Below the threshold, "not a digit". (1 − P(not a digit),
+    /// which counts wrong cuts as digits, let many letters through: 69.9 %
+    /// of the test non-digits rejected against 82.3 %, bench/reject.sh.)
     pub digit: f32,
     /// The probability that the mark is one whole digit: what the number
     /// reader maximises when it chooses where to cut touching digits.
@@ -215,7 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn wrong_cuts_count_as_digits_but_not_as_whole_ones() {
+    fn digits_non_digits_and_wrong_cuts_are_told_apart() {
         let (inputs, labels) = clusters(100);
         let mut gate = Gate::train(&inputs, &labels, 20, 1).unwrap();
         let judged = gate.judge(&inputs);
@@ -224,7 +228,7 @@ mod tests {
             match label {
                 class::NOT_A_DIGIT => assert!(j.digit < 0.2, "{j:?}"),
                 class::DIGIT => assert!(j.whole > 0.8, "{j:?}"),
-                _ => assert!(j.digit > 0.8 && j.whole < 0.2, "a wrong cut: {j:?}"),
+                _ => assert!(j.whole < 0.2, "a wrong cut is not one whole digit: {j:?}"),
             }
         }
         let error = Gate::train(&inputs, &vec![3; labels.len()], 1, 1).err().expect("label 3 is refused");

@@ -75,6 +75,35 @@ for (let i = 0; i < count; i++) {
   }
   if (digit === labels[8 + i]) right++;
 }
+// A whole picture, read with the engine's own preprocessing and number
+// reading (as `chiffre predict` reads a file): two dark bars on white, well
+// apart, are two marks, left to right, at the boxes the native test finds.
+const [width, height] = [120, 60];
+const picturePtr = e.chiffre_picture(width, height);
+if (picturePtr === 0) {
+  console.error(`wasm: no picture buffer: ${message()}`);
+  process.exit(1);
+}
+const picture = new Float32Array(memory(), picturePtr, width * height);
+for (let i = 0; i < width * height; i++) {
+  const [x, y] = [i % width, Math.floor(i / width)];
+  const ink = y >= 10 && y < 40 && ((x >= 20 && x < 26) || (x >= 80 && x < 86));
+  picture[i] = ink ? 20 / 255 : 235 / 255;
+}
+const found = e.chiffre_read(width, height);
+const reading = JSON.parse(new TextDecoder().decode(new Uint8Array(memory(), e.chiffre_reading(), e.chiffre_reading_len())));
+const boxes = JSON.stringify(reading.digits.map((d) => d.box));
+if (found !== 2 || boxes !== "[[20,10,6,30],[80,10,6,30]]" || reading.number.length !== 2) {
+  console.error(`wasm: the two-bar picture read as ${found} digits: ${JSON.stringify(reading)} (${message()})`);
+  process.exit(1);
+}
+// A blank picture: -1 and a message, not a trap.
+new Float32Array(memory(), e.chiffre_picture(10, 10), 100).fill(1);
+if (e.chiffre_read(10, 10) !== -1 || message().length === 0) {
+  console.error("wasm: a blank picture gave no error");
+  process.exit(1);
+}
+
 console.log(
-  `wasm forward pass: ${count} MNIST test images, same probabilities as native (largest difference ${worst.toExponential(2)}), accuracy ${(right / count).toFixed(3)}`,
+  `wasm number reading: two marks at the native boxes (read as "${reading.number}"); wasm forward pass: ${count} MNIST test images, same probabilities as native (largest difference ${worst.toExponential(2)}), accuracy ${(right / count).toFixed(3)}`,
 );

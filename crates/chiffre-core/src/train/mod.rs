@@ -11,15 +11,15 @@ pub mod checkpoint;
 mod evaluate;
 mod schedule;
 mod settings;
+mod stepper;
 
 pub use checkpoint::{Checkpoint, Position};
 pub use evaluate::{evaluate, evaluate_ensemble, Evaluation, EVAL_BATCH};
 pub use schedule::Schedule;
 pub use settings::{Recipe, RecipeError, Setting, SettingError, TrainConfig};
+pub use stepper::{Progress, Stepper};
 
 use crate::data::{shuffle_indices, Dataset};
-use crate::layers::Mode;
-use crate::loss::argmax_rows;
 use crate::model::Sequential;
 use crate::optim::Optimizer;
 use serde::{Deserialize, Serialize};
@@ -222,7 +222,6 @@ pub fn train_with(
 ) -> Result<TrainReport, TrainError> {
     config.validate()?;
     validate(model, train, val, config).map_err(TrainError::Invalid)?;
-    let classes = model.num_classes();
     let mut optimizer = Optimizer::new(config.optimizer, config.lr);
     let mut position = Position { epoch: 1, ..Position::default() };
     let mut best: Option<Vec<Vec<f32>>> = None;
@@ -259,26 +258,17 @@ pub fn train_with(
         let start = Instant::now();
         shuffle_indices(&mut order, train.len(), config.seed, epoch as u64);
         for (batch_index, indices) in order.chunks(config.batch_size).enumerate().skip(position.batch) {
-            let input = model.input_mut(indices.len()).data_mut();
-            match &config.augment {
-                Some(aug) => train.fill_batch_augmented(
-                    indices,
-                    input,
-                    &mut labels,
-                    aug,
-                    (config.seed, epoch as u64, batch_index * config.batch_size),
-                ),
-                None => train.fill_batch(indices, input, &mut labels),
-            }
-            let logits = model.forward_loaded(Mode::Train);
-            position.correct +=
-                argmax_rows(logits.data(), classes).zip(&labels).filter(|(p, &t)| *p == t as usize).count();
-            let loss = model.backward_smoothed(config.loss, &labels, config.label_smoothing);
-            if !loss.is_finite() {
-                return Err(TrainError::NonFinite { epoch, batch: batch_index + 1, loss, lr: optimizer.lr });
-            }
-            optimizer.lr = config.schedule.lr_at(config.lr, position.steps as usize, total_steps, per_epoch, warmup);
-            optimizer.step(model);
+            let (loss, correct) = stepper::train_batch(
+                model,
+                &mut optimizer,
+                train,
+                config,
+                indices,
+                (epoch, batch_index),
+                (per_epoch, total_steps, warmup),
+                &mut labels,
+            )?;
+            position.correct += correct;
             position.steps = optimizer.steps;
             position.loss_sum += loss as f64 * indices.len() as f64;
             position.seen += indices.len();

@@ -1,7 +1,7 @@
 //! # chiffre
 //!
 //! The application around the engine: the command line ([`cli`]), the HTTP
-//! server ([`serve`]), the HTML report ([`report`]), ONNX export
+//! server ([`serve`]), the static web site ([`site`]), the HTML report ([`report`]), ONNX export
 //! ([`export`]), the MNIST download ([`download`]), benchmarks ([`bench`]) and
 //! the tutorial's worked examples ([`tutorial`]).
 //!
@@ -18,6 +18,7 @@ pub mod export;
 pub mod preview;
 pub mod report;
 pub mod serve;
+pub mod site;
 pub mod tutorial;
 
 pub use chiffre_core::{

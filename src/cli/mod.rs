@@ -10,6 +10,7 @@ mod predict;
 mod predict_output;
 mod report;
 mod serve;
+mod site;
 mod summary;
 mod train;
 mod tutorial;
@@ -49,6 +50,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Write a saved model as ONNX, for other runtimes.
     Export(export::ExportArgs),
+    /// Write a static web site: the engine in WebAssembly reads and trains in the page, in English and French.
+    Site(site::SiteArgs),
 }
 
 /// Which network: a preset or a spec file.
@@ -155,6 +158,7 @@ pub fn main() -> ExitCode {
         Command::Tutorial(args) => tutorial::run(args),
         Command::Serve(args) => serve::run_cli(args),
         Command::Export(args) => export::run(args),
+        Command::Site(args) => site::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

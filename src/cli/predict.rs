@@ -234,7 +234,7 @@ fn bar(p: f32) -> String {
 }
 
 fn json_value(path: &Path, p: &Prediction, top: usize, saved: Option<&Path>, is_digit: bool) -> serde_json::Value {
-    let mut value = super::predict_output::digit_json(p, top, is_digit);
+    let mut value = crate::reading::digit_json(p, top, is_digit);
     value["path"] = path.display().to_string().into();
     value["preprocessed"] = saved.map(|s| s.display().to_string()).into();
     value

@@ -1,26 +1,10 @@
 //! How `chiffre predict` prints a number: one text line, one JSON object, the
 //! digits drawn in the terminal, or the picture with the digits' boxes.
 
-use crate::predict::Prediction;
 use crate::preprocess::SIDE;
 use crate::reading::{Reading, Symbol};
 use image::{DynamicImage, Rgb, RgbImage};
 use std::path::{Path, PathBuf};
-
-/// One digit as JSON: `digit`, `confidence`, `probabilities`, `top` and
-/// `digit_probability` (the probability that the mark is a digit at all);
-/// for a mark that is not a digit, `digit` is null and `confidence` is its
-/// digit probability.
-pub fn digit_json(p: &Prediction, top: usize, is_digit: bool) -> serde_json::Value {
-    let ranked: Vec<_> = p.top(top).iter().map(|(k, q)| serde_json::json!({"digit": k, "probability": q})).collect();
-    serde_json::json!({
-        "digit": if is_digit { Some(p.digit) } else { None },
-        "confidence": if is_digit { p.confidence } else { p.digit_probability },
-        "digit_probability": p.digit_probability,
-        "probabilities": p.probabilities,
-        "top": ranked,
-    })
-}
 
 /// `meter.jpg: 40713  (4 0.99, 0 0.98, 7 0.97, 1 0.99, 3 0.96)`; the lines of
 /// a number on several lines are joined by ` / `; a mark that is not a digit
@@ -36,39 +20,13 @@ pub fn number_line(path: &Path, reading: &Reading) -> String {
     format!("{}: {}  ({})", path.display(), reading.text().replace('\n', " / "), each.join(", "))
 }
 
-/// The JSON object of a number: `path`, `number` (lines joined by `\n`),
-/// `digits` (each with `digit`, `confidence`, `probabilities`, `top`, `box` =
-/// `[x, y, width, height]` in the picture's pixels, `line`), `separators`
-/// (each with `symbol`, `box`, `line`) and `preprocessed` (the files written,
-/// or null).
+/// The JSON object of a number: `path`, then [`Reading::to_json`] (`number`,
+/// `digits`, `separators`), and `preprocessed` (the files written, or null).
 pub fn number_json(path: &Path, reading: &Reading, top: usize, saved: Option<&[PathBuf]>) -> serde_json::Value {
-    let digits: Vec<serde_json::Value> = reading
-        .digits()
-        .map(|d| {
-            let mut value = digit_json(&d.prediction, top, d.is_digit);
-            value["box"] = serde_json::json!(d.bounds);
-            value["line"] = d.line.into();
-            value
-        })
-        .collect();
-    let separators: Vec<serde_json::Value> = reading
-        .lines
-        .iter()
-        .flatten()
-        .filter_map(|s| match s {
-            Symbol::Separator { symbol, bounds, line } => {
-                Some(serde_json::json!({"symbol": symbol.to_string(), "box": bounds, "line": line}))
-            }
-            Symbol::Digit(_) => None,
-        })
-        .collect();
-    serde_json::json!({
-        "path": path.display().to_string(),
-        "number": reading.text(),
-        "digits": digits,
-        "separators": separators,
-        "preprocessed": saved.map(|files| files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>()),
-    })
+    let mut value = reading.to_json(top);
+    value["path"] = path.display().to_string().into();
+    value["preprocessed"] = saved.map(|files| files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>()).into();
+    value
 }
 
 /// The number, then each digit's 28×28 input as the network saw it, with its reading.
@@ -124,6 +82,7 @@ pub fn boxes_png(image: &DynamicImage, reading: &Reading) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::predict::Prediction;
     use crate::reading::ReadDigit;
 
     fn reading() -> Reading {

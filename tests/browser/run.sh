@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The browser test of `chiffre serve` (draw.test.mjs): a quickly trained CNN
-# behind `chiffre serve` on a free loopback port, the page in headless
-# Chromium. Installs what it needs: Debian's chromium (as root, when missing)
+# The browser tests: the page of `chiffre serve` (draw.test.mjs: a quickly
+# trained CNN behind `chiffre serve` on a free loopback port) and the static
+# site of `chiffre site` (site.test.mjs: the engine built for
+# wasm32-unknown-unknown, the same CNN, user-style PNG pictures from
+# examples/user_pictures.rs), each in headless Chromium. Installs what it needs: Debian's chromium (as root, when missing)
 # and playwright-core (`npm ci`, from the committed package-lock.json; it
 # drives the system Chromium and downloads no browser). Skips, saying so, only
 # when no Chromium can be had.
@@ -35,5 +37,10 @@ trap 'rm -rf "$work"' EXIT
 # One epoch on 12,000 images (about 95 % on MNIST's test set) reads a drawn 1 and 0 reliably, in seconds.
 "$bin" train --arch cnn --data "$root/data/mnist" --limit 12000 --batch-size 32 --epochs 1 --seed 1 \
   --test-limit 1000 --quiet --out "$work/cnn.safetensors"
-CHIFFRE_BIN="$bin" CHIFFRE_MODEL="$work/cnn.safetensors" CHROMIUM="$chromium" \
-  SCREENSHOT_DIR="${SCREENSHOT_DIR:-$root/target/browser}" node --test --test-reporter=spec draw.test.mjs
+rustup target add wasm32-unknown-unknown > /dev/null 2>&1 || true
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p chiffre-web --target wasm32-unknown-unknown
+"$bin" site --model "$work/cnn.safetensors" --data "$root/data/mnist" --out "$work/site" > /dev/null
+cargo run --release --quiet --manifest-path "$root/Cargo.toml" --example user_pictures -- "$work/pictures" 36 "$root/data/mnist" > /dev/null
+CHIFFRE_BIN="$bin" CHIFFRE_MODEL="$work/cnn.safetensors" CHIFFRE_SITE="$work/site" CHIFFRE_PICTURES="$work/pictures" \
+  CHROMIUM="$chromium" SCREENSHOT_DIR="${SCREENSHOT_DIR:-$root/target/browser}" \
+  node --test --test-reporter=spec --test-concurrency=1 draw.test.mjs site.test.mjs

@@ -29,6 +29,22 @@ use crate::segment::{segment, Mark, SegmentError};
 /// pieces by their size and place instead).
 const POINT_FRACTION: f32 = 0.005;
 
+/// One digit as JSON: `digit`, `confidence`, `probabilities`, `top` (the
+/// `top` most probable digits, each with `digit` and `probability`) and
+/// `digit_probability` (the probability that the mark is a digit at all);
+/// for a mark that is not a digit, `digit` is null and `confidence` is its
+/// digit probability.
+pub fn digit_json(p: &Prediction, top: usize, is_digit: bool) -> serde_json::Value {
+    let ranked: Vec<_> = p.top(top).iter().map(|(k, q)| serde_json::json!({"digit": k, "probability": q})).collect();
+    serde_json::json!({
+        "digit": if is_digit { Some(p.digit) } else { None },
+        "confidence": if is_digit { p.confidence } else { p.digit_probability },
+        "digit_probability": p.digit_probability,
+        "probabilities": p.probabilities,
+        "top": ranked,
+    })
+}
+
 /// Errors of reading a picture.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -123,6 +139,44 @@ impl Reading {
             },
             _ => None,
         }
+    }
+
+    /// The reading as the JSON object of `chiffre predict --json` (without
+    /// the `path` and `preprocessed` of a file): `number` (lines joined by
+    /// `\n`), `digits` (each as [`digit_json`] with `box` = `[x, y, width,
+    /// height]` in the picture's pixels and `line`) and `separators` (each
+    /// with `symbol`, `box`, `line`); when the picture holds one digit and
+    /// nothing else, also that digit's fields at the top level, as for a
+    /// single-digit picture. `top` is how many ranked digits each gets.
+    pub fn to_json(&self, top: usize) -> serde_json::Value {
+        let digits: Vec<serde_json::Value> = self
+            .digits()
+            .map(|d| {
+                let mut value = digit_json(&d.prediction, top, d.is_digit);
+                value["box"] = serde_json::json!(d.bounds);
+                value["line"] = d.line.into();
+                value
+            })
+            .collect();
+        let separators: Vec<serde_json::Value> = self
+            .lines
+            .iter()
+            .flatten()
+            .filter_map(|s| match s {
+                Symbol::Separator { symbol, bounds, line } => {
+                    Some(serde_json::json!({"symbol": symbol.to_string(), "box": bounds, "line": line}))
+                }
+                Symbol::Digit(_) => None,
+            })
+            .collect();
+        let mut value = match self.single() {
+            Some(d) => digit_json(&d.prediction, top, d.is_digit),
+            None => serde_json::json!({}),
+        };
+        value["number"] = self.text().into();
+        value["digits"] = digits.into();
+        value["separators"] = separators.into();
+        value
     }
 }
 

@@ -20,19 +20,23 @@
 //!    preprocessing and number reading): write its light levels (`width ×
 //!    height` `f32`, 0 black to 1 white, row-major) at
 //!    `chiffre_picture(width, height)`, then `chiffre_read(width, height)` →
-//!    how many digits were found (or -1, with the message); the reading, as
-//!    JSON (`number`, and `digits` with `digit` or `null` for "not a digit",
-//!    `confidence`, `digit_probability`, `box` = `[x, y, width, height]`,
-//!    `line`), is at `chiffre_reading()` (`chiffre_reading_len()` bytes).
+//!    how many digits were found (or -1, with the message); the reading, the
+//!    JSON object of `chiffre predict --json` (`number`, `digits` with
+//!    `digit` or `null` for "not a digit", `confidence`, `probabilities`,
+//!    `top`, `digit_probability`, `box` = `[x, y, width, height]`, `line`;
+//!    `separators`), is at `chiffre_reading()` (`chiffre_reading_len()` bytes).
 //!
 //! The same functions run natively ([`Engine`]), which is how the tests
 //! compare the WebAssembly answers with the native ones.
 
+pub mod training;
+
 use chiffre_core::preprocess::{Gray, Pixels, MAX_PIXELS, PIXELS};
-use chiffre_core::reading::Reading;
 use chiffre_core::{Model, Prediction};
 use std::cell::RefCell;
-use std::fmt::Write;
+
+/// How many ranked digits each digit of a reading lists (`top`), as `chiffre predict`.
+const TOP: usize = 3;
 
 /// The state behind the exports: one model, the input buffers, the last
 /// answers and the last error.
@@ -41,8 +45,14 @@ pub struct Engine {
     input: Box<Pixels>,
     probabilities: Vec<f32>,
     picture: Vec<f32>,
+    rgba: Vec<u8>,
+    inputs: Vec<f32>,
+    values: Vec<f32>,
     reading: String,
     error: String,
+    training: training::Training,
+    answer: String,
+    bytes: Vec<u8>,
 }
 
 impl Default for Engine {
@@ -52,8 +62,14 @@ impl Default for Engine {
             input: Box::new([0.0; PIXELS]),
             probabilities: Vec::new(),
             picture: Vec::new(),
+            rgba: Vec::new(),
+            inputs: Vec::new(),
+            values: Vec::new(),
             reading: String::new(),
             error: String::new(),
+            training: training::Training::default(),
+            answer: String::new(),
+            bytes: Vec::new(),
         }
     }
 }
@@ -126,14 +142,68 @@ impl Engine {
     /// (the same `width` and `height`), as `chiffre predict` reads a file:
     /// how many digits were found; the reading is at [`Engine::reading`].
     pub fn read(&mut self, width: usize, height: usize) -> Result<usize, String> {
-        let result = match (self.model.as_mut(), Gray::new(width, height, self.picture.clone())) {
-            (None, _) => Err("no model is loaded: call chiffre_load first".to_string()),
-            (_, None) => Err(format!("no {width}×{height} picture was written: call chiffre_picture first")),
-            (Some(model), Some(picture)) => model.read(&picture).map_err(|e| e.to_string()),
+        // The buffer is lent to the picture and given back: no copy per reading.
+        let buffer = std::mem::take(&mut self.picture);
+        let length = buffer.len();
+        match Gray::new(width, height, buffer) {
+            Some(picture) => {
+                let result = self.read_gray(&picture);
+                self.picture = picture.into_data();
+                result
+            }
+            None => {
+                self.picture.resize(length, 1.0);
+                let message = format!("no {width}×{height} picture was written: call chiffre_picture first");
+                self.error.clone_from(&message);
+                Err(message)
+            }
+        }
+    }
+
+    /// The buffer for a `width × height` picture as 8-bit RGBA (4 bytes a
+    /// pixel, row-major: a browser's `ImageData`) that the next
+    /// [`Engine::read_rgba`] reads; `None` (with the message) for an empty or
+    /// too large picture.
+    pub fn rgba_mut(&mut self, width: usize, height: usize) -> Option<&mut [u8]> {
+        match width.checked_mul(height) {
+            Some(n) if n > 0 && n as u64 <= MAX_PIXELS => {
+                self.rgba.resize(n * 4, 255);
+                Some(&mut self.rgba)
+            }
+            _ => {
+                self.error = format!("a {width}×{height} picture: expected 1 to {MAX_PIXELS} pixels");
+                None
+            }
+        }
+    }
+
+    /// [`Engine::read`] for the RGBA picture at [`Engine::rgba_mut`],
+    /// converted to light levels as `chiffre predict` converts an RGBA file
+    /// (transparency over white, Rec. 709 luminance).
+    pub fn read_rgba(&mut self, width: usize, height: usize) -> Result<usize, String> {
+        match Gray::from_rgba8(width, height, &self.rgba) {
+            Some(picture) => self.read_gray(&picture),
+            None => {
+                let message = format!("no {width}×{height} RGBA picture was written: call chiffre_picture_rgba first");
+                self.error.clone_from(&message);
+                Err(message)
+            }
+        }
+    }
+
+    /// Reads `picture`, keeping the reading's JSON or the error's message.
+    fn read_gray(&mut self, picture: &Gray) -> Result<usize, String> {
+        let result = match self.model.as_mut() {
+            None => Err("no model is loaded: call chiffre_load first".to_string()),
+            Some(model) => model.read(picture).map_err(|e| e.to_string()),
         };
         match result {
             Ok(reading) => {
-                self.reading = reading_json(&reading);
+                self.reading = reading.to_json(TOP).to_string();
+                self.inputs.clear();
+                for d in reading.digits() {
+                    self.inputs.extend_from_slice(&d.pixels[..]);
+                }
                 Ok(reading.digits().count())
             }
             Err(message) => {
@@ -152,27 +222,103 @@ impl Engine {
     pub fn error(&self) -> &str {
         &self.error
     }
-}
 
-/// A reading as JSON: `number`, and `digits` in reading order.
-fn reading_json(reading: &Reading) -> String {
-    let text: String = reading.text().chars().flat_map(|c| c.escape_default()).collect();
-    let mut json = format!("{{\"number\":\"{text}\",\"digits\":[");
-    for (i, d) in reading.digits().enumerate() {
-        let p = &d.prediction;
-        let digit = if d.is_digit { p.digit.to_string() } else { "null".into() };
-        let [x, y, w, h] = d.bounds;
-        let _ = write!(
-            json,
-            "{}{{\"digit\":{digit},\"confidence\":{},\"digit_probability\":{},\"box\":[{x},{y},{w},{h}],\"line\":{}}}",
-            if i > 0 { "," } else { "" },
-            p.confidence,
-            p.digit_probability,
-            d.line
-        );
+    /// Keeps `result`'s message as the last error; 0 or -1 for the exports.
+    fn status<T>(&mut self, result: Result<T, String>) -> Option<T> {
+        result.map_err(|message| self.error = message).ok()
     }
-    json.push_str("]}");
-    json
+
+    /// The training side: MNIST files, the run.
+    pub fn training(&mut self) -> &mut training::Training {
+        &mut self.training
+    }
+
+    /// Runs up to `batches` steps of the training run; the progress (JSON:
+    /// `epoch`, `seen`, `total`, `loss`, `accuracy`, `steps`, `done`) is the
+    /// [`Engine::answer`]. `Some(true)` once every epoch is done.
+    pub fn train_step(&mut self, batches: usize) -> Option<bool> {
+        let progress = self.training.step(batches);
+        let p = self.status(progress)?;
+        self.answer = format!(
+            "{{\"epoch\":{},\"seen\":{},\"total\":{},\"loss\":{},\"accuracy\":{},\"steps\":{},\"done\":{}}}",
+            p.epoch, p.seen, p.total, p.loss, p.accuracy, p.steps, p.done
+        );
+        Some(p.done)
+    }
+
+    /// Reads with the network being trained (without a "not a digit" gate:
+    /// that is fitted by `chiffre train`, not in the page).
+    pub fn use_trained(&mut self) -> Result<(), String> {
+        // Through the model file's bytes: the reading model is a copy, and training may go on.
+        let model = self
+            .training
+            .model_file()
+            .and_then(|bytes| Model::from_bytes(&bytes, "the network trained in the page").map_err(|e| e.to_string()));
+        match model {
+            Ok(model) => {
+                self.model = Some(model);
+                Ok(())
+            }
+            Err(message) => {
+                self.error.clone_from(&message);
+                Err(message)
+            }
+        }
+    }
+
+    /// The 28×28 inputs of the last reading's digits, one after the other
+    /// (`PIXELS` values each, ink 0–1), as the network saw them.
+    pub fn inputs(&self) -> &[f32] {
+        &self.inputs
+    }
+
+    /// What every layer makes of digit `k` of the last reading: the values
+    /// of each layer's output one after the other at [`Engine::values`],
+    /// and, as the [`Engine::answer`], a JSON array with each layer's
+    /// `kind`, `shape` (`[H, W, C]` or `[N]`) and `offset` into them.
+    pub fn inspect(&mut self, k: usize) -> Result<usize, String> {
+        let Some(model) = self.model.as_mut() else {
+            return Err(self.fail("no model is loaded: call chiffre_load first".into()));
+        };
+        let Some(input) = self.inputs.get(k * PIXELS..(k + 1) * PIXELS) else {
+            return Err(self.fail(format!("the last reading has no digit {k}")));
+        };
+        let mut pixels: Pixels = [0.0; PIXELS];
+        pixels.copy_from_slice(input);
+        let layers = match model.inspect(&pixels) {
+            Ok((_, layers)) => layers,
+            Err(e) => return Err(self.fail(e.to_string())),
+        };
+        self.values.clear();
+        let mut layout = Vec::new();
+        for layer in &layers {
+            layout.push(format!(
+                "{{\"kind\":\"{}\",\"shape\":{:?},\"offset\":{}}}",
+                layer.kind,
+                layer.shape,
+                self.values.len()
+            ));
+            self.values.extend_from_slice(&layer.values);
+        }
+        self.answer = format!("[{}]", layout.join(","));
+        Ok(layers.len())
+    }
+
+    /// The values of the last [`Engine::inspect`].
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// Keeps `message` as the last error and gives it back.
+    fn fail(&mut self, message: String) -> String {
+        self.error.clone_from(&message);
+        message
+    }
+
+    /// The last JSON answer of a training call.
+    pub fn answer(&self) -> &str {
+        &self.answer
+    }
 }
 
 thread_local! {
@@ -255,6 +401,47 @@ pub extern "C" fn chiffre_read(width: usize, height: usize) -> i32 {
     with_engine(|e| e.read(width, height).map_or(-1, |n| n as i32))
 }
 
+/// Where to write a `width × height` picture as 8-bit RGBA (a browser's
+/// `ImageData`) for [`chiffre_read_rgba`]; null (with the message) for an
+/// empty or too large picture.
+#[no_mangle]
+pub extern "C" fn chiffre_picture_rgba(width: usize, height: usize) -> *mut u8 {
+    with_engine(|e| e.rgba_mut(width, height).map_or(std::ptr::null_mut(), |p| p.as_mut_ptr()))
+}
+
+/// Reads every digit of the RGBA picture at [`chiffre_picture_rgba`], as
+/// [`chiffre_read`] does.
+#[no_mangle]
+pub extern "C" fn chiffre_read_rgba(width: usize, height: usize) -> i32 {
+    with_engine(|e| e.read_rgba(width, height).map_or(-1, |n| n as i32))
+}
+
+/// The 28×28 inputs of the last reading's digits (784 `f32` each, in reading order).
+#[no_mangle]
+pub extern "C" fn chiffre_inputs() -> *const f32 {
+    with_engine(|e| e.inputs().as_ptr())
+}
+
+/// What every layer makes of digit `k` of the last reading: the number of
+/// layers, or -1; the layout (JSON) at [`chiffre_answer`], the values at
+/// [`chiffre_values`].
+#[no_mangle]
+pub extern "C" fn chiffre_inspect(k: usize) -> i32 {
+    with_engine(|e| e.inspect(k).map_or(-1, |n| n as i32))
+}
+
+/// The values of the last [`chiffre_inspect`] (`f32`, [`chiffre_values_len`] of them).
+#[no_mangle]
+pub extern "C" fn chiffre_values() -> *const f32 {
+    with_engine(|e| e.values().as_ptr())
+}
+
+/// How many values [`chiffre_values`] holds.
+#[no_mangle]
+pub extern "C" fn chiffre_values_len() -> usize {
+    with_engine(|e| e.values().len())
+}
+
 /// The last reading as JSON (UTF-8, [`chiffre_reading_len`] bytes).
 #[no_mangle]
 pub extern "C" fn chiffre_reading() -> *const u8 {
@@ -277,6 +464,127 @@ pub extern "C" fn chiffre_error() -> *const u8 {
 #[no_mangle]
 pub extern "C" fn chiffre_error_len() -> usize {
     with_engine(|e| e.error().len())
+}
+
+/// Reads MNIST file `index` (0 train images, 1 train labels, 2 test images,
+/// 3 test labels; gzipped or not) from the `len` bytes at `ptr`: 0 or -1.
+///
+/// # Safety
+/// `ptr` must point to `len` readable bytes (from [`chiffre_alloc`]).
+#[no_mangle]
+pub unsafe extern "C" fn chiffre_data(index: usize, ptr: *const u8, len: usize) -> i32 {
+    // SAFETY: the caller guarantees `len` readable bytes at `ptr`.
+    let bytes = unsafe { bytes_at(ptr, len) };
+    with_engine(|e| {
+        let result = e.training.set_file(index, bytes);
+        e.status(result).map_or(-1, |()| 0)
+    })
+}
+
+/// Begins a training run with the settings (JSON, see
+/// [`training::Settings`]) of `len` bytes at `ptr`: 0 or -1.
+///
+/// # Safety
+/// `ptr` must point to `len` readable bytes (from [`chiffre_alloc`]).
+#[no_mangle]
+pub unsafe extern "C" fn chiffre_train_begin(ptr: *const u8, len: usize) -> i32 {
+    // SAFETY: the caller guarantees `len` readable bytes at `ptr`.
+    let bytes = unsafe { bytes_at(ptr, len) };
+    with_engine(|e| {
+        let result = std::str::from_utf8(bytes)
+            .map_err(|_| "the training settings are not UTF-8".to_string())
+            .and_then(|text| e.training.begin(text));
+        e.status(result).map_or(-1, |()| 0)
+    })
+}
+
+/// Runs up to `batches` training steps (stopping at the end of an epoch):
+/// 1 when every epoch is done, 0 when there is more, -1 on error (a
+/// diverging run says so); the progress is at [`chiffre_answer`].
+#[no_mangle]
+pub extern "C" fn chiffre_train_step(batches: usize) -> i32 {
+    with_engine(|e| e.train_step(batches).map_or(-1, i32::from))
+}
+
+/// Scores the trained network on the first `limit` test images (all when
+/// 0): 0 or -1; `{"test_accuracy", "test_loss", "count"}` at [`chiffre_answer`].
+#[no_mangle]
+pub extern "C" fn chiffre_train_evaluate(limit: usize) -> i32 {
+    with_engine(|e| {
+        let result = e.training.evaluate(limit);
+        e.status(result).map_or(-1, |json| {
+            e.answer = json;
+            0
+        })
+    })
+}
+
+/// The trained network's first layer as pictures (JSON at [`chiffre_answer`]): 0 or -1.
+#[no_mangle]
+pub extern "C" fn chiffre_train_filters() -> i32 {
+    with_engine(|e| {
+        let result = e.training.first_layer();
+        e.status(result).map_or(-1, |json| {
+            e.answer = json;
+            0
+        })
+    })
+}
+
+/// Reads pictures with the trained network from now on: 0 or -1.
+#[no_mangle]
+pub extern "C" fn chiffre_train_use() -> i32 {
+    with_engine(|e| e.use_trained().map_or(-1, |()| 0))
+}
+
+/// Writes the trained network as a model file (safetensors) at
+/// [`chiffre_bytes`] ([`chiffre_bytes_len`] bytes): 0 or -1.
+#[no_mangle]
+pub extern "C" fn chiffre_train_save() -> i32 {
+    with_engine(|e| {
+        let result = e.training.model_file();
+        e.status(result).map_or(-1, |bytes| {
+            e.bytes = bytes;
+            0
+        })
+    })
+}
+
+/// The bytes of the last [`chiffre_train_save`].
+#[no_mangle]
+pub extern "C" fn chiffre_bytes() -> *const u8 {
+    with_engine(|e| e.bytes.as_ptr())
+}
+
+/// The length of [`chiffre_bytes`].
+#[no_mangle]
+pub extern "C" fn chiffre_bytes_len() -> usize {
+    with_engine(|e| e.bytes.len())
+}
+
+/// The last JSON answer of a training call (UTF-8, [`chiffre_answer_len`] bytes).
+#[no_mangle]
+pub extern "C" fn chiffre_answer() -> *const u8 {
+    with_engine(|e| e.answer().as_ptr())
+}
+
+/// The length in bytes of [`chiffre_answer`].
+#[no_mangle]
+pub extern "C" fn chiffre_answer_len() -> usize {
+    with_engine(|e| e.answer().len())
+}
+
+/// The `len` bytes at `ptr` (none for a null pointer).
+///
+/// # Safety
+/// `ptr` must be null or point to `len` readable bytes that outlive the use.
+unsafe fn bytes_at<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+    if ptr.is_null() {
+        &[]
+    } else {
+        // SAFETY: guaranteed by the caller.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
 }
 
 #[cfg(test)]
@@ -308,7 +616,7 @@ mod tests {
         assert_eq!(engine.read(width, height), Ok(2));
         let json = engine.reading();
         assert!(json.contains("\"box\":[20,10,6,30]") && json.contains("\"box\":[80,10,6,30]"), "{json}");
-        assert!(json.starts_with("{\"number\":\"") && json.ends_with("]}"), "{json}");
+        assert!(json.contains("\"number\":\"") && json.contains("\"probabilities\":["), "{json}");
         // The wrong size, or a blank picture: an error, not a panic.
         assert!(engine.read(width + 1, height).is_err());
         engine.picture_mut(10, 10).unwrap().fill(1.0);

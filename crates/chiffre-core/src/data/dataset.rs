@@ -6,7 +6,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{read_idx, DataError};
+use super::{read_idx, DataError, IdxArray};
 
 /// Base name of the MNIST training images file (`.gz` optional).
 pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
@@ -60,14 +60,24 @@ impl Dataset {
     /// is 0; [`DataError::NotLabels`] unless the labels are 1-D; and
     /// [`DataError::CountMismatch`] if the counts differ.
     pub fn load(images: &Path, labels: &Path) -> Result<Self, DataError> {
-        let img = read_idx(images)?;
+        Self::from_idx(read_idx(images)?, images, read_idx(labels)?, labels)
+    }
+
+    /// A data set from IDX arrays already read (`images` from the file named
+    /// `images_source`, `labels` from `labels_source`; the names go into
+    /// errors), with the checks of [`Dataset::load`]: what a page that
+    /// fetched the files itself uses (with [`super::idx_from_bytes`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Dataset::load`], after reading.
+    pub fn from_idx(img: IdxArray, images: &Path, lab: IdxArray, labels: &Path) -> Result<Self, DataError> {
         let &[n, rows, cols] = img.dims.as_slice() else {
             fail!(images, NotImages, dims: img.dims);
         };
         if rows == 0 || cols == 0 {
             fail!(images, EmptyImages, rows, cols);
         }
-        let lab = read_idx(labels)?;
         let &[m] = lab.dims.as_slice() else {
             fail!(labels, NotLabels, dims: lab.dims);
         };

@@ -52,13 +52,20 @@ pub fn save_with_reject(
     path: &Path,
 ) -> Result<(), ModelError> {
     let fail = |message: String| ModelError::File { path: path.display().to_string(), message };
+    let data = to_bytes(model, training, reject).map_err(fail)?;
+    write_atomic(path, &data).map_err(|e| fail(format!("cannot write the model file: {e}")))
+}
+
+/// The bytes of the model file [`save_with_reject`] writes (for a caller
+/// with no file system, such as a web page that offers them as a download);
+/// [`load_bytes`] reads them back.
+pub fn to_bytes(model: &Sequential, training: &serde_json::Value, reject: Option<&Reject>) -> Result<Vec<u8>, String> {
     let mut metadata = HashMap::from([("chiffre.training".to_string(), training.to_string())]);
     let (reject_meta, extra) = reject.map(store::encode).unwrap_or_default();
     if reject.is_some() {
         metadata.insert(store::METADATA_KEY.to_string(), reject_meta);
     }
-    let data = encode(model, metadata, &extra).map_err(fail)?;
-    write_atomic(path, &data).map_err(|e| fail(format!("cannot write the model file: {e}")))
+    encode(model, metadata, &extra)
 }
 
 /// One extra tensor to store beside a model's own: name, shape, values.

@@ -11,7 +11,9 @@ mod spec;
 mod summary;
 
 pub(crate) use file::{decode, encode, fill_tensor};
-pub use file::{load, load_bytes, save, save_with_reject, ModelFile, FORMAT_VERSION, MAX_MODEL_BYTES, SMALL_NETWORK};
+pub use file::{
+    load, load_bytes, save, save_with_reject, to_bytes, ModelFile, FORMAT_VERSION, MAX_MODEL_BYTES, SMALL_NETWORK,
+};
 pub use fusion::{fusion_plan, Step};
 pub use inspect::LayerOutput;
 pub use node::Node;

@@ -1,7 +1,7 @@
 //! Step 1: from a file to a grayscale picture. Decoding refuses oversized
 //! pictures from their header, before any pixel is decoded.
 
-use super::{Gray, PreprocessError};
+use super::{light_of_rgba, Gray, PreprocessError};
 use image::{DynamicImage, ImageBuffer, ImageReader, Limits, Pixel, Primitive};
 use std::io::Cursor;
 use std::path::Path;
@@ -72,9 +72,7 @@ fn unit(value: f32, max: f32) -> f32 {
     }
 }
 
-/// Light levels of a buffer of any pixel type: each pixel composited onto
-/// white by its alpha, then luminance with the Rec. 709 weights
-/// (0.2126 R + 0.7152 G + 0.0722 B) on the stored values.
+/// Light levels of a buffer of any pixel type ([`light_of_rgba`] of each pixel).
 fn gray_of<P>(buffer: &ImageBuffer<P, Vec<P::Subpixel>>) -> Gray
 where
     P: Pixel,
@@ -82,14 +80,7 @@ where
 {
     let max: f32 = <P::Subpixel as Primitive>::DEFAULT_MAX_VALUE.into();
     let (width, height) = (buffer.width() as usize, buffer.height() as usize);
-    let data = buffer
-        .pixels()
-        .map(|p| {
-            let [r, g, b, a] = p.to_rgba().0.map(|c| unit(c.into(), max));
-            let luma = 0.2126 * r + 0.7152 * g + 0.0722 * b;
-            (luma * a + (1.0 - a)).clamp(0.0, 1.0)
-        })
-        .collect();
+    let data = buffer.pixels().map(|p| light_of_rgba(p.to_rgba().0.map(|c| unit(c.into(), max)))).collect();
     Gray::new(width, height, data).unwrap_or_else(|| Gray::filled(0, 0, 0.0))
 }
 
@@ -154,6 +145,17 @@ mod tests {
         for (got, want) in gray.data().iter().zip([0.2126, 0.7152, 0.0722]) {
             assert!((got - want).abs() < 1e-6, "{got} vs {want}");
         }
+    }
+
+    #[test]
+    fn a_browsers_rgba_bytes_give_the_levels_of_the_decoded_rgba_picture_exactly() {
+        let img = image::RgbaImage::from_fn(7, 5, |x, y| {
+            let v = (x * 37 + y * 91) as u8;
+            Rgba([v, v.wrapping_mul(3), 255 - v, (x * 40) as u8])
+        });
+        let from_bytes = Gray::from_rgba8(7, 5, img.as_raw()).unwrap();
+        assert_eq!(from_bytes, to_grayscale(&DynamicImage::ImageRgba8(img.clone())));
+        assert_eq!(Gray::from_rgba8(7, 4, img.as_raw()), None, "a wrong length is refused");
     }
 
     #[test]

@@ -225,6 +225,15 @@ impl PreprocessError {
     }
 }
 
+/// The light level of one pixel, channels in `[0, 1]`: composited onto
+/// white by its alpha (a transparent drawing shows on a page), then
+/// luminance with the Rec. 709 weights (0.2126 R + 0.7152 G + 0.0722 B) on
+/// the stored values.
+pub fn light_of_rgba([r, g, b, a]: [f32; 4]) -> f32 {
+    let luma = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    (luma * a + (1.0 - a)).clamp(0.0, 1.0)
+}
+
 /// A grayscale picture: one `f32` per pixel, row-major.
 ///
 /// Before [`to_ink`] the values are light levels (0 black, 1 white); after
@@ -251,6 +260,24 @@ impl Gray {
     pub fn from_fn(width: usize, height: usize, f: impl Fn(usize, usize) -> f32) -> Self {
         let data = (0..height).flat_map(|y| (0..width).map(move |x| (x, y))).map(|(x, y)| f(x, y)).collect();
         Gray { width, height, data }
+    }
+
+    /// The light levels of 8-bit RGBA pixels (`width × height × 4` bytes, as
+    /// a browser's `ImageData` holds them): each composited onto white by
+    /// its alpha, then its Rec. 709 luminance, exactly as a decoded RGBA
+    /// picture file is converted ([`light_of_rgba`]). `None` when the length
+    /// is not `width × height × 4`.
+    pub fn from_rgba8(width: usize, height: usize, rgba: &[u8]) -> Option<Self> {
+        if width.checked_mul(height)?.checked_mul(4)? != rgba.len() {
+            return None;
+        }
+        let data = rgba.chunks_exact(4).map(|p| light_of_rgba([0, 1, 2, 3].map(|k| f32::from(p[k]) / 255.0))).collect();
+        Some(Gray { width, height, data })
+    }
+
+    /// The values, row-major, given back (to reuse the buffer).
+    pub fn into_data(self) -> Vec<f32> {
+        self.data
     }
 
     /// Width in pixels.

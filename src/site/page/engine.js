@@ -1,0 +1,149 @@
+// chiffre's engine in the page: chiffre_web.wasm (crates/chiffre-web) behind a small class.
+//
+// The module exports plain functions over its memory (no generated glue): bytes and pictures
+// are copied in at pointers it gives, answers are read back as JSON text or f32 arrays. The
+// same class runs in the page (reading) and in the Web Worker (training); each has its own
+// instance and memory. Views of the memory are made after every call, since it may grow.
+"use strict";
+
+/* exported ChiffreEngine, ChiffreError */
+
+// A module of one function using SIMD128 (i8x16.splat, i8x16.popcnt): a browser that validates
+// it runs the engine, which is built with SIMD128.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
+/** An error of the engine or of its loading; `code` names the kind for the page's messages. */
+class ChiffreError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+class ChiffreEngine {
+  /** Fetches and instantiates the engine at `url`; a ChiffreError ("no-wasm", "no-simd", "load") when it cannot. */
+  static async create(url) {
+    if (typeof WebAssembly !== "object") {
+      throw new ChiffreError("no-wasm", "this browser has no WebAssembly");
+    }
+    if (!WebAssembly.validate(SIMD_PROBE)) {
+      throw new ChiffreError("no-simd", "this browser has no WebAssembly SIMD");
+    }
+    let module;
+    try {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+      module = await WebAssembly.compile(await response.arrayBuffer());
+    } catch (e) {
+      throw new ChiffreError("load", `${url}: ${e.message}`);
+    }
+    const instance = await WebAssembly.instantiate(module, {});
+    return new ChiffreEngine(instance.exports);
+  }
+
+  constructor(exports) {
+    this.x = exports;
+  }
+
+  // --- memory ------------------------------------------------------------------------
+  bytes(ptr, len) {
+    return new Uint8Array(this.x.memory.buffer, ptr, len);
+  }
+  floats(ptr, len) {
+    return new Float32Array(this.x.memory.buffer, ptr, len);
+  }
+  text(ptr, len) {
+    return new TextDecoder().decode(this.bytes(ptr, len));
+  }
+  error() {
+    return this.text(this.x.chiffre_error(), this.x.chiffre_error_len());
+  }
+  answer() {
+    return JSON.parse(this.text(this.x.chiffre_answer(), this.x.chiffre_answer_len()));
+  }
+  /** Calls `f(ptr, len)` with `data` (bytes) copied into the module; frees them after. */
+  withBytes(data, f) {
+    const len = data.byteLength;
+    const ptr = this.x.chiffre_alloc(len);
+    this.bytes(ptr, len).set(data instanceof Uint8Array ? data : new Uint8Array(data));
+    try {
+      return f(ptr, len);
+    } finally {
+      this.x.chiffre_free(ptr, len);
+    }
+  }
+  check(status, code) {
+    if (status < 0) throw new ChiffreError(code, this.error());
+    return status;
+  }
+
+  // --- reading -----------------------------------------------------------------------
+  /** Loads a model file (an ArrayBuffer or Uint8Array of a .safetensors file). */
+  load(data) {
+    this.check(this.withBytes(data, (p, n) => this.x.chiffre_load(p, n)), "model");
+  }
+
+  /**
+   * Reads every digit of `image` (an ImageData, or {width, height, data} with RGBA bytes) as
+   * `chiffre predict --json` reads a picture file: {number, digits: [{digit, confidence,
+   * probabilities, top, digit_probability, box, line}], separators, and for one digit also its
+   * fields at the top level}. Each digit also gets `input`: the 28×28 picture the network read.
+   */
+  read(image) {
+    const { width, height, data } = image;
+    const ptr = this.x.chiffre_picture_rgba(width, height);
+    if (!ptr) throw new ChiffreError("picture", this.error());
+    this.bytes(ptr, width * height * 4).set(data);
+    const found = this.check(this.x.chiffre_read_rgba(width, height), "picture");
+    const reading = JSON.parse(this.text(this.x.chiffre_reading(), this.x.chiffre_reading_len()));
+    const inputs = this.floats(this.x.chiffre_inputs(), found * 784);
+    reading.digits.forEach((d, k) => {
+      d.input = inputs.slice(k * 784, (k + 1) * 784);
+    });
+    return reading;
+  }
+
+  /** What every layer makes of digit `k` of the last reading: [{kind, shape, values}]. */
+  inspect(k) {
+    this.check(this.x.chiffre_inspect(k), "picture");
+    const layout = this.answer();
+    const all = this.floats(this.x.chiffre_values(), this.x.chiffre_values_len());
+    return layout.map((layer) => {
+      const size = layer.shape.reduce((a, b) => a * b, 1);
+      return { kind: layer.kind, shape: layer.shape, values: all.slice(layer.offset, layer.offset + size) };
+    });
+  }
+
+  // --- training ----------------------------------------------------------------------
+  /** MNIST file `index` (0 train images, 1 train labels, 2 test images, 3 test labels), gzipped or not. */
+  data(index, bytes) {
+    this.check(this.withBytes(bytes, (p, n) => this.x.chiffre_data(index, p, n)), "data");
+  }
+  /** Begins a run: {arch, optimizer, lr, batch_size, epochs, limit, seed} (all but arch optional). */
+  trainBegin(settings) {
+    const json = new TextEncoder().encode(JSON.stringify(settings));
+    this.check(this.withBytes(json, (p, n) => this.x.chiffre_train_begin(p, n)), "settings");
+  }
+  /** Up to `batches` steps: {epoch, seen, total, loss, accuracy, steps, done}; throws when training diverges. */
+  trainStep(batches) {
+    this.check(this.x.chiffre_train_step(batches), "training");
+    return this.answer();
+  }
+  /** {test_accuracy, test_loss, count} on the first `limit` test images (all when 0). */
+  trainEvaluate(limit) {
+    this.check(this.x.chiffre_train_evaluate(limit || 0), "training");
+    return this.answer();
+  }
+  /** The first layer's weights as pictures: {shape: [n, h, w], values}. */
+  trainFilters() {
+    this.check(this.x.chiffre_train_filters(), "training");
+    return this.answer();
+  }
+  /** The trained network as a model file (a Uint8Array, a copy). */
+  trainSave() {
+    this.check(this.x.chiffre_train_save(), "training");
+    return this.bytes(this.x.chiffre_bytes(), this.x.chiffre_bytes_len()).slice();
+  }
+}

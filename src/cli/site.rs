@@ -15,10 +15,14 @@ pub struct SiteArgs {
     /// The folder to write (created when missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// The engine built for the page [default: beside this program in cargo's target folder, or
-    /// ./target/wasm32-unknown-unknown/release/chiffre_web.wasm].
+    /// The engine built for the page by crates/chiffre-web/build.sh [default: beside this program in
+    /// cargo's target folder, or ./target/wasm32-unknown-unknown/release/chiffre_web.wasm].
     #[arg(long, value_name = "FILE")]
     wasm: Option<PathBuf>,
+    /// The engine built with relaxed SIMD, for the browsers that have it [default: found as --wasm is,
+    /// under target/wasm-relaxed/; without it, every browser gets --wasm].
+    #[arg(long, value_name = "FILE")]
+    wasm_relaxed: Option<PathBuf>,
     /// The MNIST folder whose files the page trains on.
     #[arg(long, value_name = "DIR", default_value = "data/mnist")]
     data: PathBuf,
@@ -31,7 +35,7 @@ pub struct SiteArgs {
 pub fn run(args: SiteArgs) -> anyhow::Result<()> {
     let wasm = match args.wasm {
         Some(path) => path,
-        None => find_wasm().ok_or_else(|| {
+        None => find_wasm(false).ok_or_else(|| {
             anyhow::anyhow!(
                 "the page's engine ({WASM}) is not built: build it with `{BUILD_WASM}`, or give --wasm FILE"
             )
@@ -45,7 +49,17 @@ pub fn run(args: SiteArgs) -> anyhow::Result<()> {
             missing.display()
         );
     }
-    let config = SiteConfig { models, wasm, data: (!args.no_training).then_some(args.data), out: args.out.clone() };
+    let wasm_relaxed = args.wasm_relaxed.or_else(|| find_wasm(true));
+    if wasm_relaxed.is_none() {
+        eprintln!("note: no engine with relaxed SIMD ({BUILD_WASM} builds it): every browser gets the SIMD128 one");
+    }
+    let config = SiteConfig {
+        models,
+        wasm,
+        wasm_relaxed,
+        data: (!args.no_training).then_some(args.data),
+        out: args.out.clone(),
+    };
     let report = write_site(&config).map_err(anyhow::Error::msg)?;
     let total: u64 = report.files.iter().map(|(_, n)| n).sum();
     println!("wrote {} files ({:.1} MB) to {}", report.files.len(), total as f64 / 1e6, args.out.display());

@@ -7,7 +7,8 @@
 //!   `learn.js`, `worker.js`: the page (in `src/site/page/`, embedded in
 //!   the binary; plain JavaScript, no build step, no CDN);
 //! - `chiffre_web.wasm`: the engine (`crates/chiffre-web`, built for
-//!   `wasm32-unknown-unknown` with SIMD128);
+//!   `wasm32-unknown-unknown` with SIMD128), and `chiffre_web_relaxed.wasm`
+//!   (with relaxed SIMD too) when it was built: see `crates/chiffre-web/build.sh`;
 //! - `models/NAME.safetensors` and `models/index.json` (their names, the
 //!   first read by default);
 //! - `mnist/*.gz`: the MNIST files the page trains on.
@@ -41,9 +42,11 @@ pub const MNIST_FILES: [&str; 4] = [
 /// The engine's file name in the site, and as cargo builds it.
 pub const WASM: &str = "chiffre_web.wasm";
 
-/// The command that builds the engine for the page.
-pub const BUILD_WASM: &str =
-    "rustup target add wasm32-unknown-unknown && cargo build --release -p chiffre-web --target wasm32-unknown-unknown";
+/// The engine with relaxed SIMD (fused multiply-add), in the site.
+pub const WASM_RELAXED: &str = "chiffre_web_relaxed.wasm";
+
+/// The command that builds the engine for the page (both builds).
+pub const BUILD_WASM: &str = "bash crates/chiffre-web/build.sh";
 
 /// What to put in the site.
 #[derive(Clone, Debug)]
@@ -52,6 +55,8 @@ pub struct SiteConfig {
     pub models: Vec<PathBuf>,
     /// The engine built for the page (see [`find_wasm`]).
     pub wasm: PathBuf,
+    /// The same with relaxed SIMD, for the browsers that have it (optional).
+    pub wasm_relaxed: Option<PathBuf>,
     /// The folder of the MNIST files (`None`: a site that reads but cannot train).
     pub data: Option<PathBuf>,
     /// Where to write.
@@ -65,17 +70,25 @@ pub struct SiteReport {
     pub files: Vec<(PathBuf, u64)>,
 }
 
-/// Where the engine built for the page usually is: beside the running
-/// `chiffre` in cargo's target folder (`target/release/chiffre` →
-/// `target/wasm32-unknown-unknown/release/chiffre_web.wasm`), then under
-/// `./target`; the first that exists.
-pub fn find_wasm() -> Option<PathBuf> {
-    let beside_exe = std::env::current_exe().ok().and_then(|exe| {
-        let target = exe.parent()?.parent()?;
-        Some(target.join("wasm32-unknown-unknown/release").join(WASM))
-    });
-    let here = PathBuf::from("target/wasm32-unknown-unknown/release").join(WASM);
+/// Where `crates/chiffre-web/build.sh` leaves the engine: beside the
+/// running `chiffre` in cargo's target folder (`target/release/chiffre` →
+/// `target/wasm32-unknown-unknown/release/chiffre_web.wasm`, and with
+/// `relaxed`, `target/wasm-relaxed/wasm32-unknown-unknown/release/…`), then
+/// under `./target`; the first that exists.
+pub fn find_wasm(relaxed: bool) -> Option<PathBuf> {
+    let below = if relaxed { "wasm-relaxed/wasm32-unknown-unknown/release" } else { "wasm32-unknown-unknown/release" };
+    let beside_exe = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.parent()?.join(below).join(WASM)));
+    let here = PathBuf::from("target").join(below).join(WASM);
     beside_exe.into_iter().chain([here]).find(|p| p.is_file())
+}
+
+/// The bytes of a WebAssembly module, checked by their magic number.
+fn read_wasm(path: &Path) -> Result<Vec<u8>, String> {
+    let wasm = std::fs::read(path).map_err(|e| format!("{}: cannot read the engine: {e}", path.display()))?;
+    if !wasm.starts_with(b"\0asm") {
+        return Err(format!("{}: not a WebAssembly module (build the engine with `{BUILD_WASM}`)", path.display()));
+    }
+    Ok(wasm)
 }
 
 /// A model's file name in the site: its own stem, made safe for a URL.
@@ -97,11 +110,8 @@ fn site_name(path: &Path, taken: &[String]) -> String {
 
 /// Writes the site; every input is checked before anything is written.
 pub fn write_site(config: &SiteConfig) -> Result<SiteReport, String> {
-    let wasm =
-        std::fs::read(&config.wasm).map_err(|e| format!("{}: cannot read the engine: {e}", config.wasm.display()))?;
-    if !wasm.starts_with(b"\0asm") {
-        return Err(format!("{}: not a WebAssembly module (build it with `{BUILD_WASM}`)", config.wasm.display()));
-    }
+    let wasm = read_wasm(&config.wasm)?;
+    let relaxed = config.wasm_relaxed.as_deref().map(read_wasm).transpose()?;
     if config.models.is_empty() {
         return Err("no model to put in the site".into());
     }
@@ -151,11 +161,14 @@ pub fn write_site(config: &SiteConfig) -> Result<SiteReport, String> {
         write(name, text.as_bytes())?;
     }
     write(WASM, &wasm)?;
+    if let Some(relaxed) = &relaxed {
+        write(WASM_RELAXED, relaxed)?;
+    }
     for (path, name) in config.models.iter().zip(&names) {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         write(&format!("models/{name}.safetensors"), &bytes)?;
     }
-    let index = serde_json::json!({ "models": models, "mnist": !mnist.is_empty() });
+    let index = serde_json::json!({ "models": models, "mnist": !mnist.is_empty(), "relaxed_simd": relaxed.is_some() });
     write("models/index.json", serde_json::to_string_pretty(&index).unwrap_or_default().as_bytes())?;
     for (name, bytes) in &mnist {
         write(&format!("mnist/{name}"), bytes)?;

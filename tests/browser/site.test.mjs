@@ -102,8 +102,9 @@ async function draw(page, points) {
   await page.mouse.up();
 }
 
-test("the page reads pictures as chiffre predict --json does, with nothing from another origin", async () => {
-  const { page, errors } = await openPage();
+for (const [query, kind] of [["", "relaxed-simd"], ["?engine=simd128", "simd128"]]) test(`the page reads pictures as chiffre predict --json does (${kind}), with nothing from another origin`, async () => {
+  const { page, errors } = await openPage(query);
+  assert.equal(await page.evaluate(() => window.chiffre.engine.kind), kind, "the build the browser runs");
   const names = readdirSync(pictures).filter((n) => n.endsWith(".png")).sort();
   assert.ok(names.length >= 30, `a few dozen pictures, got ${names.length}`);
   const cli = execFileSync(bin, ["predict", "--json", "--model", model, ...names.map((n) => path.join(pictures, n))], {
@@ -144,7 +145,7 @@ test("the page reads pictures as chiffre predict --json does, with nothing from 
     if (want.digit !== undefined) assert.equal(got.digit, want.digit, `${name}: the single digit`);
     if (String(got.digit) === name.match(/label(\d)/)[1]) right += 1;
   }
-  console.log(`# ${names.length} user-style pictures: the page and chiffre predict agree; largest probability difference ${worst.toExponential(2)}; ${right} read right`);
+  console.log(`# ${kind}: ${names.length} user-style pictures: the page and chiffre predict agree; largest probability difference ${worst.toExponential(2)}; ${right} read right`);
   assert.ok(worst <= 1e-5, `probabilities differ by ${worst}`);
   assert.ok(right >= names.length * 0.8, `${right} of ${names.length} read right`);
   assert.deepEqual(outside, [], "requests outside the site's origin");

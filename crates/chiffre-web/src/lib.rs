@@ -48,6 +48,7 @@ pub struct Engine {
     rgba: Vec<u8>,
     inputs: Vec<f32>,
     values: Vec<f32>,
+    batch: Vec<Pixels>,
     reading: String,
     error: String,
     training: training::Training,
@@ -65,6 +66,7 @@ impl Default for Engine {
             rgba: Vec::new(),
             inputs: Vec::new(),
             values: Vec::new(),
+            batch: Vec::new(),
             reading: String::new(),
             error: String::new(),
             training: training::Training::default(),
@@ -109,6 +111,45 @@ impl Engine {
             Ok(prediction) => {
                 self.probabilities.clone_from(&prediction.probabilities);
                 Some(prediction)
+            }
+            Err(e) => {
+                self.error = e.to_string();
+                None
+            }
+        }
+    }
+
+    /// The buffer for `n` ready 28×28 inputs (as [`Engine::input_mut`]) that
+    /// [`Engine::predict_batch`] reads at once; `None` (with the message)
+    /// for 0 or more than 65,536.
+    pub fn batch_mut(&mut self, n: usize) -> Option<&mut [Pixels]> {
+        if !(1..=65_536).contains(&n) {
+            self.error = format!("a batch of {n} inputs: expected 1 to 65536");
+            return None;
+        }
+        self.batch.resize(n, [0.0; PIXELS]);
+        Some(&mut self.batch)
+    }
+
+    /// Reads the `n` inputs of [`Engine::batch_mut`] in one pass (the
+    /// engine's batched inference); their probabilities, one row of ten per
+    /// input, are then at [`Engine::probabilities`]. `None` without a model.
+    pub fn predict_batch(&mut self, n: usize) -> Option<usize> {
+        let Some(model) = self.model.as_mut() else {
+            self.error = "no model is loaded: call chiffre_load first".into();
+            return None;
+        };
+        let Some(inputs) = self.batch.get(..n) else {
+            self.error = format!("no batch of {n} inputs was written: call chiffre_batch first");
+            return None;
+        };
+        match model.predict_batch(inputs) {
+            Ok(predictions) => {
+                self.probabilities.clear();
+                for p in &predictions {
+                    self.probabilities.extend_from_slice(&p.probabilities);
+                }
+                Some(predictions.len())
             }
             Err(e) => {
                 self.error = e.to_string();
@@ -386,6 +427,20 @@ pub extern "C" fn chiffre_probabilities() -> *const f32 {
     with_engine(|e| e.probabilities().as_ptr())
 }
 
+/// Where to write `n` ready 28×28 inputs (784 `f32` each) for
+/// [`chiffre_predict_batch`]; null (with the message) for 0 or more than 65,536.
+#[no_mangle]
+pub extern "C" fn chiffre_batch(n: usize) -> *mut f32 {
+    with_engine(|e| e.batch_mut(n).map_or(std::ptr::null_mut(), |b| b.as_mut_ptr().cast::<f32>()))
+}
+
+/// Reads the `n` inputs at [`chiffre_batch`] in one pass: `n`, or -1; the
+/// probabilities (`n × 10` `f32`) are then at [`chiffre_probabilities`].
+#[no_mangle]
+pub extern "C" fn chiffre_predict_batch(n: usize) -> i32 {
+    with_engine(|e| e.predict_batch(n).map_or(-1, |n| n as i32))
+}
+
 /// Where to write the light levels of a `width × height` picture (`f32`, 0
 /// black to 1 white, row-major) for [`chiffre_read`]; null (with the
 /// message) for an empty or too large picture.
@@ -596,6 +651,31 @@ mod tests {
         let mut engine = Engine::default();
         assert!(engine.predict().is_none());
         assert!(engine.error().contains("no model"), "{}", engine.error());
+    }
+
+    #[test]
+    fn a_batch_gives_the_probabilities_of_each_input_read_alone() {
+        use chiffre_core::model::{preset, Sequential};
+        let mut engine = Engine::default();
+        assert!(engine.predict_batch(1).is_none(), "no model");
+        let network = Sequential::new(&preset("cnn", 10).unwrap(), 3).unwrap();
+        engine.set_model(Model::from_network(network).unwrap());
+        assert!(engine.batch_mut(0).is_none());
+        let batch = engine.batch_mut(5).unwrap();
+        for (k, input) in batch.iter_mut().enumerate() {
+            input.iter_mut().enumerate().for_each(|(i, v)| *v = ((i * (k + 3)) % 17) as f32 / 16.0);
+        }
+        let inputs = batch.to_vec();
+        assert_eq!(engine.predict_batch(5), Some(5));
+        let together = engine.probabilities().to_vec();
+        assert_eq!(together.len(), 50);
+        for (k, input) in inputs.iter().enumerate() {
+            *engine.input_mut() = *input;
+            engine.predict().unwrap();
+            for (a, b) in engine.probabilities().iter().zip(&together[k * 10..(k + 1) * 10]) {
+                assert!((a - b).abs() < 1e-5, "input {k}: {a} alone, {b} in the batch");
+            }
+        }
     }
 
     #[test]

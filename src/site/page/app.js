@@ -10,6 +10,8 @@
 /* global t, setLanguage, currentLanguage, formatNumber, ChiffreEngine, ChiffreError */
 
 const BRUSH = 0.075; // pen width, as a fraction of the pad's height: a marker
+// ?engine=simd128 runs the SIMD128 build even where relaxed SIMD is there (to compare them).
+const engineChoice = new URLSearchParams(location.search).get("engine") || "auto";
 
 const $ = (id) => document.getElementById(id);
 const pad = $("pad");
@@ -325,7 +327,7 @@ async function fetchBytes(url) {
 function describeModel(name, bytes, hasGate) {
   state.modelName = name;
   state.hasGate = hasGate;
-  $("model-info").textContent = `${name} (${formatNumber(bytes / 1024, 0)} KiB)`;
+  $("model-info").textContent = `${name} (${formatNumber(bytes / 1024, 0)} KiB), WebAssembly ${state.engine.kind}`;
 }
 async function chooseModel(index) {
   const m = state.models[index];
@@ -371,7 +373,7 @@ document.addEventListener("chiffre:language", () => {
 async function start() {
   setLanguage(currentLanguage());
   clearPad();
-  state.engine = await ChiffreEngine.create("chiffre_web.wasm");
+  state.engine = await ChiffreEngine.create(engineChoice);
   const index = await (await fetch("models/index.json")).json();
   state.models = index.models;
   state.mnist = index.mnist;
@@ -386,6 +388,7 @@ ready.catch((e) => fatal(errorKey(e), { message: e.message }));
 /** What learn.js needs from this page. */
 window.chiffreApp = {
   state,
+  engineChoice,
   showTab,
   /** Reads with a network trained in the page (a model file's bytes). */
   useModel(bytes, name) {
@@ -414,6 +417,10 @@ window.chiffre = {
   },
   train(options) {
     return window.chiffreLearn.train(options || {});
+  },
+  /** The engine itself (see engine.js): predict(pixels), predictBatch(inputs), inspect(k)… */
+  get engine() {
+    return state.engine;
   },
   get language() {
     return currentLanguage();

@@ -182,7 +182,7 @@
       buttons(true);
       drawCurves();
       window.chiffreApp.showTab("learn");
-      worker.postMessage({ type: "train", settings });
+      worker.postMessage({ type: "train", settings, engine: window.chiffreApp.engineChoice });
     });
   }
 

@@ -7,7 +7,7 @@
 // chunk, the first layer's weights every FILTERS_MS, and at the end the test accuracy and the
 // network as a model file.
 //
-// Messages in: {type: "train", settings}, {type: "pause"}, {type: "resume"}, {type: "stop"}.
+// Messages in: {type: "train", settings, engine ("simd128" to force that build)}, {type: "pause"}, {type: "resume"}, {type: "stop"}.
 // Messages out: {type: "status", key, values}, {type: "progress", progress, imagesPerSecond,
 // seconds}, {type: "filters", filters}, {type: "done", result, model}, {type: "error", key, message}.
 "use strict";
@@ -48,13 +48,13 @@ async function loadData() {
   dataLoaded = true;
 }
 
-async function train(settings) {
+async function train(settings, engineChoice) {
   running = true;
   paused = false;
   stopped = false;
   let stage = "load";
   try {
-    if (!engine) engine = await ChiffreEngine.create("chiffre_web.wasm");
+    if (!engine) engine = await ChiffreEngine.create(engineChoice);
     stage = "data";
     await loadData();
     stage = "settings";
@@ -123,7 +123,7 @@ async function train(settings) {
 
 onmessage = (event) => {
   const m = event.data;
-  if (m.type === "train" && !running) train(m.settings);
+  if (m.type === "train" && !running) train(m.settings, m.engine);
   else if (m.type === "pause") paused = true;
   else if (m.type === "resume") paused = false;
   else if (m.type === "stop") stopped = true;

@@ -1,9 +1,10 @@
 //! # chiffre
 //!
 //! The application around the engine: the command line ([`cli`]), the HTTP
-//! server ([`serve`]), the static web site ([`site`]), the HTML report ([`report`]), ONNX export
-//! ([`export`]), the MNIST download ([`download`]), benchmarks ([`bench`]) and
-//! the tutorial's worked examples ([`tutorial`]).
+//! server ([`serve`]), the static web site ([`site`]), the HTML report
+//! ([`report`]), ONNX export ([`export`]), the MNIST download ([`download`])
+//! and benchmarks ([`bench`]). The tutorial's worked examples are the
+//! core's ([`tutorial`]), so that the web page computes them too.
 //!
 //! The engine itself (tensors, layers, training, preprocessing, reading) is
 //! the crate `chiffre-core` (`crates/chiffre-core`); its modules are
@@ -19,10 +20,9 @@ pub mod preview;
 pub mod report;
 pub mod serve;
 pub mod site;
-pub mod tutorial;
 
 pub use chiffre_core::{
     data, fsutil, kernels, layers, loss, metrics, model, optim, predict, preprocess, reading, reject, segment, tensor,
-    train,
+    train, tutorial,
 };
 pub use chiffre_core::{Model, Prediction};

@@ -4,7 +4,7 @@
 //!
 //! What it writes:
 //! - `index.html`, `style.css`, `i18n.js`, `engine.js`, `app.js`,
-//!   `learn.js`, `worker.js`: the page (in `src/site/page/`, embedded in
+//!   `learn.js`, `worker.js`, `tutorial.js`: the page (in `src/site/page/`, embedded in
 //!   the binary; plain JavaScript, no build step, no CDN);
 //! - `chiffre_web.wasm`: the engine (`crates/chiffre-web`, built for
 //!   `wasm32-unknown-unknown` with SIMD128), and `chiffre_web_relaxed.wasm`
@@ -21,7 +21,7 @@ use crate::Model;
 use std::path::{Path, PathBuf};
 
 /// The page's files: (name, content).
-pub const PAGE: [(&str, &str); 7] = [
+pub const PAGE: [(&str, &str); 8] = [
     ("index.html", include_str!("page/index.html")),
     ("style.css", include_str!("page/style.css")),
     ("i18n.js", include_str!("page/i18n.js")),
@@ -29,6 +29,7 @@ pub const PAGE: [(&str, &str); 7] = [
     ("app.js", include_str!("page/app.js")),
     ("learn.js", include_str!("page/learn.js")),
     ("worker.js", include_str!("page/worker.js")),
+    ("tutorial.js", include_str!("page/tutorial.js")),
 ];
 
 /// The MNIST files the page trains on (gzipped, as `chiffre download` keeps them).

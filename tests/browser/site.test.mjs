@@ -188,6 +188,28 @@ test("the French page shows French, and the switch goes back to English", async 
   await page.close();
 });
 
+test("the tutorial's example, step by step, in French: maps, the nine products of a cell, the tiny CNN", async () => {
+  const { page, errors } = await openPage("?lang=fr");
+  await page.click("#tab-xo");
+  await page.waitForFunction(() => document.querySelectorAll("#xo-image td").length === 81);
+  assert.equal(await page.locator("#xo-steps table").count(), 9, "three maps, their ReLU and their pooling");
+  // The diagonal \ sits on the X at row 2, column 2 of its map: a perfect match, 1,00 in French.
+  const cell = page.locator("#xo-steps .xo-row").first().locator("table").first().locator("tr").nth(1).locator("td").nth(1);
+  assert.equal(await cell.textContent(), "1,00");
+  await cell.hover();
+  assert.equal(await page.locator("#xo-image td.window").count(), 9, "the window of the cell is framed");
+  assert.match(await page.locator("#xo-products").innerText(), /ligne 2, colonne 2[\s\S]*divisée par 9 : 1,00/);
+  assert.match(await page.locator("#xo").innerText(), /correction ReLU[\s\S]*mise à plat : 48 valeurs/i);
+  await page.click("#xo-train");
+  assert.match(await page.locator("#xo-learned").innerText(), /\d+,\d % de bonnes réponses/);
+  assert.equal(await page.locator("#xo-learned table").count(), 3, "the three learned filters");
+  await page.click("#xo-o");
+  assert.equal(await page.locator("#xo-o").getAttribute("aria-pressed"), "true");
+  await page.screenshot({ path: path.join(shots, "site-tutorial-fr.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test("chiffre.train trains the perceptron for one epoch in the page's worker to at least 90 %", async () => {
   const { page, errors } = await openPage("?lang=en");
   const result = await page.evaluate(() => window.chiffre.train({ arch: "perceptron", epochs: 1, seed: 1 }));

@@ -48,5 +48,6 @@ pub mod reject;
 pub mod segment;
 pub mod tensor;
 pub mod train;
+pub mod tutorial;
 
 pub use predict::{Model, NotANumber, Prediction};

@@ -30,6 +30,7 @@
 //! compare the WebAssembly answers with the native ones.
 
 pub mod training;
+pub mod tutorial;
 
 use chiffre_core::preprocess::{Gray, Pixels, MAX_PIXELS, PIXELS};
 use chiffre_core::{Model, Prediction};
@@ -602,6 +603,29 @@ pub extern "C" fn chiffre_train_save() -> i32 {
             e.bytes = bytes;
             0
         })
+    })
+}
+
+/// The tutorial's worked example on picture `which` (0: its X, 1: another X,
+/// 2: an O), as JSON at [`chiffre_answer`]: 0, or -1.
+#[no_mangle]
+pub extern "C" fn chiffre_tutorial(which: usize) -> i32 {
+    with_engine(|e| {
+        let result = tutorial::example(which);
+        e.status(result).map_or(-1, |json| {
+            e.answer = json;
+            0
+        })
+    })
+}
+
+/// The tiny CNN of the tutorial learning X against O from `seed` (about a
+/// second): its accuracy and learned filters, as JSON at [`chiffre_answer`].
+#[no_mangle]
+pub extern "C" fn chiffre_tutorial_x_or_o(seed: u64) -> i32 {
+    with_engine(|e| {
+        e.answer = tutorial::x_or_o(seed);
+        0
     })
 }
 

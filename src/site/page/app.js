@@ -356,13 +356,14 @@ $("model-file").addEventListener("change", async () => {
 
 // --- tabs and language ----------------------------------------------------------------------
 function showTab(name) {
-  for (const tab of ["read", "learn"]) {
+  for (const tab of ["read", "learn", "xo"]) {
     $(tab).hidden = tab !== name;
     $(`tab-${tab}`).setAttribute("aria-selected", String(tab === name));
   }
 }
 $("tab-read").addEventListener("click", () => showTab("read"));
 $("tab-learn").addEventListener("click", () => showTab("learn"));
+$("tab-xo").addEventListener("click", () => showTab("xo"));
 $("lang").addEventListener("click", () => setLanguage(currentLanguage() === "fr" ? "en" : "fr"));
 document.addEventListener("chiffre:language", () => {
   showReading();

@@ -152,6 +152,18 @@ class ChiffreEngine {
     });
   }
 
+  // --- the tutorial's example -----------------------------------------------------------
+  /** The worked example on picture `which` (0: the X, 1: another X, 2: an O): {image, features, maps, relu, pooled, flat}. */
+  tutorial(which) {
+    this.check(this.x.chiffre_tutorial(which), "picture");
+    return this.answer();
+  }
+  /** The tiny CNN learning X against O: {accuracy, tested, filters, loss: [first, last]}. */
+  tutorialXo(seed) {
+    this.check(this.x.chiffre_tutorial_x_or_o(BigInt(seed)), "training");
+    return this.answer();
+  }
+
   // --- training ----------------------------------------------------------------------
   /** MNIST file `index` (0 train images, 1 train labels, 2 test images, 3 test labels), gzipped or not. */
   data(index, bytes) {

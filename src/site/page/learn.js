@@ -176,6 +176,12 @@
       worker = new Worker("worker.js");
       worker.onmessage = onMessage;
     }
+    // The form shows the run's settings, whoever started it (the Train button or chiffre.train).
+    $("arch").value = settings.arch;
+    $("optimizer").value = settings.optimizer || "";
+    const shown = { lr: "lr", batch: "batch_size", epochs: "epochs", limit: "limit", seed: "seed" };
+    // An empty field is the network's own setting, as when the form is sent.
+    for (const [id, key] of Object.entries(shown)) $(id).value = settings[key] ?? "";
     return new Promise((resolve, reject) => {
       run = { settings, points: [], total: 1, epochs: settings.epochs || 1, resolve, reject };
       saved = null;

@@ -2,8 +2,8 @@
 //!
 //! The application around the engine: the command line ([`cli`]), the HTTP
 //! server ([`serve`]), the static web site ([`site`]), the HTML report
-//! ([`report`]), ONNX export ([`export`]), the MNIST download ([`download`])
-//! and benchmarks ([`bench`]). The tutorial's worked examples are the
+//! ([`report`]), the run history ([`runs`]), ONNX export ([`export`]), the
+//! MNIST download ([`download`]) and benchmarks ([`bench`]). The tutorial's worked examples are the
 //! core's ([`tutorial`]), so that the web page computes them too.
 //!
 //! The engine itself (tensors, layers, training, preprocessing, reading) is
@@ -18,6 +18,7 @@ pub mod download;
 pub mod export;
 pub mod preview;
 pub mod report;
+pub mod runs;
 pub mod serve;
 pub mod site;
 

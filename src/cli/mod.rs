@@ -9,6 +9,7 @@ mod interrupt;
 mod predict;
 mod predict_output;
 mod report;
+mod runs;
 mod serve;
 mod site;
 mod summary;
@@ -50,6 +51,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Write a saved model as ONNX, for other runtimes.
     Export(export::ExportArgs),
+    /// The run history: every `chiffre train` remembered (list, show, rm, export).
+    Runs(runs::RunsArgs),
     /// Write a static web site: the engine in WebAssembly reads and trains in the page, in English and French.
     Site(site::SiteArgs),
 }
@@ -159,6 +162,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run_cli(args),
         Command::Export(args) => export::run(args),
         Command::Site(args) => site::run(args),
+        Command::Runs(args) => runs::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

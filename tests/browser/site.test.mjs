@@ -210,6 +210,33 @@ test("the tutorial's example, step by step, in French: maps, the nine products o
   await page.close();
 });
 
+test("bad input gets one clear message in the page's language, never a frozen page", async () => {
+  // A picture file that is not a picture.
+  const { page, errors } = await openPage("?lang=en");
+  await page.setInputFiles("#file", { name: "notes.png", mimeType: "image/png", buffer: Buffer.from("hello, not a picture") });
+  await page.waitForFunction(() => document.getElementById("message").textContent.startsWith("This picture cannot be read"));
+  // Settings that diverge stop with the message the command line gives.
+  const failure = await page.evaluate(() =>
+    window.chiffre.train({ arch: "perceptron", optimizer: "sgd", lr: 1e37, limit: 1000 }).then(() => "trained", (e) => e.message),
+  );
+  assert.match(failure, /training diverged; try a smaller learning rate/);
+  assert.match(await page.locator("#status").textContent(), /^Training stopped: .*diverged/);
+  assert.equal(await page.locator("#train").isDisabled(), false, "the page can train again");
+  const refused = await page.evaluate(() => window.chiffre.train({ arch: "resnet" }).then(() => "trained", (e) => e.message));
+  assert.match(refused, /arch: expected one of perceptron, mlp, cnn, fast, best/);
+  assert.deepEqual(errors, []);
+  await page.close();
+  // A browser without WebAssembly SIMD: said plainly, in French for a French reader.
+  const old = await context.newPage();
+  await old.addInitScript(() => {
+    WebAssembly.validate = () => false;
+  });
+  await old.goto(`${origin}/?lang=fr`);
+  await old.waitForFunction(() => !document.getElementById("fatal").hidden);
+  assert.match(await old.locator("#fatal").textContent(), /^Ce navigateur est trop ancien pour le moteur : il n'a pas WebAssembly SIMD/);
+  await old.close();
+});
+
 test("chiffre.train trains the perceptron for one epoch in the page's worker to at least 90 %", async () => {
   const { page, errors } = await openPage("?lang=en");
   const result = await page.evaluate(() => window.chiffre.train({ arch: "perceptron", epochs: 1, seed: 1 }));
@@ -217,6 +244,7 @@ test("chiffre.train trains the perceptron for one epoch in the page's worker to 
   assert.ok(result.test_accuracy >= 0.9, `test accuracy ${result.test_accuracy}`);
   assert.match(await page.locator("#status").textContent(), /^Test accuracy \d+\.\d+ %/);
   assert.ok((await page.locator("#filters canvas").count()) === 10, "the perceptron's ten weight pictures are drawn");
+  assert.ok((await page.locator("#learn-maps canvas").count()) >= 2, "the watched digit and what the network makes of it");
   await page.screenshot({ path: path.join(shots, "site-learn-en.png"), fullPage: true });
   // The trained network now reads the drawings.
   await page.click("#tab-read");

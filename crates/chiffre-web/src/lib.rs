@@ -587,6 +587,19 @@ pub extern "C" fn chiffre_train_filters() -> i32 {
     })
 }
 
+/// What the network being trained makes of test image `index` (JSON at
+/// [`chiffre_answer`], see [`training::Training::inspect_test`]): 0 or -1.
+#[no_mangle]
+pub extern "C" fn chiffre_train_inspect(index: usize) -> i32 {
+    with_engine(|e| {
+        let result = e.training.inspect_test(index);
+        e.status(result).map_or(-1, |json| {
+            e.answer = json;
+            0
+        })
+    })
+}
+
 /// Reads pictures with the trained network from now on: 0 or -1.
 #[no_mangle]
 pub extern "C" fn chiffre_train_use() -> i32 {

@@ -156,6 +156,35 @@ impl Training {
         to_bytes(&run.network, &training, None)
     }
 
+    /// What the network being trained makes of test image `index`, as JSON
+    /// `{"label", "input", "kind", "shape", "values"}`: the picture (784
+    /// values, 0–1) and the output of its first ReLU (the first
+    /// convolution's feature maps, `[H, W, C]`, for a CNN; the hidden units
+    /// for the MLP), or its scores when it has none (the perceptron).
+    pub fn inspect_test(&mut self, index: usize) -> Result<String, String> {
+        let (Some(images), Some(labels)) = (&self.files[2], &self.files[3]) else {
+            return Err("the MNIST test files are not loaded".into());
+        };
+        let pixels = images.dims.iter().skip(1).product::<usize>();
+        let picture = images.data.get(index * pixels..(index + 1) * pixels).ok_or_else(|| {
+            format!("test image {index}: the test set has {} images", images.dims.first().copied().unwrap_or(0))
+        })?;
+        let label = labels.data.get(index).copied().unwrap_or_default();
+        let input: Vec<f32> = picture.iter().map(|&v| f32::from(v) / 255.0).collect();
+        let run = self.run.as_mut().ok_or("no training run: begin one first")?;
+        if run.network.input_shape().iter().product::<usize>() != input.len() {
+            return Err(format!("test image {index} does not fit the network's input"));
+        }
+        let layers = run.network.inspect(&input);
+        let shown = layers.iter().find(|l| l.kind == "relu").or(layers.last()).ok_or("the network has no layers")?;
+        let values = serde_json::to_string(&shown.values).map_err(|e| e.to_string())?;
+        let input = serde_json::to_string(&input).map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{{\"label\":{label},\"input\":{input},\"kind\":\"{}\",\"shape\":{:?},\"values\":{values}}}",
+            shown.kind, shown.shape
+        ))
+    }
+
     /// The first layer's weights as pictures, JSON `{"shape": [n, h, w],
     /// "values": [...]}`: a convolution's filters (first input channel), or a
     /// dense layer's weights over the 28×28 input, one picture per unit (at
@@ -251,11 +280,19 @@ mod tests {
     }
 
     #[test]
-    fn a_cnns_first_layer_gives_its_filters() {
+    fn a_cnns_first_layer_gives_its_filters_and_feature_maps() {
         let mut t = loaded();
         t.begin(r#"{"arch": "cnn", "limit": 20, "batch_size": 10}"#).unwrap();
         t.step(1).unwrap();
         let filters: serde_json::Value = serde_json::from_str(&t.first_layer().unwrap()).unwrap();
         assert_eq!(filters["shape"], serde_json::json!([32, 3, 3]));
+        let maps: serde_json::Value = serde_json::from_str(&t.inspect_test(3).unwrap()).unwrap();
+        assert_eq!((maps["kind"].as_str(), maps["label"].as_u64()), (Some("relu"), Some(3)));
+        assert_eq!(maps["shape"], serde_json::json!([26, 26, 32]));
+        assert_eq!(maps["values"].as_array().unwrap().len(), 26 * 26 * 32);
+        assert_eq!(maps["input"].as_array().unwrap().len(), 784);
+        assert!(t.inspect_test(200).unwrap_err().contains("200 images"));
+        // Training goes on after a look inside (the batch buffers are the training batch's again).
+        assert!(t.step(1).is_ok());
     }
 }

@@ -1,6 +1,7 @@
 //! `chiffre train`: train, evaluate on the test set, save the model and a
 //! per-epoch metrics file beside it.
 
+mod progress;
 mod settings;
 
 use super::values;
@@ -11,9 +12,11 @@ use crate::loss::Loss;
 use crate::model::save_with_reject;
 use crate::optim::OptimizerKind;
 use crate::reject::{fit as fit_reject, FitConfig as RejectConfig};
-use crate::train::{evaluate, train_with, Controls, Ending, EpochStats, Observer, Schedule};
+use crate::runs::{db_path, RunStart};
+use crate::train::{evaluate, train_with, Controls, Ending, Schedule};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use progress::{start_recording, Diverged, Progress};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -151,46 +154,15 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// The run history to record this run in [default: runs/history.sqlite, or $CHIFFRE_RUNS_DB].
+    #[arg(long, value_name = "FILE")]
+    runs_db: Option<PathBuf>,
+    /// Do not record this run in the history.
+    #[arg(long, conflicts_with = "runs_db")]
+    no_record: bool,
 }
 
 pub use crate::train::metrics_path;
-
-struct Progress {
-    bar: Option<ProgressBar>,
-    epochs: usize,
-}
-
-impl Observer for Progress {
-    fn batch(&mut self, epoch: usize, done: usize, total: usize, loss: f64, accuracy: f64, rate: f64) {
-        let Some(bar) = &self.bar else { return };
-        if done == total || bar.position() == 0 || done as u64 >= bar.position() + 2048 {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            bar.set_message(format!(
-                "epoch {epoch}/{}  loss {loss:.4}  acc {accuracy:.4}  {rate:.0} img/s",
-                self.epochs
-            ));
-        }
-    }
-
-    fn epoch(&mut self, s: &EpochStats) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(0);
-        }
-        let held_out = match (s.val_loss, s.val_accuracy) {
-            (Some(l), Some(a)) => format!("  held-out loss {l:.4} acc {a:.4}"),
-            _ => String::new(),
-        };
-        let line = format!(
-            "epoch {}/{}  loss {:.4}  acc {:.4}{held_out}  {:.1}s  {:.0} img/s",
-            s.epoch, self.epochs, s.train_loss, s.train_accuracy, s.seconds, s.images_per_sec
-        );
-        match &self.bar {
-            Some(bar) if !bar.is_hidden() => bar.println(line),
-            _ => println!("{line}"),
-        }
-    }
-}
 
 /// `M.ckpt.safetensors` beside the model `M.safetensors`.
 fn checkpoint_path(model: &Path) -> PathBuf {
@@ -271,7 +243,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         );
         bar
     });
-    let mut progress = Progress { bar, epochs: config.epochs };
+    let recorder = (!args.no_record).then(|| {
+        let run = RunStart {
+            arch: &spec.name,
+            spec: &spec,
+            config: &config,
+            threads,
+            train_examples: train_set.len(),
+            data_dir: &dir,
+        };
+        start_recording(&db_path(args.runs_db.as_deref()), &run)
+    });
+    let mut progress = Progress { bar, epochs: config.epochs, recorder: recorder.flatten() };
     let held_out_ref = (!held_out.is_empty()).then_some(&held_out);
     let controls = Controls {
         checkpoint_path: Some(args.checkpoint.clone().unwrap_or_else(|| checkpoint_path(&out))),
@@ -279,7 +262,45 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         resume,
         stop: Some(super::interrupt::install()),
     };
-    let report = train_with(&mut model, &train_set, held_out_ref, &config, &mut progress, controls)?;
+    let run = Run { args: &args, model: &mut model, train_set: &train_set, test: &test, out: &out };
+    match train_and_save(run, held_out_ref, &config, threads, load_seconds, &mut progress, controls) {
+        Ok(Some(stopped)) => {
+            progress.stopped(&stopped);
+            eprintln!("{stopped}");
+            std::process::exit(130);
+        }
+        Ok(None) => Ok(()),
+        Err(e) => {
+            progress.failed(&e);
+            Err(e)
+        }
+    }
+}
+
+/// What one training run works on.
+struct Run<'a> {
+    args: &'a TrainArgs,
+    model: &'a mut crate::model::Sequential,
+    train_set: &'a crate::data::Dataset,
+    test: &'a crate::data::Dataset,
+    out: &'a Path,
+}
+
+/// Trains, evaluates, fits the gate, saves; `Some(message)` when stopped by Ctrl-C.
+fn train_and_save(
+    run: Run<'_>,
+    held_out: Option<&crate::data::Dataset>,
+    config: &crate::train::TrainConfig,
+    threads: usize,
+    load_seconds: f64,
+    progress: &mut Progress,
+    controls: Controls<'_>,
+) -> anyhow::Result<Option<String>> {
+    let Run { args, model, train_set, test, out } = run;
+    let spec = model.spec().clone();
+    let classes = model.num_classes();
+    let dir = args.data.clone().unwrap_or_else(default_data_dir);
+    let report = train_with(model, train_set, held_out, config, progress, controls)?;
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
@@ -289,8 +310,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             let how = checkpoint
                 .as_ref()
                 .map_or(String::new(), |c| format!(", continue with the same command and --resume {}", c.display()));
-            eprintln!("interrupted{at}{how}");
-            std::process::exit(130);
+            return Ok(Some(format!("interrupted{at}{how}")));
         }
         Ending::EarlyStopped { best_epoch } => {
             println!("early stopping: the held-out loss stopped improving; kept the weights of epoch {best_epoch}")
@@ -298,19 +318,19 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         Ending::Finished => {}
     }
     let history = report.history;
-    let result = evaluate(&mut model, &test, config.loss);
+    let result = evaluate(model, test, config.loss);
     if !result.loss.is_finite() {
-        anyhow::bail!(
+        return Err(Diverged(format!(
             "after training, the test loss is {}: training diverged, no model saved; try a smaller --lr (now {})",
-            result.loss,
-            config.lr
-        );
+            result.loss, config.lr
+        ))
+        .into());
     }
     println!("{}", result.summary_line());
     // The "not a digit" gate and the calibration, beside the network (digit readers only).
     let reject = if classes == 10 && model.input_shape() == [28, 28, 1] {
         let config = RejectConfig { seed: args.seed, ..RejectConfig::default() };
-        let (reject, fitted) = fit_reject(&mut model, &train_set, &config).map_err(anyhow::Error::msg)?;
+        let (reject, fitted) = fit_reject(model, train_set, &config).map_err(anyhow::Error::msg)?;
         println!(
             "not-a-digit gate: {} digits against {} generated non-digits, temperature {:.3}, {:.1}s",
             fitted.digits, fitted.negatives, fitted.temperature, fitted.seconds
@@ -335,11 +355,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "chiffre_version": env!("CARGO_PKG_VERSION"),
         "reject": reject.as_ref().map(|r| &r.1),
     });
-    save_with_reject(&model, &training, reject.as_ref().map(|r| &r.0), &out)?;
-    let metrics = metrics_path(&out);
+    save_with_reject(model, &training, reject.as_ref().map(|r| &r.0), out)?;
+    let metrics = metrics_path(out);
     let lines: String = history.iter().map(|s| serde_json::to_string(s).map(|l| l + "\n")).collect::<Result<_, _>>()?;
     write_atomic(&metrics, lines.as_bytes()).with_context(|| format!("cannot write {}", metrics.display()))?;
-    println!("saved {} and {}", out.display(), metrics.display());
+    progress.finished(result.accuracy, result.loss, report.train_seconds, out);
+    let recorded = progress.recorder.as_ref().map(|r| format!("; run {} in {}", r.id(), r.path().display()));
+    println!("saved {} and {}{}", out.display(), metrics.display(), recorded.unwrap_or_default());
     if args.json {
         let summary = serde_json::json!({
             "arch": spec.name,
@@ -355,10 +377,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             "load_seconds": load_seconds,
             "images_per_sec": images_per_sec,
             "model": out.display().to_string(),
+            "run": progress.recorder.as_ref().map(|r| r.id()),
         });
         println!("{summary}");
     }
-    Ok(())
+    Ok(None)
 }
 
 /// `Adam(β 0.7, 0.9)`-style label of an optimizer for the first line.

@@ -189,6 +189,11 @@ class ChiffreEngine {
     this.check(this.x.chiffre_train_filters(), "training");
     return this.answer();
   }
+  /** What the network being trained makes of test image `index`: {label, input, kind, shape, values}. */
+  trainInspect(index) {
+    this.check(this.x.chiffre_train_inspect(index), "training");
+    return this.answer();
+  }
   /** The trained network as a model file (a Uint8Array, a copy). */
   trainSave() {
     this.check(this.x.chiffre_train_save(), "training");

@@ -5,7 +5,7 @@
 // that `chiffre eval`, `predict` and `serve` read.
 "use strict";
 
-/* global t, formatNumber */
+/* global t, formatNumber, drawGray */
 
 (function learn() {
   const $ = (id) => document.getElementById(id);
@@ -108,6 +108,33 @@
     box.appendChild(maps);
   }
 
+  /** The watched test digit and its maps: each channel on its own range, vectors as a strip. */
+  function drawMaps(maps) {
+    const box = $("learn-maps");
+    box.replaceChildren();
+    const input = document.createElement("canvas");
+    drawGray(input, maps.input, 28, 28, 0, 1);
+    input.style.width = input.style.height = "84px";
+    box.appendChild(input);
+    if (maps.shape.length === 3) {
+      const [h, w, c] = maps.shape;
+      for (let k = 0; k < Math.min(c, 64); k++) {
+        const channel = new Float32Array(h * w);
+        for (let p = 0; p < h * w; p++) channel[p] = maps.values[p * c + k];
+        const canvas = document.createElement("canvas");
+        drawGray(canvas, channel, w, h, Math.min(...channel), Math.max(...channel));
+        canvas.style.width = canvas.style.height = "52px";
+        box.appendChild(canvas);
+      }
+    } else {
+      const canvas = document.createElement("canvas");
+      drawGray(canvas, maps.values, maps.values.length, 1, Math.min(...maps.values), Math.max(...maps.values));
+      canvas.style.width = "600px";
+      canvas.style.height = "20px";
+      box.appendChild(canvas);
+    }
+  }
+
   // --- the worker -------------------------------------------------------------------------
   function onMessage(event) {
     const m = event.data;
@@ -130,6 +157,7 @@
       });
     } else if (m.type === "filters") {
       drawFilters(m.filters);
+      drawMaps(m.maps);
     } else if (m.type === "done") {
       const r = m.result;
       const bytes = new Uint8Array(m.model);

@@ -4,12 +4,12 @@
 // the site once, begins a run, then trains a chunk of batches at a time: each chunk is timed
 // with the browser's clock and sized to take about CHUNK_MS, and between two chunks the worker
 // yields, so that "pause" and "stop" are answered at once. It reports the progress after each
-// chunk, the first layer's weights every FILTERS_MS, and at the end the test accuracy and the
-// network as a model file.
+// chunk, the first layer's weights and one test digit's feature maps every FILTERS_MS, and at the
+// end the test accuracy and the network as a model file.
 //
 // Messages in: {type: "train", settings, engine ("simd128" to force that build)}, {type: "pause"}, {type: "resume"}, {type: "stop"}.
 // Messages out: {type: "status", key, values}, {type: "progress", progress, imagesPerSecond,
-// seconds}, {type: "filters", filters}, {type: "done", result, model}, {type: "error", key, message}.
+// seconds}, {type: "filters", filters, maps}, {type: "done", result, model}, {type: "error", key, message}.
 "use strict";
 
 /* global ChiffreEngine */
@@ -17,6 +17,8 @@ importScripts("engine.js");
 
 const CHUNK_MS = 100;
 const FILTERS_MS = 1000;
+// The test image whose feature maps are redrawn as the network learns (a 7).
+const WATCHED = 0;
 const FILES = [
   "mnist/train-images-idx3-ubyte.gz",
   "mnist/train-labels-idx1-ubyte.gz",
@@ -88,7 +90,7 @@ async function train(settings, engineChoice) {
         seconds: trainMs / 1000,
       });
       if (now - lastFilters > FILTERS_MS || progress.done) {
-        postMessage({ type: "filters", filters: engine.trainFilters() });
+        postMessage({ type: "filters", filters: engine.trainFilters(), maps: engine.trainInspect(WATCHED) });
         lastFilters = now;
       }
       if (progress.done) break;

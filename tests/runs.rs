@@ -83,6 +83,13 @@ fn each_training_is_recorded_and_runs_lists_shows_exports_and_removes_them() {
     let table = chiffre(["runs", "--runs-db", arg(&db)]);
     assert!(table.stdout.starts_with("id  started (UTC)") && table.stdout.lines().count() == 3, "{}", table.stdout);
 
+    let second = listed[0]["id"].as_i64().unwrap().to_string();
+    let compared = chiffre(["runs", "--runs-db", arg(&db), "compare", &first, &second]);
+    compared.assert_ok();
+    for part in ["optimizer.name", "rms_prop", "adam", "seed", "test accuracy", "curves"] {
+        assert!(compared.stdout.contains(part), "compare lacks {part}:\n{}", compared.stdout);
+    }
+    assert!(!compared.stdout.contains("batch_size "), "only the settings that differ:\n{}", compared.stdout);
     let csv = chiffre(["runs", "--runs-db", arg(&db), "export", "--format", "csv"]);
     csv.assert_ok();
     assert!(csv.stdout.starts_with("id,started,") && csv.stdout.lines().count() == 3, "{}", csv.stdout);
@@ -187,4 +194,36 @@ fn ctrl_c_is_recorded_as_stopped_with_where_to_resume() {
     let listed = runs_json(&db, &["list", "--json"]);
     assert_eq!(listed[0]["status"], "stopped", "{}", listed[0]);
     assert!(listed[0]["message"].as_str().unwrap().contains("--resume"), "{}", listed[0]);
+}
+
+#[test]
+fn a_sweep_trains_the_grid_with_each_seed_says_which_is_better_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::mnist(600, 200).write(&tmp.path().join("data"));
+    let db = tmp.path().join("h.sqlite");
+    let sweep = |extra: &[&str]| {
+        let mut args =
+            vec!["sweep", "--arch", "perceptron", "--lr", "0.00003,0.003", "--seeds", "1,2", "--epochs", "1"];
+        args.extend(["--data", arg(&data), "--runs-db", arg(&db), "--threads", "1"]);
+        args.extend_from_slice(extra);
+        let run = chiffre(args);
+        run.assert_ok();
+        run
+    };
+    let first = sweep(&["--json"]);
+    assert!(first.stdout.starts_with("sweep 1: 2 settings × 2 seeds = 4 runs"), "{}", first.stdout);
+    assert_eq!(first.stdout.matches("test accuracy 0.").count(), 4, "{}", first.stdout);
+    let settings: Vec<Value> =
+        first.stdout.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(settings.len(), 2);
+    assert_eq!(settings[0]["setting"], "perceptron lr 0.003 epochs 1", "best first: {}", first.stdout);
+    assert_eq!(settings[0]["seeds"], 2);
+    assert_eq!(settings[1]["beyond_seed_spread"], true, "a rate 100 times too small is worse beyond the spread");
+    assert!(settings[0]["test_accuracy_mean"].as_f64().unwrap() > settings[1]["test_accuracy_mean"].as_f64().unwrap());
+    assert_eq!(runs_json(&db, &["list", "--json"]).len(), 4);
+    // The same command again: nothing trained again.
+    let again = sweep(&[]);
+    assert_eq!(again.stdout.matches("done before").count(), 4, "{}", again.stdout);
+    assert_eq!(runs_json(&db, &["list", "--json"]).len(), 4);
+    assert!(again.stdout.contains("worse than the best beyond the seed spread"), "{}", again.stdout);
 }

@@ -13,6 +13,7 @@ mod runs;
 mod serve;
 mod site;
 mod summary;
+mod sweep;
 mod train;
 mod tutorial;
 mod values;
@@ -53,6 +54,8 @@ enum Command {
     Export(export::ExportArgs),
     /// The run history: every `chiffre train` remembered (list, show, rm, export).
     Runs(runs::RunsArgs),
+    /// Train every combination of settings with several seeds, then say which is better beyond the seeds' spread.
+    Sweep(sweep::SweepArgs),
     /// Write a static web site: the engine in WebAssembly reads and trains in the page, in English and French.
     Site(site::SiteArgs),
 }
@@ -163,6 +166,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Site(args) => site::run(args),
         Command::Runs(args) => runs::run(args),
+        Command::Sweep(args) => sweep::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

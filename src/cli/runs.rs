@@ -27,6 +27,12 @@ enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Several runs side by side: the settings that differ, the results, and the curves.
+    Compare {
+        /// The runs' numbers (two or more).
+        #[arg(required = true, num_args = 2..)]
+        ids: Vec<i64>,
+    },
     /// Remove runs from the history (their model files stay).
     Rm {
         /// The runs' numbers.
@@ -108,6 +114,17 @@ pub fn run(args: RunsArgs) -> anyhow::Result<()> {
             } else {
                 write!(out, "{}", shown(&r, &epochs))?;
             }
+        }
+        RunsCommand::Compare { ids } => {
+            let mut runs = Vec::new();
+            for &id in &ids {
+                let Some(r) = query::get(&db, id)? else {
+                    anyhow::bail!("no run {id} in {} (`chiffre runs list` lists them)", path.display());
+                };
+                let epochs = query::epochs(&db, id)?;
+                runs.push((r, epochs));
+            }
+            write!(out, "{}", compared(&runs))?;
         }
         RunsCommand::Rm { ids } => {
             let missing: Vec<String> =
@@ -287,6 +304,79 @@ fn shown(r: &Run, epochs: &[Epoch]) -> String {
         accuracies[accuracies.len() - 1]
     ));
     s
+}
+
+/// The settings of a run, flattened to `name = value` (nested objects as `optimizer.rho`).
+fn flat_settings(r: &Run) -> Vec<(String, String)> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&name, v, out);
+                }
+            }
+            other => out.push((prefix.to_string(), other.to_string().trim_matches('"').to_string())),
+        }
+    }
+    let mut out = vec![("arch".to_string(), r.arch.clone()), ("threads".to_string(), r.threads.to_string())];
+    out.push(("train_examples".to_string(), r.train_examples.to_string()));
+    if let Ok(settings) = serde_json::from_str::<serde_json::Value>(&r.settings) {
+        walk("", &settings, &mut out);
+    }
+    out
+}
+
+/// Runs side by side: the settings that differ, the results, the curves.
+fn compared(runs: &[(Run, Vec<Epoch>)]) -> String {
+    let settings: Vec<Vec<(String, String)>> = runs.iter().map(|(r, _)| flat_settings(r)).collect();
+    let mut names: Vec<String> = settings.iter().flatten().map(|(k, _)| k.clone()).collect();
+    names.sort();
+    names.dedup();
+    let value = |i: usize, name: &str| {
+        settings[i].iter().find(|(k, _)| k == name).map_or("–".to_string(), |(_, v)| v.clone())
+    };
+    let differ: Vec<&String> = names.iter().filter(|n| (1..runs.len()).any(|i| value(i, n) != value(0, n))).collect();
+    let mut rows: Vec<Vec<String>> = vec![
+        std::iter::once("run".to_string()).chain(runs.iter().map(|(r, _)| r.id.to_string())).collect(),
+        std::iter::once("status".to_string()).chain(runs.iter().map(|(r, _)| r.status.clone())).collect(),
+    ];
+    for name in &differ {
+        rows.push(std::iter::once(name.to_string()).chain((0..runs.len()).map(|i| value(i, name))).collect());
+    }
+    let result = |f: &dyn Fn(&Run) -> Option<String>| runs.iter().map(|(r, _)| or_dash(f(r))).collect::<Vec<_>>();
+    rows.push(
+        std::iter::once("test accuracy".into())
+            .chain(result(&|r| r.test_accuracy.map(|a| format!("{a:.4}"))))
+            .collect(),
+    );
+    rows.push(std::iter::once("test loss".into()).chain(result(&|r| r.test_loss.map(|a| format!("{a:.4}")))).collect());
+    rows.push(
+        std::iter::once("seconds".into()).chain(result(&|r| r.train_seconds.map(|a| format!("{a:.1}")))).collect(),
+    );
+    let widths: Vec<usize> =
+        (0..=runs.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut text = if differ.is_empty() { "the runs' settings are the same\n".to_string() } else { String::new() };
+    for row in rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    text.push_str("curves (training loss, then accuracy, per epoch)\n");
+    for (r, epochs) in runs {
+        let losses: Vec<f64> = epochs.iter().map(|e| e.train_loss).collect();
+        let accuracies: Vec<f64> = epochs.iter().map(|e| e.train_accuracy).collect();
+        let last = |v: &[f64]| v.last().map_or("–".to_string(), |x| format!("{x:.4}"));
+        text.push_str(&format!(
+            "  run {:<5} loss {} {}   accuracy {} {}\n",
+            r.id,
+            sparkline(&losses),
+            last(&losses),
+            sparkline(&accuracies),
+            last(&accuracies)
+        ));
+    }
+    text
 }
 
 /// Every run as CSV: the columns of `--json` that are single values.

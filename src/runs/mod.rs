@@ -16,6 +16,7 @@
 
 pub mod query;
 mod record;
+pub mod sweep;
 
 pub use record::{Recorder, RunStart};
 
@@ -76,6 +77,20 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, epoch)
     );
     CREATE INDEX runs_started ON runs (started);",
+    // 2: sweeps, and which run did which setting and seed of each.
+    "CREATE TABLE sweeps (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        started TEXT NOT NULL,
+        grid TEXT NOT NULL
+    );
+    CREATE TABLE sweep_runs (
+        sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+        setting TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        PRIMARY KEY (sweep_id, setting, seed)
+    );",
 ];
 
 /// The history's file: `flag`, else `CHIFFRE_RUNS_DB`, else [`DEFAULT_DB`].

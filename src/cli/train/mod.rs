@@ -157,6 +157,9 @@ pub struct TrainArgs {
     /// The run history to record this run in [default: runs/history.sqlite, or $CHIFFRE_RUNS_DB].
     #[arg(long, value_name = "FILE")]
     runs_db: Option<PathBuf>,
+    /// Do not fit the "not a digit" gate and the calibration (faster; the model then reads every mark as a digit).
+    #[arg(long)]
+    no_gate: bool,
     /// Do not record this run in the history.
     #[arg(long, conflicts_with = "runs_db")]
     no_record: bool,
@@ -328,7 +331,7 @@ fn train_and_save(
     }
     println!("{}", result.summary_line());
     // The "not a digit" gate and the calibration, beside the network (digit readers only).
-    let reject = if classes == 10 && model.input_shape() == [28, 28, 1] {
+    let reject = if classes == 10 && model.input_shape() == [28, 28, 1] && !args.no_gate {
         let config = RejectConfig { seed: args.seed, ..RejectConfig::default() };
         let (reject, fitted) = fit_reject(model, train_set, &config).map_err(anyhow::Error::msg)?;
         println!(

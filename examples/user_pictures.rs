@@ -1,6 +1,6 @@
-//! Writes user-style PNG pictures of MNIST **test** digits (dark on white,
+//! Writes user-style pictures of MNIST **test** digits (dark on white,
 //! white on black, off centre, touching the borders, thick, thin, blurred,
-//! transparent, on coloured cards: the renderings of `tests/user_images.rs`),
+//! JPEG, transparent, on coloured cards: the renderings of `tests/user_images.rs`),
 //! for checks outside Rust, such as the page's test in
 //! `tests/browser/site.test.mjs`, which compares the page's reading of each
 //! with `chiffre predict --json`.
@@ -47,14 +47,13 @@ fn main() -> ExitCode {
 fn write(out: &std::path::Path, count: usize, data: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let test = Mnist::load_test(data)?;
     std::fs::create_dir_all(out)?;
-    // PNG only: a JPEG's pixels depend on the decoder, and the point is to compare two readers of one picture.
-    let kinds: Vec<Kind> = Kind::ALL.into_iter().filter(|k| k.extension() == "png").collect();
+    let kinds = Kind::ALL;
     let mut rng = ChaCha8Rng::seed_from_u64(2026);
     for i in 0..count {
         let index = rng.random_range(0..test.len());
         let kind = kinds[i % kinds.len()];
         let bytes = render(kind, test.image(index), &mut rng);
-        let name = format!("{i:03}-{}-label{}.png", kind.name(), test.labels[index]);
+        let name = format!("{i:03}-{}-label{}.{}", kind.name(), test.labels[index], kind.extension());
         chiffre::fsutil::write_atomic(&out.join(name), &bytes)?;
     }
     println!("wrote {count} pictures to {}", out.display());

@@ -95,7 +95,7 @@ fn ctrl_c_saves_a_checkpoint_and_resume_finishes_the_run() {
     let model = tmp.path().join("m.safetensors");
     let ckpt = tmp.path().join("m.ckpt.safetensors");
     let data = mnist_dir();
-    let mut args: Vec<&str> = vec!["train", "--data", arg(&data), "--out", arg(&model), "--quiet"];
+    let mut args: Vec<&str> = vec!["train", "--data", arg(&data), "--out", arg(&model), "--quiet", "--no-record"];
     args.extend_from_slice(QUICK_MLP);
     args.extend_from_slice(&["--epochs", "400"]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_chiffre"))

@@ -22,7 +22,18 @@ fn weights(path: &Path) -> Result<Vec<f32>, String> {
 fn train_command(data: &Path, out: &Path, seed: u64) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_chiffre"));
     c.args(["train", "--arch", "mlp", "--epochs", "1", "--limit", "256", "--test-limit", "100", "--threads", "1"])
-        .args(["--batch-size", "64", "--quiet", "--seed", &seed.to_string(), "--data", arg(data), "--out", arg(out)])
+        .args([
+            "--batch-size",
+            "64",
+            "--quiet",
+            "--no-record",
+            "--seed",
+            &seed.to_string(),
+            "--data",
+            arg(data),
+            "--out",
+            arg(out),
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());

@@ -226,4 +226,17 @@ fn a_sweep_trains_the_grid_with_each_seed_says_which_is_better_and_resumes() {
     assert_eq!(again.stdout.matches("done before").count(), 4, "{}", again.stdout);
     assert_eq!(runs_json(&db, &["list", "--json"]).len(), 4);
     assert!(again.stdout.contains("worse than the best beyond the seed spread"), "{}", again.stdout);
+
+    // The report from the history alone: two runs' curves, and the sweep's table and chart.
+    let ids: Vec<String> = runs_json(&db, &["list", "--json"]).iter().take(2).map(|r| r["id"].to_string()).collect();
+    let report = tmp.path().join("report");
+    let written =
+        chiffre(["report", "--runs", &ids.join(","), "--sweep", "1", "--runs-db", arg(&db), "--out", arg(&report)]);
+    written.assert_ok();
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    for part in ["From the run history", "Sweep 1", "beyond the seed spread", "img/history-loss.svg", "img/sweep.svg"] {
+        assert!(page.contains(part), "the report lacks {part}");
+    }
+    assert!(report.join("img/sweep.svg").is_file());
+    chiffre(["report", "--sweep", "7", "--runs-db", arg(&db), "--out", arg(&report)]).assert_error(&["no sweep 7"]);
 }

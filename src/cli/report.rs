@@ -2,7 +2,7 @@
 
 use super::values;
 use crate::data::default_data_dir;
-use crate::report::{write_report, ReportOptions};
+use crate::report::{write_report, HistoryInput, ReportOptions};
 use std::path::PathBuf;
 
 /// Arguments of `chiffre report`.
@@ -10,8 +10,17 @@ use std::path::PathBuf;
 pub struct ReportArgs {
     /// A model file written by `chiffre train`; repeat to compare several
     /// (for example the perceptron, the MLP and the CNN).
-    #[arg(long = "model", value_name = "FILE", required = true)]
+    #[arg(long = "model", value_name = "FILE", required_unless_present_any = ["runs", "sweep"])]
     models: Vec<PathBuf>,
+    /// Runs of the history to compare: their curves on one chart and the settings that differ (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "ID,ID")]
+    runs: Vec<i64>,
+    /// A sweep of the history: its table, and its chart of accuracy against the setting with the spread.
+    #[arg(long, value_name = "ID")]
+    sweep: Option<i64>,
+    /// The run history [default: runs/history.sqlite, or $CHIFFRE_RUNS_DB].
+    #[arg(long, value_name = "FILE")]
+    runs_db: Option<PathBuf>,
     /// A picture of a digit to look inside the networks with [default: the
     /// first test image of each digit].
     #[arg(long, value_name = "IMG")]
@@ -29,7 +38,29 @@ pub struct ReportArgs {
 
 /// Writes the report and says where it is.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    let history = if args.runs.is_empty() && args.sweep.is_none() {
+        None
+    } else {
+        let path = crate::runs::db_path(args.runs_db.as_deref());
+        let db = crate::runs::open(&path, false)?;
+        let mut runs = Vec::new();
+        for &id in &args.runs {
+            let run = crate::runs::query::get(&db, id)?
+                .ok_or_else(|| anyhow::anyhow!("--runs: no run {id} in {}", path.display()))?;
+            runs.push((run, crate::runs::query::epochs(&db, id)?));
+        }
+        let sweep = match args.sweep {
+            Some(id) => Some((
+                id,
+                crate::runs::sweep::summaries(&db, id)?
+                    .ok_or_else(|| anyhow::anyhow!("--sweep: no sweep {id} in {}", path.display()))?,
+            )),
+            None => None,
+        };
+        Some(HistoryInput { runs, sweep })
+    };
     let options = ReportOptions {
+        history,
         models: args.models,
         image: args.image,
         out: args.out,

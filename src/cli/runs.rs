@@ -306,30 +306,9 @@ fn shown(r: &Run, epochs: &[Epoch]) -> String {
     s
 }
 
-/// The settings of a run, flattened to `name = value` (nested objects as `optimizer.rho`).
-fn flat_settings(r: &Run) -> Vec<(String, String)> {
-    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
-        match v {
-            serde_json::Value::Object(map) => {
-                for (k, v) in map {
-                    let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                    walk(&name, v, out);
-                }
-            }
-            other => out.push((prefix.to_string(), other.to_string().trim_matches('"').to_string())),
-        }
-    }
-    let mut out = vec![("arch".to_string(), r.arch.clone()), ("threads".to_string(), r.threads.to_string())];
-    out.push(("train_examples".to_string(), r.train_examples.to_string()));
-    if let Ok(settings) = serde_json::from_str::<serde_json::Value>(&r.settings) {
-        walk("", &settings, &mut out);
-    }
-    out
-}
-
 /// Runs side by side: the settings that differ, the results, the curves.
 fn compared(runs: &[(Run, Vec<Epoch>)]) -> String {
-    let settings: Vec<Vec<(String, String)>> = runs.iter().map(|(r, _)| flat_settings(r)).collect();
+    let settings: Vec<Vec<(String, String)>> = runs.iter().map(|(r, _)| r.flat_settings()).collect();
     let mut names: Vec<String> = settings.iter().flatten().map(|(k, _)| k.clone()).collect();
     names.sort();
     names.dedup();

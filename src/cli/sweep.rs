@@ -4,7 +4,7 @@
 //! difference is larger than the seeds' spread. Started again with the same
 //! flags, it skips the runs it already finished.
 
-use crate::runs::sweep::{differs, finished_run, grid, link, mean_sd, sweep_id, Summary};
+use crate::runs::sweep::{differs, finished_run, grid, link, mean_sd, rank, sweep_id, verdict, Summary};
 use crate::runs::{db_path, open, query};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -138,7 +138,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         }
         summaries.push(summary);
     }
-    summaries.sort_by(|a, b| mean_sd(&b.accuracies).0.total_cmp(&mean_sd(&a.accuracies).0));
+    rank(&mut summaries);
     print!("{}", report(id, &summaries));
     if !failures.is_empty() {
         println!(
@@ -168,15 +168,9 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
 fn report(id: i64, summaries: &[Summary]) -> String {
     let mut text = format!("sweep {id}, best first (test accuracy over seeds: mean ± standard deviation)\n");
     let width = summaries.iter().map(|s| s.setting.len()).max().unwrap_or(0);
-    let best = summaries.first();
-    for (i, s) in summaries.iter().enumerate() {
+    for s in summaries {
         let ((mean, sd), (seconds, seconds_sd)) = (mean_sd(&s.accuracies), mean_sd(&s.seconds));
-        let against = match (i, best.and_then(|b| differs(&b.accuracies, &s.accuracies))) {
-            (0, _) => "best".to_string(),
-            (_, None) => "fewer than 2 seeds: no spread to judge by".to_string(),
-            (_, Some((t, true))) => format!("worse than the best beyond the seed spread (t = {t:.1})"),
-            (_, Some((t, false))) => format!("within the seed spread of the best (t = {t:.1})"),
-        };
+        let against = verdict(&summaries[0], s);
         text.push_str(&format!(
             "  {:<width$}  {:.4} ± {:.4}  ({} seeds)  {:>7.1} ± {:.1} s  {against}\n",
             s.setting,

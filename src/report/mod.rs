@@ -11,12 +11,15 @@
 
 pub mod charts;
 mod compare;
+mod history;
 pub mod html;
 mod inside;
 pub mod pictures;
 mod reject;
 mod sections;
 mod tutorial;
+
+pub use history::HistoryInput;
 
 use crate::data::{DataError, Mnist};
 use crate::fsutil::write_atomic;
@@ -40,6 +43,8 @@ pub struct ReportOptions {
     pub data: PathBuf,
     /// How many mistakes the gallery shows per model.
     pub mistakes: usize,
+    /// Runs and a sweep from the run history, for their section.
+    pub history: Option<HistoryInput>,
 }
 
 /// What was written.
@@ -57,7 +62,7 @@ pub struct Written {
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// No model was given.
-    #[error("no model given: pass --model FILE (one or more)")]
+    #[error("no model given: pass --model FILE (one or more), or --runs / --sweep")]
     NoModel,
     /// A model that cannot be loaded or does not read 28×28 digits.
     #[error(transparent)]
@@ -153,7 +158,7 @@ impl Out {
 /// Writes the report; see [`ReportOptions`].
 pub fn write_report(options: &ReportOptions) -> Result<Written, ReportError> {
     let start = Instant::now();
-    if options.models.is_empty() {
+    if options.models.is_empty() && options.history.is_none() {
         return Err(ReportError::NoModel);
     }
     // Everything that can fail on the user's input is read before anything is written.
@@ -165,7 +170,8 @@ pub fn write_report(options: &ReportOptions) -> Result<Written, ReportError> {
         }
         None => None,
     };
-    let test = load_test(&options.data)?;
+    let test =
+        if models.is_empty() { TestSet { pixels: Vec::new(), labels: Vec::new() } } else { load_test(&options.data)? };
     for m in &mut models {
         m.predictions = m.model.predict_batch(&test.pixels).map_err(PredictError::from)?;
     }
@@ -188,6 +194,10 @@ pub fn write_report(options: &ReportOptions) -> Result<Written, ReportError> {
     if models.len() > 1 {
         nav.push(("comparison".into(), "Comparison".into()));
         body.push_str(&compare::comparison_section(&models, &test, &mut out)?);
+    }
+    if let Some(history) = &options.history {
+        nav.push(("history".into(), "Run history".into()));
+        body.push_str(&history::history_section(history, &mut out)?);
     }
     nav.push(("tutorial".into(), "The tutorial's X".into()));
     body.push_str(&tutorial::tutorial_section(&mut out)?);

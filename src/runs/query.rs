@@ -186,6 +186,31 @@ pub fn remove(db: &mut Connection, ids: &[i64]) -> rusqlite::Result<usize> {
 }
 
 impl Run {
+    /// Its settings, flattened to `(name, value)` (nested ones as
+    /// `optimizer.rho`), with the network, threads and training examples.
+    pub fn flat_settings(&self) -> Vec<(String, String)> {
+        fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                        walk(&name, v, out);
+                    }
+                }
+                other => out.push((prefix.to_string(), other.to_string().trim_matches('"').to_string())),
+            }
+        }
+        let mut out = vec![
+            ("arch".to_string(), self.arch.clone()),
+            ("threads".to_string(), self.threads.to_string()),
+            ("train_examples".to_string(), self.train_examples.to_string()),
+        ];
+        if let Ok(settings) = serde_json::from_str::<serde_json::Value>(&self.settings) {
+            walk("", &settings, &mut out);
+        }
+        out
+    }
+
     /// The run as one JSON object (`chiffre runs --json`, `export --format jsonl`).
     pub fn to_json(&self) -> serde_json::Value {
         let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null);

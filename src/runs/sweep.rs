@@ -127,6 +127,52 @@ pub struct Summary {
     pub seconds: Vec<f64>,
 }
 
+/// The finished runs of sweep `sweep`, by setting (in the order the sweep
+/// ran them), best mean test accuracy first; `None` when there is no such sweep.
+pub fn summaries(db: &Connection, sweep: i64) -> rusqlite::Result<Option<Vec<Summary>>> {
+    let exists: Option<i64> =
+        db.query_row("SELECT id FROM sweeps WHERE id = ?1", params![sweep], |r| r.get(0)).optional()?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let mut statement = db.prepare(
+        "SELECT s.setting, r.test_accuracy, r.train_seconds FROM sweep_runs s JOIN runs r ON r.id = s.run_id
+         WHERE s.sweep_id = ?1 AND r.status = 'finished' ORDER BY r.id",
+    )?;
+    let rows = statement
+        .query_map(params![sweep], |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?, r.get::<_, f64>(2)?)))?;
+    let mut out: Vec<Summary> = Vec::new();
+    for row in rows {
+        let (setting, accuracy, seconds) = row?;
+        match out.iter_mut().find(|s| s.setting == setting) {
+            Some(s) => {
+                s.accuracies.push(accuracy);
+                s.seconds.push(seconds);
+            }
+            None => out.push(Summary { setting, accuracies: vec![accuracy], seconds: vec![seconds] }),
+        }
+    }
+    rank(&mut out);
+    Ok(Some(out))
+}
+
+/// Sorts settings by their mean test accuracy, best first.
+pub fn rank(summaries: &mut [Summary]) {
+    summaries.sort_by(|a, b| mean_sd(&b.accuracies).0.total_cmp(&mean_sd(&a.accuracies).0));
+}
+
+/// What to say of setting `s` against the best one (`best`, first of the ranking).
+pub fn verdict(best: &Summary, s: &Summary) -> String {
+    if std::ptr::eq(best, s) || best.setting == s.setting {
+        return "best".into();
+    }
+    match differs(&best.accuracies, &s.accuracies) {
+        None => "fewer than 2 seeds: no spread to judge by".into(),
+        Some((t, true)) => format!("worse than the best beyond the seed spread (t = {t:.1})"),
+        Some((t, false)) => format!("within the seed spread of the best (t = {t:.1})"),
+    }
+}
+
 /// The mean and the sample standard deviation (0 for one value).
 pub fn mean_sd(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;

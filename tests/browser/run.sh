@@ -36,7 +36,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # One epoch on 12,000 images (about 95 % on MNIST's test set) reads a drawn 1 and 0 reliably, in seconds.
 "$bin" train --arch cnn --data "$root/data/mnist" --limit 12000 --batch-size 32 --epochs 1 --seed 1 \
-  --test-limit 1000 --quiet --out "$work/cnn.safetensors"
+  --test-limit 1000 --quiet --no-record --out "$work/cnn.safetensors"
 bash "$root/crates/chiffre-web/build.sh"
 "$bin" site --model "$work/cnn.safetensors" --data "$root/data/mnist" --out "$work/site" > /dev/null
 cargo run --release --quiet --manifest-path "$root/Cargo.toml" --example user_pictures -- "$work/pictures" 36 "$root/data/mnist" > /dev/null

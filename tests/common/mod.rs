@@ -68,6 +68,8 @@ where
     let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_os_string()).collect();
     let out = Command::new(env!("CARGO_BIN_EXE_chiffre"))
         .args(&args)
+        // The tests' trainings are recorded apart from the developer's own history.
+        .env("CHIFFRE_RUNS_DB", Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-history.sqlite"))
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run chiffre {args:?}: {e}"));

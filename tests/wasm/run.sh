@@ -16,13 +16,13 @@ if ! command -v node > /dev/null; then
 fi
 rustup target add wasm32-unknown-unknown > /dev/null 2>&1 || true
 cargo build --release --quiet -p chiffre-core --target wasm32-unknown-unknown --no-default-features
-cargo build --release --quiet -p chiffre-web --target wasm32-unknown-unknown
+bash "$root/crates/chiffre-web/build.sh"
 target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 wasm="$target/wasm32-unknown-unknown/release/chiffre_web.wasm"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cargo run --release --quiet -- train --epochs 1 --limit 10000 --test-limit 100 --quiet --out "$work/model.safetensors"
+cargo run --release --quiet -- train --epochs 1 --limit 10000 --test-limit 100 --quiet --no-record --out "$work/model.safetensors"
 cargo run --release --quiet -p chiffre-web --example forward -- "$work/model.safetensors" data/mnist "$count" > "$work/native.jsonl"
 summary=$(node "$here/forward.mjs" "$wasm" "$work/model.safetensors" data/mnist "$count" "$work/native.jsonl")
 echo "$summary"

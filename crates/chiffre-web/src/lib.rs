@@ -233,6 +233,19 @@ impl Engine {
         }
     }
 
+    /// Reads a picture file held in memory (PNG, JPEG, BMP, GIF, TIFF, WebP,
+    /// PNM) exactly as `chiffre predict` reads the file: the same decoder,
+    /// the same conversion to light levels, the same reading.
+    pub fn read_file(&mut self, bytes: &[u8]) -> Result<usize, String> {
+        match chiffre_core::preprocess::decode_bytes(bytes, "the picture") {
+            Ok(image) => {
+                let gray = chiffre_core::preprocess::to_grayscale(&image);
+                self.read_gray(&gray)
+            }
+            Err(e) => Err(self.fail(e.to_string())),
+        }
+    }
+
     /// Reads `picture`, keeping the reading's JSON or the error's message.
     fn read_gray(&mut self, picture: &Gray) -> Result<usize, String> {
         let result = match self.model.as_mut() {
@@ -496,6 +509,19 @@ pub extern "C" fn chiffre_values() -> *const f32 {
 #[no_mangle]
 pub extern "C" fn chiffre_values_len() -> usize {
     with_engine(|e| e.values().len())
+}
+
+/// Reads every digit of the picture file (PNG, JPEG, …) of `len` bytes at
+/// `ptr`, decoded as `chiffre predict` decodes it: how many digits were
+/// found, or -1 (with the message).
+///
+/// # Safety
+/// `ptr` must point to `len` readable bytes (from [`chiffre_alloc`]).
+#[no_mangle]
+pub unsafe extern "C" fn chiffre_read_file(ptr: *const u8, len: usize) -> i32 {
+    // SAFETY: the caller guarantees `len` readable bytes at `ptr`.
+    let bytes = unsafe { bytes_at(ptr, len) };
+    with_engine(|e| e.read_file(bytes).map_or(-1, |n| n as i32))
 }
 
 /// The last reading as JSON (UTF-8, [`chiffre_reading_len`] bytes).

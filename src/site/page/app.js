@@ -126,13 +126,16 @@ document.addEventListener("keydown", (event) => {
 // --- pictures -----------------------------------------------------------------------------
 async function openPicture(file) {
   try {
-    const bitmap = await createImageBitmap(file, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const bitmap = await createImageBitmap(file);
+    // PNG and JPEG are decoded by the engine itself, exactly as `chiffre predict` decodes them;
+    // other formats the browser shows are read from the canvas (transparency then approximated).
     const canvas = document.createElement("canvas");
     canvas.width = bitmap.width;
     canvas.height = bitmap.height;
     const c = canvas.getContext("2d", { willReadFrequently: true });
     c.drawImage(bitmap, 0, 0);
-    state.picture = c.getImageData(0, 0, bitmap.width, bitmap.height);
+    state.picture = { bytes, imageData: c.getImageData(0, 0, bitmap.width, bitmap.height), name: file.name };
     // Shown on the pad, whole and centred, over white.
     const scale = Math.min(pad.width / bitmap.width, pad.height / bitmap.height);
     state.view = { scale, dx: (pad.width - bitmap.width * scale) / 2, dy: (pad.height - bitmap.height * scale) / 2 };
@@ -171,15 +174,26 @@ function readNow(inspect) {
   if (state.frame) cancelAnimationFrame(state.frame);
   state.frame = 0;
   if (!state.engine || !state.hasInk) return;
-  const image = state.picture || ctx.getImageData(0, 0, pad.width, pad.height);
   try {
-    state.reading = state.engine.read(image);
+    state.reading = readPicture();
     state.chosen = Math.min(state.chosen, Math.max(0, state.reading.digits.length - 1));
     showReading();
     if (inspect) showMaps();
   } catch (e) {
     state.reading = null;
     showReading(t("error.picture", { message: e.message }));
+  }
+}
+
+/** The reading of the opened picture (its file, or else its pixels) or of the drawing. */
+function readPicture() {
+  const picture = state.picture;
+  if (!picture) return state.engine.read(ctx.getImageData(0, 0, pad.width, pad.height));
+  try {
+    return state.engine.readFile(picture.bytes);
+  } catch (e) {
+    if (/^\x89PNG|^\xff\xd8/.test(String.fromCharCode(...picture.bytes.subarray(0, 4)))) throw e;
+    return state.engine.read(picture.imageData);
   }
 }
 
@@ -402,7 +416,8 @@ window.chiffreApp = {
 /**
  * The page's API, for scripts and other pages (see the README):
  * - `ready`: a Promise, resolved when the engine and the model are loaded;
- * - `read(imageData)`: the object of one line of `chiffre predict --json` for that picture;
+ * - `read(imageData)`: the object of one line of `chiffre predict --json` for those pixels;
+ * - `readFile(file)`: the same for a picture file (PNG, JPEG), decoded as `chiffre predict` decodes it;
  * - `train({arch, epochs, limit, batchSize, seed, optimizer, lr})`: a Promise of
  *   {test_accuracy, train_seconds, images_per_second} (training in the worker, the page's curves
  *   updated as usual; the network trained then reads the drawings);
@@ -413,6 +428,14 @@ window.chiffre = {
   read(imageData) {
     if (!state.engine) throw new Error("chiffre is not ready: wait for chiffre.ready");
     const reading = state.engine.read(imageData);
+    for (const d of reading.digits) d.input = Array.from(d.input);
+    return reading;
+  },
+  /** The object of `chiffre predict --json` for a picture file (a Blob, File, ArrayBuffer or Uint8Array; PNG or JPEG). */
+  async readFile(file) {
+    if (!state.engine) throw new Error("chiffre is not ready: wait for chiffre.ready");
+    const bytes = file instanceof Blob ? new Uint8Array(await file.arrayBuffer()) : new Uint8Array(file);
+    const reading = state.engine.readFile(bytes);
     for (const d of reading.digits) d.input = Array.from(d.input);
     return reading;
   },

@@ -115,13 +115,7 @@ class ChiffreEngine {
     const ptr = this.x.chiffre_picture_rgba(width, height);
     if (!ptr) throw new ChiffreError("picture", this.error());
     this.bytes(ptr, width * height * 4).set(data);
-    const found = this.check(this.x.chiffre_read_rgba(width, height), "picture");
-    const reading = JSON.parse(this.text(this.x.chiffre_reading(), this.x.chiffre_reading_len()));
-    const inputs = this.floats(this.x.chiffre_inputs(), found * 784);
-    reading.digits.forEach((d, k) => {
-      d.input = inputs.slice(k * 784, (k + 1) * 784);
-    });
-    return reading;
+    return this.lastReading(this.check(this.x.chiffre_read_rgba(width, height), "picture"));
   }
 
   /** The ten probabilities of one ready 28×28 input (784 values, ink 0–1, MNIST-style). */
@@ -139,6 +133,25 @@ class ChiffreEngine {
     this.floats(ptr, n * 784).set(inputs);
     this.check(this.x.chiffre_predict_batch(n), "picture");
     return this.floats(this.x.chiffre_probabilities(), n * 10).slice();
+  }
+
+  /**
+   * Reads a picture file (PNG or JPEG; an ArrayBuffer or Uint8Array of its bytes) exactly as
+   * `chiffre predict --json` reads it: the same decoder (no canvas, which premultiplies alpha and
+   * may manage colour), the same conversion, the same reading. Each digit also gets `input`.
+   */
+  readFile(bytes) {
+    const found = this.check(this.withBytes(bytes, (p, n) => this.x.chiffre_read_file(p, n)), "picture");
+    return this.lastReading(found);
+  }
+
+  lastReading(found) {
+    const reading = JSON.parse(this.text(this.x.chiffre_reading(), this.x.chiffre_reading_len()));
+    const inputs = this.floats(this.x.chiffre_inputs(), found * 784);
+    reading.digits.forEach((d, k) => {
+      d.input = inputs.slice(k * 784, (k + 1) * 784);
+    });
+    return reading;
   }
 
   /** What every layer makes of digit `k` of the last reading: [{kind, shape, values}]. */

@@ -240,3 +240,18 @@ fn a_sweep_trains_the_grid_with_each_seed_says_which_is_better_and_resumes() {
     assert!(report.join("img/sweep.svg").is_file());
     chiffre(["report", "--sweep", "7", "--runs-db", arg(&db), "--out", arg(&report)]).assert_error(&["no sweep 7"]);
 }
+
+#[test]
+fn a_history_that_is_not_a_database_is_refused_never_overwritten_and_training_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::mnist(300, 100).write(&tmp.path().join("data"));
+    let notes = tmp.path().join("notes.sqlite");
+    let text = "my notes, not a database\n".repeat(100);
+    std::fs::write(&notes, &text).unwrap();
+    let run = train_into(&notes, &data, &tmp.path().join("m.safetensors"), "1", &[]);
+    run.assert_ok();
+    assert!(run.stderr.contains("warning: the run history") && run.stderr.contains("not a database"), "{}", run.stderr);
+    assert!(tmp.path().join("m.safetensors").is_file(), "the training went on");
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), text, "the file was not touched");
+    chiffre(["runs", "--runs-db", arg(&notes)]).assert_error(&["notes.sqlite", "not a database"]);
+}

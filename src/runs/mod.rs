@@ -225,6 +225,45 @@ mod tests {
     }
 
     #[test]
+    fn an_older_history_is_migrated_keeping_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            let db = Connection::open(&path).unwrap();
+            db.execute_batch(MIGRATIONS[0]).unwrap();
+            db.pragma_update(None, "user_version", 1).unwrap();
+            db.execute(
+                "INSERT INTO runs (started, status, pid, host, arch, spec, settings, optimizer, lr, batch_size, epochs,
+                    seed, threads, augment, train_examples, data_dir, data_sha256, cpu, cores)
+                 VALUES ('2026-12-01T00:00:00Z', 'finished', 1, 'h', 'mlp', '{}', '{}', 'sgd', 0.1, 64, 1, 1, 1, 0, 10,
+                    'd', '{}', 'c', 2)",
+                [],
+            )
+            .unwrap();
+        }
+        let db = open(&path, false).unwrap();
+        let version: i64 = db.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version as usize, MIGRATIONS.len());
+        let (runs, sweeps): (i64, i64) = db
+            .query_row("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM sweeps)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((runs, sweeps), (1, 0));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.sqlite");
+        let text = b"my shopping list, not a database\n".repeat(200);
+        std::fs::write(&path, &text).unwrap();
+        let message = open(&path, true).unwrap_err().to_string();
+        assert!(message.contains("notes.sqlite") && message.contains("not a database"), "{message}");
+        assert_eq!(std::fs::read(&path).unwrap(), text);
+    }
+
+    #[test]
     fn the_flag_wins_over_the_environment_which_wins_over_the_default() {
         assert_eq!(db_path(Some(Path::new("x.sqlite"))), PathBuf::from("x.sqlite"));
         assert!(alive(std::process::id()));

@@ -109,7 +109,7 @@ pub fn run(args: RunsArgs) -> anyhow::Result<()> {
             let epochs = query::epochs(&db, id)?;
             if json {
                 let mut value = r.to_json();
-                value["epochs_recorded"] = epochs.iter().map(epoch_json).collect::<Vec<_>>().into();
+                value["epochs_recorded"] = serde_json::to_value(&epochs)?;
                 writeln!(out, "{value}")?;
             } else {
                 write!(out, "{}", shown(&r, &epochs))?;
@@ -149,18 +149,6 @@ pub fn run(args: RunsArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn epoch_json(e: &Epoch) -> serde_json::Value {
-    serde_json::json!({
-        "epoch": e.epoch,
-        "train_loss": e.train_loss,
-        "train_accuracy": e.train_accuracy,
-        "val_loss": e.val_loss,
-        "val_accuracy": e.val_accuracy,
-        "seconds": e.seconds,
-        "images_per_sec": e.images_per_sec,
-    })
 }
 
 /// `2026-12-04T10:15:30.123Z` → `2026-12-04 10:15`.

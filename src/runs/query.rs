@@ -3,6 +3,7 @@
 //! this machine is shown as `interrupted`, its recorded epochs kept.
 
 use super::{alive, host};
+use crate::train::EpochStats;
 use rusqlite::{params, Connection, Row};
 
 /// One run, as listed.
@@ -62,24 +63,8 @@ pub struct Run {
     pub spec: String,
 }
 
-/// One recorded epoch.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Epoch {
-    /// From 1.
-    pub epoch: i64,
-    /// Mean training loss.
-    pub train_loss: f64,
-    /// Training accuracy.
-    pub train_accuracy: f64,
-    /// Held-out loss, when some examples were held out.
-    pub val_loss: Option<f64>,
-    /// Held-out accuracy.
-    pub val_accuracy: Option<f64>,
-    /// Seconds.
-    pub seconds: f64,
-    /// Training images per second.
-    pub images_per_sec: f64,
-}
+/// One recorded epoch: what `chiffre train` measured ([`EpochStats`]).
+pub type Epoch = EpochStats;
 
 /// Which runs to list.
 #[derive(Clone, Debug, Default)]
@@ -162,7 +147,7 @@ pub fn epochs(db: &Connection, id: i64) -> rusqlite::Result<Vec<Epoch>> {
     )?;
     let rows = statement.query_map(params![id], |r| {
         Ok(Epoch {
-            epoch: r.get(0)?,
+            epoch: r.get::<_, i64>(0)? as usize,
             train_loss: r.get(1)?,
             train_accuracy: r.get(2)?,
             val_loss: r.get(3)?,

@@ -248,6 +248,24 @@ test("bad input gets one clear message in the page's language, never a frozen pa
   await old.close();
 });
 
+test("the page fits a phone's width, on every tab, and drawing works there", async () => {
+  const phone = await browser.newContext({ viewport: { width: 375, height: 740 }, locale: "fr-FR", hasTouch: true });
+  const page = await phone.newPage();
+  await page.goto(`${origin}/`);
+  await page.evaluate(() => window.chiffre.ready);
+  assert.equal(await page.getAttribute("html", "lang"), "fr", "the browser's language chooses French");
+  for (const tab of ["#tab-read", "#tab-learn", "#tab-xo"]) {
+    await page.click(tab);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 375, `${tab}: the page is ${width} px wide on a 375 px screen`);
+  }
+  await page.click("#tab-read");
+  await draw(page, [[0.5, 0.15], [0.5, 0.5], [0.5, 0.85]]);
+  await page.waitForFunction(() => document.getElementById("number").textContent === "1");
+  await page.screenshot({ path: path.join(shots, "site-phone-fr.png") });
+  await phone.close();
+});
+
 test("chiffre.train trains the perceptron for one epoch in the page's worker to at least 90 %", async () => {
   const { page, errors } = await openPage("?lang=en");
   const result = await page.evaluate(() => window.chiffre.train({ arch: "perceptron", epochs: 1, seed: 1 }));

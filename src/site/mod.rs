@@ -109,6 +109,31 @@ fn site_name(path: &Path, taken: &[String]) -> String {
     name
 }
 
+/// The bytes of MNIST file `gz_name` (`…-ubyte.gz`) of `dir`, gzipped: the
+/// file itself, or the raw one (`…-ubyte`) compressed here, so that the page
+/// always fetches the smaller `.gz`.
+fn mnist_file(dir: &Path, gz_name: &str) -> Result<Vec<u8>, String> {
+    let gz = dir.join(gz_name);
+    let raw = dir.join(gz_name.trim_end_matches(".gz"));
+    let read = |path: &Path| {
+        std::fs::read(path)
+            .map_err(|e| format!("{}: cannot read the MNIST file the page trains on: {e}", path.display()))
+    };
+    if gz.is_file() {
+        return read(&gz);
+    }
+    if !raw.is_file() {
+        return Err(format!(
+            "{}: no MNIST file {gz_name} (or {}) for the page to train on (`chiffre download` fetches them; --no-training writes a site without)",
+            dir.display(),
+            raw.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        ));
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, &read(&raw)?).map_err(|e| e.to_string())?;
+    encoder.finish().map_err(|e| e.to_string())
+}
+
 /// Writes the site; every input is checked before anything is written.
 pub fn write_site(config: &SiteConfig) -> Result<SiteReport, String> {
     let wasm = read_wasm(&config.wasm)?;
@@ -118,9 +143,16 @@ pub fn write_site(config: &SiteConfig) -> Result<SiteReport, String> {
     }
     let mut models = Vec::new();
     let mut names: Vec<String> = Vec::new();
+    let mut files = Vec::new();
     for path in &config.models {
-        // Each model is loaded as the page will load it: a file the page cannot read is refused here.
-        let model = Model::load(path).map_err(|e| e.to_string())?;
+        // Each model is read as the page will read it: a file the page cannot use is refused here.
+        let size =
+            std::fs::metadata(path).map_err(|e| format!("{}: cannot read the model file: {e}", path.display()))?;
+        if size.len() > crate::model::MAX_MODEL_BYTES {
+            return Err(format!("{}: {} bytes is too large for a model file", path.display(), size.len()));
+        }
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read the model file: {e}", path.display()))?;
+        let model = Model::from_bytes(&bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
         let name = site_name(path, &names);
         let layers: Vec<&str> = model.network().layers().iter().map(|node| node.layer().kind()).collect();
         models.push(serde_json::json!({
@@ -131,17 +163,13 @@ pub fn write_site(config: &SiteConfig) -> Result<SiteReport, String> {
             "not_a_digit": model.reject().is_some(),
         }));
         names.push(name);
+        files.push(bytes);
     }
     let mnist: Vec<(String, Vec<u8>)> = match &config.data {
         None => Vec::new(),
         Some(dir) => MNIST_FILES
             .iter()
-            .map(|name| {
-                let path = dir.join(name);
-                std::fs::read(&path)
-                    .map(|bytes| (name.to_string(), bytes))
-                    .map_err(|e| format!("{}: cannot read the MNIST file the page trains on: {e}", path.display()))
-            })
+            .map(|name| mnist_file(dir, name).map(|b| (name.to_string(), b)))
             .collect::<Result<_, _>>()?,
     };
     let out = &config.out;
@@ -165,9 +193,8 @@ pub fn write_site(config: &SiteConfig) -> Result<SiteReport, String> {
     if let Some(relaxed) = &relaxed {
         write(WASM_RELAXED, relaxed)?;
     }
-    for (path, name) in config.models.iter().zip(&names) {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        write(&format!("models/{name}.safetensors"), &bytes)?;
+    for (bytes, name) in files.iter().zip(&names) {
+        write(&format!("models/{name}.safetensors"), bytes)?;
     }
     let index = serde_json::json!({ "models": models, "mnist": !mnist.is_empty(), "relaxed_simd": relaxed.is_some() });
     write("models/index.json", serde_json::to_string_pretty(&index).unwrap_or_default().as_bytes())?;

@@ -265,7 +265,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         resume,
         stop: Some(super::interrupt::install()),
     };
-    let run = Run { args: &args, model: &mut model, train_set: &train_set, test: &test, out: &out };
+    let run = Run { args: &args, model: &mut model, train_set: &train_set, test: &test, out: &out, data: &dir };
     match train_and_save(run, held_out_ref, &config, threads, load_seconds, &mut progress, controls) {
         Ok(Some(stopped)) => {
             progress.stopped(&stopped);
@@ -287,6 +287,7 @@ struct Run<'a> {
     train_set: &'a crate::data::Dataset,
     test: &'a crate::data::Dataset,
     out: &'a Path,
+    data: &'a Path,
 }
 
 /// Trains, evaluates, fits the gate, saves; `Some(message)` when stopped by Ctrl-C.
@@ -299,10 +300,9 @@ fn train_and_save(
     progress: &mut Progress,
     controls: Controls<'_>,
 ) -> anyhow::Result<Option<String>> {
-    let Run { args, model, train_set, test, out } = run;
+    let Run { args, model, train_set, test, out, data: dir } = run;
     let spec = model.spec().clone();
     let classes = model.num_classes();
-    let dir = args.data.clone().unwrap_or_else(default_data_dir);
     let report = train_with(model, train_set, held_out, config, progress, controls)?;
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();

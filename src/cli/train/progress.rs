@@ -79,6 +79,8 @@ impl Observer for Progress {
     }
 
     fn epoch(&mut self, s: &EpochStats) {
+        // Recorded before it is printed: an epoch a person (or a test) has seen is in the history.
+        self.record(|r| r.epoch(s));
         if let Some(bar) = &self.bar {
             bar.set_position(0);
         }
@@ -94,6 +96,5 @@ impl Observer for Progress {
             Some(bar) if !bar.is_hidden() => bar.println(line),
             _ => println!("{line}"),
         }
-        self.record(|r| r.epoch(s));
     }
 }

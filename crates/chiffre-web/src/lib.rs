@@ -56,6 +56,25 @@ fn with_engine<T>(f: impl FnOnce(&mut Engine) -> T) -> T {
     ENGINE.with(|engine| f(&mut engine.borrow_mut()))
 }
 
+/// Runs `f` on the engine: 0, or -1 with its message kept for [`chiffre_error`].
+fn status_of(f: impl FnOnce(&mut Engine) -> Result<(), String>) -> i32 {
+    with_engine(|e| {
+        let result = f(e);
+        e.status(result).map_or(-1, |()| 0)
+    })
+}
+
+/// Runs `f` on the engine and keeps its JSON for [`chiffre_answer`]: 0, or -1 with the message.
+fn answer_with(f: impl FnOnce(&mut Engine) -> Result<String, String>) -> i32 {
+    with_engine(|e| {
+        let result = f(e);
+        e.status(result).map_or(-1, |json| {
+            e.answer = json;
+            0
+        })
+    })
+}
+
 /// Allocates `len` bytes in the module's memory for the caller to fill
 /// (a model file); give them back with [`chiffre_free`].
 #[no_mangle]
@@ -228,10 +247,7 @@ pub extern "C" fn chiffre_error_len() -> usize {
 pub unsafe extern "C" fn chiffre_data(index: usize, ptr: *const u8, len: usize) -> i32 {
     // SAFETY: the caller guarantees `len` readable bytes at `ptr`.
     let bytes = unsafe { bytes_at(ptr, len) };
-    with_engine(|e| {
-        let result = e.training.set_file(index, bytes);
-        e.status(result).map_or(-1, |()| 0)
-    })
+    status_of(|e| e.training.set_file(index, bytes))
 }
 
 /// Begins a training run with the settings (JSON, see
@@ -243,11 +259,10 @@ pub unsafe extern "C" fn chiffre_data(index: usize, ptr: *const u8, len: usize) 
 pub unsafe extern "C" fn chiffre_train_begin(ptr: *const u8, len: usize) -> i32 {
     // SAFETY: the caller guarantees `len` readable bytes at `ptr`.
     let bytes = unsafe { bytes_at(ptr, len) };
-    with_engine(|e| {
-        let result = std::str::from_utf8(bytes)
+    status_of(|e| {
+        std::str::from_utf8(bytes)
             .map_err(|_| "the training settings are not UTF-8".to_string())
-            .and_then(|text| e.training.begin(text));
-        e.status(result).map_or(-1, |()| 0)
+            .and_then(|text| e.training.begin(text))
     })
 }
 
@@ -263,38 +278,20 @@ pub extern "C" fn chiffre_train_step(batches: usize) -> i32 {
 /// 0): 0 or -1; `{"test_accuracy", "test_loss", "count"}` at [`chiffre_answer`].
 #[no_mangle]
 pub extern "C" fn chiffre_train_evaluate(limit: usize) -> i32 {
-    with_engine(|e| {
-        let result = e.training.evaluate(limit);
-        e.status(result).map_or(-1, |json| {
-            e.answer = json;
-            0
-        })
-    })
+    answer_with(|e| e.training.evaluate(limit))
 }
 
 /// The trained network's first layer as pictures (JSON at [`chiffre_answer`]): 0 or -1.
 #[no_mangle]
 pub extern "C" fn chiffre_train_filters() -> i32 {
-    with_engine(|e| {
-        let result = e.training.first_layer();
-        e.status(result).map_or(-1, |json| {
-            e.answer = json;
-            0
-        })
-    })
+    answer_with(|e| e.training.first_layer())
 }
 
 /// What the network being trained makes of test image `index` (JSON at
 /// [`chiffre_answer`], see [`training::Training::inspect_test`]): 0 or -1.
 #[no_mangle]
 pub extern "C" fn chiffre_train_inspect(index: usize) -> i32 {
-    with_engine(|e| {
-        let result = e.training.inspect_test(index);
-        e.status(result).map_or(-1, |json| {
-            e.answer = json;
-            0
-        })
-    })
+    answer_with(|e| e.training.inspect_test(index))
 }
 
 /// Reads pictures with the trained network from now on: 0 or -1.
@@ -320,13 +317,7 @@ pub extern "C" fn chiffre_train_save() -> i32 {
 /// 2: an O), as JSON at [`chiffre_answer`]: 0, or -1.
 #[no_mangle]
 pub extern "C" fn chiffre_tutorial(which: usize) -> i32 {
-    with_engine(|e| {
-        let result = tutorial::example(which);
-        e.status(result).map_or(-1, |json| {
-            e.answer = json;
-            0
-        })
-    })
+    answer_with(|_| tutorial::example(which))
 }
 
 /// The tiny CNN of the tutorial learning X against O from `seed` (about a

@@ -50,9 +50,7 @@ pub fn run(args: SiteArgs) -> anyhow::Result<()> {
         );
     }
     let wasm_relaxed = args.wasm_relaxed.or_else(|| find_wasm(true));
-    if wasm_relaxed.is_none() {
-        eprintln!("note: no engine with relaxed SIMD ({BUILD_WASM} builds it): every browser gets the SIMD128 one");
-    }
+    let without_relaxed = wasm_relaxed.is_none();
     let config = SiteConfig {
         models,
         wasm,
@@ -63,6 +61,9 @@ pub fn run(args: SiteArgs) -> anyhow::Result<()> {
     let report = write_site(&config).map_err(anyhow::Error::msg)?;
     let total: u64 = report.files.iter().map(|(_, n)| n).sum();
     println!("wrote {} files ({:.1} MB) to {}", report.files.len(), total as f64 / 1e6, args.out.display());
+    if without_relaxed {
+        println!("(no engine with relaxed SIMD: every browser gets the SIMD128 one; `{BUILD_WASM}` builds both)");
+    }
     println!("open it with: python3 -m http.server -d {} 8000   (then http://localhost:8000/)", args.out.display());
     Ok(())
 }

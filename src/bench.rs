@@ -41,6 +41,9 @@ pub struct LayerTime {
     pub forward_ms: f64,
     /// Milliseconds per training step in backward.
     pub backward_ms: f64,
+    /// Microseconds of this step's forward pass for one image on one thread
+    /// (mean over the profiled latency calls).
+    pub one_image_us: f64,
 }
 
 /// The measurements; the keys match the reference scripts'.
@@ -104,21 +107,7 @@ pub fn run(config: &BenchConfig, mnist: &Mnist) -> Result<BenchResult, String> {
     let train_seconds = start.elapsed().as_secs_f64();
     let train_img_s = (config.train_batches * config.batch_size) as f64 / train_seconds;
     let steps = config.train_batches.max(1) as f64;
-    // One row per step: a fused convolution's row names the layers it runs.
-    let times = model.layer_times().unwrap_or_default();
-    let layers = model
-        .steps()
-        .into_iter()
-        .map(|step| {
-            let (f, b) = times.get(*step.start()).copied().unwrap_or_default();
-            let kinds: Vec<&str> = model.layers()[step.clone()].iter().map(|l| l.kind()).collect();
-            LayerTime {
-                layer: format!("{} {}", step.start(), kinds.join("+")),
-                forward_ms: 1e3 * f / steps,
-                backward_ms: 1e3 * b / steps,
-            }
-        })
-        .collect();
+    let train_times = model.layer_times().map(<[(f64, f64)]>::to_vec).unwrap_or_default();
     model.set_profiling(false);
     let train_peak_rss_mb = peak_rss_mb();
     let train_flops = model.train_flops_per_example() as f64;
@@ -157,7 +146,34 @@ pub fn run(config: &BenchConfig, mnist: &Mnist) -> Result<BenchResult, String> {
         });
         (0..config.latency_calls).map(|i| single(&mut model, i)).collect::<Vec<f64>>()
     });
+    // Where one image's time goes: the same calls again, each step timed.
+    model.set_profiling(true);
+    let profiled = config.latency_calls.max(1);
+    one.install(|| {
+        for i in 0..profiled {
+            test.fill_batch(&[i % test.len()], model.input_mut(1).data_mut(), &mut labels);
+            model.forward_loaded(Mode::Eval);
+        }
+    });
+    let one_times = model.layer_times().map(<[(f64, f64)]>::to_vec).unwrap_or_default();
+    model.set_profiling(false);
     latencies.sort_by(f64::total_cmp);
+    // One row per step: a fused convolution's row names the layers it runs.
+    let layers = model
+        .steps()
+        .into_iter()
+        .map(|step| {
+            let (f, b) = train_times.get(*step.start()).copied().unwrap_or_default();
+            let one = one_times.get(*step.start()).map_or(0.0, |t| t.0);
+            let kinds: Vec<&str> = model.layers()[step.clone()].iter().map(|l| l.kind()).collect();
+            LayerTime {
+                layer: format!("{} {}", step.start(), kinds.join("+")),
+                forward_ms: 1e3 * f / steps,
+                backward_ms: 1e3 * b / steps,
+                one_image_us: 1e6 * one / profiled as f64,
+            }
+        })
+        .collect();
     let percentile = |p: f64| 1e3 * latencies[((p * latencies.len() as f64) as usize).min(latencies.len() - 1)];
 
     Ok(BenchResult {

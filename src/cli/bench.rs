@@ -56,9 +56,9 @@ pub fn run_cli(args: BenchArgs) -> anyhow::Result<()> {
     println!("  latency, 1 img  {:>10.4} ms p50, {:.4} ms p99 (one thread)", r.latency_ms_p50, r.latency_ms_p99);
     println!("  matrix multiply {:>10.1} GFLOP/s (2048³)", r.gemm_gflops);
     println!("  peak memory     {:>10.1} MB training, {:.1} MB after inference", r.peak_rss_mb, r.peak_rss_mb_all);
-    println!("\n  per training step                forward ms  backward ms");
+    println!("\n  per training step                forward ms  backward ms   1 image µs");
     for l in &r.layers {
-        println!("  {:<31} {:>10.3} {:>12.3}", l.layer, l.forward_ms, l.backward_ms);
+        println!("  {:<31} {:>10.3} {:>12.3} {:>12.2}", l.layer, l.forward_ms, l.backward_ms, l.one_image_us);
     }
     Ok(())
 }

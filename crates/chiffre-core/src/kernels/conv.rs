@@ -22,6 +22,7 @@ use super::direct;
 use super::gemm::Gemm;
 use super::im2col::{col2im_serial, im2col_serial, ConvGeometry};
 use super::pool::{max_pool_2x2_route_backward, max_pool_2x2_route_forward, relu_grad, PoolGeometry};
+use super::winograd::{self, WinogradFilters};
 use crate::par::prelude::*;
 use std::cell::RefCell;
 
@@ -140,6 +141,51 @@ pub fn conv_forward_fused(
     epilogue: Epilogue,
     route: &mut [u8],
 ) {
+    forward_blocks(x, g, Method::Im2col(weight), bias, y, blocking, epilogue, route);
+}
+
+/// [`conv_forward_fused`] for a 3×3, stride-1 convolution by Winograd's
+/// F(2×2, 3×3) ([`super::winograd`]), from its transformed `filters`: the same
+/// output within rounding, with 2.25× fewer multiplications (and, before a
+/// 2×2 pooling that drops an odd last row and column, none for those).
+///
+/// # Panics
+/// When the convolution is not 3×3 with stride 1, or `filters` are for other shapes.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_forward_winograd(
+    x: &[f32],
+    g: &ConvGeometry,
+    filters: &WinogradFilters,
+    bias: &[f32],
+    y: &mut [f32],
+    blocking: Blocking,
+    epilogue: Epilogue,
+    route: &mut [u8],
+) {
+    forward_blocks(x, g, Method::Winograd(filters), bias, y, blocking, epilogue, route);
+}
+
+/// How a forward block computes the convolution.
+#[derive(Clone, Copy)]
+enum Method<'a> {
+    /// The direct kernel when there is one for the shape, else im2col + GEMM, from `W [OC, k·k·C]`.
+    Im2col(&'a [f32]),
+    /// Winograd F(2×2, 3×3) from the transformed filters.
+    Winograd(&'a WinogradFilters),
+}
+
+/// The forward pass, block by block, by `method`, with `epilogue`.
+#[allow(clippy::too_many_arguments)]
+fn forward_blocks(
+    x: &[f32],
+    g: &ConvGeometry,
+    method: Method,
+    bias: &[f32],
+    y: &mut [f32],
+    blocking: Blocking,
+    epilogue: Epilogue,
+    route: &mut [u8],
+) {
     let (oc, k, pixels, image) = (bias.len(), g.patch_len(), g.oh * g.ow, g.h * g.w * g.c);
     if oc == 0 || k == 0 || pixels == 0 || image == 0 {
         return;
@@ -150,13 +196,21 @@ pub fn conv_forward_fused(
     let pool = epilogue.pool(conv_out);
     let images = blocking.images.max(1);
     let direct = direct::supported(g, oc);
+    // z = conv(x) + b, then ReLU when asked, over the top-left `needed` of each output
+    // (`col` and `dcol` are the scratch: im2col's matrix, or Winograd's V and M)
+    let conv = |x: &[f32], relu: bool, needed: [usize; 2], col: &mut Vec<f32>, dcol: &mut Vec<f32>, out: &mut [f32]| {
+        match method {
+            Method::Im2col(weight) => conv_bias(x, g, weight, bias, relu, direct, col, out),
+            Method::Winograd(filters) => winograd::forward(x, g, filters, bias, relu, needed, out, (col, dcol)),
+        }
+    };
     let block = |y: &mut [f32], x: &[f32], route: &mut [u8]| {
         SCRATCH.with_borrow_mut(|s| {
             let rows = x.len() / image * pixels;
             if epilogue.max_pool_2x2 {
-                // z = conv(x) + b, in scratch
+                // z = conv(x) + b, in scratch (the rows and columns the pooling reads)
                 let z = grown(&mut s.z, rows * oc);
-                conv_bias(x, g, weight, bias, false, direct, &mut s.col, z);
+                conv(x, false, [g.oh / 2 * 2, g.ow / 2 * 2], &mut s.col, &mut s.dcol, z);
                 // y = relu?(max over each 2×2 window of z), the winners in route
                 let images = z.chunks_exact(pixels * oc).zip(y.chunks_exact_mut(out_image));
                 for ((z, y), route) in images.zip(route.chunks_exact_mut(route_image)) {
@@ -164,7 +218,7 @@ pub fn conv_forward_fused(
                 }
             } else {
                 // y = relu?(conv(x) + b)
-                conv_bias(x, g, weight, bias, epilogue.relu, direct, &mut s.col, y);
+                conv(x, epilogue.relu, [g.oh, g.ow], &mut s.col, &mut s.dcol, y);
             }
         })
     };

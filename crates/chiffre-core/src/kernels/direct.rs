@@ -28,7 +28,18 @@ pub const MAX_TAPS: usize = 25;
 /// kernel side and filter count, on a CPU with AVX2 and FMA. Only
 /// [`supported`] makes one, so [`forward`] needs no check of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Direct(Shape);
+pub struct Direct(Shape, Width);
+
+/// The vector registers the kernel is compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Width {
+    /// AVX2 + FMA: 16 registers of 8 values.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Avx2,
+    /// AVX-512: 32 registers of 16 values, twice the pixels per pass.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Avx512,
+}
 
 /// The kernel sides and filter counts the direct kernels are compiled for
 /// (none off x86-64, where there are no direct kernels).
@@ -69,7 +80,9 @@ pub fn supported(g: &ConvGeometry, oc: usize) -> Option<Direct> {
         (5, 32) => Shape::K5F32,
         _ => return None,
     };
-    Some(Direct(shape))
+    let avx512 = std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl");
+    let width = if avx512 { Width::Avx512 } else { Width::Avx2 };
+    Some(Direct(shape, width))
 }
 
 /// Off x86-64 there are no direct kernels.
@@ -101,18 +114,40 @@ macro_rules! dispatch {
     };
 }
 
+/// [`dispatch!`] for AVX-512: `T · OC / 16 = 12` sums (24 for 8 filters,
+/// which fill half a register each), of its 32 registers.
+#[cfg(target_arch = "x86_64")]
+macro_rules! dispatch_avx512 {
+    ($f:ident, $shape:expr, ($($arg:expr),*)) => {
+        match $shape {
+            Shape::K3F8 => avx2::$f::<3, 8, 24>($($arg),*),
+            Shape::K3F16 => avx2::$f::<3, 16, 12>($($arg),*),
+            Shape::K3F24 => avx2::$f::<3, 24, 8>($($arg),*),
+            Shape::K3F32 => avx2::$f::<3, 32, 6>($($arg),*),
+            Shape::K5F8 => avx2::$f::<5, 8, 24>($($arg),*),
+            Shape::K5F16 => avx2::$f::<5, 16, 12>($($arg),*),
+            Shape::K5F24 => avx2::$f::<5, 24, 8>($($arg),*),
+            Shape::K5F32 => avx2::$f::<5, 32, 6>($($arg),*),
+        }
+    };
+}
+
 /// `z = conv(x) + b` for the whole images in `x` (`z [rows, OC]`, one row
 /// per output pixel), by the kernel that [`supported`] chose.
 pub fn forward(direct: Direct, x: &[f32], g: &ConvGeometry, weight: &[f32], bias: &[f32], z: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: a `Direct` exists only where `supported` found AVX2 and FMA.
+    // SAFETY: a `Direct` exists only where `supported` found AVX2 and FMA,
+    // and its width is AVX-512 only where it found AVX-512F.
     unsafe {
-        dispatch!(forward, direct.0, (x, g, weight, bias, z))
+        match direct.1 {
+            Width::Avx2 => dispatch!(forward, direct.0, (x, g, weight, bias, z)),
+            Width::Avx512 => dispatch_avx512!(forward_avx512, direct.0, (x, g, weight, bias, z)),
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         // No `Direct` can exist off x86-64: its `Shape` has no values there.
-        let _ = (x, g, weight, bias, z);
+        let _ = (x, g, weight, bias, z, direct.1);
         match direct.0 {}
     }
 }
@@ -155,6 +190,30 @@ mod avx2 {
     /// See [`super::forward`].
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn forward<const K: usize, const OC: usize, const T: usize>(
+        x: &[f32],
+        g: &ConvGeometry,
+        weight: &[f32],
+        bias: &[f32],
+        z: &mut [f32],
+    ) {
+        run::<K, OC, T>(x, g, weight, bias, z)
+    }
+
+    /// See [`super::forward`]: the same loops in AVX-512's wider registers.
+    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+    pub(super) unsafe fn forward_avx512<const K: usize, const OC: usize, const T: usize>(
+        x: &[f32],
+        g: &ConvGeometry,
+        weight: &[f32],
+        bias: &[f32],
+        z: &mut [f32],
+    ) {
+        run::<K, OC, T>(x, g, weight, bias, z)
+    }
+
+    /// The kernel's body, compiled into each of the above.
+    #[inline(always)]
+    fn run<const K: usize, const OC: usize, const T: usize>(
         x: &[f32],
         g: &ConvGeometry,
         weight: &[f32],

@@ -13,13 +13,18 @@ mod conv;
 pub mod direct;
 mod gemm;
 mod im2col;
+mod packed;
 mod pool;
 pub mod reference;
+mod simd;
+mod winograd;
 
 pub use conv::{
-    conv_backward, conv_backward_fused, conv_forward, conv_forward_fused, Blocking, ConvGrads, Epilogue, BLOCK_BYTES,
-    GROUP_IMAGES,
+    conv_backward, conv_backward_fused, conv_forward, conv_forward_fused, conv_forward_winograd, Blocking, ConvGrads,
+    Epilogue, BLOCK_BYTES, GROUP_IMAGES,
 };
 pub use gemm::{add_bias_rows, matmul_reduce_rows, sum_rows, Gemm, Transpose, REDUCE_CHUNK};
 pub use im2col::{col2im, col2im_serial, im2col, im2col_serial, ConvGeometry};
+pub use packed::{matmul_packed, PackedMatrix};
 pub use pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, relu_grad, PoolGeometry};
+pub use winograd::{set_enabled as set_winograd, suits as winograd_suits, WinogradFilters};

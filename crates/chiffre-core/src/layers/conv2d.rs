@@ -6,7 +6,10 @@
 //! built block by block in `kernels::conv` (again in backward, from `x`).
 
 use super::{resize_batch, Init, Layer, Mode, Param};
-use crate::kernels::{conv_backward_fused, conv_forward_fused, Blocking, ConvGeometry, ConvGrads, Epilogue};
+use crate::kernels::{
+    conv_backward_fused, conv_forward_fused, conv_forward_winograd, winograd_suits, Blocking, ConvGeometry, ConvGrads,
+    Epilogue, WinogradFilters,
+};
 use crate::tensor::Tensor;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -82,6 +85,12 @@ pub struct Conv2d {
     workspace: Vec<f32>,
     /// The winning tap of each pooling window, when a fused forward pools.
     route: Vec<u8>,
+    /// The filters in the Winograd domain, when forward takes that path
+    /// (see [`winograd_suits`]); rebuilt after every change of the weights.
+    winograd: WinogradFilters,
+    /// Whether `winograd` holds the current weights: cleared whenever the
+    /// parameters are lent out mutably (an optimizer step, a load).
+    winograd_fresh: bool,
 }
 
 impl Conv2d {
@@ -108,6 +117,8 @@ impl Conv2d {
             bias: Param::new(Tensor::zeros(&[filters])),
             workspace: Vec::new(),
             route: Vec::new(),
+            winograd: WinogradFilters::new(),
+            winograd_fresh: false,
         })
     }
 
@@ -142,18 +153,21 @@ impl Conv2d {
     pub fn forward_fused(&mut self, x: &Tensor, y: &mut Tensor, epilogue: Epilogue) {
         resize_batch(y, x.batch(), &self.fused_output_shape(epilogue));
         self.route.resize(x.batch() * epilogue.route_len(self.out_shape), 0);
+        let (g, filters) = (&self.geometry, self.filters());
         let (weight, bias) = (self.weight.value.data(), self.bias.value.data());
+        if winograd_suits(g, filters, x.batch()) {
+            if !self.winograd_fresh {
+                // U = G W Gᵀ, once per weight update
+                self.winograd.update(weight, g.c, filters);
+                self.winograd_fresh = true;
+            }
+            // z = Aᵀ[(G W Gᵀ) ⊙ (Bᵀ x B)]A + b, tile by tile;  y = relu?(pool?(z)), the winners in route
+            let (y, route) = (y.data_mut(), &mut self.route);
+            conv_forward_winograd(x.data(), g, &self.winograd, bias, y, self.blocking, epilogue, route);
+            return;
+        }
         // z = im2col(x) · W[OC, k·k·C]ᵀ + b;  y = relu?(pool?(z)), the pooling's winners in route
-        conv_forward_fused(
-            x.data(),
-            &self.geometry,
-            weight,
-            bias,
-            y.data_mut(),
-            self.blocking,
-            epilogue,
-            &mut self.route,
-        );
+        conv_forward_fused(x.data(), g, weight, bias, y.data_mut(), self.blocking, epilogue, &mut self.route);
     }
 
     /// Backward of [`Conv2d::forward_fused`] with the same `epilogue`: `y`
@@ -205,6 +219,7 @@ impl Layer for Conv2d {
     }
 
     fn visit_params_mut(&mut self, f: &mut dyn FnMut(&'static str, &mut Param)) {
+        self.winograd_fresh = false;
         f("weight", &mut self.weight);
         f("bias", &mut self.bias);
     }

@@ -1,0 +1,220 @@
+//! The vector instructions the hand-vectorised kernels are written in
+//! ([`super::packed`], [`super::winograd`]): one small trait, implemented
+//! for AVX-512, AVX2 + FMA, WebAssembly SIMD128 and plain scalar code, and
+//! the choice among them for this CPU.
+
+/// The widest vector instructions this CPU has, among those compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512F (16 lanes).
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    /// AVX2 with FMA (8 lanes).
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// WebAssembly SIMD128 in the browser build (4 lanes), plain code elsewhere.
+    Portable,
+}
+
+impl Isa {
+    /// The best this CPU runs (std caches the CPU's answer).
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Portable
+    }
+}
+
+/// A vector of `LANES` values of `f32`. Every method is `unsafe`: the
+/// caller runs where the instructions exist, on pointers to `LANES` values.
+pub trait Vector: Copy {
+    /// Values per vector.
+    const LANES: usize;
+    /// `LANES` values from `p`.
+    unsafe fn load(p: *const f32) -> Self;
+    /// Writes the values to `p`.
+    unsafe fn store(p: *mut f32, v: Self);
+    /// `x` in every lane.
+    unsafe fn splat(x: f32) -> Self;
+    /// `a · b + c`, fused where the machine can.
+    unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self;
+    /// `a + b`.
+    unsafe fn add(a: Self, b: Self) -> Self;
+    /// `a - b`.
+    unsafe fn sub(a: Self, b: Self) -> Self;
+    /// `max(a, 0)`.
+    unsafe fn relu(a: Self) -> Self;
+}
+
+#[cfg(target_arch = "x86_64")]
+pub use x86::{Avx2, Avx512};
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::Vector;
+    use std::arch::x86_64::*;
+
+    /// 16 lanes, AVX-512F.
+    #[derive(Clone, Copy)]
+    pub struct Avx512(__m512);
+
+    impl Vector for Avx512 {
+        const LANES: usize = 16;
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            Avx512(_mm512_loadu_ps(p))
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: Self) {
+            _mm512_storeu_ps(p, v.0)
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> Self {
+            Avx512(_mm512_set1_ps(x))
+        }
+        #[inline(always)]
+        unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
+            Avx512(_mm512_fmadd_ps(a.0, b.0, c.0))
+        }
+        #[inline(always)]
+        unsafe fn add(a: Self, b: Self) -> Self {
+            Avx512(_mm512_add_ps(a.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn sub(a: Self, b: Self) -> Self {
+            Avx512(_mm512_sub_ps(a.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn relu(a: Self) -> Self {
+            Avx512(_mm512_max_ps(a.0, _mm512_setzero_ps()))
+        }
+    }
+
+    /// 8 lanes, AVX2 with FMA.
+    #[derive(Clone, Copy)]
+    pub struct Avx2(__m256);
+
+    impl Vector for Avx2 {
+        const LANES: usize = 8;
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            Avx2(_mm256_loadu_ps(p))
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: Self) {
+            _mm256_storeu_ps(p, v.0)
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> Self {
+            Avx2(_mm256_set1_ps(x))
+        }
+        #[inline(always)]
+        unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
+            Avx2(_mm256_fmadd_ps(a.0, b.0, c.0))
+        }
+        #[inline(always)]
+        unsafe fn add(a: Self, b: Self) -> Self {
+            Avx2(_mm256_add_ps(a.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn sub(a: Self, b: Self) -> Self {
+            Avx2(_mm256_sub_ps(a.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn relu(a: Self) -> Self {
+            Avx2(_mm256_max_ps(a.0, _mm256_setzero_ps()))
+        }
+    }
+}
+
+/// 4 lanes, WebAssembly SIMD128 (multiply, then add: the fused form is
+/// not in SIMD128; relaxed SIMD's multiply-add where the build has it).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[derive(Clone, Copy)]
+pub struct Simd128(std::arch::wasm32::v128);
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+impl Vector for Simd128 {
+    const LANES: usize = 4;
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Simd128(std::arch::wasm32::v128_load(p as *const std::arch::wasm32::v128))
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: Self) {
+        std::arch::wasm32::v128_store(p as *mut std::arch::wasm32::v128, v.0)
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        Simd128(std::arch::wasm32::f32x4_splat(x))
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
+        #[cfg(target_feature = "relaxed-simd")]
+        {
+            // fused where the engine has it (the relaxed build, see crates/chiffre-web/build.sh)
+            Simd128(std::arch::wasm32::f32x4_relaxed_madd(a.0, b.0, c.0))
+        }
+        #[cfg(not(target_feature = "relaxed-simd"))]
+        {
+            use std::arch::wasm32::{f32x4_add, f32x4_mul};
+            Simd128(f32x4_add(f32x4_mul(a.0, b.0), c.0))
+        }
+    }
+    #[inline(always)]
+    unsafe fn add(a: Self, b: Self) -> Self {
+        Simd128(std::arch::wasm32::f32x4_add(a.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(a: Self, b: Self) -> Self {
+        Simd128(std::arch::wasm32::f32x4_sub(a.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn relu(a: Self) -> Self {
+        use std::arch::wasm32::{f32x4_pmax, f32x4_splat};
+        Simd128(f32x4_pmax(a.0, f32x4_splat(0.0)))
+    }
+}
+
+/// One lane, plain code: where no vector kernel is compiled.
+#[derive(Clone, Copy)]
+pub struct Scalar(f32);
+
+impl Vector for Scalar {
+    const LANES: usize = 1;
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Scalar(*p)
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: Self) {
+        *p = v.0
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        Scalar(x)
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
+        Scalar(a.0 * b.0 + c.0)
+    }
+    #[inline(always)]
+    unsafe fn add(a: Self, b: Self) -> Self {
+        Scalar(a.0 + b.0)
+    }
+    #[inline(always)]
+    unsafe fn sub(a: Self, b: Self) -> Self {
+        Scalar(a.0 - b.0)
+    }
+    #[inline(always)]
+    unsafe fn relu(a: Self) -> Self {
+        Scalar(a.0.max(0.0))
+    }
+}

@@ -11,9 +11,9 @@
 //! tap adding one broadcast input value times the tap's `OC` weights, straight
 //! from the image (`fast`'s first layer with its pooling: 3.7 → 1.9 ms per
 //! step). The loops are plain Rust over fixed-size arrays, compiled for
-//! AVX2 + FMA (`#[target_feature]`) and used only when the CPU has them;
-//! elsewhere, and for every backward, the convolution takes the im2col + GEMM
-//! path. (A direct weight gradient, four taps' sums in registers over a
+//! AVX2 + FMA and for AVX-512 (`#[target_feature]`, each used only when the
+//! CPU has it) and for WebAssembly SIMD128; elsewhere, and for every
+//! backward, the convolution takes the im2col + GEMM path. (A direct weight gradient, four taps' sums in registers over a
 //! block's pixels, measured slower than im2col + GEMM in training: 4.9–5.2
 //! against 3.7–3.9 ms per `fast` step.) Each sum is a chain of fused
 //! multiply-adds in a fixed order, so results are the same on every run and
@@ -25,26 +25,28 @@ use super::im2col::ConvGeometry;
 pub const MAX_TAPS: usize = 25;
 
 /// A convolution the direct kernels take, as [`supported`] found it: the
-/// kernel side and filter count, on a CPU with AVX2 and FMA. Only
+/// kernel side and filter count, and the registers to use (AVX2 + FMA,
+/// AVX-512, SIMD128). Only
 /// [`supported`] makes one, so [`forward`] needs no check of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Direct(Shape, Width);
 
 /// The vector registers the kernel is compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // each target makes only its own
 enum Width {
     /// AVX2 + FMA: 16 registers of 8 values.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Avx2,
     /// AVX-512: 32 registers of 16 values, twice the pixels per pass.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Avx512,
+    /// WebAssembly SIMD128: 16 registers of 4 values (as the browser's
+    /// compiler maps them on x86-64), multiply then add.
+    Simd128,
 }
 
-/// The kernel sides and filter counts the direct kernels are compiled for
-/// (none off x86-64, where there are no direct kernels).
-#[cfg(target_arch = "x86_64")]
+/// The kernel sides and filter counts the direct kernels are compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // targets without direct kernels make none
 enum Shape {
     K3F8,
     K3F16,
@@ -56,10 +58,6 @@ enum Shape {
     K5F32,
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Shape {}
-
 /// The direct kernel for a convolution of geometry `g` with `oc` filters on
 /// this CPU, if there is one: one channel, stride 1, no padding, a 3×3 or
 /// 5×5 kernel, 8, 16, 24 or 32 filters, and AVX2 with FMA.
@@ -69,7 +67,30 @@ pub fn supported(g: &ConvGeometry, oc: usize) -> Option<Direct> {
     if g.c != 1 || !g.is_valid_stride_one() || !has_avx2_fma {
         return None;
     }
-    let shape = match (g.k, oc) {
+    let avx512 = std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl");
+    let width = if avx512 { Width::Avx512 } else { Width::Avx2 };
+    Some(Direct(shape(g, oc)?, width))
+}
+
+/// In WebAssembly with SIMD128, the same shapes.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn supported(g: &ConvGeometry, oc: usize) -> Option<Direct> {
+    if g.c != 1 || !g.is_valid_stride_one() {
+        return None;
+    }
+    Some(Direct(shape(g, oc)?, Width::Simd128))
+}
+
+/// Elsewhere there are no direct kernels.
+#[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
+pub fn supported(g: &ConvGeometry, oc: usize) -> Option<Direct> {
+    let _ = (g, oc);
+    None
+}
+
+/// The compiled shape for a kernel side and filter count, if there is one.
+fn shape(g: &ConvGeometry, oc: usize) -> Option<Shape> {
+    Some(match (g.k, oc) {
         (3, 8) => Shape::K3F8,
         (3, 16) => Shape::K3F16,
         (3, 24) => Shape::K3F24,
@@ -79,17 +100,7 @@ pub fn supported(g: &ConvGeometry, oc: usize) -> Option<Direct> {
         (5, 24) => Shape::K5F24,
         (5, 32) => Shape::K5F32,
         _ => return None,
-    };
-    let avx512 = std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl");
-    let width = if avx512 { Width::Avx512 } else { Width::Avx2 };
-    Some(Direct(shape, width))
-}
-
-/// Off x86-64 there are no direct kernels.
-#[cfg(not(target_arch = "x86_64"))]
-pub fn supported(g: &ConvGeometry, oc: usize) -> Option<Direct> {
-    let _ = (g, oc);
-    None
+    })
 }
 
 /// Calls `$f::<K, OC, T>($args)` for the kernel side and filter count of
@@ -102,14 +113,14 @@ pub fn supported(g: &ConvGeometry, oc: usize) -> Option<Direct> {
 macro_rules! dispatch {
     ($f:ident, $shape:expr, ($($arg:expr),*)) => {
         match $shape {
-            Shape::K3F8 => avx2::$f::<3, 8, 12>($($arg),*),
-            Shape::K3F16 => avx2::$f::<3, 16, 6>($($arg),*),
-            Shape::K3F24 => avx2::$f::<3, 24, 4>($($arg),*),
-            Shape::K3F32 => avx2::$f::<3, 32, 3>($($arg),*),
-            Shape::K5F8 => avx2::$f::<5, 8, 12>($($arg),*),
-            Shape::K5F16 => avx2::$f::<5, 16, 6>($($arg),*),
-            Shape::K5F24 => avx2::$f::<5, 24, 4>($($arg),*),
-            Shape::K5F32 => avx2::$f::<5, 32, 3>($($arg),*),
+            Shape::K3F8 => kernel::$f::<3, 8, 12>($($arg),*),
+            Shape::K3F16 => kernel::$f::<3, 16, 6>($($arg),*),
+            Shape::K3F24 => kernel::$f::<3, 24, 4>($($arg),*),
+            Shape::K3F32 => kernel::$f::<3, 32, 3>($($arg),*),
+            Shape::K5F8 => kernel::$f::<5, 8, 12>($($arg),*),
+            Shape::K5F16 => kernel::$f::<5, 16, 6>($($arg),*),
+            Shape::K5F24 => kernel::$f::<5, 24, 4>($($arg),*),
+            Shape::K5F32 => kernel::$f::<5, 32, 3>($($arg),*),
         }
     };
 }
@@ -120,14 +131,31 @@ macro_rules! dispatch {
 macro_rules! dispatch_avx512 {
     ($f:ident, $shape:expr, ($($arg:expr),*)) => {
         match $shape {
-            Shape::K3F8 => avx2::$f::<3, 8, 24>($($arg),*),
-            Shape::K3F16 => avx2::$f::<3, 16, 12>($($arg),*),
-            Shape::K3F24 => avx2::$f::<3, 24, 8>($($arg),*),
-            Shape::K3F32 => avx2::$f::<3, 32, 6>($($arg),*),
-            Shape::K5F8 => avx2::$f::<5, 8, 24>($($arg),*),
-            Shape::K5F16 => avx2::$f::<5, 16, 12>($($arg),*),
-            Shape::K5F24 => avx2::$f::<5, 24, 8>($($arg),*),
-            Shape::K5F32 => avx2::$f::<5, 32, 6>($($arg),*),
+            Shape::K3F8 => kernel::$f::<3, 8, 24>($($arg),*),
+            Shape::K3F16 => kernel::$f::<3, 16, 12>($($arg),*),
+            Shape::K3F24 => kernel::$f::<3, 24, 8>($($arg),*),
+            Shape::K3F32 => kernel::$f::<3, 32, 6>($($arg),*),
+            Shape::K5F8 => kernel::$f::<5, 8, 24>($($arg),*),
+            Shape::K5F16 => kernel::$f::<5, 16, 12>($($arg),*),
+            Shape::K5F24 => kernel::$f::<5, 24, 8>($($arg),*),
+            Shape::K5F32 => kernel::$f::<5, 32, 6>($($arg),*),
+        }
+    };
+}
+
+/// [`dispatch!`] for SIMD128: `T · OC / 4 ≈ 8–12` sums of 4 values.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+macro_rules! dispatch_simd128 {
+    ($f:ident, $shape:expr, ($($arg:expr),*)) => {
+        match $shape {
+            Shape::K3F8 => kernel::$f::<3, 8, 6>($($arg),*),
+            Shape::K3F16 => kernel::$f::<3, 16, 3>($($arg),*),
+            Shape::K3F24 => kernel::$f::<3, 24, 2>($($arg),*),
+            Shape::K3F32 => kernel::$f::<3, 32, 1>($($arg),*),
+            Shape::K5F8 => kernel::$f::<5, 8, 6>($($arg),*),
+            Shape::K5F16 => kernel::$f::<5, 16, 3>($($arg),*),
+            Shape::K5F24 => kernel::$f::<5, 24, 2>($($arg),*),
+            Shape::K5F32 => kernel::$f::<5, 32, 1>($($arg),*),
         }
     };
 }
@@ -140,27 +168,29 @@ pub fn forward(direct: Direct, x: &[f32], g: &ConvGeometry, weight: &[f32], bias
     // and its width is AVX-512 only where it found AVX-512F.
     unsafe {
         match direct.1 {
-            Width::Avx2 => dispatch!(forward, direct.0, (x, g, weight, bias, z)),
             Width::Avx512 => dispatch_avx512!(forward_avx512, direct.0, (x, g, weight, bias, z)),
+            _ => dispatch!(forward_avx2, direct.0, (x, g, weight, bias, z)),
         }
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    dispatch_simd128!(forward_simd128, direct.0, (x, g, weight, bias, z));
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
     {
-        // No `Direct` can exist off x86-64: its `Shape` has no values there.
-        let _ = (x, g, weight, bias, z, direct.1);
-        match direct.0 {}
+        // `supported` makes no `Direct` here.
+        let _ = (x, g, weight, bias, z);
+        unreachable!("no direct kernel on this target: {direct:?}")
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+mod kernel {
     use super::{ConvGeometry, MAX_TAPS};
 
     /// `P` output pixels from input offset `at` on (their windows' top-left):
     /// `acc[p] = b + Σ_taps x · W`, one broadcast value per pixel and tap
-    /// times the tap's `OC` weights.
+    /// times the tap's `OC` weights; with `FUSED`, fused multiply-adds.
     #[inline(always)]
-    fn pixels<const K: usize, const OC: usize, const P: usize>(
+    fn pixels<const K: usize, const OC: usize, const P: usize, const FUSED: bool>(
         x: &[f32],
         w: usize,
         wt: &[[f32; OC]; MAX_TAPS],
@@ -177,7 +207,7 @@ mod avx2 {
                 for (p, acc) in acc.iter_mut().enumerate() {
                     let v = row[kx + p];
                     for (a, wt) in acc.iter_mut().zip(wt) {
-                        *a = v.mul_add(*wt, *a);
+                        *a = if FUSED { v.mul_add(*wt, *a) } else { v * wt + *a };
                     }
                 }
             }
@@ -188,18 +218,20 @@ mod avx2 {
     }
 
     /// See [`super::forward`].
+    #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn forward<const K: usize, const OC: usize, const T: usize>(
+    pub(super) unsafe fn forward_avx2<const K: usize, const OC: usize, const T: usize>(
         x: &[f32],
         g: &ConvGeometry,
         weight: &[f32],
         bias: &[f32],
         z: &mut [f32],
     ) {
-        run::<K, OC, T>(x, g, weight, bias, z)
+        run::<K, OC, T, true>(x, g, weight, bias, z)
     }
 
     /// See [`super::forward`]: the same loops in AVX-512's wider registers.
+    #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
     pub(super) unsafe fn forward_avx512<const K: usize, const OC: usize, const T: usize>(
         x: &[f32],
@@ -208,12 +240,25 @@ mod avx2 {
         bias: &[f32],
         z: &mut [f32],
     ) {
-        run::<K, OC, T>(x, g, weight, bias, z)
+        run::<K, OC, T, true>(x, g, weight, bias, z)
+    }
+
+    /// See [`super::forward`]: SIMD128 (enabled for the whole WebAssembly
+    /// build), multiply then add, since SIMD128 has no fused form.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    pub(super) fn forward_simd128<const K: usize, const OC: usize, const T: usize>(
+        x: &[f32],
+        g: &ConvGeometry,
+        weight: &[f32],
+        bias: &[f32],
+        z: &mut [f32],
+    ) {
+        run::<K, OC, T, false>(x, g, weight, bias, z)
     }
 
     /// The kernel's body, compiled into each of the above.
     #[inline(always)]
-    fn run<const K: usize, const OC: usize, const T: usize>(
+    fn run<const K: usize, const OC: usize, const T: usize, const FUSED: bool>(
         x: &[f32],
         g: &ConvGeometry,
         weight: &[f32],
@@ -233,11 +278,11 @@ mod avx2 {
             for (oy, z) in z.chunks_exact_mut(g.ow * OC).enumerate() {
                 let mut tiles = z.chunks_exact_mut(T * OC);
                 for (t, out) in (&mut tiles).enumerate() {
-                    pixels::<K, OC, T>(x, g.w, &wt, bias, oy * g.w + t * T, out);
+                    pixels::<K, OC, T, FUSED>(x, g.w, &wt, bias, oy * g.w + t * T, out);
                 }
                 let done = g.ow / T * T;
                 for (p, out) in tiles.into_remainder().chunks_exact_mut(OC).enumerate() {
-                    pixels::<K, OC, 1>(x, g.w, &wt, bias, oy * g.w + done + p, out);
+                    pixels::<K, OC, 1, FUSED>(x, g.w, &wt, bias, oy * g.w + done + p, out);
                 }
             }
         }

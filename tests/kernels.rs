@@ -166,16 +166,18 @@ proptest! {
     }
 
     /// First layers (one channel, the filter counts the direct kernel takes):
-    /// forward by the direct kernel (on CPUs with AVX2 and FMA), backward by
-    /// im2col + GEMM, through the fused entry points, against the definitions.
+    /// forward by the direct kernel (on CPUs with AVX2 and FMA; with a 2×2
+    /// pooling after it, two output rows at a time), backward by im2col +
+    /// GEMM, through the fused entry points, against the definitions.
     #[test]
     fn direct_first_layer_convolution_matches_definition(
         batch in 1usize..5, h in 3usize..14, w in 3usize..14, k in 1usize..6, oc_index in 0usize..4,
-        images in 1usize..4, relu: bool, first_layer: bool, seed: u64,
+        images in 1usize..4, relu: bool, pool: bool, first_layer: bool, seed: u64,
     ) {
         prop_assume!(k <= h && k <= w);
         let oc = [8, 16, 24, 32][oc_index];
         let (oh, ow) = (h - k + 1, w - k + 1);
+        prop_assume!(!pool || (oh >= 2 && ow >= 2));
         let g = ConvGeometry { h, w, c: 1, k, stride: 1, pad_top: 0, pad_left: 0, oh, ow };
         // On this kind of machine the direct kernel must be the one tested (3×3 and 5×5).
         #[cfg(target_arch = "x86_64")]
@@ -183,25 +185,29 @@ proptest! {
             prop_assert_eq!(kernels::direct::supported(&g, oc).is_some(), k == 3 || k == 5);
         }
         let blocking = kernels::Blocking { images, blocks_per_group: 2 };
-        let epilogue = kernels::Epilogue { relu, max_pool_2x2: false };
+        let epilogue = kernels::Epilogue { relu, max_pool_2x2: pool };
+        let pg = PoolGeometry { h: oh, w: ow, c: oc, size: 2, stride: 2, oh: oh / 2, ow: ow / 2 };
         let x = random_vec(batch * h * w, seed);
         let weight = random_vec(oc * k * k, seed ^ 1);
         let bias = random_vec(oc, seed ^ 2);
         let z = reference::conv2d(&x, &weight, &bias, &g, batch);
-        let want_y: Vec<f32> = z.iter().map(|&v| if relu { v.max(0.0) } else { v }).collect();
-        let mut y = vec![f32::NAN; z.len()];
-        kernels::conv_forward_fused(&x, &g, &weight, &bias, &mut y, blocking, epilogue, &mut []);
+        let r: Vec<f32> = z.iter().map(|&v| if relu { v.max(0.0) } else { v }).collect();
+        let want_y = if pool { reference::pool(&r, &pg, batch, true) } else { r.clone() };
+        let mut y = vec![f32::NAN; want_y.len()];
+        let mut route = vec![9u8; batch * epilogue.route_len([oh, ow, oc])];
+        kernels::conv_forward_fused(&x, &g, &weight, &bias, &mut y, blocking, epilogue, &mut route);
         assert_all_close(&y, &want_y, "direct forward");
 
-        let dy = random_vec(z.len(), seed ^ 3);
-        let dz: Vec<f32> = dy.iter().zip(&z).map(|(&d, &v)| if relu && v <= 0.0 { 0.0 } else { d }).collect();
+        let dy = random_vec(want_y.len(), seed ^ 3);
+        let dr = if pool { reference::max_pool_backward(&r, &dy, &pg, batch) } else { dy.clone() };
+        let dz: Vec<f32> = dr.iter().zip(&z).map(|(&d, &v)| if relu && v <= 0.0 { 0.0 } else { d }).collect();
         let (want_dw, want_db, want_dx) = reference::conv2d_backward(&x, &weight, &dz, &g, batch, oc);
         let (mut dw, mut db, mut dx) = (vec![f32::NAN; weight.len()], vec![f32::NAN; oc], vec![f32::NAN; x.len()]);
         let mut partials = Vec::new();
         let grads = kernels::ConvGrads {
             dweight: &mut dw, dbias: &mut db, dx: (!first_layer).then_some(&mut dx[..]), partials: &mut partials,
         };
-        kernels::conv_backward_fused(&x, &y, &dy, &[], &g, &weight, grads, blocking, epilogue);
+        kernels::conv_backward_fused(&x, &y, &dy, &route, &g, &weight, grads, blocking, epilogue);
         assert_all_close(&dw, &want_dw, "direct dweight");
         assert_all_close(&db, &want_db, "direct dbias");
         if !first_layer {

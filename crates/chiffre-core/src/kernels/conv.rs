@@ -207,7 +207,21 @@ fn forward_blocks(
     let block = |y: &mut [f32], x: &[f32], route: &mut [u8]| {
         SCRATCH.with_borrow_mut(|s| {
             let rows = x.len() / image * pixels;
-            if epilogue.max_pool_2x2 {
+            if let (true, Some(direct), Method::Im2col(weight)) = (epilogue.max_pool_2x2 && g.ow >= 2, direct, method) {
+                // two rows of z = conv(x) + b at a time, in scratch (in L1), then pooled into one
+                // row of y = relu?(max over each 2×2 window), the winners in route
+                let (pw, strip) = (g.ow / 2, 2 * g.ow * oc);
+                let z = grown(&mut s.z, strip);
+                let strip_pool = PoolGeometry { h: 2, oh: 1, ..pool };
+                let images = x.chunks_exact(image).zip(y.chunks_exact_mut(out_image));
+                for ((x, y), route) in images.zip(route.chunks_exact_mut(route_image)) {
+                    let rows = y.chunks_exact_mut(pw * oc).zip(route.chunks_exact_mut(pw * oc));
+                    for (py, (y, route)) in rows.enumerate() {
+                        direct::forward_rows(direct, x, g, weight, bias, 2 * py..2 * py + 2, z);
+                        max_pool_2x2_route_forward(z, &strip_pool, epilogue.relu, y, route);
+                    }
+                }
+            } else if epilogue.max_pool_2x2 {
                 // z = conv(x) + b, in scratch (the rows and columns the pooling reads)
                 let z = grown(&mut s.z, rows * oc);
                 conv(x, false, [g.oh / 2 * 2, g.ow / 2 * 2], &mut s.col, &mut s.dcol, z);

@@ -163,21 +163,40 @@ macro_rules! dispatch_simd128 {
 /// `z = conv(x) + b` for the whole images in `x` (`z [rows, OC]`, one row
 /// per output pixel), by the kernel that [`supported`] chose.
 pub fn forward(direct: Direct, x: &[f32], g: &ConvGeometry, weight: &[f32], bias: &[f32], z: &mut [f32]) {
+    forward_rows(direct, x, g, weight, bias, 0..g.oh, z)
+}
+
+/// [`forward`] for output rows `rows` only, of every image in `x`: `z`
+/// holds `rows.len() · OW · OC` values per image (a strip that a pooling can
+/// take while it is in L1, where a whole first-layer output is 86 KB).
+///
+/// # Panics
+/// When `rows` reaches past the output.
+pub fn forward_rows(
+    direct: Direct,
+    x: &[f32],
+    g: &ConvGeometry,
+    weight: &[f32],
+    bias: &[f32],
+    rows: std::ops::Range<usize>,
+    z: &mut [f32],
+) {
+    assert!(rows.end <= g.oh, "output rows {rows:?} of {}", g.oh);
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a `Direct` exists only where `supported` found AVX2 and FMA,
     // and its width is AVX-512 only where it found AVX-512F.
     unsafe {
         match direct.1 {
-            Width::Avx512 => dispatch_avx512!(forward_avx512, direct.0, (x, g, weight, bias, z)),
-            _ => dispatch!(forward_avx2, direct.0, (x, g, weight, bias, z)),
+            Width::Avx512 => dispatch_avx512!(forward_avx512, direct.0, (x, g, weight, bias, rows, z)),
+            _ => dispatch!(forward_avx2, direct.0, (x, g, weight, bias, rows, z)),
         }
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    dispatch_simd128!(forward_simd128, direct.0, (x, g, weight, bias, z));
+    dispatch_simd128!(forward_simd128, direct.0, (x, g, weight, bias, rows, z));
     #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
     {
         // `supported` makes no `Direct` here.
-        let _ = (x, g, weight, bias, z);
+        let _ = (x, g, weight, bias, rows, z);
         unreachable!("no direct kernel on this target: {direct:?}")
     }
 }
@@ -225,9 +244,10 @@ mod kernel {
         g: &ConvGeometry,
         weight: &[f32],
         bias: &[f32],
+        rows: std::ops::Range<usize>,
         z: &mut [f32],
     ) {
-        run::<K, OC, T, true>(x, g, weight, bias, z)
+        run::<K, OC, T, true>(x, g, weight, bias, rows, z)
     }
 
     /// See [`super::forward`]: the same loops in AVX-512's wider registers.
@@ -238,9 +258,10 @@ mod kernel {
         g: &ConvGeometry,
         weight: &[f32],
         bias: &[f32],
+        rows: std::ops::Range<usize>,
         z: &mut [f32],
     ) {
-        run::<K, OC, T, true>(x, g, weight, bias, z)
+        run::<K, OC, T, true>(x, g, weight, bias, rows, z)
     }
 
     /// See [`super::forward`]: SIMD128 (enabled for the whole WebAssembly
@@ -251,18 +272,21 @@ mod kernel {
         g: &ConvGeometry,
         weight: &[f32],
         bias: &[f32],
+        rows: std::ops::Range<usize>,
         z: &mut [f32],
     ) {
-        run::<K, OC, T, false>(x, g, weight, bias, z)
+        run::<K, OC, T, false>(x, g, weight, bias, rows, z)
     }
 
-    /// The kernel's body, compiled into each of the above.
+    /// The kernel's body, compiled into each of the above: output rows
+    /// `rows` of every image in `x` (`z` holds those rows of each image).
     #[inline(always)]
     fn run<const K: usize, const OC: usize, const T: usize, const FUSED: bool>(
         x: &[f32],
         g: &ConvGeometry,
         weight: &[f32],
         bias: &[f32],
+        rows: std::ops::Range<usize>,
         z: &mut [f32],
     ) {
         // wt[tap] = the OC weights of one tap (W transposed), on the stack
@@ -273,9 +297,9 @@ mod kernel {
             }
         }
         let bias: &[f32; OC] = bias.try_into().expect("OC biases");
-        let (image, per_image) = (g.h * g.w, g.oh * g.ow * OC);
+        let (image, per_image) = (g.h * g.w, rows.len() * g.ow * OC);
         for (x, z) in x.chunks_exact(image).zip(z.chunks_exact_mut(per_image)) {
-            for (oy, z) in z.chunks_exact_mut(g.ow * OC).enumerate() {
+            for (oy, z) in rows.clone().zip(z.chunks_exact_mut(g.ow * OC)) {
                 let mut tiles = z.chunks_exact_mut(T * OC);
                 for (t, out) in (&mut tiles).enumerate() {
                     pixels::<K, OC, T, FUSED>(x, g.w, &wt, bias, oy * g.w + t * T, out);

@@ -202,7 +202,40 @@ fn route_2x2(taps: [&[f32]; 4], y: &[f32], dy: &[f32], [da, db, dd, de]: [&mut [
 /// then, with `relu`, `max(0, ·)` (which commutes with the max). The tap
 /// that won each window (0–3 in reading order, the first on ties, as
 /// [`max_pool_backward`]) goes to `route`, since `z` itself is not kept.
+///
+/// Compiled for AVX-512 and AVX2 as well, chosen at run time: in the
+/// baseline's 4-lane SSE the pooling of the tutorial's first layer took
+/// longer than its convolution.
 pub fn max_pool_2x2_route_forward(z: &[f32], g: &PoolGeometry, relu: bool, out: &mut [f32], route: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        // SAFETY: each is called only where the CPU has its features.
+        if has!("avx512f") && has!("avx512bw") && has!("avx512vl") {
+            return unsafe { route_forward_avx512(z, g, relu, out, route) };
+        }
+        if has!("avx2") {
+            return unsafe { route_forward_avx2(z, g, relu, out, route) };
+        }
+    }
+    route_forward(z, g, relu, out, route)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+unsafe fn route_forward_avx512(z: &[f32], g: &PoolGeometry, relu: bool, out: &mut [f32], route: &mut [u8]) {
+    route_forward(z, g, relu, out, route)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn route_forward_avx2(z: &[f32], g: &PoolGeometry, relu: bool, out: &mut [f32], route: &mut [u8]) {
+    route_forward(z, g, relu, out, route)
+}
+
+/// The body of [`max_pool_2x2_route_forward`], compiled into each of the above.
+#[inline(always)]
+fn route_forward(z: &[f32], g: &PoolGeometry, relu: bool, out: &mut [f32], route: &mut [u8]) {
     let (c, row) = (g.c, g.w * g.c);
     let cells = out.chunks_exact_mut(c).zip(route.chunks_exact_mut(c));
     for (cell, (out, route)) in cells.enumerate() {

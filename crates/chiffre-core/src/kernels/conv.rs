@@ -213,14 +213,18 @@ fn forward_blocks(
                 let (pw, strip) = (g.ow / 2, 2 * g.ow * oc);
                 let z = grown(&mut s.z, strip);
                 let strip_pool = PoolGeometry { h: 2, oh: 1, ..pool };
-                let images = x.chunks_exact(image).zip(y.chunks_exact_mut(out_image));
-                for ((x, y), route) in images.zip(route.chunks_exact_mut(route_image)) {
-                    let rows = y.chunks_exact_mut(pw * oc).zip(route.chunks_exact_mut(pw * oc));
-                    for (py, (y, route)) in rows.enumerate() {
-                        direct::forward_rows(direct, x, g, weight, bias, 2 * py..2 * py + 2, z);
-                        max_pool_2x2_route_forward(z, &strip_pool, epilogue.relu, y, route);
+                let mut pool_strip = |b: usize, first: usize, z: &[f32]| {
+                    // pooled row first / 2 of image b
+                    let at = b * out_image + first / 2 * pw * oc;
+                    let (y, route) = (&mut y[at..at + pw * oc], &mut route[at..at + pw * oc]);
+                    max_pool_2x2_route_forward(z, &strip_pool, epilogue.relu, y, route);
+                };
+                // (an odd last row is a strip of one, which the pooling drops)
+                direct::forward_strips(direct, x, g, weight, bias, z, &mut |b, first, z| {
+                    if z.len() == strip {
+                        pool_strip(b, first, z)
                     }
-                }
+                });
             } else if epilogue.max_pool_2x2 {
                 // z = conv(x) + b, in scratch (the rows and columns the pooling reads)
                 let z = grown(&mut s.z, rows * oc);

@@ -163,40 +163,50 @@ macro_rules! dispatch_simd128 {
 /// `z = conv(x) + b` for the whole images in `x` (`z [rows, OC]`, one row
 /// per output pixel), by the kernel that [`supported`] chose.
 pub fn forward(direct: Direct, x: &[f32], g: &ConvGeometry, weight: &[f32], bias: &[f32], z: &mut [f32]) {
-    forward_rows(direct, x, g, weight, bias, 0..g.oh, z)
+    dispatch_all(direct, x, g, weight, bias, z, None)
 }
 
-/// [`forward`] for output rows `rows` only, of every image in `x`: `z`
-/// holds `rows.len() · OW · OC` values per image (a strip that a pooling can
-/// take while it is in L1, where a whole first-layer output is 86 KB).
-///
-/// # Panics
-/// When `rows` reaches past the output.
-pub fn forward_rows(
+/// [`forward`] a strip of output rows at a time, so that what follows (a
+/// pooling) takes each strip while it is in L1, where a whole first-layer
+/// output is 55–86 KB: for every image in `x`, output rows `first..first +
+/// rows` go to `strip` (`rows · OW · OC` values, the strip's length deciding
+/// `rows`; the last strip may be shorter), then `each(image, first, strip)`.
+pub fn forward_strips(
     direct: Direct,
     x: &[f32],
     g: &ConvGeometry,
     weight: &[f32],
     bias: &[f32],
-    rows: std::ops::Range<usize>,
-    z: &mut [f32],
+    strip: &mut [f32],
+    each: &mut dyn FnMut(usize, usize, &[f32]),
 ) {
-    assert!(rows.end <= g.oh, "output rows {rows:?} of {}", g.oh);
+    dispatch_all(direct, x, g, weight, bias, strip, Some(each))
+}
+
+fn dispatch_all(
+    direct: Direct,
+    x: &[f32],
+    g: &ConvGeometry,
+    weight: &[f32],
+    bias: &[f32],
+    z: &mut [f32],
+    each: Option<&mut dyn FnMut(usize, usize, &[f32])>,
+) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a `Direct` exists only where `supported` found AVX2 and FMA,
     // and its width is AVX-512 only where it found AVX-512F.
     unsafe {
         match direct.1 {
-            Width::Avx512 => dispatch_avx512!(forward_avx512, direct.0, (x, g, weight, bias, rows, z)),
-            _ => dispatch!(forward_avx2, direct.0, (x, g, weight, bias, rows, z)),
+            Width::Avx512 => dispatch_avx512!(forward_avx512, direct.0, (x, g, weight, bias, z, each)),
+            _ => dispatch!(forward_avx2, direct.0, (x, g, weight, bias, z, each)),
         }
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    dispatch_simd128!(forward_simd128, direct.0, (x, g, weight, bias, rows, z));
+    dispatch_simd128!(forward_simd128, direct.0, (x, g, weight, bias, z, each));
     #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
     {
         // `supported` makes no `Direct` here.
-        let _ = (x, g, weight, bias, rows, z);
+        let _ = (x, g, weight, bias, z, each);
         unreachable!("no direct kernel on this target: {direct:?}")
     }
 }
@@ -244,10 +254,10 @@ mod kernel {
         g: &ConvGeometry,
         weight: &[f32],
         bias: &[f32],
-        rows: std::ops::Range<usize>,
         z: &mut [f32],
+        each: Option<&mut dyn FnMut(usize, usize, &[f32])>,
     ) {
-        run::<K, OC, T, true>(x, g, weight, bias, rows, z)
+        run::<K, OC, T, true>(x, g, weight, bias, z, each)
     }
 
     /// See [`super::forward`]: the same loops in AVX-512's wider registers.
@@ -258,10 +268,10 @@ mod kernel {
         g: &ConvGeometry,
         weight: &[f32],
         bias: &[f32],
-        rows: std::ops::Range<usize>,
         z: &mut [f32],
+        each: Option<&mut dyn FnMut(usize, usize, &[f32])>,
     ) {
-        run::<K, OC, T, true>(x, g, weight, bias, rows, z)
+        run::<K, OC, T, true>(x, g, weight, bias, z, each)
     }
 
     /// See [`super::forward`]: SIMD128 (enabled for the whole WebAssembly
@@ -272,41 +282,79 @@ mod kernel {
         g: &ConvGeometry,
         weight: &[f32],
         bias: &[f32],
-        rows: std::ops::Range<usize>,
         z: &mut [f32],
+        each: Option<&mut dyn FnMut(usize, usize, &[f32])>,
     ) {
-        run::<K, OC, T, false>(x, g, weight, bias, rows, z)
+        run::<K, OC, T, false>(x, g, weight, bias, z, each)
     }
 
-    /// The kernel's body, compiled into each of the above: output rows
-    /// `rows` of every image in `x` (`z` holds those rows of each image).
+    /// `wt[tap]` = the `OC` weights of one tap (W transposed), on the stack.
     #[inline(always)]
-    fn run<const K: usize, const OC: usize, const T: usize, const FUSED: bool>(
-        x: &[f32],
-        g: &ConvGeometry,
-        weight: &[f32],
-        bias: &[f32],
-        rows: std::ops::Range<usize>,
-        z: &mut [f32],
-    ) {
-        // wt[tap] = the OC weights of one tap (W transposed), on the stack
+    fn taps<const K: usize, const OC: usize>(weight: &[f32]) -> [[f32; OC]; MAX_TAPS] {
         let mut wt = [[0.0f32; OC]; MAX_TAPS];
         for (o, filter) in weight.chunks_exact(K * K).enumerate() {
             for (t, &v) in filter.iter().enumerate() {
                 wt[t][o] = v;
             }
         }
+        wt
+    }
+
+    /// Output row `oy` of one image `x` into `z [OW, OC]`.
+    #[inline(always)]
+    fn row<const K: usize, const OC: usize, const T: usize, const FUSED: bool>(
+        x: &[f32],
+        g: &ConvGeometry,
+        wt: &[[f32; OC]; MAX_TAPS],
+        bias: &[f32; OC],
+        oy: usize,
+        z: &mut [f32],
+    ) {
+        let mut tiles = z.chunks_exact_mut(T * OC);
+        for (t, out) in (&mut tiles).enumerate() {
+            pixels::<K, OC, T, FUSED>(x, g.w, wt, bias, oy * g.w + t * T, out);
+        }
+        let done = g.ow / T * T;
+        for (p, out) in tiles.into_remainder().chunks_exact_mut(OC).enumerate() {
+            pixels::<K, OC, 1, FUSED>(x, g.w, wt, bias, oy * g.w + done + p, out);
+        }
+    }
+
+    /// The kernel's body, compiled into each of the above: with `each`, for
+    /// every image in `x`, strips of `z.len() / (OW · OC)` output rows into
+    /// `z`, each handed to `each(image, first row, strip)`; without, every
+    /// image's whole output into `z`.
+    #[inline(always)]
+    fn run<const K: usize, const OC: usize, const T: usize, const FUSED: bool>(
+        x: &[f32],
+        g: &ConvGeometry,
+        weight: &[f32],
+        bias: &[f32],
+        z: &mut [f32],
+        each: Option<&mut dyn FnMut(usize, usize, &[f32])>,
+    ) {
+        let wt = taps::<K, OC>(weight);
         let bias: &[f32; OC] = bias.try_into().expect("OC biases");
-        let (image, per_image) = (g.h * g.w, rows.len() * g.ow * OC);
-        for (x, z) in x.chunks_exact(image).zip(z.chunks_exact_mut(per_image)) {
-            for (oy, z) in rows.clone().zip(z.chunks_exact_mut(g.ow * OC)) {
-                let mut tiles = z.chunks_exact_mut(T * OC);
-                for (t, out) in (&mut tiles).enumerate() {
-                    pixels::<K, OC, T, FUSED>(x, g.w, &wt, bias, oy * g.w + t * T, out);
+        let (image, row_len) = (g.h * g.w, g.ow * OC);
+        match each {
+            None => {
+                for (x, z) in x.chunks_exact(image).zip(z.chunks_exact_mut(g.oh * row_len)) {
+                    for (oy, z) in z.chunks_exact_mut(row_len).enumerate() {
+                        row::<K, OC, T, FUSED>(x, g, &wt, bias, oy, z);
+                    }
                 }
-                let done = g.ow / T * T;
-                for (p, out) in tiles.into_remainder().chunks_exact_mut(OC).enumerate() {
-                    pixels::<K, OC, 1, FUSED>(x, g.w, &wt, bias, oy * g.w + done + p, out);
+            }
+            Some(each) => {
+                let strip = (z.len() / row_len).max(1);
+                for (b, x) in x.chunks_exact(image).enumerate() {
+                    for first in (0..g.oh).step_by(strip) {
+                        let rows = strip.min(g.oh - first);
+                        let z = &mut z[..rows * row_len];
+                        for (oy, z) in (first..first + rows).zip(z.chunks_exact_mut(row_len)) {
+                            row::<K, OC, T, FUSED>(x, g, &wt, bias, oy, z);
+                        }
+                        each(b, first, z);
+                    }
                 }
             }
         }

@@ -30,9 +30,14 @@ pub struct PackedMatrix {
     data: Vec<f32>,
 }
 
-/// The panel width `NR` of the tiles run for `isa` (rows: 6, or 4 for the portable kernel).
-fn panel_width(isa: Isa) -> usize {
+/// The panel width `NR` of the tiles run for `isa` on a `B` of `n` columns
+/// (rows: 6, or 4 for the portable kernel). AVX-512 takes 64 columns at a
+/// time (24 of its 32 registers hold sums), or 32 when `B` has no more: a
+/// 64-wide panel would compute as many zeros as values for 32 filters.
+fn panel_width(isa: Isa, n: usize) -> usize {
     match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if n <= 32 => 32,
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => 64,
         #[cfg(target_arch = "x86_64")]
@@ -61,7 +66,7 @@ impl PackedMatrix {
     }
 
     fn pack_with(&mut self, k: usize, n: usize, value: impl Fn(usize, usize) -> f32) {
-        let nr = panel_width(Isa::detect());
+        let nr = panel_width(Isa::detect(), n);
         let panels = n.div_ceil(nr);
         self.data.clear();
         self.data.resize(panels * k * nr, 0.0);
@@ -82,7 +87,7 @@ impl PackedMatrix {
     /// value through [`PackedMatrix::slot`] (the padding columns stay zero);
     /// keeps the values when the shape is unchanged.
     pub(crate) fn reshape(&mut self, k: usize, n: usize) {
-        let nr = panel_width(Isa::detect());
+        let nr = panel_width(Isa::detect(), n);
         if (self.k, self.n, self.nr) != (k, n, nr) {
             self.data.clear();
             self.data.resize(n.div_ceil(nr) * k * nr, 0.0);
@@ -135,10 +140,12 @@ pub fn matmul_packed(
     assert!(a.len() >= (m - 1) * lda + k && c.len() >= (m - 1) * ldc + n, "a or c shorter than {m} rows");
     assert!(bias.is_none_or(|b| b.len() >= n), "bias shorter than {n}");
     let isa = Isa::detect();
-    assert_eq!(panel_width(isa), b.nr, "B was packed for another CPU");
+    assert_eq!(panel_width(isa, n), b.nr, "B was packed for another CPU");
     let run = Run { a, lda, m, k, n, panels: &b.data, bias, ldc };
     match isa {
         // SAFETY: the kernel was chosen because the CPU has the features.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if b.nr == 32 => unsafe { avx512_narrow(run, c) },
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { avx512(run, c) },
         #[cfg(target_arch = "x86_64")]
@@ -167,6 +174,12 @@ struct Run<'a> {
 #[target_feature(enable = "avx512f,fma")]
 unsafe fn avx512(run: Run, c: &mut [f32]) {
     tiles::<simd::Avx512, 6, 4>(run, c)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn avx512_narrow(run: Run, c: &mut [f32]) {
+    tiles::<simd::Avx512, 6, 2>(run, c)
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -183,6 +183,10 @@ pub fn forward_strips(
     dispatch_all(direct, x, g, weight, bias, strip, Some(each))
 }
 
+/// Where [`forward_strips`] hands each strip: `(image, first row, strip)`;
+/// `None` for [`forward`], which writes whole outputs.
+type StripSink<'a> = Option<&'a mut dyn FnMut(usize, usize, &[f32])>;
+
 fn dispatch_all(
     direct: Direct,
     x: &[f32],
@@ -190,7 +194,7 @@ fn dispatch_all(
     weight: &[f32],
     bias: &[f32],
     z: &mut [f32],
-    each: Option<&mut dyn FnMut(usize, usize, &[f32])>,
+    each: StripSink,
 ) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a `Direct` exists only where `supported` found AVX2 and FMA,
@@ -213,7 +217,7 @@ fn dispatch_all(
 
 #[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
 mod kernel {
-    use super::{ConvGeometry, MAX_TAPS};
+    use super::{ConvGeometry, StripSink, MAX_TAPS};
 
     /// `P` output pixels from input offset `at` on (their windows' top-left):
     /// `acc[p] = b + Σ_taps x · W`, one broadcast value per pixel and tap
@@ -255,7 +259,7 @@ mod kernel {
         weight: &[f32],
         bias: &[f32],
         z: &mut [f32],
-        each: Option<&mut dyn FnMut(usize, usize, &[f32])>,
+        each: StripSink,
     ) {
         run::<K, OC, T, true>(x, g, weight, bias, z, each)
     }
@@ -269,7 +273,7 @@ mod kernel {
         weight: &[f32],
         bias: &[f32],
         z: &mut [f32],
-        each: Option<&mut dyn FnMut(usize, usize, &[f32])>,
+        each: StripSink,
     ) {
         run::<K, OC, T, true>(x, g, weight, bias, z, each)
     }
@@ -283,7 +287,7 @@ mod kernel {
         weight: &[f32],
         bias: &[f32],
         z: &mut [f32],
-        each: Option<&mut dyn FnMut(usize, usize, &[f32])>,
+        each: StripSink,
     ) {
         run::<K, OC, T, false>(x, g, weight, bias, z, each)
     }
@@ -331,7 +335,7 @@ mod kernel {
         weight: &[f32],
         bias: &[f32],
         z: &mut [f32],
-        each: Option<&mut dyn FnMut(usize, usize, &[f32])>,
+        each: StripSink,
     ) {
         let wt = taps::<K, OC>(weight);
         let bias: &[f32; OC] = bias.try_into().expect("OC biases");

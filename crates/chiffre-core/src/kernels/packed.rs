@@ -35,6 +35,7 @@ pub struct PackedMatrix {
 /// time (24 of its 32 registers hold sums), or 32 when `B` has no more: a
 /// 64-wide panel would compute as many zeros as values for 32 filters.
 fn panel_width(isa: Isa, n: usize) -> usize {
+    let _ = n; // only AVX-512 looks at it
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 if n <= 32 => 32,

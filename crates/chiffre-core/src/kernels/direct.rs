@@ -104,58 +104,24 @@ fn shape(g: &ConvGeometry, oc: usize) -> Option<Shape> {
 }
 
 /// Calls `$f::<K, OC, T>($args)` for the kernel side and filter count of
-/// the [`Shape`], so that every loop
-/// bound is a constant: the loops unroll, the sums stay in registers and no
-/// index is checked at run time. `T` is how many pixels share one pass:
-/// `T · OC / 8 = 12` sums, 12 of AVX2's 16 vector registers, the other four
-/// for the operands.
-#[cfg(target_arch = "x86_64")]
+/// the [`Shape`], so that every loop bound is a constant: the loops unroll,
+/// the sums stay in registers and no index is checked at run time. `T` is
+/// how many pixels share one pass: `$sums / OC`, where `$sums` is the values
+/// that 12 vector registers hold (the other registers hold the operands): 96
+/// for AVX2 (16 registers of 8), 192 for AVX-512 (32 of 16), 48 for SIMD128
+/// (16 of 4).
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
 macro_rules! dispatch {
-    ($f:ident, $shape:expr, ($($arg:expr),*)) => {
+    ($sums:expr, $f:ident, $shape:expr, ($($arg:expr),*)) => {
         match $shape {
-            Shape::K3F8 => kernel::$f::<3, 8, 12>($($arg),*),
-            Shape::K3F16 => kernel::$f::<3, 16, 6>($($arg),*),
-            Shape::K3F24 => kernel::$f::<3, 24, 4>($($arg),*),
-            Shape::K3F32 => kernel::$f::<3, 32, 3>($($arg),*),
-            Shape::K5F8 => kernel::$f::<5, 8, 12>($($arg),*),
-            Shape::K5F16 => kernel::$f::<5, 16, 6>($($arg),*),
-            Shape::K5F24 => kernel::$f::<5, 24, 4>($($arg),*),
-            Shape::K5F32 => kernel::$f::<5, 32, 3>($($arg),*),
-        }
-    };
-}
-
-/// [`dispatch!`] for AVX-512: `T · OC / 16 = 12` sums (24 for 8 filters,
-/// which fill half a register each), of its 32 registers.
-#[cfg(target_arch = "x86_64")]
-macro_rules! dispatch_avx512 {
-    ($f:ident, $shape:expr, ($($arg:expr),*)) => {
-        match $shape {
-            Shape::K3F8 => kernel::$f::<3, 8, 24>($($arg),*),
-            Shape::K3F16 => kernel::$f::<3, 16, 12>($($arg),*),
-            Shape::K3F24 => kernel::$f::<3, 24, 8>($($arg),*),
-            Shape::K3F32 => kernel::$f::<3, 32, 6>($($arg),*),
-            Shape::K5F8 => kernel::$f::<5, 8, 24>($($arg),*),
-            Shape::K5F16 => kernel::$f::<5, 16, 12>($($arg),*),
-            Shape::K5F24 => kernel::$f::<5, 24, 8>($($arg),*),
-            Shape::K5F32 => kernel::$f::<5, 32, 6>($($arg),*),
-        }
-    };
-}
-
-/// [`dispatch!`] for SIMD128: `T · OC / 4 ≈ 8–12` sums of 4 values.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-macro_rules! dispatch_simd128 {
-    ($f:ident, $shape:expr, ($($arg:expr),*)) => {
-        match $shape {
-            Shape::K3F8 => kernel::$f::<3, 8, 6>($($arg),*),
-            Shape::K3F16 => kernel::$f::<3, 16, 3>($($arg),*),
-            Shape::K3F24 => kernel::$f::<3, 24, 2>($($arg),*),
-            Shape::K3F32 => kernel::$f::<3, 32, 1>($($arg),*),
-            Shape::K5F8 => kernel::$f::<5, 8, 6>($($arg),*),
-            Shape::K5F16 => kernel::$f::<5, 16, 3>($($arg),*),
-            Shape::K5F24 => kernel::$f::<5, 24, 2>($($arg),*),
-            Shape::K5F32 => kernel::$f::<5, 32, 1>($($arg),*),
+            Shape::K3F8 => kernel::$f::<3, 8, { $sums / 8 }>($($arg),*),
+            Shape::K3F16 => kernel::$f::<3, 16, { $sums / 16 }>($($arg),*),
+            Shape::K3F24 => kernel::$f::<3, 24, { $sums / 24 }>($($arg),*),
+            Shape::K3F32 => kernel::$f::<3, 32, { $sums / 32 }>($($arg),*),
+            Shape::K5F8 => kernel::$f::<5, 8, { $sums / 8 }>($($arg),*),
+            Shape::K5F16 => kernel::$f::<5, 16, { $sums / 16 }>($($arg),*),
+            Shape::K5F24 => kernel::$f::<5, 24, { $sums / 24 }>($($arg),*),
+            Shape::K5F32 => kernel::$f::<5, 32, { $sums / 32 }>($($arg),*),
         }
     };
 }
@@ -201,12 +167,12 @@ fn dispatch_all(
     // and its width is AVX-512 only where it found AVX-512F.
     unsafe {
         match direct.1 {
-            Width::Avx512 => dispatch_avx512!(forward_avx512, direct.0, (x, g, weight, bias, z, each)),
-            _ => dispatch!(forward_avx2, direct.0, (x, g, weight, bias, z, each)),
+            Width::Avx512 => dispatch!(192, forward_avx512, direct.0, (x, g, weight, bias, z, each)),
+            _ => dispatch!(96, forward_avx2, direct.0, (x, g, weight, bias, z, each)),
         }
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    dispatch_simd128!(forward_simd128, direct.0, (x, g, weight, bias, z, each));
+    dispatch!(48, forward_simd128, direct.0, (x, g, weight, bias, z, each));
     #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
     {
         // `supported` makes no `Direct` here.

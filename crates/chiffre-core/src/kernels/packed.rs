@@ -85,7 +85,7 @@ impl PackedMatrix {
     }
 
     /// Shapes this matrix for a `B [k × n]` that the caller writes value by
-    /// value through [`PackedMatrix::slot`] (the padding columns stay zero);
+    /// value through [`PackedMatrix::column`] (the padding columns stay zero);
     /// keeps the values when the shape is unchanged.
     pub(crate) fn reshape(&mut self, k: usize, n: usize) {
         let nr = panel_width(Isa::detect(), n);
@@ -96,13 +96,15 @@ impl PackedMatrix {
         }
     }
 
-    /// Where `B[kk][j]` lives in [`PackedMatrix::values_mut`].
+    /// Where column `j` of `B` lives in [`PackedMatrix::values_mut`]:
+    /// `B[kk][j]` is at `start + kk · step` (one division per column, not
+    /// per value).
     #[inline]
-    pub(crate) fn slot(&self, kk: usize, j: usize) -> usize {
-        (j / self.nr * self.k + kk) * self.nr + j % self.nr
+    pub(crate) fn column(&self, j: usize) -> (usize, usize) {
+        ((j / self.nr * self.k) * self.nr + j % self.nr, self.nr)
     }
 
-    /// The packed values, to be written at [`PackedMatrix::slot`]s.
+    /// The packed values, to be written where [`PackedMatrix::column`] says.
     pub(crate) fn values_mut(&mut self) -> &mut [f32] {
         &mut self.data
     }

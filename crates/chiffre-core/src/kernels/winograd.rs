@@ -56,6 +56,8 @@ impl WinogradFilters {
         self.u.resize_with(16, PackedMatrix::new);
         self.u.iter_mut().for_each(|u| u.reshape(c, oc));
         for (o, filter) in weight.chunks_exact(9 * c).enumerate() {
+            // every U[ξ] has the same layout: column o starts at `start`, rows `step` apart
+            let (start, step) = self.u[0].column(o);
             for ch in 0..c {
                 let g = |i: usize, j: usize| filter[(i * 3 + j) * c + ch];
                 // t = G g   (4×3)
@@ -71,9 +73,7 @@ impl WinogradFilters {
                 for (i, t) in t.iter().enumerate() {
                     let u = [t[0], 0.5 * (t[0] + t[1] + t[2]), 0.5 * (t[0] - t[1] + t[2]), t[2]];
                     for (j, u) in u.into_iter().enumerate() {
-                        let packed = &mut self.u[i * 4 + j];
-                        let slot = packed.slot(ch, o);
-                        packed.values_mut()[slot] = u;
+                        self.u[i * 4 + j].values_mut()[start + ch * step] = u;
                     }
                 }
             }

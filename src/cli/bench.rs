@@ -23,11 +23,16 @@ pub struct BenchArgs {
     /// A directory in the MNIST layout (default: the bundled MNIST).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Run every convolution through im2col + GEMM (or the direct first-layer kernel), never Winograd:
+    /// to see in one run what Winograd's F(2×2, 3×3) brings.
+    #[arg(long)]
+    no_winograd: bool,
 }
 
 /// Measures and prints.
 pub fn run_cli(args: BenchArgs) -> anyhow::Result<()> {
     super::set_threads(args.threads)?;
+    crate::kernels::set_winograd(!args.no_winograd);
     let mnist = Mnist::load(&args.data.clone().unwrap_or_else(default_data_dir))?;
     let spec = match crate::model::preset(&args.arch, mnist.num_classes()) {
         Some(spec) => spec,

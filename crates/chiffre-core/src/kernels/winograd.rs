@@ -115,8 +115,9 @@ pub fn set_enabled(on: bool) {
 /// its pooling, at any batch; its third (5×5×64 → 64, a 3×3 output that 2×2
 /// tiles cover as 4×4) 13.4 → 5.1 for one image but 4.0 → 4.7 in batches.
 /// So: a 3×3 kernel with stride 1, at least 8 input channels and filters (a
-/// first layer, one channel, has its direct kernel; with few channels the
-/// transforms cost more than they save), and either tiles that waste little
+/// first layer, one channel, has its direct kernel; the presets have no 3×3
+/// layer with 2–7 channels, so that bound is a guess that keeps the
+/// transforms small next to the products), and either tiles that waste little
 /// (multiplications saved ≥ 1.5× after the tiles' overhang) or at most 2
 /// images (where im2col's GEMM spends its time packing the weights). In
 /// WebAssembly, whose GEMM (matrixmultiply, 4 lanes) is slower, Winograd wins

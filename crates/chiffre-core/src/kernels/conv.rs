@@ -287,8 +287,9 @@ fn conv_bias(
     }
 }
 
-/// The first `len` values of `buffer`, grown (once) when it is shorter.
-fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+/// The first `len` values of `buffer`, grown (once) when it is shorter
+/// (the kernels' per-thread scratch).
+pub(super) fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
     if buffer.len() < len {
         buffer.resize(len, 0.0);
     }

@@ -26,6 +26,7 @@
 //! 2–3 terms before the product (the tests bound the difference from the
 //! plain convolution by `1e-5 · (1 + Σ|x·w|)`).
 
+use super::conv::grown;
 use super::im2col::ConvGeometry;
 use super::packed::{matmul_packed, PackedMatrix};
 use super::simd::{self, Isa, Scalar, Vector};
@@ -320,12 +321,4 @@ fn output_lanes<V: Vector>(m: &[f32], offset: usize, stride: usize, bias: &[f32]
             }
         }
     }
-}
-
-/// The first `len` values of `buffer`, grown (once) when it is shorter.
-fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    if buffer.len() < len {
-        buffer.resize(len, 0.0);
-    }
-    &mut buffer[..len]
 }

@@ -213,16 +213,13 @@ fn forward_blocks(
                 let (pw, strip) = (g.ow / 2, 2 * g.ow * oc);
                 let z = grown(&mut s.z, strip);
                 let strip_pool = PoolGeometry { h: 2, oh: 1, ..pool };
-                let mut pool_strip = |b: usize, first: usize, z: &[f32]| {
-                    // pooled row first / 2 of image b
-                    let at = b * out_image + first / 2 * pw * oc;
-                    let (y, route) = (&mut y[at..at + pw * oc], &mut route[at..at + pw * oc]);
-                    max_pool_2x2_route_forward(z, &strip_pool, epilogue.relu, y, route);
-                };
-                // (an odd last row is a strip of one, which the pooling drops)
                 direct::forward_strips(direct, x, g, weight, bias, z, &mut |b, first, z| {
+                    // an odd last row is a strip of one, which the pooling drops
                     if z.len() == strip {
-                        pool_strip(b, first, z)
+                        // pooled row first / 2 of image b
+                        let at = b * out_image + first / 2 * pw * oc;
+                        let (y, route) = (&mut y[at..at + pw * oc], &mut route[at..at + pw * oc]);
+                        max_pool_2x2_route_forward(z, &strip_pool, epilogue.relu, y, route);
                     }
                 });
             } else if epilogue.max_pool_2x2 {

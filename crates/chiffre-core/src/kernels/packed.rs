@@ -67,21 +67,13 @@ impl PackedMatrix {
     }
 
     fn pack_with(&mut self, k: usize, n: usize, value: impl Fn(usize, usize) -> f32) {
-        let nr = panel_width(Isa::detect(), n);
-        let panels = n.div_ceil(nr);
-        self.data.clear();
-        self.data.resize(panels * k * nr, 0.0);
-        for (p, panel) in self.data.chunks_exact_mut((k * nr).max(1)).enumerate() {
-            for (kk, row) in panel.chunks_exact_mut(nr).enumerate() {
-                for (jj, v) in row.iter_mut().enumerate() {
-                    let j = p * nr + jj;
-                    if j < n {
-                        *v = value(kk, j);
-                    }
-                }
+        self.reshape(k, n);
+        for j in 0..n {
+            let (start, step) = self.column(j);
+            for kk in 0..k {
+                self.data[start + kk * step] = value(kk, j);
             }
         }
-        (self.k, self.n, self.nr) = (k, n, nr);
     }
 
     /// Shapes this matrix for a `B [k × n]` that the caller writes value by

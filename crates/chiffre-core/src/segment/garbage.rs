@@ -2,7 +2,7 @@
 //! cut makes. Two digits touching read as one, a digit cut in two (its left
 //! or right part alone), a digit with a sliver of its neighbour. A network
 //! that learns these are not one digit (the "not a digit" gate) lets
-//! [`super::best_segments`] tell a good cut from a bad one. Made from MNIST
+//! [`super::best_groups`] tell a good cut from a bad one. Made from MNIST
 //! *training* digits only, seeded, each normalised as a cut-out run is.
 
 use crate::data::Dataset;

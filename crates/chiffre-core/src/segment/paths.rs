@@ -1,0 +1,186 @@
+//! Cutting touching digits along the gap between them, not straight down.
+//!
+//! Two digits that touch or overlap by a few pixels rarely meet in one
+//! column: the foot of a 2 runs under the next digit, a slanted 7 leans over
+//! it. A straight cut at the column where they meet leaves a sliver of each
+//! in the other's piece, and the network then reads neither well. Instead,
+//! each candidate column gives a **separating path** ([`separating_path`]):
+//! the top-to-bottom path, one column per row moving at most one column
+//! between rows and staying within a window around the candidate, that
+//! crosses the least ink (a dynamic programme over rows, as in seam
+//! carving). It goes around a stroke where it can and through it only where
+//! the digits really join. [`Patch::between`] takes the ink between two such
+//! paths.
+
+use crate::preprocess::{Bounds, Gray};
+
+/// What a path pays for each column it strays from its candidate, per row:
+/// small, so it only breaks ties between paths that cross as much ink.
+const STRAY_COST: f32 = 0.002;
+/// What a path pays each time it moves one column between two rows: keeps
+/// it straight where the ink does not ask for a turn.
+const TURN_COST: f32 = 0.02;
+
+/// One piece's own ink (other pieces' ink left out), in its bounding box.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Patch {
+    /// Where the patch sits in the picture's working pixels.
+    pub bounds: Bounds,
+    /// Ink (0-1), row by row, `bounds.width()` per row.
+    pub ink: Vec<f32>,
+}
+
+/// A cut through a patch: for each of its rows, top to bottom, the first
+/// column (absolute) on the cut's right side. The pixel there is the one the
+/// cut crosses.
+pub type Path = Vec<usize>;
+
+impl Patch {
+    /// The patch's width.
+    pub fn width(&self) -> usize {
+        self.bounds.width()
+    }
+
+    /// The patch's height.
+    pub fn height(&self) -> usize {
+        self.bounds.height()
+    }
+
+    /// The straight path at absolute column `x` (the patch's edges are
+    /// `bounds.x0` and `bounds.x1`).
+    pub fn straight(&self, x: usize) -> Path {
+        vec![x; self.height()]
+    }
+
+    /// The ink between `left` and `right` (absolute columns `left[y] ≤ x <
+    /// right[y]` in each row), cut to its own ink box: where that box sits
+    /// and the ink. `None` when there is no ink between them.
+    pub fn between(&self, left: &[usize], right: &[usize]) -> Option<(Bounds, Gray)> {
+        let (w, b) = (self.width(), self.bounds);
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        for y in 0..self.height() {
+            let (from, to) = (left[y].max(b.x0) - b.x0, right[y].min(b.x1).saturating_sub(b.x0));
+            for x in from..to.max(from) {
+                if self.ink[y * w + x] > 0.0 {
+                    (x0, x1, y0, y1) = (x0.min(x), x1.max(x + 1), y0.min(y), y + 1);
+                }
+            }
+        }
+        if x0 >= x1 {
+            return None;
+        }
+        let own = Gray::from_fn(x1 - x0, y1 - y0, |x, y| {
+            let (px, py) = (x0 + x, y0 + y);
+            let inside = px + b.x0 >= left[py] && px + b.x0 < right[py];
+            if inside {
+                self.ink[py * w + px]
+            } else {
+                0.0
+            }
+        });
+        let bounds = Bounds { x0: b.x0 + x0, y0: b.y0 + y0, x1: b.x0 + x1, y1: b.y0 + y1 };
+        Some((bounds, own))
+    }
+}
+
+/// The path through `patch` near absolute column `centre` (within `radius`
+/// columns of it, and never on the patch's first column) that crosses the
+/// least ink, with small costs for straying and turning: see the module
+/// documentation. Work: rows × (2·radius + 1) × 3.
+pub fn separating_path(patch: &Patch, centre: usize, radius: usize) -> Path {
+    let (w, h, x0) = (patch.width(), patch.height(), patch.bounds.x0);
+    if h == 0 || w < 2 {
+        return vec![centre; h];
+    }
+    let c = centre.clamp(x0 + 1, x0 + w - 1) - x0;
+    let (lo, hi) = (c.saturating_sub(radius).max(1), (c + radius).min(w - 1));
+    let n = hi - lo + 1;
+    let step = |y: usize, x: usize| patch.ink[y * w + x] + STRAY_COST * x.abs_diff(c) as f32;
+    // cost[y][i]: the least cost of a path from the top to column lo + i of row y.
+    let mut cost: Vec<f32> = (0..n).map(|i| step(0, lo + i)).collect();
+    let mut from = vec![0u8; h * n]; // 0: from the left, 1: straight above, 2: from the right
+    let mut next = vec![0.0f32; n];
+    for y in 1..h {
+        for i in 0..n {
+            let mut best = (cost[i], 1u8);
+            if i > 0 && cost[i - 1] + TURN_COST < best.0 {
+                best = (cost[i - 1] + TURN_COST, 0);
+            }
+            if i + 1 < n && cost[i + 1] + TURN_COST < best.0 {
+                best = (cost[i + 1] + TURN_COST, 2);
+            }
+            next[i] = best.0 + step(y, lo + i);
+            from[y * n + i] = best.1;
+        }
+        std::mem::swap(&mut cost, &mut next);
+    }
+    let mut i = (0..n).min_by(|&a, &b| cost[a].total_cmp(&cost[b]).then(a.abs_diff(c - lo).cmp(&b.abs_diff(c - lo))));
+    let mut path = vec![0; h];
+    for y in (0..h).rev() {
+        let k = i.unwrap_or(0);
+        path[y] = x0 + lo + k;
+        i = Some(match from[y * n + k] {
+            0 => k - 1,
+            2 => k + 1,
+            _ => k,
+        });
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patch(rows: &[&str]) -> Patch {
+        let (w, h) = (rows[0].len(), rows.len());
+        let ink = rows.iter().flat_map(|r| r.bytes().map(|b| if b == b'#' { 1.0 } else { 0.0 })).collect();
+        Patch { bounds: Bounds { x0: 10, y0: 20, x1: 10 + w, y1: 20 + h }, ink }
+    }
+
+    #[test]
+    fn the_path_goes_around_an_overhang_and_through_the_joint_only() {
+        // Two digits leaning into each other, apart along a diagonal except
+        // where they join in the middle row: every straight cut crosses ink in
+        // four rows or more, the path only at the joint.
+        let p = patch(&[
+            "##.######", //
+            "###.#####", //
+            "#########", //
+            "#####.###", //
+            "######.##", //
+        ]);
+        let ink = |y: usize, x: usize| p.ink[y * 9 + x - 10] > 0.0;
+        let straight_best = (11..19).map(|x| (0..5).filter(|&y| ink(y, x)).count()).min();
+        assert_eq!(straight_best, Some(4));
+        let path = separating_path(&p, 14, 3);
+        let crossed = path.iter().enumerate().filter(|&(y, &x)| ink(y, x)).count();
+        assert_eq!(crossed, 1, "{path:?}");
+        assert_eq!((path[0], path[1], path[3], path[4]), (12, 13, 15, 16), "{path:?}");
+    }
+
+    #[test]
+    fn between_two_paths_is_the_ink_of_that_region_only() {
+        let p = patch(&["##..##", "##..##"]);
+        let left = p.straight(10);
+        let cut = separating_path(&p, 13, 1);
+        assert!(cut.iter().all(|&x| x == 12 || x == 13), "{cut:?}");
+        let (bounds, ink) = p.between(&left, &cut).expect("ink on the left");
+        assert_eq!(bounds, Bounds { x0: 10, y0: 20, x1: 12, y1: 22 });
+        assert!(ink.data().iter().all(|&v| v == 1.0));
+        let right = p.straight(16);
+        let (bounds, _) = p.between(&cut, &right).expect("ink on the right");
+        assert_eq!((bounds.x0, bounds.x1), (14, 16));
+        assert!(p.between(&left, &left).is_none());
+    }
+
+    #[test]
+    fn a_tiny_patch_gives_a_path_without_panicking() {
+        for rows in [&["#"][..], &["##"], &["#", "#"]] {
+            let p = patch(rows);
+            let path = separating_path(&p, 10, 4);
+            assert_eq!(path.len(), rows.len());
+            assert!(path.iter().all(|&x| x >= 10 && x <= 10 + rows[0].len()));
+        }
+    }
+}

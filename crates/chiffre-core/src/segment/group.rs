@@ -99,8 +99,9 @@ fn could_be_a_digit(atoms: &[Atom], from: usize, to: usize, height: f32) -> bool
 
 /// The groups `[from, to)` of `atoms` (in reading order) that the network
 /// reads best as digits at line height `height`: see the module
-/// documentation. `read` is called once, with every group to try.
-pub fn best_groups(atoms: &[Atom], height: f32, read: &mut GroupReader<'_>) -> Vec<(usize, usize)> {
+/// documentation. Each group that cuts a component (holds part of one)
+/// costs `cut_cost` more. `read` is called once, with every group to try.
+pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupReader<'_>) -> Vec<(usize, usize)> {
     let n = atoms.len();
     let mut groups: Vec<(usize, usize)> = Vec::new();
     for from in 0..n {
@@ -124,7 +125,10 @@ pub fn best_groups(atoms: &[Atom], height: f32, read: &mut GroupReader<'_>) -> V
     for (&(i, j), &score) in groups.iter().zip(&scores) {
         // Groups come sorted by `from`, so best[i] is final when used.
         let joins = atoms[i..j].iter().any(|a| a.piece != atoms[i].piece);
-        let total = best[i] + score - GROUP_COST - if joins { JOIN_COST } else { 0.0 };
+        let cuts = (i > 0 && atoms[i - 1].component == atoms[i].component)
+            || (j < n && atoms[j].component == atoms[j - 1].component);
+        let total =
+            best[i] + score - GROUP_COST - if joins { JOIN_COST } else { 0.0 } - if cuts { cut_cost } else { 0.0 };
         if total > best[j] {
             best[j] = total;
             start[j] = i;
@@ -178,7 +182,7 @@ mod tests {
     fn a_wide_components_parts_are_grouped_where_they_read_best() {
         // One 40-wide component cut at 10, 20 and 30: two digits, 0-20 and 20-40.
         let atoms: Vec<Atom> = (0..4).map(|k| atom(10 * k, 10 * k + 10, 40, 0)).collect();
-        let groups = best_groups(&atoms, 40.0, &mut liking(&[(0, 20), (20, 40)]));
+        let groups = best_groups(&atoms, 40.0, 0.0, &mut liking(&[(0, 20), (20, 40)]));
         assert_eq!(groups, vec![(0, 2), (2, 4)]);
     }
 
@@ -186,11 +190,11 @@ mod tests {
     fn a_detached_piece_joins_the_neighbour_it_completes() {
         // A body, a bar to its right (another component), then a digit apart.
         let atoms = vec![atom(0, 16, 40, 0), atom(14, 24, 6, 1), atom(40, 60, 40, 2)];
-        let groups = best_groups(&atoms, 40.0, &mut liking(&[(0, 24), (40, 60)]));
+        let groups = best_groups(&atoms, 40.0, 0.0, &mut liking(&[(0, 24), (40, 60)]));
         assert_eq!(groups, vec![(0, 2), (2, 3)]);
         // Read the other way, the bar goes with the digit on its right.
         let right = vec![atom(0, 16, 40, 0), atom(30, 40, 6, 1), atom(36, 60, 40, 2)];
-        assert_eq!(best_groups(&right, 40.0, &mut liking(&[(0, 16), (30, 60)])), vec![(0, 1), (1, 3)]);
+        assert_eq!(best_groups(&right, 40.0, 0.0, &mut liking(&[(0, 16), (30, 60)])), vec![(0, 1), (1, 3)]);
     }
 
     #[test]
@@ -198,17 +202,17 @@ mod tests {
         let atoms = vec![atom(0, 8, 40, 0), atom(30, 38, 40, 1)];
         // Unsure of everything: the pieces stay apart.
         let mut unsure = |groups: &[(Bounds, Gray)]| vec![0.5f32.ln(); groups.len()];
-        assert_eq!(best_groups(&atoms, 40.0, &mut unsure), vec![(0, 1), (1, 2)]);
+        assert_eq!(best_groups(&atoms, 40.0, 0.0, &mut unsure), vec![(0, 1), (1, 2)]);
         // Two components of one piece are joined as soon as that reads better.
         let one_piece: Vec<Atom> = atoms.iter().cloned().map(|a| Atom { piece: 0, ..a }).collect();
-        assert_eq!(best_groups(&one_piece, 40.0, &mut unsure), vec![(0, 2)]);
+        assert_eq!(best_groups(&one_piece, 40.0, 0.0, &mut unsure), vec![(0, 2)]);
     }
 
     #[test]
     fn whole_components_stay_whole_when_nothing_reads() {
         let atoms = vec![atom(0, 10, 40, 0), atom(10, 20, 40, 0), atom(30, 50, 40, 1)];
         let mut nothing = |groups: &[(Bounds, Gray)]| vec![f32::NEG_INFINITY; groups.len()];
-        assert_eq!(best_groups(&atoms, 40.0, &mut nothing), vec![(0, 2), (2, 3)]);
+        assert_eq!(best_groups(&atoms, 40.0, 0.0, &mut nothing), vec![(0, 2), (2, 3)]);
     }
 
     #[test]

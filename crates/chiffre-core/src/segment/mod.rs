@@ -57,15 +57,22 @@ pub const SPECK: f32 = 0.06;
 /// (2026-12-04; digit error with touching digits / without): 1.05 12.39 % /
 /// 2.73 %, 0.9 10.64 % / 2.78 %, 0.75 9.87 % / 2.73 %, 0.6 9.50 % / 2.88 %.
 pub const WIDE: f32 = 0.75;
-/// The same for the only digit-sized mark of a picture, most often one digit:
-/// 99 % of the MNIST test digits are at most 1.43 times as wide as tall. With
-/// 0.9 or 1.15 here, 1 % of single-digit user pictures were cut in two (a
-/// wide 4 read as 61; still so at 1.2 with the wrong-cut gate, whatever a
-/// cut costs). Measured on the 1,000 numbers of bench/numbers.sh (2026-12-04,
-/// digit error of two-digit numbers): 1.45 13.8 %, 1.38 13.1 %, 1.3 11.7 %,
-/// 1.25 11.1 %, 0.9 6.4 %; 1.3 keeps every single-digit picture of
-/// tests/numbers.rs whole with a margin.
-pub const WIDE_ALONE: f32 = 1.3;
+/// The same for the only digit-sized mark of a picture, most often one digit
+/// (99 % of the MNIST test digits are at most 1.43 times as wide as tall),
+/// whose cutting also costs [`ALONE_CUT_COST`]. Before that cost, 1.3 kept
+/// every single-digit picture of tests/numbers.rs whole but left 11 % of
+/// the digits of two-digit numbers wrong (a touching pair, the picture's
+/// only mark, read as one "not a digit"). Measured on the 1,000 numbers of
+/// bench/numbers.sh and the 1,000 single-digit pictures of tests/numbers.rs
+/// (2026-12-04; digit error of two-digit numbers, single digits not read as
+/// one): 1.3 and no cost 11.07 %, 0 of 1,000; 0.9 and 2 5.03 %, 1 (the wide
+/// 4 read as 61 at any width below 1.2); 0.9 and 4 5.70 %, 1; 0.75 and 3
+/// 4.70 %, 2.
+pub const WIDE_ALONE: f32 = 0.9;
+/// What each group that cuts the picture's only digit-sized mark costs (a
+/// log-probability): a lone mark is most often one digit, so a cut must read
+/// clearly better than the whole (a pair the gate calls "not a digit" does).
+pub const ALONE_CUT_COST: f32 = 2.0;
 /// How far (in line heights) a cut may stray from its candidate column to
 /// follow the gap between two touching digits (see [`separating_path`]).
 /// Measured on the 1,000 numbers of bench/numbers.sh (2026-12-04, digit error
@@ -214,14 +221,15 @@ fn atoms(ink: &Gray, components: &Components, indices: &[(usize, usize)], line_h
 
 /// The digit marks of `pieces` (neighbours in a line, no separator between
 /// them): their components' atoms grouped as the network reads them best
-/// (see [`best_groups`]). `read` gives the log-probability that each input is
-/// one digit.
+/// (see [`best_groups`]); components wider than `wide` line heights are
+/// tried cut, each group that cuts one costing `cut_cost`. `read` gives the
+/// log-probability that each input is one digit.
 fn digits_of(
     ink: &Gray,
     components: &Components,
     pieces: &[&Piece],
     line_height: f32,
-    wide: f32,
+    (wide, cut_cost): (f32, f32),
     read: &mut Reader<'_>,
 ) -> Vec<Mark> {
     let indices: Vec<(usize, usize)> =
@@ -242,7 +250,7 @@ fn digits_of(
         let mut read_back = read(&ready).into_iter();
         inputs.iter().map(|input| input.and_then(|_| read_back.next()).map_or(f32::NEG_INFINITY, |r| r.1)).collect()
     };
-    let groups = best_groups(&atoms, line_height, &mut read_groups);
+    let groups = best_groups(&atoms, line_height, cut_cost, &mut read_groups);
     groups.into_iter().map(|(i, j)| render(&atoms[i..j])).filter_map(as_mark).collect()
 }
 
@@ -279,7 +287,7 @@ pub fn segment(ink: &Gray, read: &mut Reader<'_>) -> Result<Vec<Vec<Mark>>, Segm
     let alone = bodies == 1;
     for line in &lines {
         let is_body = |p: &Piece| 2.0 * p.bounds.height() as f32 >= line.height;
-        let wide = if alone { WIDE_ALONE } else { WIDE };
+        let wide = if alone { (WIDE_ALONE, ALONE_CUT_COST) } else { (WIDE, 0.0) };
         let mut marks = Vec::new();
         // Pieces between two separators, read together.
         let mut run: Vec<&Piece> = Vec::new();

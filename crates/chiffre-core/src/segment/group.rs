@@ -215,6 +215,46 @@ mod tests {
         assert_eq!(best_groups(&atoms, 40.0, 0.0, &mut nothing), vec![(0, 2), (2, 3)]);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// Whatever the atoms and the reader's scores, the groups cover every
+        /// atom once, in order, and each could be a digit.
+        #[test]
+        fn groups_partition_the_atoms_in_order(
+            spans in proptest::collection::vec((0usize..60, 1usize..40, 1usize..50, 0usize..3), 1..12),
+            scores in proptest::collection::vec(-20.0f32..0.0, 400),
+            cut_cost in 0.0f32..3.0,
+        ) {
+            let mut atoms = Vec::new();
+            let (mut x, mut component) = (0, 0);
+            for &(gap, w, h, same) in &spans {
+                // `same` 0: a new component; otherwise a part of the last one.
+                if same == 0 || atoms.is_empty() {
+                    component += 1;
+                }
+                x += gap;
+                atoms.push(Atom { piece: component / 2, ..atom(x, x + w, h, component) });
+                x += w;
+            }
+            let mut calls = 0;
+            let mut read = |groups: &[(Bounds, Gray)]| {
+                calls += 1;
+                (0..groups.len()).map(|k| if k % 7 == 3 { f32::NEG_INFINITY } else { scores[k % scores.len()] }).collect()
+            };
+            let groups = best_groups(&atoms, 40.0, cut_cost, &mut read);
+            proptest::prop_assert_eq!(calls, 1);
+            let mut next = 0;
+            for &(from, to) in &groups {
+                proptest::prop_assert_eq!(from, next);
+                proptest::prop_assert!(to > from);
+                proptest::prop_assert!(could_be_a_digit(&atoms, from, to, 40.0));
+                next = to;
+            }
+            proptest::prop_assert_eq!(next, atoms.len());
+        }
+    }
+
     #[test]
     fn render_puts_each_atom_where_it_is() {
         let (bounds, ink) = render(&[atom(2, 4, 3, 0), atom(6, 7, 5, 1)]);

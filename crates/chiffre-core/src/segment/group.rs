@@ -14,7 +14,10 @@
 //! stay two. A whole component is always a possible digit, so there is
 //! always an answer.
 //!
-//! Work is bounded: groups are at most [`MAX_ATOMS`] atoms and
+//! Every digit of a grouping counts the same: a cost per digit (measured on
+//! the 1,000 numbers of bench/numbers.sh, 2026-12-04: 1 or 3 nats) traded
+//! errors where digits touch for fewer where they stand apart, and lost more
+//! than it won. Work is bounded: groups are at most [`MAX_ATOMS`] atoms and
 //! [`MAX_WIDTH`] line heights wide.
 
 use crate::preprocess::{Bounds, Gray};
@@ -31,11 +34,6 @@ const MIN_HEIGHT: f32 = 0.55;
 /// ...and at most this many tall.
 const MAX_HEIGHT: f32 = 1.3;
 
-/// What each digit of a grouping costs (a log-probability): more digits
-/// must read that much better than fewer. Measured on the 1,000 numbers of
-/// bench/numbers.sh (2026-12-04, digit error without / with touching
-/// digits): 0: 3.32 % / 10.24 %, 1: 3.27 % / 10.41 %, 3: 3.17 % / 10.91 %.
-pub const GROUP_COST: f32 = 0.0;
 /// What a digit made of several pieces costs: joining marks that their
 /// shapes did not join must read that much better. Without it, a reader
 /// unsure of everything would join every neighbour it can.
@@ -106,7 +104,9 @@ pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupR
     let mut groups: Vec<(usize, usize)> = Vec::new();
     for from in 0..n {
         // Past the widest a digit can be, no longer group can be one, except a
-        // whole component (which is its own range).
+        // whole component (which is its own range). Atoms come in the order
+        // of their components' centres, not of their left edges, so the scan
+        // stops only at twice that width.
         for to in from + 1..=n {
             let span = atoms[to - 1].bounds.x1.max(atoms[from].bounds.x1) as f32 - atoms[from].bounds.x0 as f32;
             if could_be_a_digit(atoms, from, to, height) {
@@ -127,8 +127,7 @@ pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupR
         let joins = atoms[i..j].iter().any(|a| a.piece != atoms[i].piece);
         let cuts = (i > 0 && atoms[i - 1].component == atoms[i].component)
             || (j < n && atoms[j].component == atoms[j - 1].component);
-        let total =
-            best[i] + score - GROUP_COST - if joins { JOIN_COST } else { 0.0 } - if cuts { cut_cost } else { 0.0 };
+        let total = best[i] + score - if joins { JOIN_COST } else { 0.0 } - if cuts { cut_cost } else { 0.0 };
         if total > best[j] {
             best[j] = total;
             start[j] = i;

@@ -156,25 +156,25 @@ pub enum Mark {
 /// components there).
 fn patch(ink: &Gray, components: &Components, index: usize) -> Patch {
     let b = components.list[index].bounds;
-    let mut values = vec![0.0; b.width() * b.height()];
+    let mut own = Gray::filled(b.width(), b.height(), 0.0);
     let label = index as u32 + 1;
     for y in b.y0..b.y1 {
         let labels = &components.label_row(y)[b.x0..b.x1];
-        let out = &mut values[(y - b.y0) * b.width()..(y - b.y0 + 1) * b.width()];
+        let out = &mut own.data_mut()[(y - b.y0) * b.width()..(y - b.y0 + 1) * b.width()];
         for ((o, &l), &v) in out.iter_mut().zip(labels).zip(&ink.row(y)[b.x0..b.x1]) {
             if l == label {
                 *o = v;
             }
         }
     }
-    Patch { bounds: b, ink: values }
+    Patch { bounds: b, ink: own }
 }
 
 /// A patch's ink column by column.
 fn profile(patch: &Patch) -> Profile {
     let (b, w) = (patch.bounds, patch.width());
     let mut p = Profile { x0: b.x0, ink: vec![0; w], top: vec![usize::MAX; w], bottom: vec![0; w] };
-    for (y, row) in patch.ink.chunks_exact(w.max(1)).enumerate() {
+    for (y, row) in patch.ink.data().chunks_exact(w.max(1)).enumerate() {
         for (i, _) in row.iter().enumerate().filter(|(_, &v)| v > 0.0) {
             p.ink[i] += 1;
             p.top[i] = p.top[i].min(b.y0 + y);
@@ -204,11 +204,14 @@ fn atoms(ink: &Gray, components: &Components, indices: &[(usize, usize)], line_h
     let mut out = Vec::new();
     for (k, piece) in order {
         let patch = patch(ink, components, k);
-        let mut paths = vec![patch.straight(patch.bounds.x0)];
-        if patch.width() as f32 > wide * line_height {
-            let cuts = candidate_cuts(&profile(&patch), line_height);
-            paths.extend(cuts.iter().map(|&c| separating_path(&patch, c, radius)));
+        if patch.width() as f32 <= wide * line_height {
+            // Whole: a component's box is its ink's box already.
+            out.push(Atom { bounds: patch.bounds, ink: patch.ink, component: k, piece });
+            continue;
         }
+        let cuts = candidate_cuts(&profile(&patch), line_height);
+        let mut paths = vec![patch.straight(patch.bounds.x0)];
+        paths.extend(cuts.iter().map(|&c| separating_path(&patch, c, radius)));
         paths.push(patch.straight(patch.bounds.x1));
         for pair in paths.windows(2) {
             if let Some((bounds, ink)) = patch.between(&pair[0], &pair[1]) {

@@ -26,8 +26,8 @@ const TURN_COST: f32 = 0.02;
 pub struct Patch {
     /// Where the patch sits in the picture's working pixels.
     pub bounds: Bounds,
-    /// Ink (0-1), row by row, `bounds.width()` per row.
-    pub ink: Vec<f32>,
+    /// Ink (0-1), `bounds`-sized.
+    pub ink: Gray,
 }
 
 /// A cut through a patch: for each of its rows, top to bottom, the first
@@ -61,7 +61,7 @@ impl Patch {
         for y in 0..self.height() {
             let (from, to) = (left[y].max(b.x0) - b.x0, right[y].min(b.x1).saturating_sub(b.x0));
             for x in from..to.max(from) {
-                if self.ink[y * w + x] > 0.0 {
+                if self.ink.data()[y * w + x] > 0.0 {
                     (x0, x1, y0, y1) = (x0.min(x), x1.max(x + 1), y0.min(y), y + 1);
                 }
             }
@@ -73,7 +73,7 @@ impl Patch {
             let (px, py) = (x0 + x, y0 + y);
             let inside = px + b.x0 >= left[py] && px + b.x0 < right[py];
             if inside {
-                self.ink[py * w + px]
+                self.ink.data()[py * w + px]
             } else {
                 0.0
             }
@@ -95,7 +95,7 @@ pub fn separating_path(patch: &Patch, centre: usize, radius: usize) -> Path {
     let c = centre.clamp(x0 + 1, x0 + w - 1) - x0;
     let (lo, hi) = (c.saturating_sub(radius).max(1), (c + radius).min(w - 1));
     let n = hi - lo + 1;
-    let step = |y: usize, x: usize| patch.ink[y * w + x] + STRAY_COST * x.abs_diff(c) as f32;
+    let step = |y: usize, x: usize| patch.ink.data()[y * w + x] + STRAY_COST * x.abs_diff(c) as f32;
     // cost[y][i]: the least cost of a path from the top to column lo + i of row y.
     let mut cost: Vec<f32> = (0..n).map(|i| step(0, lo + i)).collect();
     let mut from = vec![0u8; h * n]; // 0: from the left, 1: straight above, 2: from the right
@@ -135,7 +135,7 @@ mod tests {
     fn patch(rows: &[&str]) -> Patch {
         let (w, h) = (rows[0].len(), rows.len());
         let ink = rows.iter().flat_map(|r| r.bytes().map(|b| if b == b'#' { 1.0 } else { 0.0 })).collect();
-        Patch { bounds: Bounds { x0: 10, y0: 20, x1: 10 + w, y1: 20 + h }, ink }
+        Patch { bounds: Bounds { x0: 10, y0: 20, x1: 10 + w, y1: 20 + h }, ink: Gray::new(w, h, ink).unwrap() }
     }
 
     #[test]
@@ -150,7 +150,7 @@ mod tests {
             "#####.###", //
             "######.##", //
         ]);
-        let ink = |y: usize, x: usize| p.ink[y * 9 + x - 10] > 0.0;
+        let ink = |y: usize, x: usize| p.ink.get(x - 10, y) > 0.0;
         let straight_best = (11..19).map(|x| (0..5).filter(|&y| ink(y, x)).count()).min();
         assert_eq!(straight_best, Some(4));
         let path = separating_path(&p, 14, 3);

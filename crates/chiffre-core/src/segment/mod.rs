@@ -197,9 +197,19 @@ fn normalise_for_scoring(digit: &Gray) -> Option<Pixels> {
 /// order of their centres, each whole, or, when wider than `wide` line
 /// heights, cut into the parts between its candidate cut paths.
 fn atoms(ink: &Gray, components: &Components, indices: &[(usize, usize)], line_height: f32, wide: f32) -> Vec<Atom> {
-    let mut order = indices.to_vec();
-    let centre = |&(k, _): &(usize, usize)| components.list[k].bounds.x0 + components.list[k].bounds.x1;
-    order.sort_by_key(centre);
+    // In order of centres: the sort keys are plain integers (twice the centre,
+    // then the position), because a sort by a key of its own would add a sort
+    // routine of several kilobytes to the WebAssembly module, which is at its
+    // size limit (crates/chiffre-web/build.sh); `sort_unstable` of integers is
+    // there already.
+    let n = indices.len();
+    let mut keys: Vec<usize> = indices
+        .iter()
+        .enumerate()
+        .map(|(i, &(k, _))| (components.list[k].bounds.x0 + components.list[k].bounds.x1) * n + i)
+        .collect();
+    keys.sort_unstable();
+    let order = keys.into_iter().map(|key| indices[key % n]);
     let radius = (PATH_RADIUS * line_height) as usize;
     let mut out = Vec::new();
     for (k, piece) in order {

@@ -108,6 +108,25 @@ fn a_fitted_gate_rejects_non_digits_keeps_digits_and_is_stored() {
         assert!((a.confidence - b.confidence).abs() < 1e-5 && (a.digit_probability - b.digit_probability).abs() < 1e-5);
         assert!((a.whole_probability - b.whole_probability).abs() < 1e-5);
     }
+    // The verifier is stored; a file whose gate has none (made before it existed) judges with the gate alone.
+    let mut stored = load(&with).expect("load").reject.expect("the rejection is stored");
+    assert!(stored.verifier.is_some(), "the verifier is stored beside the gate");
+    stored.verifier = None;
+    let gate_only = dir.path().join("gate-only.safetensors");
+    save_with_reject(model.network(), &training, Some(&stored), &gate_only).expect("save a gate alone");
+    assert!(load(&gate_only).expect("load").reject.expect("a gate").verifier.is_none());
+    let mut alone = Model::load(&gate_only).expect("a file without a verifier loads");
+    let (with_both, gate_alone) = (
+        back.predict_batch(&others[..50]).expect("the scores are numbers"),
+        alone.predict_batch(&others[..50]).expect("the scores are numbers"),
+    );
+    let changed = with_both
+        .iter()
+        .zip(&gate_alone)
+        .filter(|(a, b)| (a.digit_probability - b.digit_probability).abs() > 1e-3)
+        .count();
+    assert!(changed > 0, "the verifier takes part in the judgement");
+    assert!(gate_alone.iter().all(|p| (0.0..=1.0).contains(&p.digit_probability)));
     let mut old = Model::load(&without).expect("an old file loads");
     assert_eq!(old.reject_threshold(), None);
     assert_eq!(old.temperature(), 1.0);
@@ -133,6 +152,14 @@ fn a_damaged_gate_is_an_error_naming_the_file() {
     std::fs::write(&path, damaged).expect("write");
     let err = Model::load(&path).err().expect("refused").to_string();
     assert!(err.contains("m.safetensors") && err.contains("reject.mean"), "{err}");
+    // The same for the verifier's first weights.
+    let name = b"reject.verifier.layers.0.weight";
+    let at = bytes.windows(name.len()).position(|w| w == name).expect("the verifier is named in the header");
+    let mut damaged = bytes.clone();
+    damaged[at + 7] = b'V';
+    std::fs::write(&path, damaged).expect("write");
+    let err = Model::load(&path).err().expect("refused").to_string();
+    assert!(err.contains("m.safetensors") && err.contains("verifier"), "{err}");
 }
 
 /// The user-style pictures (as `tests/user_images.rs` draws them) of test
@@ -247,7 +274,15 @@ fn measurements() {
     };
     let train_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let (reject, report) = fit(&mut network, &mnist().train, &FitConfig::default()).expect("fits");
+    // CHIFFRE_VERIFIER_EPOCHS=0 and CHIFFRE_PIECES=0.5 measure the gate as it was before the verifier.
+    let env = |key: &str| std::env::var(key).ok().and_then(|v| v.parse::<f64>().ok());
+    let defaults = FitConfig::default();
+    let config = FitConfig {
+        verifier_epochs: env("CHIFFRE_VERIFIER_EPOCHS").map_or(defaults.verifier_epochs, |v| v as usize),
+        pieces: env("CHIFFRE_PIECES").unwrap_or(defaults.pieces),
+        ..defaults
+    };
+    let (reject, report) = fit(&mut network, &mnist().train, &config).expect("fits");
     let reject_seconds = t1.elapsed().as_secs_f64();
     println!("cnn, 5 epochs, seed 1: trained in {train_seconds:.1} s; gate and temperature in {reject_seconds:.1} s (+{:.1} %)", 100.0 * reject_seconds / train_seconds);
     println!("  {report:?}");

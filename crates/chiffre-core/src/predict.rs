@@ -339,7 +339,7 @@ impl Model {
             match &mut self.reject {
                 Some(reject) => {
                     let (scores, features, width) = scores_and_features(&mut self.network, chunk);
-                    let judged = reject.judge(&scores, &features, classes, width);
+                    let judged = reject.judge(chunk, &scores, &features, classes, width);
                     let t = reject.temperature;
                     for (s, j) in scores.chunks_exact(classes).zip(judged) {
                         let prediction = Prediction::from_calibrated_logits(s, t, j.digit)?;

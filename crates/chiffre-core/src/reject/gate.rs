@@ -140,25 +140,8 @@ impl Gate {
         let network = Sequential::new(&gate_spec(d), seed).map_err(|e| e.to_string())?;
         let mut gate = Gate { mean, scale, network };
         let standard = gate.standardise(inputs);
-        let mut optimizer = Optimizer::new(OptimizerKind::ADAM, 2e-3);
-        let (batch, mut order, mut y) = (128, Vec::new(), Vec::new());
-        for epoch in 0..epochs {
-            shuffle_indices(&mut order, n, seed, epoch as u64 + 1);
-            for indices in order.chunks(batch) {
-                let staged = gate.network.input_mut(indices.len()).data_mut();
-                y.clear();
-                for (dst, &i) in staged.chunks_exact_mut(d).zip(indices) {
-                    dst.copy_from_slice(&standard[i * d..(i + 1) * d]);
-                    y.push(labels[i]);
-                }
-                gate.network.forward_loaded(Mode::Train);
-                let loss = gate.network.backward(Loss::CrossEntropy, &y);
-                if !loss.is_finite() {
-                    return Err(format!("training the gate diverged (loss {loss}) at epoch {}", epoch + 1));
-                }
-                optimizer.step(&mut gate.network);
-            }
-        }
+        train_classifier(&mut gate.network, &standard, labels, epochs, seed)
+            .map_err(|e| format!("training the gate {e}"))?;
         Ok(gate)
     }
 
@@ -176,30 +159,80 @@ impl Gate {
         self.mean.len()
     }
 
+    /// The gate's class probabilities for each example of `inputs`: rows
+    /// of [`class::COUNT`] values (2 for a gate stored before wrong cuts had
+    /// a class of their own), in [`class`] order.
+    pub fn probabilities(&mut self, inputs: &[f32]) -> Vec<f32> {
+        let standard = self.standardise(inputs);
+        class_probabilities(&mut self.network, &standard)
+    }
+
     /// What the gate says of each example of `inputs`.
     pub fn judge(&mut self, inputs: &[f32]) -> Vec<Judgement> {
-        let d = self.width();
         let classes = self.network.num_classes();
-        let standard = self.standardise(inputs);
-        let mut out = Vec::with_capacity(standard.len() / d.max(1));
-        let mut probs = Vec::new();
-        let finite = |p: f32| if p.is_finite() { p } else { 0.0 };
-        for chunk in standard.chunks(CHUNK * d) {
-            let rows = chunk.len() / d;
-            self.network.input_mut(rows).data_mut().copy_from_slice(chunk);
-            let scores = self.network.forward_loaded(Mode::Eval).data();
-            probs.resize(scores.len(), 0.0);
-            softmax_rows(scores, classes, &mut probs);
-            out.extend(probs.chunks_exact(classes).map(|p| {
-                let whole = finite(p[usize::from(class::DIGIT)]);
-                // A 2-class gate (stored before wrong cuts had their own class) knows only digits.
-                let not = p[usize::from(class::NOT_A_DIGIT)];
-                let digit = if classes > 2 { finite(whole / (whole + not)) } else { whole };
-                Judgement { digit, whole }
-            }));
-        }
-        out
+        self.probabilities(inputs).chunks_exact(classes).map(Judgement::from_probabilities).collect()
     }
+}
+
+impl Judgement {
+    /// The judgement of one row of class probabilities in [`class`] order
+    /// (3 classes, or 2 for a gate stored before wrong cuts had their own).
+    pub fn from_probabilities(p: &[f32]) -> Judgement {
+        let finite = |p: f32| if p.is_finite() { p } else { 0.0 };
+        let whole = finite(p[usize::from(class::DIGIT)]);
+        // A 2-class gate (stored before wrong cuts had their own class) knows only digits.
+        let not = p[usize::from(class::NOT_A_DIGIT)];
+        let digit = if p.len() > 2 { finite(whole / (whole + not)) } else { whole };
+        Judgement { digit, whole }
+    }
+}
+
+/// The softmax of `network`'s scores on `inputs` (whole examples of the
+/// network's input size, [`CHUNK`] per forward pass): one row per example.
+pub(crate) fn class_probabilities(network: &mut Sequential, inputs: &[f32]) -> Vec<f32> {
+    let [h, w, c] = network.spec().input;
+    let (d, classes) = (h * w * c, network.num_classes());
+    let mut probs = vec![0.0; inputs.len() / d.max(1) * classes];
+    for (chunk, out) in inputs.chunks(CHUNK * d).zip(probs.chunks_mut(CHUNK * classes)) {
+        network.input_mut(chunk.len() / d).data_mut().copy_from_slice(chunk);
+        softmax_rows(network.forward_loaded(Mode::Eval).data(), classes, out);
+    }
+    probs
+}
+
+/// Trains `network` on `inputs` (whole examples of its input size, one per
+/// label; labels are its classes) for `epochs` epochs of Adam (learning
+/// rate 0.002), batch 128, in an order drawn from `seed`. The error says
+/// what went wrong, to follow "training the gate" or the like.
+pub(crate) fn train_classifier(
+    network: &mut Sequential,
+    inputs: &[f32],
+    labels: &[u8],
+    epochs: usize,
+    seed: u64,
+) -> Result<(), String> {
+    let n = labels.len();
+    let d = inputs.len() / n.max(1);
+    let mut optimizer = Optimizer::new(OptimizerKind::ADAM, 2e-3);
+    let (batch, mut order, mut y) = (128, Vec::new(), Vec::new());
+    for epoch in 0..epochs {
+        shuffle_indices(&mut order, n, seed, epoch as u64 + 1);
+        for indices in order.chunks(batch) {
+            let staged = network.input_mut(indices.len()).data_mut();
+            y.clear();
+            for (dst, &i) in staged.chunks_exact_mut(d).zip(indices) {
+                dst.copy_from_slice(&inputs[i * d..(i + 1) * d]);
+                y.push(labels[i]);
+            }
+            network.forward_loaded(Mode::Train);
+            let loss = network.backward(Loss::CrossEntropy, &y);
+            if !loss.is_finite() {
+                return Err(format!("diverged (loss {loss}) at epoch {}", epoch + 1));
+            }
+            optimizer.step(network);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,9 +2,11 @@
 //!
 //! After the digit reader is trained, `chiffre train` fits a [`Reject`]
 //! beside it (never in place of its layers): a small [`Gate`] network that
-//! reads the reader's last hidden layer and scores, trained on digits
-//! against generated letters, symbols, words, shapes and scribbles
-//! ([`negatives`]); a temperature for the digit probabilities
+//! reads the reader's last hidden layer and scores, and a small
+//! convolutional [`Verifier`] that reads the mark's pixels, both trained on
+//! digits against generated letters, symbols, words, shapes and scribbles
+//! ([`negatives`]) and against wrong cuts of touching digits, their
+//! judgements combined ([`verifier::combine`]); a temperature for the digit probabilities
 //! ([`calibrate`]); and the default threshold on the gate's probability.
 //! They are stored in the model file as tensors `reject.*` and the metadata
 //! `chiffre.reject` ([`store`]); a file without them still loads, with no
@@ -17,9 +19,11 @@ pub mod glyphs;
 pub mod negatives;
 pub mod shapes;
 pub mod store;
+pub mod verifier;
 
 pub use gate::{class, gate_inputs, scores_and_features, Gate, Judgement};
 pub use negatives::{generate, generate_many, redrawn_digit, Category, Negative, Split};
+pub use verifier::Verifier;
 
 use crate::data::{shuffle_indices, Dataset};
 use crate::model::Sequential;
@@ -29,11 +33,12 @@ use std::time::Instant;
 
 /// The default threshold on the probability that a mark is a digit: below
 /// it, "not a digit". Chosen from the measurements of `bench/reject.sh`
-/// (tutorial CNN, 2026-12-03, the gate with its wrong-cut class, 256 hidden
-/// units, 25 epochs): it rejects 0.92 % of the MNIST test digits at 0.03 and
-/// 0.99 % at 0.05 (the target is at most 1 %), 0.62 % and 0.68 % of the
-/// user-style digits, 84.5 % and 84.9 % of the test non-digits.
-pub const DEFAULT_THRESHOLD: f32 = 0.03;
+/// (tutorial CNN, 2026-12-04, AMD EPYC, gate and verifier): at 0.2 it
+/// rejects 0.86 % of the MNIST test digits (the target is at most 1 %),
+/// 0.44 % of the user-style digits and 85.8 % of the test non-digits; 0.1
+/// rejects 0.78 %, 0.34 % and 84.7 %, 0.3 rejects 0.91 %, 0.58 % and 86.3 %.
+/// (The gate alone, at 0.03: 1.04 %, 0.60 % and 84.2 %.)
+pub const DEFAULT_THRESHOLD: f32 = 0.2;
 
 /// The rejection and calibration of a model.
 pub struct Reject {
@@ -43,17 +48,32 @@ pub struct Reject {
     pub threshold: f32,
     /// The gate.
     pub gate: Gate,
+    /// The second judge, on the pixels (`None` in files made before it).
+    pub verifier: Option<Verifier>,
 }
 
 impl Reject {
-    /// What the gate says of each input, from the reader's scores and last
-    /// hidden layer (as [`scores_and_features`] returns them).
-    pub fn judge(&mut self, scores: &[f32], features: &[f32], classes: usize, width: usize) -> Vec<Judgement> {
+    /// What the gate (and the verifier, when there is one) says of each
+    /// input: `pixels` are the inputs, `scores` and `features` what the
+    /// reader made of them (as [`scores_and_features`] returns them).
+    pub fn judge(
+        &mut self,
+        pixels: &[Pixels],
+        scores: &[f32],
+        features: &[f32],
+        classes: usize,
+        width: usize,
+    ) -> Vec<Judgement> {
         if self.gate.width() != width + classes {
             // A gate made for another reader: it cannot judge; reject nothing.
             return vec![Judgement { digit: 1.0, whole: 1.0 }; scores.len() / classes.max(1)];
         }
-        self.gate.judge(&gate_inputs(scores, features, classes, width))
+        let gate_classes = self.gate.network.num_classes();
+        let mut probs = self.gate.probabilities(&gate_inputs(scores, features, classes, width));
+        if let Some(verifier) = self.verifier.as_mut().filter(|_| gate_classes == class::COUNT) {
+            verifier::combine(&mut probs, &verifier.probabilities(pixels), gate_classes);
+        }
+        probs.chunks_exact(gate_classes).map(Judgement::from_probabilities).collect()
     }
 }
 
@@ -69,13 +89,15 @@ pub struct FitConfig {
     /// Wrong cuts of touching digits shown to the gate besides the
     /// non-digits, as a fraction of their number ([`crate::segment::garbage`]).
     pub pieces: f64,
+    /// Epochs of the verifier on the pixels (0: no verifier).
+    pub verifier_epochs: usize,
     /// Seed of the choice of digits, the negatives and the gate's weights.
     pub seed: u64,
 }
 
 impl Default for FitConfig {
     fn default() -> Self {
-        FitConfig { digits: 10_000, negatives: 10_000, epochs: 25, pieces: 0.5, seed: 1 }
+        FitConfig { digits: 10_000, negatives: 10_000, epochs: 25, pieces: 1.0, verifier_epochs: 8, seed: 1 }
     }
 }
 
@@ -96,6 +118,8 @@ pub struct FitReport {
     pub seconds_drawing: f64,
     /// Of which: training the gate.
     pub seconds_gate: f64,
+    /// Of which: training the verifier.
+    pub seconds_verifier: f64,
 }
 
 /// The digits at `indices` of `data` as network inputs.
@@ -153,6 +177,14 @@ pub fn fit(network: &mut Sequential, train: &Dataset, config: &FitConfig) -> Res
     let gate_start = Instant::now();
     let gate = Gate::train(&inputs, &labels, config.epochs, config.seed)?;
     let seconds_gate = gate_start.elapsed().as_secs_f64();
+    let verifier_start = Instant::now();
+    let verifier = if config.verifier_epochs > 0 {
+        let pixels: Vec<Pixels> = digits.iter().chain(&negative_pixels).copied().collect();
+        Some(Verifier::train(&pixels, &labels, config.verifier_epochs, config.seed)?)
+    } else {
+        None
+    };
+    let seconds_verifier = verifier_start.elapsed().as_secs_f64();
     // The temperature: on the redrawn training digits, which the reader has
     // not seen in this form (see bench/reject.sh for the choice).
     let temperature = calibrate::fit_temperature(&scores[half * classes..], classes, &redrawn_labels);
@@ -164,6 +196,7 @@ pub fn fit(network: &mut Sequential, train: &Dataset, config: &FitConfig) -> Res
         seconds: start.elapsed().as_secs_f64(),
         seconds_drawing,
         seconds_gate,
+        seconds_verifier,
     };
-    Ok((Reject { temperature, threshold: DEFAULT_THRESHOLD, gate }, report))
+    Ok((Reject { temperature, threshold: DEFAULT_THRESHOLD, gate, verifier }, report))
 }

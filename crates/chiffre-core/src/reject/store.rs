@@ -1,9 +1,13 @@
 //! A [`Reject`] in the model file: the gate's weights and standardisation as
 //! tensors `reject.gate.layers.<i>.<name>`, `reject.mean`, `reject.scale`,
 //! and in the metadata `chiffre.reject` (JSON) the format version, the
-//! temperature, the threshold and the gate's architecture.
+//! temperature, the threshold and the gate's architecture; the verifier, when
+//! there is one, as tensors `reject.verifier.layers.<i>.<name>` and its
+//! architecture in the metadata (a file without it, made before it existed,
+//! judges with the gate alone; a chiffre made before it ignores it).
 
 use super::gate::{gate_spec, Gate};
+use super::verifier::Verifier;
 use super::Reject;
 use crate::model::{fill_tensor, LayerSpec, ModelSpec, Sequential};
 use safetensors::SafeTensors;
@@ -26,6 +30,9 @@ struct Meta {
     /// What the gate reads.
     gate_inputs: String,
     gate: ModelSpec,
+    /// The verifier's architecture, if there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    verifier: Option<ModelSpec>,
 }
 
 /// One tensor to store: name, shape, values.
@@ -39,6 +46,7 @@ pub fn encode(reject: &Reject) -> (String, Vec<Tensor<'_>>) {
         threshold: reject.threshold,
         gate_inputs: "last hidden layer, then class scores".into(),
         gate: reject.gate.network.spec().clone(),
+        verifier: reject.verifier.as_ref().map(|v| v.network.spec().clone()),
     };
     let mut tensors: Vec<Tensor<'_>> = vec![
         (format!("{PREFIX}mean"), vec![reject.gate.mean.len()], &reject.gate.mean),
@@ -46,6 +54,11 @@ pub fn encode(reject: &Reject) -> (String, Vec<Tensor<'_>>) {
     ];
     for (name, p) in reject.gate.network.named_params() {
         tensors.push((format!("{PREFIX}gate.{name}"), p.value.shape().to_vec(), p.value.data()));
+    }
+    if let Some(verifier) = &reject.verifier {
+        for (name, p) in verifier.network.named_params() {
+            tensors.push((format!("{PREFIX}verifier.{name}"), p.value.shape().to_vec(), p.value.data()));
+        }
     }
     // Serialising a struct of numbers and a spec cannot fail.
     (serde_json::to_string(&meta).unwrap_or_default(), tensors)
@@ -80,21 +93,38 @@ pub fn decode(meta: Option<&String>, tensors: &SafeTensors<'_>) -> Result<Option
         ));
     }
     let mut network = Sequential::new(&meta.gate, 0).map_err(|e| format!("{METADATA_KEY}: impossible gate: {e}"))?;
-    let mut error = None;
-    network.visit_params_mut(&mut |index, name, param| {
-        if error.is_none() {
-            let shape = param.value.shape().to_vec();
-            let key = format!("{PREFIX}gate.layers.{index}.{name}");
-            error = fill_tensor(tensors, &key, &shape, param.value.data_mut()).err();
-        }
-    });
     let (mut mean, mut scale) = (vec![0.0; width], vec![0.0; width]);
-    let error = error
+    let error = fill_network(&mut network, tensors, "gate")
         .or_else(|| fill_tensor(tensors, &format!("{PREFIX}mean"), &[width], &mut mean).err())
         .or_else(|| fill_tensor(tensors, &format!("{PREFIX}scale"), &[width], &mut scale).err());
     if let Some(message) = error {
         return Err(format!("the rejection gate: {message}"));
     }
     let gate = Gate { mean, scale, network };
-    Ok(Some(Reject { temperature: meta.temperature, threshold: meta.threshold, gate }))
+    let verifier = match &meta.verifier {
+        None => None,
+        Some(spec) => {
+            let mut network =
+                Sequential::new(spec, 0).map_err(|e| format!("{METADATA_KEY}: impossible verifier: {e}"))?;
+            if let Some(message) = fill_network(&mut network, tensors, "verifier") {
+                return Err(format!("the rejection verifier: {message}"));
+            }
+            Some(Verifier::from_network(network).map_err(|e| format!("{METADATA_KEY}: {e}"))?)
+        }
+    };
+    Ok(Some(Reject { temperature: meta.temperature, threshold: meta.threshold, gate, verifier }))
+}
+
+/// Fills `network`'s weights from the tensors `reject.<part>.layers.<i>.<name>`;
+/// the first problem, if any.
+fn fill_network(network: &mut Sequential, tensors: &SafeTensors<'_>, part: &str) -> Option<String> {
+    let mut error = None;
+    network.visit_params_mut(&mut |index, name, param| {
+        if error.is_none() {
+            let shape = param.value.shape().to_vec();
+            let key = format!("{PREFIX}{part}.layers.{index}.{name}");
+            error = fill_tensor(tensors, &key, &shape, param.value.data_mut()).err();
+        }
+    });
+    error
 }

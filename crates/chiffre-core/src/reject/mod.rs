@@ -40,6 +40,14 @@ use std::time::Instant;
 /// (The gate alone, at 0.03: 1.04 %, 0.60 % and 84.2 %.)
 pub const DEFAULT_THRESHOLD: f32 = 0.2;
 
+/// The verifier is asked only about marks whose gate probability of one
+/// whole digit is below this. Most clean digits are above it, so reading
+/// them costs no more than before the verifier; measured (2026-12-04, AMD
+/// EPYC) with and without it: the same 1,000-number results to the digit
+/// and the same rejections at every threshold up to 0.7 (at 0.9, 88.4 %
+/// instead of 88.6 % of the test non-digits).
+pub const VERIFY_BELOW: f32 = 0.99;
+
 /// The rejection and calibration of a model.
 pub struct Reject {
     /// The class scores are divided by this before the softmax (1: none).
@@ -71,7 +79,18 @@ impl Reject {
         let gate_classes = self.gate.network.num_classes();
         let mut probs = self.gate.probabilities(&gate_inputs(scores, features, classes, width));
         if let Some(verifier) = self.verifier.as_mut().filter(|_| gate_classes == class::COUNT) {
-            verifier::combine(&mut probs, &verifier.probabilities(pixels), gate_classes);
+            // Only where the gate is not already sure of one whole digit.
+            let unsure: Vec<usize> = probs
+                .chunks_exact(gate_classes)
+                .enumerate()
+                .filter(|(_, p)| p[usize::from(class::DIGIT)] < VERIFY_BELOW)
+                .map(|(i, _)| i)
+                .collect();
+            let asked: Vec<Pixels> = unsure.iter().map(|&i| pixels[i]).collect();
+            let answers = verifier.probabilities(&asked);
+            for (&i, v) in unsure.iter().zip(answers.chunks_exact(gate_classes)) {
+                verifier::combine(&mut probs[i * gate_classes..(i + 1) * gate_classes], v, gate_classes);
+            }
         }
         probs.chunks_exact(gate_classes).map(Judgement::from_probabilities).collect()
     }

@@ -335,8 +335,8 @@ fn train_and_save(
         let config = RejectConfig { seed: args.seed, ..RejectConfig::default() };
         let (reject, fitted) = fit_reject(model, train_set, &config).map_err(anyhow::Error::msg)?;
         println!(
-            "not-a-digit gate: {} digits against {} generated non-digits, temperature {:.3}, {:.1}s",
-            fitted.digits, fitted.negatives, fitted.temperature, fitted.seconds
+            "not-a-digit gate and verifier: {} digits against {} generated non-digits and {} wrong cuts, temperature {:.3}, {:.1}s",
+            fitted.digits, fitted.negatives, fitted.pieces, fitted.temperature, fitted.seconds
         );
         Some((reject, fitted))
     } else {

@@ -140,7 +140,8 @@ impl Gate {
         let network = Sequential::new(&gate_spec(d), seed).map_err(|e| e.to_string())?;
         let mut gate = Gate { mean, scale, network };
         let standard = gate.standardise(inputs);
-        train_classifier(&mut gate.network, &standard, labels, epochs, seed)
+        let rows: Vec<&[f32]> = standard.chunks_exact(d).collect();
+        train_classifier(&mut gate.network, &rows, labels, epochs, seed)
             .map_err(|e| format!("training the gate {e}"))?;
         Ok(gate)
     }
@@ -164,7 +165,8 @@ impl Gate {
     /// a class of their own), in [`class`] order.
     pub fn probabilities(&mut self, inputs: &[f32]) -> Vec<f32> {
         let standard = self.standardise(inputs);
-        class_probabilities(&mut self.network, &standard)
+        let rows: Vec<&[f32]> = standard.chunks_exact(self.width().max(1)).collect();
+        class_probabilities(&mut self.network, &rows)
     }
 
     /// What the gate says of each example of `inputs`.
@@ -187,43 +189,47 @@ impl Judgement {
     }
 }
 
-/// The softmax of `network`'s scores on `inputs` (whole examples of the
-/// network's input size, [`CHUNK`] per forward pass): one row per example.
-pub(crate) fn class_probabilities(network: &mut Sequential, inputs: &[f32]) -> Vec<f32> {
-    let [h, w, c] = network.spec().input;
-    let (d, classes) = (h * w * c, network.num_classes());
-    let mut probs = vec![0.0; inputs.len() / d.max(1) * classes];
-    for (chunk, out) in inputs.chunks(CHUNK * d).zip(probs.chunks_mut(CHUNK * classes)) {
-        network.input_mut(chunk.len() / d).data_mut().copy_from_slice(chunk);
+/// The softmax of `network`'s scores on `rows` (one example each, of the
+/// network's input size; [`CHUNK`] per forward pass): one row of class
+/// probabilities per example.
+pub(crate) fn class_probabilities(network: &mut Sequential, rows: &[&[f32]]) -> Vec<f32> {
+    let classes = network.num_classes();
+    let mut probs = vec![0.0; rows.len() * classes];
+    for (chunk, out) in rows.chunks(CHUNK).zip(probs.chunks_mut(CHUNK * classes)) {
+        stage(network, chunk);
         softmax_rows(network.forward_loaded(Mode::Eval).data(), classes, out);
     }
     probs
 }
 
-/// Trains `network` on `inputs` (whole examples of its input size, one per
+/// Copies `rows` (one example each) into `network`'s input buffer.
+fn stage(network: &mut Sequential, rows: &[&[f32]]) {
+    let staged = network.input_mut(rows.len()).data_mut();
+    let d = staged.len() / rows.len().max(1);
+    staged.chunks_exact_mut(d.max(1)).zip(rows).for_each(|(dst, row)| dst.copy_from_slice(row));
+}
+
+/// Trains `network` on `rows` (one example each, of its input size, one per
 /// label; labels are its classes) for `epochs` epochs of Adam (learning
 /// rate 0.002), batch 128, in an order drawn from `seed`. The error says
 /// what went wrong, to follow "training the gate" or the like.
 pub(crate) fn train_classifier(
     network: &mut Sequential,
-    inputs: &[f32],
+    rows: &[&[f32]],
     labels: &[u8],
     epochs: usize,
     seed: u64,
 ) -> Result<(), String> {
-    let n = labels.len();
-    let d = inputs.len() / n.max(1);
     let mut optimizer = Optimizer::new(OptimizerKind::ADAM, 2e-3);
-    let (batch, mut order, mut y) = (128, Vec::new(), Vec::new());
+    let (batch, mut order, mut x, mut y) = (128, Vec::new(), Vec::new(), Vec::new());
     for epoch in 0..epochs {
-        shuffle_indices(&mut order, n, seed, epoch as u64 + 1);
+        shuffle_indices(&mut order, labels.len(), seed, epoch as u64 + 1);
         for indices in order.chunks(batch) {
-            let staged = network.input_mut(indices.len()).data_mut();
+            x.clear();
             y.clear();
-            for (dst, &i) in staged.chunks_exact_mut(d).zip(indices) {
-                dst.copy_from_slice(&inputs[i * d..(i + 1) * d]);
-                y.push(labels[i]);
-            }
+            x.extend(indices.iter().map(|&i| rows[i]));
+            y.extend(indices.iter().map(|&i| labels[i]));
+            stage(network, &x);
             network.forward_loaded(Mode::Train);
             let loss = network.backward(Loss::CrossEntropy, &y);
             if !loss.is_finite() {

@@ -86,7 +86,7 @@ impl Reject {
                 .filter(|(_, p)| p[usize::from(class::DIGIT)] < VERIFY_BELOW)
                 .map(|(i, _)| i)
                 .collect();
-            let asked: Vec<Pixels> = unsure.iter().map(|&i| pixels[i]).collect();
+            let asked: Vec<&Pixels> = unsure.iter().map(|&i| &pixels[i]).collect();
             let answers = verifier.probabilities(&asked);
             for (&i, v) in unsure.iter().zip(answers.chunks_exact(gate_classes)) {
                 verifier::combine(&mut probs[i * gate_classes..(i + 1) * gate_classes], v, gate_classes);

@@ -20,7 +20,7 @@
 use super::gate::{class, class_probabilities, train_classifier};
 use crate::layers::{Init, Padding};
 use crate::model::{LayerSpec, ModelSpec, Sequential};
-use crate::preprocess::{Pixels, PIXELS};
+use crate::preprocess::Pixels;
 
 /// The verifier's architecture (about 56,000 weights).
 pub fn verifier_spec() -> ModelSpec {
@@ -67,8 +67,8 @@ impl Verifier {
             return Err(format!("the verifier's labels are 0 to {}, got {bad}", class::COUNT - 1));
         }
         let mut network = Sequential::new(&verifier_spec(), seed ^ 0x5E1F).map_err(|e| e.to_string())?;
-        let flat: Vec<f32> = pixels.iter().flatten().copied().collect();
-        train_classifier(&mut network, &flat, labels, epochs, seed ^ 0x5E1F)
+        let rows: Vec<&[f32]> = pixels.iter().map(|p| &p[..]).collect();
+        train_classifier(&mut network, &rows, labels, epochs, seed ^ 0x5E1F)
             .map_err(|e| format!("training the verifier {e}"))?;
         Ok(Verifier { network })
     }
@@ -87,10 +87,9 @@ impl Verifier {
     }
 
     /// The verifier's class probabilities, one row of [`class::COUNT`] per picture.
-    pub fn probabilities(&mut self, pixels: &[Pixels]) -> Vec<f32> {
-        let mut flat = Vec::with_capacity(pixels.len() * PIXELS);
-        pixels.iter().for_each(|p| flat.extend_from_slice(p));
-        class_probabilities(&mut self.network, &flat)
+    pub fn probabilities(&mut self, pixels: &[&Pixels]) -> Vec<f32> {
+        let rows: Vec<&[f32]> = pixels.iter().map(|p| &p[..]).collect();
+        class_probabilities(&mut self.network, &rows)
     }
 }
 
@@ -112,6 +111,7 @@ pub fn combine(gate: &mut [f32], verifier: &[f32], classes: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preprocess::PIXELS;
 
     /// Pictures of three kinds: a vertical bar (digit), a horizontal bar
     /// (not a digit), a small square in a corner (wrong cut), slightly moved.
@@ -141,7 +141,7 @@ mod tests {
     fn it_learns_to_tell_the_three_kinds_apart() {
         let (pixels, labels) = pictures(40);
         let mut verifier = Verifier::train(&pixels, &labels, 8, 1).unwrap();
-        let probs = verifier.probabilities(&pixels);
+        let probs = verifier.probabilities(&pixels.iter().collect::<Vec<_>>());
         for (p, &label) in probs.chunks_exact(class::COUNT).zip(&labels) {
             assert!(p[usize::from(label)] > 0.8, "label {label}: {p:?}");
             assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);

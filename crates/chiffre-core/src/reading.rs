@@ -27,7 +27,7 @@ use crate::segment::{segment, Mark, SegmentError};
 /// before segmentation: a decimal point may weigh 2–3 % of a digit, so the
 /// single-digit preprocessing's 2 % would lose it (segmentation judges small
 /// pieces by their size and place instead).
-const POINT_FRACTION: f32 = 0.005;
+pub(crate) const POINT_FRACTION: f32 = 0.005;
 
 /// One digit as JSON: `digit`, `confidence`, `probabilities`, `top` (the
 /// `top` most probable digits, each with `digit` and `probability`) and

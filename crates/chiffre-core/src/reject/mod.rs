@@ -32,13 +32,16 @@ use crate::preprocess::{Pixels, PIXELS};
 use std::time::Instant;
 
 /// The default threshold on the probability that a mark is a digit: below
-/// it, "not a digit". Chosen from the measurements of `bench/reject.sh`
-/// (tutorial CNN, 2026-12-04, AMD EPYC, gate and verifier): at 0.2 it
-/// rejects 0.86 % of the MNIST test digits (the target is at most 1 %),
-/// 0.44 % of the user-style digits and 85.8 % of the test non-digits; 0.1
-/// rejects 0.78 %, 0.34 % and 84.7 %, 0.3 rejects 0.91 %, 0.58 % and 86.3 %.
-/// (The gate alone, at 0.03: 1.04 %, 0.60 % and 84.2 %.)
-pub const DEFAULT_THRESHOLD: f32 = 0.2;
+/// it, "not a digit". Chosen from the measurements of `bench/reject.sh` and
+/// bench/numbers.sh (tutorial CNN, 2026-12-04, AMD EPYC, gate and verifier
+/// trained with the wrong cuts segmentation tries): at 0.5 it rejects 0.74 %
+/// of the MNIST test digits (the target is at most 1 %), 0.72 % of the
+/// user-style digits and 84.9 % of the test non-digits, and the digit error
+/// of numbers whose digits stand apart is 1.51 %; 0.2 rejects 0.54 %, 0.50 %
+/// and 82.9 % (numbers 1.41 %), 0.7 rejects 0.84 %, 0.92 % and 86.2 %
+/// (numbers 1.61 %). (Before the tried cuts, at 0.2: 0.86 %, 0.44 % and
+/// 85.8 %, numbers 2.39 %; the gate alone, at 0.03: 1.04 %, 0.60 % and 84.2 %.)
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
 
 /// The verifier is asked only about marks whose gate probability of one
 /// whole digit is below this. Most clean digits are above it, so reading
@@ -108,6 +111,10 @@ pub struct FitConfig {
     /// Wrong cuts of touching digits shown to the gate besides the
     /// non-digits, as a fraction of their number ([`crate::segment::garbage`]).
     pub pieces: f64,
+    /// Wrong cuts that segmentation really tries on touching training
+    /// digits, shown besides (with as many whole digits cut from the same
+    /// pictures), as a fraction of the non-digits ([`crate::segment::tried`]).
+    pub tried: f64,
     /// Epochs of the verifier on the pixels (0: no verifier).
     pub verifier_epochs: usize,
     /// Seed of the choice of digits, the negatives and the gate's weights.
@@ -116,18 +123,27 @@ pub struct FitConfig {
 
 impl Default for FitConfig {
     fn default() -> Self {
-        FitConfig { digits: 10_000, negatives: 10_000, epochs: 25, pieces: 1.0, verifier_epochs: 8, seed: 1 }
+        FitConfig {
+            digits: 10_000,
+            negatives: 10_000,
+            epochs: 25,
+            pieces: 1.0,
+            tried: 3.0,
+            verifier_epochs: 8,
+            seed: 1,
+        }
     }
 }
 
 /// What [`fit`] did.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct FitReport {
-    /// Digits and non-digits the gate was trained on.
+    /// Whole digits the gate was trained on (training digits, and whole
+    /// digits cut from composed numbers).
     pub digits: usize,
     /// Non-digits generated (some drawings come out empty and are skipped).
     pub negatives: usize,
-    /// Wrong cuts of touching digits generated.
+    /// Wrong cuts of touching digits: drawn, and tried by segmentation.
     pub pieces: usize,
     /// The temperature.
     pub temperature: f32,
@@ -183,22 +199,32 @@ pub fn fit(network: &mut Sequential, train: &Dataset, config: &FitConfig) -> Res
         .into_par_iter()
         .filter_map(|i| crate::segment::garbage::garbage(train, config.seed, i).map(|(_, p)| p))
         .collect();
+    // And the groups the number reader really tries on touching training
+    // digits: its wrong cuts, and whole digits cut out of their neighbours.
+    let (tried_wholes, tried_cuts) =
+        crate::segment::tried::tried_many(train, config.seed, (count as f64 * config.tried) as usize);
     let seconds_drawing = start.elapsed().as_secs_f64();
     let (scores, features, width) = scores_and_features(network, &digits);
-    let negative_pixels: Vec<Pixels> = negatives.iter().map(|n| n.pixels).chain(pieces.iter().copied()).collect();
+    let negative_pixels: Vec<Pixels> = tried_wholes
+        .iter()
+        .copied()
+        .chain(negatives.iter().map(|n| n.pixels))
+        .chain(pieces.iter().copied())
+        .chain(tried_cuts.iter().copied())
+        .collect();
     let (neg_scores, neg_features, _) = scores_and_features(network, &negative_pixels);
     let mut inputs = gate_inputs(&scores, &features, classes, width);
     inputs.extend(gate_inputs(&neg_scores, &neg_features, classes, width));
-    let labels: Vec<u8> = std::iter::repeat_n(class::DIGIT, digits.len())
+    let labels: Vec<u8> = std::iter::repeat_n(class::DIGIT, digits.len() + tried_wholes.len())
         .chain(std::iter::repeat_n(class::NOT_A_DIGIT, negatives.len()))
-        .chain(std::iter::repeat_n(class::WRONG_CUT, pieces.len()))
+        .chain(std::iter::repeat_n(class::WRONG_CUT, pieces.len() + tried_cuts.len()))
         .collect();
     let gate_start = Instant::now();
     let gate = Gate::train(&inputs, &labels, config.epochs, config.seed)?;
     let seconds_gate = gate_start.elapsed().as_secs_f64();
     let verifier_start = Instant::now();
     let verifier = if config.verifier_epochs > 0 {
-        let pixels: Vec<Pixels> = digits.iter().chain(&negative_pixels).copied().collect();
+        let pixels: Vec<&Pixels> = digits.iter().chain(&negative_pixels).collect();
         Some(Verifier::train(&pixels, &labels, config.verifier_epochs, config.seed)?)
     } else {
         None
@@ -208,9 +234,9 @@ pub fn fit(network: &mut Sequential, train: &Dataset, config: &FitConfig) -> Res
     // not seen in this form (see bench/reject.sh for the choice).
     let temperature = calibrate::fit_temperature(&scores[half * classes..], classes, &redrawn_labels);
     let report = FitReport {
-        digits: digits.len(),
+        digits: digits.len() + tried_wholes.len(),
         negatives: negatives.len(),
-        pieces: pieces.len(),
+        pieces: pieces.len() + tried_cuts.len(),
         temperature,
         seconds: start.elapsed().as_secs_f64(),
         seconds_drawing,

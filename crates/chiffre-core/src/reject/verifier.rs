@@ -53,9 +53,10 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// Trains a verifier on `pixels` labelled with [`class`]es, `epochs`
-    /// epochs of Adam, batch 128, seeded.
-    pub fn train(pixels: &[Pixels], labels: &[u8], epochs: usize, seed: u64) -> Result<Verifier, String> {
+    /// Trains a verifier on `pixels` (borrowed: the caller's pictures are
+    /// not copied) labelled with [`class`]es, `epochs` epochs of Adam, batch
+    /// 128, seeded.
+    pub fn train(pixels: &[&Pixels], labels: &[u8], epochs: usize, seed: u64) -> Result<Verifier, String> {
         if pixels.is_empty() || pixels.len() != labels.len() {
             return Err(format!(
                 "the verifier needs one label per picture: {} pictures, {} labels",
@@ -140,13 +141,15 @@ mod tests {
     #[test]
     fn it_learns_to_tell_the_three_kinds_apart() {
         let (pixels, labels) = pictures(40);
-        let mut verifier = Verifier::train(&pixels, &labels, 8, 1).unwrap();
+        let mut verifier = Verifier::train(&pixels.iter().collect::<Vec<_>>(), &labels, 8, 1).unwrap();
         let probs = verifier.probabilities(&pixels.iter().collect::<Vec<_>>());
         for (p, &label) in probs.chunks_exact(class::COUNT).zip(&labels) {
             assert!(p[usize::from(label)] > 0.8, "label {label}: {p:?}");
             assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         }
-        let error = Verifier::train(&pixels, &vec![3; pixels.len()], 1, 1).err().expect("label 3 is refused");
+        let error = Verifier::train(&pixels.iter().collect::<Vec<_>>(), &vec![3; pixels.len()], 1, 1)
+            .err()
+            .expect("label 3 is refused");
         assert!(error.contains("labels are 0 to 2"), "{error}");
     }
 

@@ -22,7 +22,7 @@ pub enum Garbage {
 }
 
 /// Digit `index` of `data` as ink (0-1), cut to its ink box, scaled by `scale`.
-fn digit_ink(data: &Dataset, index: usize, scale: f32) -> Option<Gray> {
+pub(super) fn digit_ink(data: &Dataset, index: usize, scale: f32) -> Option<Gray> {
     let pixels: Vec<f32> = data.image(index).iter().map(|&v| f32::from(v) / 255.0).collect();
     let gray = Gray::new(data.cols, data.rows, pixels)?;
     let tight = crop(&gray, ink_bounds(&gray, 0.0)?);

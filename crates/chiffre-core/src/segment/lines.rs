@@ -169,7 +169,12 @@ mod tests {
     use crate::preprocess::Bounds;
 
     fn piece(x0: usize, y0: usize, x1: usize, y1: usize) -> Piece {
-        Piece { components: vec![], bounds: Bounds { x0, y0, x1, y1 }, area: (x1 - x0) * (y1 - y0) }
+        Piece {
+            components: vec![],
+            bounds: Bounds { x0, y0, x1, y1 },
+            area: (x1 - x0) * (y1 - y0),
+            mass: ((x1 - x0) * (y1 - y0)) as f32,
+        }
     }
 
     fn xs(line: &Line) -> Vec<usize> {

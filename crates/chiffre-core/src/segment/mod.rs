@@ -31,6 +31,7 @@ mod merge;
 mod paths;
 mod separators;
 mod split;
+pub mod tried;
 
 pub use components::{connected_components, Component, Components};
 pub use group::{best_groups, render, Atom, GroupReader, MAX_ATOMS};
@@ -87,6 +88,11 @@ const STRAY: f32 = 0.3;
 /// read and the log-probability of that reading.
 pub type Reader<'a> = dyn FnMut(&[Pixels]) -> Vec<(usize, f32)> + 'a;
 
+/// Told of each group of ink that segmentation tries as a digit: where it
+/// is (working pixels), its ink in that box, and the 28×28 input it is
+/// scored on. [`segment_observed`] calls it; [`tried`] learns from it.
+pub type Observer<'a> = dyn FnMut(Bounds, &Gray, &Pixels) + 'a;
+
 /// Errors of segmentation.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SegmentError {
@@ -111,12 +117,14 @@ pub struct Piece {
     pub bounds: Bounds,
     /// Ink pixels.
     pub area: usize,
+    /// Sum of its ink values (0-1 each).
+    pub mass: f32,
 }
 
 impl Piece {
     /// A piece of one component.
     pub fn of(index: usize, component: &Component) -> Self {
-        Piece { components: vec![index], bounds: component.bounds, area: component.area }
+        Piece { components: vec![index], bounds: component.bounds, area: component.area, mass: component.mass }
     }
 
     /// Adds a component.
@@ -124,6 +132,7 @@ impl Piece {
         self.components.push(index);
         self.bounds = merge::union(self.bounds, component.bounds);
         self.area += component.area;
+        self.mass += component.mass;
     }
 
     /// The centre of its bounding box (x, y).
@@ -244,6 +253,7 @@ fn digits_of(
     line_height: f32,
     (wide, cut_cost): (f32, f32),
     read: &mut Reader<'_>,
+    observe: &mut Observer<'_>,
 ) -> Vec<Mark> {
     let indices: Vec<(usize, usize)> =
         pieces.iter().enumerate().flat_map(|(k, p)| p.components.iter().map(move |&c| (c, k))).collect();
@@ -259,6 +269,11 @@ fn digits_of(
     }
     let mut read_groups = |groups: &[(Bounds, Gray)]| {
         let inputs: Vec<Option<Pixels>> = groups.iter().map(|(_, g)| normalise_for_scoring(g)).collect();
+        for ((bounds, ink), input) in groups.iter().zip(&inputs) {
+            if let Some(input) = input {
+                observe(*bounds, ink, input);
+            }
+        }
         let ready: Vec<Pixels> = inputs.iter().flatten().copied().collect();
         let mut read_back = read(&ready).into_iter();
         inputs.iter().map(|input| input.and_then(|_| read_back.next()).map_or(f32::NEG_INFINITY, |r| r.1)).collect()
@@ -272,6 +287,15 @@ fn digits_of(
 /// input, the digit read and the log-probability of that reading (used to
 /// cut touching digits). Errors: [`SegmentError::TooManyMarks`].
 pub fn segment(ink: &Gray, read: &mut Reader<'_>) -> Result<Vec<Vec<Mark>>, SegmentError> {
+    segment_observed(ink, read, &mut |_, _, _| {})
+}
+
+/// [`segment`], telling `observe` of every group of ink it tries as a digit.
+pub fn segment_observed(
+    ink: &Gray,
+    read: &mut Reader<'_>,
+    observe: &mut Observer<'_>,
+) -> Result<Vec<Vec<Mark>>, SegmentError> {
     let components = connected_components(ink);
     let height = typical_height(components.list.iter().map(|c| c.bounds.height()));
     let speck = SPECK * height;
@@ -309,7 +333,7 @@ pub fn segment(ink: &Gray, read: &mut Reader<'_>) -> Result<Vec<Vec<Mark>>, Segm
                 let before = line.pieces[..k].iter().any(is_body);
                 let after = line.pieces[k + 1..].iter().any(is_body);
                 if let Some(separator) = classify(piece, line, before && after, after && !before) {
-                    marks.extend(digits_of(ink, &components, &run, line.height, wide, read));
+                    marks.extend(digits_of(ink, &components, &run, line.height, wide, read, observe));
                     run.clear();
                     marks.push(Mark::Separator { separator, bounds: piece.bounds });
                     continue;
@@ -321,7 +345,7 @@ pub fn segment(ink: &Gray, read: &mut Reader<'_>) -> Result<Vec<Vec<Mark>>, Segm
             }
             run.push(piece);
         }
-        marks.extend(digits_of(ink, &components, &run, line.height, wide, read));
+        marks.extend(digits_of(ink, &components, &run, line.height, wide, read, observe));
         if marks.iter().any(|m| matches!(m, Mark::Digit { .. })) {
             out.push(marks);
         }

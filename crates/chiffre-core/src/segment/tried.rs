@@ -1,0 +1,233 @@
+//! The groups that segmentation really tries, labelled by whose ink they
+//! hold. Two or three MNIST *training* digits are set side by side with
+//! random gaps (touching or overlapping about half the time), the picture
+//! goes through the same steps as a user's ([`crate::preprocess`],
+//! [`super::segment_observed`]), and every group of ink the number reader
+//! would ask the network about is kept with its label: one whole digit, or a
+//! wrong cut (part of a digit, two run together, a digit with a piece of its
+//! neighbour). The drawn wrong cuts of [`super::garbage`] are a guess at what
+//! cutting makes; these are what it makes, cut paths and all, so the "not a
+//! digit" judges learn to refuse the cuts the reader actually weighs.
+
+use super::garbage::digit_ink;
+use super::segment_observed;
+use crate::data::Dataset;
+use crate::preprocess::{ink_picture, Bounds, Gray, Pixels};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// What a tried group is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tried {
+    /// One digit's ink, (nearly) all of it and (nearly) nothing else.
+    Whole,
+    /// Part of a digit, or parts of several.
+    WrongCut,
+}
+
+/// A group is one whole digit when at least this share of its ink is that
+/// digit's...
+const WHOLE_SHARE: f32 = 0.95;
+/// ...and it holds at least this share of the digit's ink.
+const WHOLE_COVER: f32 = 0.9;
+/// A group is a wrong cut when less than this share of its ink is one
+/// digit's, or...
+const WRONG_SHARE: f32 = 0.85;
+/// ...it holds less than this share of its main digit's ink. Groups in
+/// between (a whole digit with a speck of its neighbour) are not used.
+const WRONG_COVER: f32 = 0.75;
+/// Ink brighter than this counts (cleaned ink, 0-1).
+const INK: f32 = 0.25;
+
+/// A picture of a few digits side by side (light levels: dark ink on white)
+/// and, for each pixel, which digit's ink is the darkest there (`u8::MAX`:
+/// none).
+struct Composed {
+    light: Gray,
+    owner: Vec<u8>,
+}
+
+/// Two or three digits of `data`, `height` pixels tall give or take a
+/// tenth, with random gaps (half the pairs touching or overlapping).
+fn compose(data: &Dataset, rng: &mut ChaCha8Rng) -> Option<Composed> {
+    let count = rng.random_range(2..=3usize);
+    let height = rng.random_range(28.0f32..64.0);
+    let glyphs: Vec<Gray> = (0..count)
+        .map(|_| {
+            let index = rng.random_range(0..data.len());
+            // MNIST digits are 20 pixels tall in their box (most of them).
+            digit_ink(data, index, height * rng.random_range(0.9..1.1) / 20.0)
+        })
+        .collect::<Option<_>>()?;
+    let margin = (height * 0.5) as usize;
+    let mut places = Vec::with_capacity(count);
+    let mut x = margin as f32;
+    for (k, glyph) in glyphs.iter().enumerate() {
+        if k > 0 {
+            x += height
+                * if rng.random_bool(0.5) { rng.random_range(-0.25..0.02) } else { rng.random_range(0.08..0.45) };
+        }
+        let drop = height * rng.random_range(-0.06..0.06);
+        let top = margin as f32 + height * 1.1 - glyph.height() as f32 + drop;
+        places.push((x.max(0.0) as usize, top.max(0.0) as usize));
+        x = x.max(0.0) + glyph.width() as f32;
+    }
+    let width = x as usize + margin;
+    let tall = margin * 2 + (height * 1.3) as usize;
+    let mut ink = Gray::filled(width, tall, 0.0);
+    let mut owner = vec![u8::MAX; width * tall];
+    for (k, (glyph, &(gx, gy))) in glyphs.iter().zip(&places).enumerate() {
+        for y in 0..glyph.height().min(tall.saturating_sub(gy)) {
+            for (dx, &v) in glyph.row(y).iter().enumerate().take(width.saturating_sub(gx)) {
+                let at = (gy + y) * width + gx + dx;
+                if v > ink.data()[at] {
+                    ink.data_mut()[at] = v;
+                    owner[at] = k as u8;
+                }
+            }
+        }
+    }
+    let light = Gray::from_fn(width, tall, |x, y| 1.0 - ink.get(x, y));
+    Some(Composed { light, owner })
+}
+
+/// How much of a group's ink (`bounds`, `ink`) is each digit's, against
+/// each digit's whole ink in the picture (`totals`): the label, if clear.
+fn label(bounds: Bounds, ink: &Gray, owner: &[u8], width: usize, totals: &[usize]) -> Option<Tried> {
+    let mut counts = vec![0usize; totals.len()];
+    let mut all = 0usize;
+    for y in 0..ink.height() {
+        for (x, &v) in ink.row(y).iter().enumerate() {
+            if v > INK {
+                all += 1;
+                if let Some(c) = counts.get_mut(usize::from(owner[(bounds.y0 + y) * width + bounds.x0 + x])) {
+                    *c += 1;
+                }
+            }
+        }
+    }
+    let (main, &most) = counts.iter().enumerate().max_by_key(|&(_, c)| *c)?;
+    let share = most as f32 / all.max(1) as f32;
+    let cover = most as f32 / totals[main].max(1) as f32;
+    if share >= WHOLE_SHARE && cover >= WHOLE_COVER {
+        Some(Tried::Whole)
+    } else if share < WRONG_SHARE || cover < WRONG_COVER {
+        Some(Tried::WrongCut)
+    } else {
+        None
+    }
+}
+
+/// The groups segmentation tries in picture `index` of the stream `seed`,
+/// composed from the digits of `data` (the MNIST training set), each with its
+/// label and its 28×28 input as the number reader scores it. Empty when
+/// nothing was cut or joined (each digit stood alone).
+pub fn tried_groups(data: &Dataset, seed: u64, index: u64) -> Vec<(Tried, Pixels)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index);
+    let Some(composed) = compose(data, &mut rng) else { return Vec::new() };
+    let Ok(picture) = ink_picture(&composed.light) else { return Vec::new() };
+    let Ok(clean) = picture.clean_keeping(crate::reading::POINT_FRACTION) else { return Vec::new() };
+    let width = clean.ink.width();
+    let digits = usize::from(composed.owner.iter().filter(|&&o| o != u8::MAX).max().copied().unwrap_or(0)) + 1;
+    let mut totals = vec![0usize; digits];
+    for (&v, &o) in clean.ink.data().iter().zip(&composed.owner) {
+        if v > INK && o != u8::MAX {
+            totals[usize::from(o)] += 1;
+        }
+    }
+    let mut out = Vec::new();
+    // The reader's scores choose among the groups, not which are tried.
+    let mut unsure = |inputs: &[Pixels]| vec![(0, 0.5f32.ln()); inputs.len()];
+    let mut observe = |bounds: Bounds, ink: &Gray, input: &Pixels| {
+        if let Some(tried) = label(bounds, ink, &composed.owner, width, &totals) {
+            out.push((tried, *input));
+        }
+    };
+    // Too many marks cannot happen with three digits; nothing to learn if it did.
+    let _ = segment_observed(&clean.ink, &mut unsure, &mut observe);
+    out
+}
+
+/// At least `wrong_cuts` wrong cuts (when `data` gives any) and the whole
+/// digits tried beside them, from pictures `0, 1, ...` of the stream `seed`
+/// (in parallel, the same for any thread count): (whole digits, wrong cuts),
+/// each at most `wrong_cuts` long.
+pub fn tried_many(data: &Dataset, seed: u64, wrong_cuts: usize) -> (Vec<Pixels>, Vec<Pixels>) {
+    use rayon::prelude::*;
+    const BATCH: u64 = 256;
+    let (mut wholes, mut cuts) = (Vec::new(), Vec::new());
+    let mut next = 0u64;
+    // A few thousand pictures are plenty; stop there if a data set gives no cuts.
+    while cuts.len() < wrong_cuts && next < 64 * BATCH + wrong_cuts as u64 {
+        let batch: Vec<Vec<(Tried, Pixels)>> =
+            (next..next + BATCH).into_par_iter().map(|i| tried_groups(data, seed, i)).collect();
+        for (tried, input) in batch.into_iter().flatten() {
+            match tried {
+                Tried::Whole => wholes.push(input),
+                Tried::WrongCut => cuts.push(input),
+            }
+        }
+        next += BATCH;
+    }
+    wholes.truncate(wrong_cuts);
+    cuts.truncate(wrong_cuts);
+    (wholes, cuts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bars ("1"s) and rings ("0"s), 28×28, 20 pixels tall.
+    fn data() -> Dataset {
+        let bar: Vec<u8> = (0..784)
+            .map(|i| if (12..15).contains(&(i % 28)) && (4..24).contains(&(i / 28)) { 255 } else { 0 })
+            .collect();
+        let ring: Vec<u8> = (0..784)
+            .map(|i| {
+                let (x, y) = ((i % 28) as f32 - 13.5, (i / 28) as f32 - 13.5);
+                let r = (x * x / 49.0 + y * y / 100.0).sqrt();
+                if (0.7..1.0).contains(&r) {
+                    255
+                } else {
+                    0
+                }
+            })
+            .collect();
+        Dataset::new([ring.clone(), bar, ring].concat(), vec![0, 1, 0], 28, 28)
+    }
+
+    #[test]
+    fn tried_groups_are_seeded_and_of_both_kinds() {
+        let data = data();
+        let mut kinds = [0usize; 2];
+        for i in 0..80 {
+            let groups = tried_groups(&data, 3, i);
+            for (tried, input) in &groups {
+                assert!(input.iter().all(|v| (0.0..=1.0).contains(v)));
+                kinds[usize::from(*tried == Tried::WrongCut)] += 1;
+            }
+            let again = tried_groups(&data, 3, i);
+            assert_eq!(groups.len(), again.len(), "same seed, same groups");
+            assert!(groups.iter().zip(&again).all(|(a, b)| a.0 == b.0 && a.1 == b.1));
+        }
+        assert!(kinds[0] > 0 && kinds[1] > 0, "whole digits and wrong cuts tried: {kinds:?}");
+    }
+
+    #[test]
+    fn a_group_is_labelled_by_whose_ink_it_holds() {
+        // Two digits' ink: columns 0-3 are digit 0's, 4-7 digit 1's.
+        let owner: Vec<u8> = (0..32).map(|i| if i % 8 < 4 { 0 } else { 1 }).collect();
+        let totals = [16, 16];
+        let whole = Gray::filled(4, 4, 1.0);
+        let at = |x0, x1| Bounds { x0, y0: 0, x1, y1: 4 };
+        assert_eq!(label(at(0, 4), &whole, &owner, 8, &totals), Some(Tried::Whole));
+        let both = Gray::filled(8, 4, 1.0);
+        assert_eq!(label(at(0, 8), &both, &owner, 8, &totals), Some(Tried::WrongCut));
+        let half = Gray::filled(2, 4, 1.0);
+        assert_eq!(label(at(0, 2), &half, &owner, 8, &totals), Some(Tried::WrongCut));
+        // A whole digit and a sliver of the next: neither clearly.
+        let sliver = Gray::from_fn(5, 4, |x, y| if x < 4 || y == 0 { 1.0 } else { 0.0 });
+        assert_eq!(label(at(0, 5), &sliver, &owner, 8, &totals), None);
+    }
+}

@@ -88,10 +88,15 @@ const STRAY: f32 = 0.3;
 /// read and the log-probability of that reading.
 pub type Reader<'a> = dyn FnMut(&[Pixels]) -> Vec<(usize, f32)> + 'a;
 
-/// Told of each group of ink that segmentation tries as a digit: where it
-/// is (working pixels), its ink in that box, and the 28×28 input it is
-/// scored on. [`segment_observed`] calls it; [`tried`] learns from it.
-pub type Observer<'a> = dyn FnMut(Bounds, &Gray, &Pixels) + 'a;
+/// Told of the groups of ink that segmentation tries as digits, a run of
+/// marks at a time: where each is (working pixels) and its ink in that box,
+/// and the 28×28 input it is scored on (`None`: no ink, not scored).
+/// [`segment_observed`] calls it; [`tried`] learns from it. (A generic
+/// parameter rather than a `dyn`: [`segment`]'s observer, which does
+/// nothing, then compiles to nothing, and the WebAssembly module, at its size
+/// limit, does not grow.)
+pub trait Observer: FnMut(&[(Bounds, Gray)], &[Option<Pixels>]) {}
+impl<F: FnMut(&[(Bounds, Gray)], &[Option<Pixels>])> Observer for F {}
 
 /// Errors of segmentation.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -253,7 +258,7 @@ fn digits_of(
     line_height: f32,
     (wide, cut_cost): (f32, f32),
     read: &mut Reader<'_>,
-    observe: &mut Observer<'_>,
+    observe: &mut impl Observer,
 ) -> Vec<Mark> {
     let indices: Vec<(usize, usize)> =
         pieces.iter().enumerate().flat_map(|(k, p)| p.components.iter().map(move |&c| (c, k))).collect();
@@ -269,11 +274,7 @@ fn digits_of(
     }
     let mut read_groups = |groups: &[(Bounds, Gray)]| {
         let inputs: Vec<Option<Pixels>> = groups.iter().map(|(_, g)| normalise_for_scoring(g)).collect();
-        for ((bounds, ink), input) in groups.iter().zip(&inputs) {
-            if let Some(input) = input {
-                observe(*bounds, ink, input);
-            }
-        }
+        observe(groups, &inputs);
         let ready: Vec<Pixels> = inputs.iter().flatten().copied().collect();
         let mut read_back = read(&ready).into_iter();
         inputs.iter().map(|input| input.and_then(|_| read_back.next()).map_or(f32::NEG_INFINITY, |r| r.1)).collect()
@@ -287,14 +288,14 @@ fn digits_of(
 /// input, the digit read and the log-probability of that reading (used to
 /// cut touching digits). Errors: [`SegmentError::TooManyMarks`].
 pub fn segment(ink: &Gray, read: &mut Reader<'_>) -> Result<Vec<Vec<Mark>>, SegmentError> {
-    segment_observed(ink, read, &mut |_, _, _| {})
+    segment_observed(ink, read, &mut |_, _| {})
 }
 
 /// [`segment`], telling `observe` of every group of ink it tries as a digit.
 pub fn segment_observed(
     ink: &Gray,
     read: &mut Reader<'_>,
-    observe: &mut Observer<'_>,
+    observe: &mut impl Observer,
 ) -> Result<Vec<Vec<Mark>>, SegmentError> {
     let components = connected_components(ink);
     let height = typical_height(components.list.iter().map(|c| c.bounds.height()));

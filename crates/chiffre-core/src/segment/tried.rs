@@ -138,9 +138,11 @@ pub fn tried_groups(data: &Dataset, seed: u64, index: u64) -> Vec<(Tried, Pixels
     let mut out = Vec::new();
     // The reader's scores choose among the groups, not which are tried.
     let mut unsure = |inputs: &[Pixels]| vec![(0, 0.5f32.ln()); inputs.len()];
-    let mut observe = |bounds: Bounds, ink: &Gray, input: &Pixels| {
-        if let Some(tried) = label(bounds, ink, &composed.owner, width, &totals) {
-            out.push((tried, *input));
+    let mut observe = |groups: &[(Bounds, Gray)], inputs: &[Option<Pixels>]| {
+        for ((bounds, ink), input) in groups.iter().zip(inputs) {
+            if let (Some(input), Some(tried)) = (input, label(*bounds, ink, &composed.owner, width, &totals)) {
+                out.push((tried, *input));
+            }
         }
     };
     // Too many marks cannot happen with three digits; nothing to learn if it did.
@@ -153,7 +155,7 @@ pub fn tried_groups(data: &Dataset, seed: u64, index: u64) -> Vec<(Tried, Pixels
 /// (in parallel, the same for any thread count): (whole digits, wrong cuts),
 /// each at most `wrong_cuts` long.
 pub fn tried_many(data: &Dataset, seed: u64, wrong_cuts: usize) -> (Vec<Pixels>, Vec<Pixels>) {
-    use rayon::prelude::*;
+    use crate::par::prelude::*;
     const BATCH: u64 = 256;
     let (mut wholes, mut cuts) = (Vec::new(), Vec::new());
     let mut next = 0u64;

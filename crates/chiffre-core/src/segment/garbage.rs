@@ -100,31 +100,31 @@ pub fn garbage(data: &Dataset, seed: u64, index: u64) -> Option<(Garbage, Pixels
 }
 
 #[cfg(test)]
+/// A tiny data set for tests: a bar ("1") and a ring ("0"), 28×28.
+pub(super) fn bar_and_ring() -> Dataset {
+    let bar: Vec<u8> =
+        (0..784).map(|i| if (12..16).contains(&(i % 28)) && (4..24).contains(&(i / 28)) { 255 } else { 0 }).collect();
+    let ring: Vec<u8> = (0..784)
+        .map(|i| {
+            let (x, y) = ((i % 28) as f32 - 13.5, (i / 28) as f32 - 13.5);
+            let r = (x * x / 64.0 + y * y / 100.0).sqrt();
+            if (0.75..1.0).contains(&r) {
+                255
+            } else {
+                0
+            }
+        })
+        .collect();
+    Dataset::new([bar, ring].concat(), vec![1, 0], 28, 28)
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A tiny data set: a bar ("1") and a ring ("0"), 28×28.
-    fn data() -> Dataset {
-        let bar: Vec<u8> = (0..784)
-            .map(|i| if (12..16).contains(&(i % 28)) && (4..24).contains(&(i / 28)) { 255 } else { 0 })
-            .collect();
-        let ring: Vec<u8> = (0..784)
-            .map(|i| {
-                let (x, y) = ((i % 28) as f32 - 13.5, (i / 28) as f32 - 13.5);
-                let r = (x * x / 64.0 + y * y / 100.0).sqrt();
-                if (0.75..1.0).contains(&r) {
-                    255
-                } else {
-                    0
-                }
-            })
-            .collect();
-        Dataset::new([bar, ring].concat(), vec![1, 0], 28, 28)
-    }
-
     #[test]
     fn garbage_is_seeded_in_range_and_of_every_kind() {
-        let data = data();
+        let data = bar_and_ring();
         let mut kinds = Vec::new();
         for i in 0..60 {
             let (kind, pixels) = garbage(&data, 7, i).expect("ink");
@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn a_pair_is_wider_than_either_digit() {
-        let data = data();
+        let data = bar_and_ring();
         let a = digit_ink(&data, 1, 1.0).unwrap();
         let pair = side_by_side(&a, &a, -2, 3);
         assert_eq!(pair.width(), 2 * a.width() - 2);

@@ -180,28 +180,9 @@ pub fn tried_many(data: &Dataset, seed: u64, wrong_cuts: usize) -> (Vec<Pixels>,
 mod tests {
     use super::*;
 
-    /// Bars ("1"s) and rings ("0"s), 28×28, 20 pixels tall.
-    fn data() -> Dataset {
-        let bar: Vec<u8> = (0..784)
-            .map(|i| if (12..15).contains(&(i % 28)) && (4..24).contains(&(i / 28)) { 255 } else { 0 })
-            .collect();
-        let ring: Vec<u8> = (0..784)
-            .map(|i| {
-                let (x, y) = ((i % 28) as f32 - 13.5, (i / 28) as f32 - 13.5);
-                let r = (x * x / 49.0 + y * y / 100.0).sqrt();
-                if (0.7..1.0).contains(&r) {
-                    255
-                } else {
-                    0
-                }
-            })
-            .collect();
-        Dataset::new([ring.clone(), bar, ring].concat(), vec![0, 1, 0], 28, 28)
-    }
-
     #[test]
     fn tried_groups_are_seeded_and_of_both_kinds() {
-        let data = data();
+        let data = super::super::garbage::bar_and_ring();
         let mut kinds = [0usize; 2];
         for i in 0..80 {
             let groups = tried_groups(&data, 3, i);

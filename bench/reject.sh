@@ -10,6 +10,7 @@
 #   bash bench/reject.sh                       # train here
 #   CHIFFRE_MODEL=models/cnn.safetensors bash bench/reject.sh   # measure a trained network (gate refitted)
 #   CHIFFRE_VERIFIER_EPOCHS=0 CHIFFRE_PIECES=0.5 bash bench/reject.sh   # the gate alone, as before the verifier
+#   CHIFFRE_FIT_SEED=2 bash bench/reject.sh    # the judges fitted with another seed (their spread)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 date -u

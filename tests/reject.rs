@@ -280,6 +280,8 @@ fn measurements() {
     let config = FitConfig {
         verifier_epochs: env("CHIFFRE_VERIFIER_EPOCHS").map_or(defaults.verifier_epochs, |v| v as usize),
         pieces: env("CHIFFRE_PIECES").unwrap_or(defaults.pieces),
+        // CHIFFRE_FIT_SEED=2 fits the judges with other examples and weights (their spread).
+        seed: env("CHIFFRE_FIT_SEED").map_or(defaults.seed, |v| v as u64),
         ..defaults
     };
     let (reject, report) = fit(&mut network, &mnist().train, &config).expect("fits");

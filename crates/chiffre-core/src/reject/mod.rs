@@ -33,17 +33,15 @@ use std::time::Instant;
 
 /// The default threshold on the probability that a mark is a digit: below
 /// it, "not a digit". Chosen from the measurements of `bench/reject.sh` and
-/// bench/numbers.sh (tutorial CNN, 2026-12-04, AMD EPYC; the judges trained
-/// with the wrong cuts segmentation tries and with the polygon and blob
-/// families of drawn shapes; fitted with seeds 1, 2 and 3): at 0.2 they reject
-/// 0.76 / 0.96 / 0.92 % of the MNIST test digits (the target is at most 1 %),
-/// 0.46–0.72 % of the user-style digits and 89.3 / 90.9 / 90.2 % of the test
-/// non-digits (target 90 %), and the digit error of numbers whose digits stand
-/// apart is 1.66 % (seed 1); at 0.3 89.7 / 92.0 / 91.1 % of the non-digits
-/// but 0.79 / 1.01 / 1.00 % of the MNIST digits; at 0.5 90.8 / 92.9 / 91.8 %
-/// and 0.95 / 1.15 / 1.22 % (numbers 1.85 %). No threshold meets both targets
-/// for all three seeds; the lower one keeps more digits of numbers.
-pub const DEFAULT_THRESHOLD: f32 = 0.2;
+/// bench/numbers.sh (tutorial CNN, 2026-12-04, AMD EPYC, gate and verifier
+/// trained with the wrong cuts segmentation tries): at 0.5 it rejects 0.74 %
+/// of the MNIST test digits (the target is at most 1 %), 0.72 % of the
+/// user-style digits and 84.9 % of the test non-digits, and the digit error
+/// of numbers whose digits stand apart is 1.51 %; 0.2 rejects 0.54 %, 0.50 %
+/// and 82.9 % (numbers 1.41 %), 0.7 rejects 0.84 %, 0.92 % and 86.2 %
+/// (numbers 1.61 %). (Before the tried cuts, at 0.2: 0.86 %, 0.44 % and
+/// 85.8 %, numbers 2.39 %; the gate alone, at 0.03: 1.04 %, 0.60 % and 84.2 %.)
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
 
 /// The verifier is asked only about marks whose gate probability of one
 /// whole digit is below this. Most clean digits are above it, so reading

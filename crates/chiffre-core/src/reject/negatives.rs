@@ -209,6 +209,16 @@ pub fn redrawn_digit(image: &[u8], seed: u64, index: u64) -> Option<Pixels> {
     prepare(&canvas, &mut rng)
 }
 
+/// A round 0 drawn with a marker ([`shapes::round_zero`]), prepared like the
+/// non-digits: a digit the judges must accept however round it is.
+pub fn drawn_zero(seed: u64, index: u64) -> Option<Pixels> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0xA076_1D64_78BD_642F).wrapping_add(index));
+    let side = rng.random_range(40..=64usize);
+    let mut canvas = Gray::filled(side * 2, side, 0.0);
+    shapes::round_zero(&mut canvas, &mut rng);
+    prepare(&canvas, &mut rng)
+}
+
 /// Brings the pen width, as it will be once the drawing is scaled into the
 /// 20-pixel box, to a random width within MNIST's range (what
 /// [`crate::preprocess::normalise_strokes`] would do at 8 times the
@@ -263,6 +273,18 @@ mod tests {
             let c = generate(&fonts, Split::Test, category, 7, 3).expect("a picture");
             assert_ne!(a.pixels, c.pixels, "{category:?}: the splits use other streams");
         }
+    }
+
+    #[test]
+    fn drawn_zeros_are_seeded_rings_of_ink() {
+        let a = drawn_zero(5, 9).expect("a picture");
+        assert_eq!(Some(a), drawn_zero(5, 9), "same seed, same picture");
+        assert_ne!(Some(a), drawn_zero(5, 10));
+        // A ring: ink around the middle, none at the very middle.
+        let ink: f32 = a.iter().sum();
+        assert!(ink > 30.0, "only {ink} ink");
+        let middle: f32 = (12..16).flat_map(|y| (12..16).map(move |x| y * 28 + x)).map(|i| a[i]).sum();
+        assert!(middle < 2.0, "the middle of a 0 is empty, got {middle}");
     }
 
     #[test]

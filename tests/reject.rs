@@ -312,6 +312,11 @@ fn measurements() {
     let config = FitConfig {
         verifier_epochs: env("CHIFFRE_VERIFIER_EPOCHS").map_or(defaults.verifier_epochs, |v| v as usize),
         pieces: env("CHIFFRE_PIECES").unwrap_or(defaults.pieces),
+        // CHIFFRE_FIT_DIGITS=10000: fewer digits and non-digits in the fit (as many of each).
+        digits: env("CHIFFRE_FIT_DIGITS").map_or(defaults.digits, |v| v as usize),
+        negatives: env("CHIFFRE_FIT_DIGITS").map_or(defaults.negatives, |v| v as usize),
+        // CHIFFRE_GATE_EPOCHS=12: a shorter training of the gate.
+        epochs: env("CHIFFRE_GATE_EPOCHS").map_or(defaults.epochs, |v| v as usize),
         // CHIFFRE_ROUND_ZEROS=0: no drawn round 0s among the digits.
         round_zeros: env("CHIFFRE_ROUND_ZEROS").unwrap_or(defaults.round_zeros),
         // CHIFFRE_FIT_SEED=2 fits the judges with other examples and weights (their spread).

@@ -333,7 +333,19 @@ fn train_and_save(
     // The "not a digit" gate and the calibration, beside the network (digit readers only).
     let reject = if classes == 10 && model.input_shape() == [28, 28, 1] && !args.no_gate {
         let config = RejectConfig { seed: args.seed, ..RejectConfig::default() };
-        let (reject, fitted) = fit_reject(model, train_set, &config).map_err(anyhow::Error::msg)?;
+        // A spinner on a terminal (hidden otherwise, as the epochs' bar is):
+        // on the full training set the fit takes one to two minutes.
+        let spinner = (!args.quiet).then(|| {
+            let spinner = ProgressBar::new_spinner();
+            spinner.set_message("fitting the not-a-digit gate and verifier beside the network (--no-gate skips it)");
+            spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+            spinner
+        });
+        let fitted = fit_reject(model, train_set, &config).map_err(anyhow::Error::msg);
+        if let Some(spinner) = spinner {
+            spinner.finish_and_clear();
+        }
+        let (reject, fitted) = fitted?;
         println!(
             "not-a-digit gate and verifier: {} digits against {} generated non-digits and {} wrong cuts, temperature {:.3}, {:.1}s",
             fitted.digits, fitted.negatives, fitted.pieces, fitted.temperature, fitted.seconds

@@ -99,9 +99,12 @@ fn whole_component(atoms: &[Atom], from: usize, to: usize) -> bool {
 /// True when atoms `[from, to)` are a whole component cut into parts and
 /// wider than [`WIDE_WHOLE`] line heights.
 fn wide_whole(atoms: &[Atom], from: usize, to: usize, height: f32) -> bool {
+    if to - from < 2 || !whole_component(atoms, from, to) {
+        return false;
+    }
     let right = atoms[from..to].iter().map(|a| a.bounds.x1).max().unwrap_or(0);
     let left = atoms[from..to].iter().map(|a| a.bounds.x0).min().unwrap_or(0);
-    to - from > 1 && whole_component(atoms, from, to) && right.saturating_sub(left) as f32 > WIDE_WHOLE * height
+    right.saturating_sub(left) as f32 > WIDE_WHOLE * height
 }
 
 /// True when atoms `[from, to)` may be one digit at line height `height`:

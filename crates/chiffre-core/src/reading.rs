@@ -219,9 +219,15 @@ pub fn read_picture(
     // The segmenter's scores cannot fail: a failed read scores every piece
     // impossible, and the first failure is the answer once segmenting ends.
     let mut failure = None;
+    let mut seen = Seen::default();
     let mut log_confidence = |inputs: &[Pixels]| match predict(inputs) {
         Ok(read) => {
-            read.iter().map(|p| (p.digit, p.confidence.max(1e-30).ln() + p.whole_probability.max(1e-30).ln())).collect()
+            let scores = read
+                .iter()
+                .map(|p| (p.digit, p.confidence.max(1e-30).ln() + p.whole_probability.max(1e-30).ln()))
+                .collect();
+            seen.remember(inputs, read);
+            scores
         }
         Err(e) => {
             failure.get_or_insert(e);
@@ -245,7 +251,50 @@ pub fn read_picture(
             *bounds = all;
         }
     }
-    read_marks(lines, scale, predict, threshold)
+    // The digits kept were read while segmenting: only the others are read again.
+    read_marks(lines, scale, &mut |inputs| seen.read(inputs, predict), threshold)
+}
+
+/// The predictions made while segmenting, found again by their input, so
+/// that the final reading does not run the network on the same digits twice
+/// (a tenth of the inputs of a five-digit number).
+#[derive(Default)]
+struct Seen {
+    /// Each input's hash, the input and its prediction.
+    read: Vec<(u64, Box<Pixels>, Prediction)>,
+}
+
+impl Seen {
+    /// A hash of an input's exact values (FNV-1a over their bits).
+    fn hash(pixels: &Pixels) -> u64 {
+        pixels.iter().fold(0xcbf2_9ce4_8422_2325, |h, v| (h ^ u64::from(v.to_bits())).wrapping_mul(0x100_0000_01b3))
+    }
+
+    fn remember(&mut self, inputs: &[Pixels], predictions: Vec<Prediction>) {
+        for (pixels, prediction) in inputs.iter().zip(predictions) {
+            self.read.push((Self::hash(pixels), Box::new(*pixels), prediction));
+        }
+    }
+
+    fn find(&self, pixels: &Pixels) -> Option<&Prediction> {
+        let h = Self::hash(pixels);
+        self.read.iter().find(|(k, p, _)| *k == h && **p == *pixels).map(|(_, _, prediction)| prediction)
+    }
+
+    /// Each input's prediction: the one seen, or `predict`'s (one call for all the unseen).
+    fn read(&self, inputs: &[Pixels], predict: &mut Predict<'_>) -> Result<Vec<Prediction>, NotANumber> {
+        let found: Vec<Option<&Prediction>> = inputs.iter().map(|p| self.find(p)).collect();
+        let unseen: Vec<Pixels> = inputs.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(p, _)| *p).collect();
+        let mut fresh = if unseen.is_empty() { Vec::new() } else { predict(&unseen)? }.into_iter();
+        let mut out = Vec::with_capacity(inputs.len());
+        for f in found {
+            match f {
+                Some(p) => out.push(p.clone()),
+                None => out.push(fresh.next().ok_or(NotANumber)?),
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Reads the digit marks (one batch) and turns marks into symbols.
@@ -284,4 +333,35 @@ fn read_marks(
         })
         .collect();
     Ok(Reading { lines })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_inputs_are_not_read_again_and_the_order_is_kept() {
+        // A "network" that reads an input as the digit of its first value, and counts its inputs.
+        let asked = std::cell::Cell::new(0);
+        let mut predict = |inputs: &[Pixels]| {
+            asked.set(asked.get() + inputs.len());
+            inputs.iter().map(|p| Prediction::from_logits(&[0.0, p[0]])).collect::<Result<Vec<_>, _>>()
+        };
+        let input = |v: f32| {
+            let mut p = [0.0; PIXELS];
+            p[0] = v;
+            p
+        };
+        let (a, b, c) = (input(1.0), input(-1.0), input(2.0));
+        let mut seen = Seen::default();
+        seen.remember(&[a, b], predict(&[a, b]).unwrap());
+        assert_eq!(asked.get(), 2);
+        let read = seen.read(&[c, b, a], &mut predict).unwrap();
+        assert_eq!(asked.get(), 3, "only the unseen input is read");
+        let digits: Vec<usize> = read.iter().map(|p| p.digit).collect();
+        assert_eq!(digits, vec![1, 0, 1]);
+        assert_eq!(read[0], Prediction::from_logits(&[0.0, 2.0]).unwrap());
+        assert!(seen.read(&[a, b], &mut predict).is_ok());
+        assert_eq!(asked.get(), 3, "nothing new: the network is not called");
+    }
 }

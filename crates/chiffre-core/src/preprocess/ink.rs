@@ -19,8 +19,14 @@ pub enum Polarity {
     DarkInk,
 }
 
+/// The bin of a level: `(v × 255).round()`, clamped to the bins. Rounding
+/// by hand (the integer part, plus one from a fraction of at least ½, exact
+/// for these magnitudes) because `f32::round` is a library call on the
+/// baseline x86-64 target, and this runs on every pixel, several times.
 fn bin(v: f32) -> usize {
-    (v.clamp(0.0, 1.0) * (BINS - 1) as f32).round() as usize
+    let x = v.clamp(0.0, 1.0) * (BINS - 1) as f32;
+    let whole = x as usize;
+    whole + usize::from(x - whole as f32 >= 0.5)
 }
 
 fn level(bin: usize) -> f32 {
@@ -245,6 +251,21 @@ mod tests {
             h,
             |x, y| if (x0..x0 + s).contains(&x) && (y0..y0 + s).contains(&y) { value } else { background },
         )
+    }
+
+    #[test]
+    fn bin_rounds_as_f32_round_does() {
+        // Every 8-bit level, the midpoints between bins and their neighbours, and junk.
+        let mut levels: Vec<f32> = (0..=255).map(|k| k as f32 / 255.0).collect();
+        for k in 0..255 {
+            let mid = (k as f32 + 0.5) / 255.0;
+            levels.extend([mid, mid.next_down(), mid.next_up()]);
+        }
+        levels.extend([-1.0, 2.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.5f32.next_down()]);
+        for v in levels {
+            let expected = (v.clamp(0.0, 1.0) * (BINS - 1) as f32).round() as usize;
+            assert_eq!(bin(v), expected, "level {v}");
+        }
     }
 
     #[test]

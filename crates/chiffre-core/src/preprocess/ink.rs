@@ -33,10 +33,21 @@ fn level(bin: usize) -> f32 {
     bin as f32 / (BINS - 1) as f32
 }
 
-fn histogram<'a>(values: impl Iterator<Item = &'a f32>) -> [u64; BINS] {
-    let mut hist = [0u64; BINS];
-    values.for_each(|&v| hist[bin(v)] += 1);
-    hist
+/// How many of `values` fall in each bin. Four histograms count in turn and
+/// are summed: in a picture most pixels are background, of one level, and a
+/// single histogram would wait on the same counter for every pixel.
+fn histogram(values: &[f32]) -> [u64; BINS] {
+    let mut part = [[0u32; BINS]; 4];
+    let quads = values.chunks_exact(4);
+    for &v in quads.remainder() {
+        part[0][bin(v)] += 1;
+    }
+    for q in quads {
+        for (h, &v) in part.iter_mut().zip(q) {
+            h[bin(v)] += 1;
+        }
+    }
+    std::array::from_fn(|b| part.iter().map(|h| u64::from(h[b])).sum())
 }
 
 /// The level of the pixel of rank `rank` (from 0) in increasing order.
@@ -80,14 +91,14 @@ fn border(gray: &Gray) -> Vec<f32> {
 /// Median and robust spread (1.4826 × median absolute deviation, which is the
 /// standard deviation for Gaussian noise) of `values`; (0, 0) when empty.
 fn median_and_spread(values: &[f32]) -> (f32, f32) {
-    let hist = histogram(values.iter());
+    let hist = histogram(values);
     let n = values.len() as u64;
     if n == 0 {
         return (0.0, 0.0);
     }
     let median = rank_level(&hist, n / 2);
     let deviations: Vec<f32> = values.iter().map(|v| (v - median).abs()).collect();
-    let mad = rank_level(&histogram(deviations.iter()), n / 2);
+    let mad = rank_level(&histogram(&deviations), n / 2);
     (median, 1.4826 * mad)
 }
 
@@ -98,7 +109,7 @@ fn median_and_spread(values: &[f32]) -> (f32, f32) {
 /// background means dark ink.
 pub fn detect_polarity(gray: &Gray) -> Polarity {
     let (background, _) = median_and_spread(&border(gray));
-    let (low, high) = extremes(&histogram(gray.data().iter()));
+    let (low, high) = extremes(&histogram(gray.data()));
     let (darker, brighter) = (background - low, high - background);
     if darker > brighter || (darker == brighter && background > 0.5) {
         Polarity::DarkInk
@@ -109,14 +120,15 @@ pub fn detect_polarity(gray: &Gray) -> Polarity {
 
 /// Light levels to ink levels: `1 - v` for dark ink, unchanged for bright ink.
 pub fn to_ink(gray: &Gray, polarity: Polarity) -> Gray {
-    match polarity {
-        Polarity::BrightInk => gray.clone(),
-        Polarity::DarkInk => {
-            let mut ink = gray.clone();
-            ink.data_mut().iter_mut().for_each(|v| *v = 1.0 - *v);
-            ink
-        }
+    into_ink(gray.clone(), polarity)
+}
+
+/// [`to_ink`] in place.
+pub fn into_ink(mut gray: Gray, polarity: Polarity) -> Gray {
+    if polarity == Polarity::DarkInk {
+        gray.data_mut().iter_mut().for_each(|v| *v = 1.0 - *v);
     }
+    gray
 }
 
 /// The levels that separate ink from background in an ink picture (bright
@@ -168,7 +180,7 @@ fn otsu(hist: &[u64; BINS]) -> usize {
 /// [`MIN_CONTRAST`] above the background (a blank or uniform picture).
 pub fn ink_levels(ink: &Gray) -> Result<InkLevels, PreprocessError> {
     let (background, noise) = median_and_spread(&border(ink));
-    let hist = histogram(ink.data().iter());
+    let hist = histogram(ink.data());
     let (_, high) = extremes(&hist);
     let contrast = high - background;
     if contrast < MIN_CONTRAST {
@@ -218,16 +230,16 @@ pub fn isolate_ink_keeping(ink: &Gray, levels: &InkLevels, speck_fraction: f32) 
         let id = masses.len() as u32;
         let mut mass = 0.0;
         piece[seed] = id;
-        stack.push(seed);
-        while let Some(i) = stack.pop() {
-            mass += value(i);
-            let (x, y) = (i % w, i / w);
+        // Positions, not indices: no division per pixel.
+        stack.push((seed % w, seed / w));
+        while let Some((x, y)) = stack.pop() {
+            mass += value(y * w + x);
             for ny in y.saturating_sub(1)..(y + 2).min(h) {
                 for nx in x.saturating_sub(1)..(x + 2).min(w) {
                     let j = ny * w + nx;
                     if piece[j] == 0 && data[j] > levels.floor {
                         piece[j] = id;
-                        stack.push(j);
+                        stack.push((nx, ny));
                     }
                 }
             }

@@ -53,7 +53,8 @@ mod stroke;
 pub use decode::{decode_bytes, encode_png, load_image, to_grayscale};
 pub use geometry::{centre_of_mass, crop, ink_bounds, place_by_centre_of_mass, scale_to_box, shrink_to, Bounds};
 pub use ink::{
-    detect_polarity, ink_levels, isolate_ink, isolate_ink_keeping, to_ink, InkLevels, Polarity, SPECK_FRACTION,
+    detect_polarity, ink_levels, into_ink, isolate_ink, isolate_ink_keeping, to_ink, InkLevels, Polarity,
+    SPECK_FRACTION,
 };
 pub use resample::resample;
 pub use stroke::{normalise_strokes, stroke_width, MAX_STROKE, MIN_STROKE};
@@ -403,9 +404,11 @@ pub fn ink_picture(image: &(impl Picture + ?Sized)) -> Result<InkPicture, Prepro
         return Err(PreprocessError::TooSmall { width: gray.width(), height: gray.height() });
     }
     let original = gray.width().max(gray.height());
-    let gray = shrink_to(&gray, WORKING_SIDE);
+    // A picture small enough is worked on as it is (no copy when it was decoded for this).
+    let gray = if original <= WORKING_SIDE { gray.into_owned() } else { shrink_to(&gray, WORKING_SIDE) };
     let scale = original as f32 / gray.width().max(gray.height()) as f32;
-    Ok(InkPicture { ink: to_ink(&gray, detect_polarity(&gray)), scale })
+    let polarity = detect_polarity(&gray);
+    Ok(InkPicture { ink: into_ink(gray, polarity), scale })
 }
 
 /// Steps 5 to 7 of [`preprocess`] on one digit's cleaned ink, cut to its

@@ -57,9 +57,10 @@ pub fn connected_components(ink: &Gray) -> Components {
         let (sx, sy) = (seed % w, seed / w);
         let mut c = Component { bounds: Bounds { x0: sx, y0: sy, x1: sx + 1, y1: sy + 1 }, area: 0, mass: 0.0 };
         labels[seed] = label;
-        stack.push(seed);
-        while let Some(i) = stack.pop() {
-            let (x, y) = (i % w, i / w);
+        // Positions, not indices: no division per pixel.
+        stack.push((sx, sy));
+        while let Some((x, y)) = stack.pop() {
+            let i = y * w + x;
             c.area += 1;
             c.mass += data[i];
             c.bounds.x0 = c.bounds.x0.min(x);
@@ -71,7 +72,7 @@ pub fn connected_components(ink: &Gray) -> Components {
                     let j = ny * w + nx;
                     if data[j] > 0.0 && labels[j] == 0 {
                         labels[j] = label;
-                        stack.push(j);
+                        stack.push((nx, ny));
                     }
                 }
             }

@@ -25,26 +25,30 @@ pub enum Polarity {
 /// baseline x86-64 target, and this runs on every pixel, several times.
 fn bin(v: f32) -> usize {
     let x = v.clamp(0.0, 1.0) * (BINS - 1) as f32;
-    let whole = x as usize;
-    whole + usize::from(x - whole as f32 >= 0.5)
+    let whole = x as u32;
+    (whole + u32::from(x - whole as f32 >= 0.5)) as usize
 }
 
 fn level(bin: usize) -> f32 {
     bin as f32 / (BINS - 1) as f32
 }
 
-/// How many of `values` fall in each bin. Four histograms count in turn and
-/// are summed: in a picture most pixels are background, of one level, and a
-/// single histogram would wait on the same counter for every pixel.
+/// How many of `values` fall in each bin. The bins of a run of values are
+/// found first (a loop the compiler vectorises), then counted by four
+/// histograms in turn, summed at the end: in a picture most pixels are
+/// background, of one level, and a single histogram would wait on the same
+/// counter for every pixel.
 fn histogram(values: &[f32]) -> [u64; BINS] {
+    const RUN: usize = 256;
     let mut part = [[0u32; BINS]; 4];
-    let quads = values.chunks_exact(4);
-    for &v in quads.remainder() {
-        part[0][bin(v)] += 1;
-    }
-    for q in quads {
-        for (h, &v) in part.iter_mut().zip(q) {
-            h[bin(v)] += 1;
+    let mut bins = [0u8; RUN];
+    for run in values.chunks(RUN) {
+        for (b, &v) in bins.iter_mut().zip(run) {
+            // At most BINS - 1 = 255: a bin fits in a byte.
+            *b = bin(v) as u8;
+        }
+        for (k, &b) in bins[..run.len()].iter().enumerate() {
+            part[k % 4][usize::from(b)] += 1;
         }
     }
     std::array::from_fn(|b| part.iter().map(|h| u64::from(h[b])).sum())
@@ -218,37 +222,38 @@ pub fn isolate_ink_keeping(ink: &Gray, levels: &InkLevels, speck_fraction: f32) 
     let (w, h) = (ink.width(), ink.height());
     let data = ink.data();
     let span = (levels.ink - levels.floor).max(1e-6);
-    let value = |i: usize| ((data[i] - levels.floor) / span).clamp(0.0, 1.0);
+    let value = |v: f32| ((v - levels.floor) / span).clamp(0.0, 1.0);
     // 0: not (yet) ink; c > 0: piece number c.
     let mut piece = vec![0u32; data.len()];
-    let mut masses: Vec<f32> = vec![0.0];
+    let mut pieces = 0u32;
     let mut stack = Vec::new();
-    for seed in 0..data.len() {
-        if piece[seed] != 0 || data[seed] < levels.threshold {
-            continue;
+    let mut seed = 0;
+    // Each pixel of sure ink not yet in a piece starts one: every pixel above
+    // the floor connected to it joins.
+    while let Some(skip) = data[seed..].iter().zip(&piece[seed..]).position(|(&v, &p)| p == 0 && v >= levels.threshold)
+    {
+        seed += skip;
+        pieces += 1;
+        super::fill(&mut piece, w, seed, pieces, |j| data[j] > levels.floor, &mut stack, |_, _, _| {});
+    }
+    // The stretched ink of every piece, and each piece's mass (its sum).
+    let mut out = vec![0.0f32; data.len()];
+    let mut masses = vec![0.0f32; pieces as usize + 1];
+    for ((o, &p), &v) in out.iter_mut().zip(&piece).zip(data) {
+        if p != 0 {
+            *o = value(v);
+            masses[p as usize] += *o;
         }
-        let id = masses.len() as u32;
-        let mut mass = 0.0;
-        piece[seed] = id;
-        // Positions, not indices: no division per pixel.
-        stack.push((seed % w, seed / w));
-        while let Some((x, y)) = stack.pop() {
-            mass += value(y * w + x);
-            for ny in y.saturating_sub(1)..(y + 2).min(h) {
-                for nx in x.saturating_sub(1)..(x + 2).min(w) {
-                    let j = ny * w + nx;
-                    if piece[j] == 0 && data[j] > levels.floor {
-                        piece[j] = id;
-                        stack.push((nx, ny));
-                    }
-                }
-            }
-        }
-        masses.push(mass);
     }
     let heaviest = masses.iter().copied().fold(0.0, f32::max);
     let keep: Vec<bool> = masses.iter().enumerate().map(|(id, &m)| id > 0 && m >= speck_fraction * heaviest).collect();
-    let out = (0..data.len()).map(|i| if keep[piece[i] as usize] { value(i) } else { 0.0 }).collect();
+    if keep[1..].iter().any(|k| !k) {
+        for (o, &p) in out.iter_mut().zip(&piece) {
+            if !keep[p as usize] {
+                *o = 0.0;
+            }
+        }
+    }
     Gray::new(w, h, out).unwrap_or_else(|| Gray::filled(w, h, 0.0))
 }
 

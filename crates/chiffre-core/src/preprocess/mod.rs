@@ -44,6 +44,7 @@
 
 #[cfg(feature = "image")]
 mod decode;
+mod fill;
 mod geometry;
 mod ink;
 mod resample;
@@ -59,6 +60,7 @@ pub use ink::{
 pub use resample::resample;
 pub use stroke::{normalise_strokes, stroke_width, MAX_STROKE, MIN_STROKE};
 
+pub(crate) use fill::fill;
 use std::borrow::Cow;
 use std::path::Path;
 

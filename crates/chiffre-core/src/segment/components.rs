@@ -1,9 +1,9 @@
 //! Connected components of a cleaned ink picture: every pixel with ink
 //! (value above 0) belongs to one component, its 8-connected neighbours in
-//! the same one. One pass over the picture with an explicit stack: O(pixels),
-//! no recursion, whatever the picture holds.
+//! the same one. A scanline flood fill (`preprocess::fill`) with an explicit
+//! stack: O(pixels), no recursion, whatever the picture holds.
 
-use crate::preprocess::{Bounds, Gray};
+use crate::preprocess::{fill, Bounds, Gray};
 
 /// One connected piece of ink.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -44,39 +44,33 @@ impl Components {
 
 /// Labels the 8-connected components of the pixels of `ink` above 0.
 pub fn connected_components(ink: &Gray) -> Components {
-    let (w, h) = (ink.width(), ink.height());
+    let w = ink.width();
     let data = ink.data();
     let mut labels = vec![0u32; data.len()];
-    let mut list = Vec::new();
+    let mut list: Vec<Component> = Vec::new();
     let mut stack = Vec::new();
-    for seed in 0..data.len() {
-        if data[seed] <= 0.0 || labels[seed] != 0 {
-            continue;
-        }
-        let label = list.len() as u32 + 1;
+    let mut seed = 0;
+    while let Some(skip) = data[seed..].iter().zip(&labels[seed..]).position(|(&v, &l)| v > 0.0 && l == 0) {
+        seed += skip;
         let (sx, sy) = (seed % w, seed / w);
         let mut c = Component { bounds: Bounds { x0: sx, y0: sy, x1: sx + 1, y1: sy + 1 }, area: 0, mass: 0.0 };
-        labels[seed] = label;
-        // Positions, not indices: no division per pixel.
-        stack.push((sx, sy));
-        while let Some((x, y)) = stack.pop() {
-            let i = y * w + x;
-            c.area += 1;
-            c.mass += data[i];
-            c.bounds.x0 = c.bounds.x0.min(x);
-            c.bounds.x1 = c.bounds.x1.max(x + 1);
-            c.bounds.y0 = c.bounds.y0.min(y);
-            c.bounds.y1 = c.bounds.y1.max(y + 1);
-            for ny in y.saturating_sub(1)..(y + 2).min(h) {
-                for nx in x.saturating_sub(1)..(x + 2).min(w) {
-                    let j = ny * w + nx;
-                    if data[j] > 0.0 && labels[j] == 0 {
-                        labels[j] = label;
-                        stack.push((nx, ny));
-                    }
-                }
-            }
-        }
+        let label = list.len() as u32 + 1;
+        fill(
+            &mut labels,
+            w,
+            seed,
+            label,
+            |j| data[j] > 0.0,
+            &mut stack,
+            |y, x0, x1| {
+                c.area += x1 - x0;
+                c.mass += data[y * w + x0..y * w + x1].iter().sum::<f32>();
+                c.bounds.x0 = c.bounds.x0.min(x0);
+                c.bounds.x1 = c.bounds.x1.max(x1);
+                c.bounds.y0 = c.bounds.y0.min(y);
+                c.bounds.y1 = c.bounds.y1.max(y + 1);
+            },
+        );
         list.push(c);
     }
     Components { width: w, labels, list }

@@ -89,15 +89,17 @@ where
 /// needs no clamp), without going through one `Rgba<f32>` per pixel (which
 /// took as long as decoding the PNG).
 fn gray_of_8bit<const N: usize>(width: u32, height: u32, raw: &[u8]) -> Gray {
-    let unit = |c: u8| f32::from(c) / 255.0;
-    let data = raw
-        .chunks_exact(N)
-        .map(|p| match N {
-            2 => light_of_rgba([unit(p[0]), unit(p[0]), unit(p[0]), unit(p[1])]),
-            3 => light_of_rgba([unit(p[0]), unit(p[1]), unit(p[2]), 1.0]),
-            _ => light_of_rgba([unit(p[0]), unit(p[1]), unit(p[2]), unit(p[3])]),
-        })
-        .collect();
+    // The 256 values of a channel, divided once.
+    let unit: [f32; 256] = std::array::from_fn(|c| c as f32 / 255.0);
+    let mut data = vec![0.0f32; raw.len() / N];
+    for (o, p) in data.iter_mut().zip(raw.chunks_exact(N)) {
+        let c = |k: usize| unit[usize::from(p[k])];
+        *o = match N {
+            2 => light_of_rgba([c(0), c(0), c(0), c(1)]),
+            3 => light_of_rgba([c(0), c(1), c(2), 1.0]),
+            _ => light_of_rgba([c(0), c(1), c(2), c(3)]),
+        };
+    }
     Gray::new(width as usize, height as usize, data).unwrap_or_else(|| Gray::filled(0, 0, 0.0))
 }
 

@@ -12,35 +12,50 @@
 
 use super::Gray;
 
-/// One output pixel along an axis: the first source index and its weights.
-type Taps = (usize, Vec<f32>);
+/// The taps of every output index along an axis: for output `i`, the first
+/// source index `first[i]` and the weights `weights[at[i]..at[i + 1]]` (one
+/// flat list, not a list per pixel: resampling a digit's 160 columns and
+/// rows allocated 320 small lists).
+struct Taps {
+    first: Vec<usize>,
+    at: Vec<usize>,
+    weights: Vec<f32>,
+}
+
+impl Taps {
+    /// The first source index and the weights of output `i`.
+    fn of(&self, i: usize) -> (usize, &[f32]) {
+        (self.first[i], &self.weights[self.at[i]..self.at[i + 1]])
+    }
+}
 
 /// The taps of every output index when `src` pixels become `dst`.
-fn axis_taps(src: usize, dst: usize) -> Vec<Taps> {
+fn axis_taps(src: usize, dst: usize) -> Taps {
     let ratio = src as f64 / dst as f64;
-    (0..dst)
-        .map(|i| {
-            if dst < src {
-                // Area: the source interval [i·r, (i+1)·r), each pixel by its overlap.
-                let (a, b) = (i as f64 * ratio, (i + 1) as f64 * ratio);
-                let first = a.floor() as usize;
-                let last = (b.ceil() as usize).min(src);
-                let weights =
-                    (first..last).map(|j| ((b.min(j as f64 + 1.0) - a.max(j as f64)) / ratio) as f32).collect();
-                (first, weights)
+    let mut taps = Taps { first: Vec::with_capacity(dst), at: vec![0], weights: Vec::new() };
+    for i in 0..dst {
+        if dst < src {
+            // Area: the source interval [i·r, (i+1)·r), each pixel by its overlap.
+            let (a, b) = (i as f64 * ratio, (i + 1) as f64 * ratio);
+            let first = a.floor() as usize;
+            let last = (b.ceil() as usize).min(src);
+            taps.first.push(first);
+            taps.weights.extend((first..last).map(|j| ((b.min(j as f64 + 1.0) - a.max(j as f64)) / ratio) as f32));
+        } else {
+            // Bilinear between the two source pixels around the output pixel's centre.
+            let s = ((i as f64 + 0.5) * ratio - 0.5).clamp(0.0, (src - 1) as f64);
+            let j = s.floor() as usize;
+            let f = (s - j as f64) as f32;
+            taps.first.push(j);
+            if f == 0.0 || j + 1 >= src {
+                taps.weights.push(1.0);
             } else {
-                // Bilinear between the two source pixels around the output pixel's centre.
-                let s = ((i as f64 + 0.5) * ratio - 0.5).clamp(0.0, (src - 1) as f64);
-                let j = s.floor() as usize;
-                let f = (s - j as f64) as f32;
-                if f == 0.0 || j + 1 >= src {
-                    (j, vec![1.0])
-                } else {
-                    (j, vec![1.0 - f, f])
-                }
+                taps.weights.extend([1.0 - f, f]);
             }
-        })
-        .collect()
+        }
+        taps.at.push(taps.weights.len());
+    }
+    taps
 }
 
 /// Resizes `gray` to `width`×`height`: area averaging along an axis that
@@ -59,12 +74,14 @@ pub fn resample(gray: &Gray, width: usize, height: usize) -> Gray {
     let mut across = vec![0.0f32; h * width];
     for y in 0..h {
         let row = gray.row(y);
-        for (x, (first, weights)) in xs.iter().enumerate() {
-            across[y * width + x] = weights.iter().zip(&row[*first..]).map(|(wt, v)| wt * v).sum();
+        for x in 0..width {
+            let (first, weights) = xs.of(x);
+            across[y * width + x] = weights.iter().zip(&row[first..]).map(|(wt, v)| wt * v).sum();
         }
     }
     let mut out = vec![0.0f32; height * width];
-    for (y, (first, weights)) in ys.iter().enumerate() {
+    for y in 0..height {
+        let (first, weights) = ys.of(y);
         for (k, wt) in weights.iter().enumerate() {
             let src = &across[(first + k) * width..(first + k + 1) * width];
             out[y * width..(y + 1) * width].iter_mut().zip(src).for_each(|(o, v)| *o += wt * v);
@@ -86,7 +103,7 @@ mod tests {
         for (src, dst) in [(10, 3), (200, 20), (7, 6), (1000, 20)] {
             let taps = axis_taps(src, dst);
             let mut per_source = vec![0.0f64; src];
-            for (first, weights) in &taps {
+            for (first, weights) in (0..dst).map(|i| taps.of(i)) {
                 let sum: f32 = weights.iter().sum();
                 assert!((sum - 1.0).abs() < 1e-5, "{src}→{dst}: weights sum to {sum}");
                 weights.iter().enumerate().for_each(|(k, &wt)| per_source[first + k] += wt as f64);

@@ -153,14 +153,12 @@ pub fn normalise_strokes(digit: &Gray) -> Gray {
     let radius = ((target - width).abs() / 2.0 * SUPERSAMPLE as f32).round() as usize;
     // Room around the digit for the strokes to grow into.
     let pad = if target > width { radius } else { 0 };
-    let padded = Gray::from_fn(fine.width() + 2 * pad, fine.height() + 2 * pad, |x, y| {
-        let inside = (pad..pad + fine.width()).contains(&x) && (pad..pad + fine.height()).contains(&y);
-        if inside {
-            fine.get(x - pad, y - pad)
-        } else {
-            0.0
-        }
-    });
+    let mut padded = Gray::filled(fine.width() + 2 * pad, fine.height() + 2 * pad, 0.0);
+    let stride = padded.width();
+    for y in 0..fine.height() {
+        let at = (y + pad) * stride + pad;
+        padded.data_mut()[at..at + fine.width()].copy_from_slice(fine.row(y));
+    }
     let changed = morph_disc(&padded, radius, target > width);
     match ink_bounds(&changed, 0.0) {
         Some(bounds) => crop(&changed, bounds),

@@ -14,7 +14,7 @@
 //! 1e-5 leaves room for the up to 16 · C products of one channel sum.
 
 use chiffre::kernels::{self, reference, ConvGeometry, PackedMatrix, PoolGeometry, WinogradFilters};
-use chiffre::layers::{Conv2d, Conv2dConfig, Init, Layer, Mode, Padding};
+use chiffre::layers::{Conv2d, Conv2dConfig, Dense, Init, Layer, Mode, Padding};
 use chiffre::tensor::Tensor;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -163,6 +163,85 @@ proptest! {
             assert_within(y.data(), &want, &scale, "layer");
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// im2col with the weights packed once against the definition, any
+    /// kernel, stride, padding and cut of the batch, with and without the
+    /// fused ReLU and pooling.
+    #[test]
+    fn packed_convolution_matches_definition(
+        batch in 1usize..5, h in 3usize..12, c in 1usize..12, oc in 1usize..40, kernel in 1usize..5,
+        stride in 1usize..3, relu: bool, pool: bool, images in 1usize..4, seed: u64,
+    ) {
+        prop_assume!(kernel <= h);
+        let o = (h - kernel) / stride + 1;
+        let g = ConvGeometry { h, w: h, c, k: kernel, stride, pad_top: 0, pad_left: 0, oh: o, ow: o };
+        prop_assume!(!pool || o >= 2);
+        let k = kernel * kernel * c;
+        let (x, weight, bias) = (random_vec(batch * h * h * c, seed), random_vec(oc * k, seed ^ 1), random_vec(oc, seed ^ 2));
+        let mut packed = PackedMatrix::new();
+        packed.pack_transposed(&weight, oc, k);
+        let (z, scale) = reference_and_scale(&x, &weight, &bias, &g, batch);
+        let r: Vec<f32> = z.iter().map(|&v| if relu { v.max(0.0) } else { v }).collect();
+        let pg = PoolGeometry { h: o, w: o, c: oc, size: 2, stride: 2, oh: o / 2, ow: o / 2 };
+        let (want, scale) = if pool {
+            (reference::pool(&r, &pg, batch, true), reference::pool(&scale, &pg, batch, true))
+        } else {
+            (r, scale)
+        };
+        let epilogue = kernels::Epilogue { relu, max_pool_2x2: pool };
+        let blocking = kernels::Blocking { images, blocks_per_group: 1 };
+        let mut y = vec![f32::NAN; want.len()];
+        let mut route = vec![9u8; batch * epilogue.route_len([o, o, oc])];
+        kernels::conv_forward_packed(&x, &g, &weight, &packed, &bias, &mut y, blocking, epilogue, &mut route);
+        assert_within(&y, &want, &scale, "packed");
+    }
+
+    /// A dense layer infers a few rows by its packed weights, a batch by the
+    /// GEMM: the same numbers within rounding, and a change of its weights
+    /// (through the optimizer's door) is followed on the next forward.
+    #[test]
+    fn dense_layer_follows_its_weights_on_the_packed_path(
+        inputs in 1usize..100, units in 1usize..40, batch in 1usize..80, seed: u64,
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut dense = Dense::new(inputs, units, Init::Glorot, &mut rng);
+        let x = Tensor::from_vec(&[batch, inputs], random_vec(batch * inputs, seed ^ 3)).unwrap();
+        let (mut y, mut trained) = (Tensor::default(), Tensor::default());
+        for round in 0..2u64 {
+            dense.visit_params_mut(&mut |_, p| {
+                let n = p.value.len();
+                p.value.data_mut().copy_from_slice(&random_vec(n, seed ^ (20 + round * 5 + n as u64)));
+            });
+            let (weight, bias) = (dense.weight().value.data().to_vec(), dense.bias().value.data().to_vec());
+            dense.forward(&x, &mut y, Mode::Eval);
+            dense.forward(&x, &mut trained, Mode::Train);
+            let want = reference::matmul(batch, units, inputs, x.data(), &transpose(&weight, units, inputs));
+            for (i, (&got, &also)) in y.data().iter().zip(trained.data()).enumerate() {
+                let want = want[i] + bias[i % units];
+                let bound = 1e-5 * (1.0 + inputs as f32);
+                prop_assert!((got - want).abs() <= bound && (also - want).abs() <= bound, "y[{}] = {} / {}, want {}", i, got, also, want);
+            }
+        }
+    }
+}
+
+/// `w [rows × cols]` row-major, transposed.
+fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    (0..rows * cols).map(|i| w[(i % rows) * cols + i / rows]).collect()
+}
+
+/// The packed product is taken for few rows of a convolution without a
+/// direct kernel: the third convolution of a number's tried digits, not a
+/// first layer, not a large batch.
+#[test]
+fn the_packed_rule_picks_the_measured_paths() {
+    let third = geometry(5, 5, 64, false);
+    assert!(kernels::packed_suits(&third, 64, 40) && !kernels::packed_suits(&third, 64, 1000));
+    assert!(!kernels::packed_suits(&geometry(28, 28, 1, false), 32, 1));
 }
 
 /// The rule takes the tutorial's second convolution (13×13×32 → 64) at any

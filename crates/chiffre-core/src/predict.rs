@@ -65,11 +65,12 @@ impl From<NotANumber> for PredictError {
     }
 }
 
-/// The network's class scores were not numbers (NaN): its weights or its
-/// arithmetic broke down (a model file cannot hold NaN weights, so this is
-/// overflow), and there is no digit to report, not even digit 0.
+/// The network's class scores were not numbers (NaN) or infinite: its
+/// weights or its arithmetic broke down (a model file cannot hold NaN
+/// weights, so this is overflow), and there is no digit to report, not even
+/// digit 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the network's scores are not numbers (NaN): its arithmetic overflowed, so no digit can be read")]
+#[error("the network's scores are not numbers (NaN or infinite): its arithmetic overflowed, so no digit can be read")]
 pub struct NotANumber;
 
 /// What the network read: the digit, how sure it is, the probability of
@@ -109,7 +110,8 @@ impl Prediction {
         temperature: f32,
         digit_probability: f32,
     ) -> Result<Self, NotANumber> {
-        if digit_probability.is_nan() || logits.iter().any(|v| v.is_nan()) {
+        // An infinite score is overflow too: its softmax would be NaN.
+        if digit_probability.is_nan() || logits.iter().any(|v| !v.is_finite()) {
             return Err(NotANumber);
         }
         let probabilities = crate::reject::calibrate::calibrated(logits, temperature);
@@ -380,6 +382,7 @@ mod tests {
     fn nan_scores_are_an_error_not_digit_0() {
         assert_eq!(Prediction::from_logits(&[f32::NAN, 1.0, 2.0]), Err(NotANumber));
         assert_eq!(Prediction::from_logits(&[1.0, 2.0, f32::NAN]), Err(NotANumber));
+        assert_eq!(Prediction::from_logits(&[f32::INFINITY, 1.0]), Err(NotANumber));
         assert_eq!(Prediction::from_calibrated_logits(&[1.0, 2.0], 1.0, f32::NAN), Err(NotANumber));
         let message = PredictError::from(NotANumber).to_string();
         assert!(message.contains("not numbers"), "{message}");
@@ -420,12 +423,11 @@ mod tests {
 
     #[test]
     fn a_network_whose_arithmetic_overflows_reads_no_digit() {
-        // Weights of ±f32::MAX: each class score sums +∞ and −∞, which is NaN.
+        // Weights of f32::MAX: each class score of an input with ink overflows to +∞, in
+        // any order of summation (±f32::MAX in turn gave NaN in one order and a finite
+        // sum in another).
         let mut network = Sequential::new(&preset("perceptron", 10).unwrap(), 1).unwrap();
-        network.visit_params_mut(&mut |_, _, param| {
-            let values = param.value.data_mut();
-            values.iter_mut().enumerate().for_each(|(i, v)| *v = if i % 2 == 0 { f32::MAX } else { -f32::MAX });
-        });
+        network.visit_params_mut(&mut |_, _, param| param.value.data_mut().fill(f32::MAX));
         let mut model = Model::from_network(network).unwrap();
         assert_eq!(model.predict_pixels(&[1.0; PIXELS]), Err(NotANumber));
         assert_eq!(model.predict_batch(&[[0.0; PIXELS], [1.0; PIXELS]]), Err(NotANumber));

@@ -7,8 +7,8 @@
 
 use super::{resize_batch, Init, Layer, Mode, Param};
 use crate::kernels::{
-    conv_backward_fused, conv_forward_fused, conv_forward_winograd, winograd_suits, Blocking, ConvGeometry, ConvGrads,
-    Epilogue, WinogradFilters,
+    conv_backward_fused, conv_forward_fused, conv_forward_packed, conv_forward_winograd, packed_suits, winograd_suits,
+    Blocking, ConvGeometry, ConvGrads, Epilogue, PackedMatrix, WinogradFilters,
 };
 use crate::tensor::Tensor;
 use rand_chacha::ChaCha8Rng;
@@ -91,6 +91,11 @@ pub struct Conv2d {
     /// Whether `winograd` holds the current weights: cleared whenever the
     /// parameters are lent out mutably (an optimizer step, a load).
     winograd_fresh: bool,
+    /// `Wᵀ` packed for [`conv_forward_packed`], when forward takes that path
+    /// (see [`packed_suits`]); rebuilt after every change of the weights.
+    packed: PackedMatrix,
+    /// Whether `packed` holds the current weights (cleared as `winograd_fresh` is).
+    packed_fresh: bool,
 }
 
 impl Conv2d {
@@ -119,6 +124,8 @@ impl Conv2d {
             route: Vec::new(),
             winograd: WinogradFilters::new(),
             winograd_fresh: false,
+            packed: PackedMatrix::new(),
+            packed_fresh: false,
         })
     }
 
@@ -164,6 +171,17 @@ impl Conv2d {
             // z = Aᵀ[(G W Gᵀ) ⊙ (Bᵀ x B)]A + b, tile by tile;  y = relu?(pool?(z)), the winners in route
             let (y, route) = (y.data_mut(), &mut self.route);
             conv_forward_winograd(x.data(), g, &self.winograd, bias, y, self.blocking, epilogue, route);
+            return;
+        }
+        if packed_suits(g, filters, x.batch()) {
+            if !self.packed_fresh {
+                // Wᵀ laid out in panels, once per weight update
+                self.packed.pack_transposed(weight, filters, g.patch_len());
+                self.packed_fresh = true;
+            }
+            // z = im2col(x) · (packed Wᵀ) + b;  y = relu?(pool?(z)), the pooling's winners in route
+            let (y, route) = (y.data_mut(), &mut self.route);
+            conv_forward_packed(x.data(), g, weight, &self.packed, bias, y, self.blocking, epilogue, route);
             return;
         }
         // z = im2col(x) · W[OC, k·k·C]ᵀ + b;  y = relu?(pool?(z)), the pooling's winners in route
@@ -220,6 +238,7 @@ impl Layer for Conv2d {
 
     fn visit_params_mut(&mut self, f: &mut dyn FnMut(&'static str, &mut Param)) {
         self.winograd_fresh = false;
+        self.packed_fresh = false;
         f("weight", &mut self.weight);
         f("bias", &mut self.bias);
     }

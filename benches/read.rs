@@ -46,11 +46,20 @@ fn read_numbers(c: &mut Criterion) {
     group.throughput(Throughput::Elements(pictures.len() as u64));
     let mut one = model();
     group.bench_function("5-digit numbers, one picture at a time", |b| b.iter(|| read_all(&mut one, &pictures)));
-    // Two pictures at a time, one model each (as `chiffre serve`'s workers read): both cores busy.
+    // Two pictures at a time, one model each, as `chiffre serve`'s workers read
+    // (src/serve/pool.rs): each on its own thread with a one-thread rayon pool,
+    // so the engine's parallel loops run inline there. Both cores busy.
     let (mut left, mut right) = (model(), model());
     let (first, second) = pictures.split_at(pictures.len() / 2);
+    let one_thread = || rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool");
+    let (left_pool, right_pool) = (one_thread(), one_thread());
     group.bench_function("5-digit numbers, two at a time", |b| {
-        b.iter(|| rayon::join(|| read_all(&mut left, first), || read_all(&mut right, second)))
+        b.iter(|| {
+            std::thread::scope(|s| {
+                s.spawn(|| left_pool.install(|| read_all(&mut left, first)));
+                s.spawn(|| right_pool.install(|| read_all(&mut right, second)));
+            })
+        })
     });
     group.finish();
 }

@@ -57,6 +57,25 @@ fn reference_and_scale(
     (want, scale)
 }
 
+/// The definition's output `z` (and its rounding scale) after `epilogue`:
+/// ReLU, then the 2×2 max pooling, whose geometry is returned too.
+fn after_epilogue(
+    z: &[f32],
+    scale: &[f32],
+    epilogue: kernels::Epilogue,
+    g: &ConvGeometry,
+    oc: usize,
+    batch: usize,
+) -> (Vec<f32>, Vec<f32>, PoolGeometry) {
+    let r: Vec<f32> = z.iter().map(|&v| if epilogue.relu { v.max(0.0) } else { v }).collect();
+    let pg = PoolGeometry { h: g.oh, w: g.ow, c: oc, size: 2, stride: 2, oh: g.oh / 2, ow: g.ow / 2 };
+    if epilogue.max_pool_2x2 {
+        (reference::pool(&r, &pg, batch, true), reference::pool(scale, &pg, batch, true), pg)
+    } else {
+        (r, scale.to_vec(), pg)
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -108,14 +127,8 @@ proptest! {
         filters.update(&weight, c, oc);
         prop_assert_eq!((filters.channels(), filters.filters()), (c, oc));
         let (z, scale) = reference_and_scale(&x, &weight, &bias, &g, batch);
-        let r: Vec<f32> = z.iter().map(|&v| if relu { v.max(0.0) } else { v }).collect();
-        let pg = PoolGeometry { h: g.oh, w: g.ow, c: oc, size: 2, stride: 2, oh: g.oh / 2, ow: g.ow / 2 };
-        let (want, scale) = if pool {
-            (reference::pool(&r, &pg, batch, true), reference::pool(&scale, &pg, batch, true))
-        } else {
-            (r, scale)
-        };
         let epilogue = kernels::Epilogue { relu, max_pool_2x2: pool };
+        let (want, scale, pg) = after_epilogue(&z, &scale, epilogue, &g, oc, batch);
         let blocking = kernels::Blocking { images, blocks_per_group: 1 };
         let mut y = vec![f32::NAN; want.len()];
         let mut route = vec![9u8; batch * epilogue.route_len([g.oh, g.ow, oc])];
@@ -185,14 +198,8 @@ proptest! {
         let mut packed = PackedMatrix::new();
         packed.pack_transposed(&weight, oc, k);
         let (z, scale) = reference_and_scale(&x, &weight, &bias, &g, batch);
-        let r: Vec<f32> = z.iter().map(|&v| if relu { v.max(0.0) } else { v }).collect();
-        let pg = PoolGeometry { h: o, w: o, c: oc, size: 2, stride: 2, oh: o / 2, ow: o / 2 };
-        let (want, scale) = if pool {
-            (reference::pool(&r, &pg, batch, true), reference::pool(&scale, &pg, batch, true))
-        } else {
-            (r, scale)
-        };
         let epilogue = kernels::Epilogue { relu, max_pool_2x2: pool };
+        let (want, scale, _) = after_epilogue(&z, &scale, epilogue, &g, oc, batch);
         let blocking = kernels::Blocking { images, blocks_per_group: 1 };
         let mut y = vec![f32::NAN; want.len()];
         let mut route = vec![9u8; batch * epilogue.route_len([o, o, oc])];

@@ -27,6 +27,24 @@ impl Taps {
     fn of(&self, i: usize) -> (usize, &[f32]) {
         (self.first[i], &self.weights[self.at[i]..self.at[i + 1]])
     }
+
+    /// The same taps laid out tap by tap for `outputs` outputs over `src`
+    /// source pixels: the `t`-th tap of output `i` reads source
+    /// `index[t · outputs + i]` with weight `weight[t · outputs + i]`; outputs
+    /// with fewer taps get weight-0 taps (reading a valid index), which add
+    /// exactly nothing to a sum of non-negative terms.
+    fn by_tap(&self, outputs: usize, src: usize) -> (Vec<usize>, Vec<f32>) {
+        let taps = (0..outputs).map(|i| self.at[i + 1] - self.at[i]).max().unwrap_or(0);
+        let (mut index, mut weight) = (vec![0; taps * outputs], vec![0.0; taps * outputs]);
+        for i in 0..outputs {
+            let (first, weights) = self.of(i);
+            for t in 0..taps {
+                index[t * outputs + i] = (first + t).min(src - 1);
+                weight[t * outputs + i] = weights.get(t).copied().unwrap_or(0.0);
+            }
+        }
+        (index, weight)
+    }
 }
 
 /// The taps of every output index when `src` pixels become `dst`.
@@ -70,13 +88,17 @@ pub fn resample(gray: &Gray, width: usize, height: usize) -> Gray {
         return gray.clone();
     }
     let (xs, ys) = (axis_taps(w, width), axis_taps(h, height));
-    // Rows first (h × width), then columns.
+    // Rows first (h × width), then columns. Along a row, tap by tap over all
+    // the outputs: each output's sum is still taken in its taps' order, but
+    // the outputs' sums no longer wait on one another.
+    let (index, weight) = xs.by_tap(width, w);
     let mut across = vec![0.0f32; h * width];
-    for y in 0..h {
+    for (y, sums) in across.chunks_exact_mut(width).enumerate() {
         let row = gray.row(y);
-        for x in 0..width {
-            let (first, weights) = xs.of(x);
-            across[y * width + x] = weights.iter().zip(&row[first..]).map(|(wt, v)| wt * v).sum();
+        for (index, weight) in index.chunks_exact(width).zip(weight.chunks_exact(width)) {
+            for ((sum, &i), &wt) in sums.iter_mut().zip(index).zip(weight) {
+                *sum += wt * row[i];
+            }
         }
     }
     let mut out = vec![0.0f32; height * width];

@@ -260,8 +260,11 @@ pub fn read_picture(
 /// (a tenth of the inputs of a five-digit number).
 #[derive(Default)]
 struct Seen {
-    /// Each input's hash, the input and its prediction.
-    read: Vec<(u64, Box<Pixels>, Prediction)>,
+    /// Each input's hash and prediction, in the order they were read.
+    read: Vec<(u64, Prediction)>,
+    /// The inputs, one after another ([`PIXELS`] values each, in `read`'s
+    /// order): one growing buffer, not an allocation per input.
+    pixels: Vec<f32>,
 }
 
 impl Seen {
@@ -272,13 +275,15 @@ impl Seen {
 
     fn remember(&mut self, inputs: &[Pixels], predictions: Vec<Prediction>) {
         for (pixels, prediction) in inputs.iter().zip(predictions) {
-            self.read.push((Self::hash(pixels), Box::new(*pixels), prediction));
+            self.read.push((Self::hash(pixels), prediction));
+            self.pixels.extend_from_slice(pixels);
         }
     }
 
     fn find(&self, pixels: &Pixels) -> Option<&Prediction> {
         let h = Self::hash(pixels);
-        self.read.iter().find(|(k, p, _)| *k == h && **p == *pixels).map(|(_, _, prediction)| prediction)
+        let same = |i: usize| self.pixels[i * PIXELS..(i + 1) * PIXELS] == pixels[..];
+        self.read.iter().enumerate().find(|&(i, (k, _))| *k == h && same(i)).map(|(_, (_, prediction))| prediction)
     }
 
     /// Each input's prediction: the one seen, or `predict`'s (one call for all the unseen).

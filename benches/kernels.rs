@@ -107,5 +107,44 @@ fn pooling(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matmul, im2col, convolution, pooling);
+/// The product with pre-packed weights in `f32` beside the same product in
+/// 8 bits (`kernels::int8`, on this CPU's best instructions), on one thread:
+/// the tutorial CNN's second and third convolutions for one image and for
+/// 16, and its first dense layer. The int8 one's inputs are already
+/// quantized (quantizing and dequantizing are not counted).
+fn int8(c: &mut Criterion) {
+    use kernels::int8::{matmul_i8, padded, quantize_activations, quantize_weights};
+    let mut group = c.benchmark_group("int8");
+    for (name, m, n, k) in [
+        ("conv2 1 image 121x64x288", 121, 64, 288),
+        ("conv2 16 images 1936x64x288", 1936, 64, 288),
+        ("conv3 1 image 9x64x576", 9, 64, 576),
+        ("dense1 64 images 64x64x576", 64, 64, 576),
+    ] {
+        let (a, w) = (data(m * k).iter().map(|v| v + 0.5).collect::<Vec<f32>>(), data(n * k));
+        let mut packed = kernels::PackedMatrix::new();
+        packed.pack_transposed(&w, n, k);
+        let mut out = vec![0.0; m * n];
+        group.throughput(Throughput::Elements((2 * m * n * k) as u64));
+        group.bench_function(format!("{name} f32"), |bench| {
+            bench.iter(|| kernels::matmul_packed(&a, k, m, &packed, None, &mut out, n));
+        });
+        let q = quantize_weights(&w, n, k).expect("finite weights");
+        let mut qa = Vec::with_capacity(m * padded(k));
+        quantize_activations(&a, k, 1.0 / 127.0, &mut qa);
+        let mut sums = vec![0; m * n];
+        group.bench_function(format!("{name} int8"), |bench| bench.iter(|| matmul_i8(&qa, &q.packed, &mut sums)));
+        // The AVX2 kernel too where the best is VNNI: what a CPU without VNNI gets.
+        let isas = kernels::int8::Int8Isa::available();
+        if isas.len() > 2 {
+            let avx2 = isas[1];
+            group.bench_function(format!("{name} int8 {avx2:?}"), |bench| {
+                bench.iter(|| kernels::int8::matmul_i8_with(avx2, &qa, &q.packed, &mut sums))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, matmul, im2col, convolution, pooling, int8);
 criterion_main!(benches);

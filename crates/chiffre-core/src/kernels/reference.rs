@@ -39,6 +39,18 @@ fn window_pairs(
     })
 }
 
+/// `c [m × n] = a [m × k] · w [n × k]ᵀ` in integers: the plain twin of
+/// [`super::matmul_i8`] (`a` unpadded).
+pub fn matmul_u8_i8(a: &[u8], w: &[i8], m: usize, k: usize, n: usize) -> Vec<i32> {
+    let mut c = vec![0i32; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            c[i * n + j] = (0..k).map(|t| i32::from(a[i * k + t]) * i32::from(w[j * k + t])).sum();
+        }
+    }
+    c
+}
+
 /// Direct convolution: `x [B, H, W, C]`, `weight [OC, k, k, C]`, `bias [OC]`
 /// → `[B, OH, OW, OC]`, by the definition (sum over the window).
 pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], g: &ConvGeometry, batch: usize) -> Vec<f32> {

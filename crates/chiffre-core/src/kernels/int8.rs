@@ -109,6 +109,17 @@ impl Int8Isa {
         Int8Isa::Portable
     }
 
+    /// Whether this CPU runs it.
+    pub fn runs_here(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Int8Isa::Vnni => Int8Isa::detect() == Int8Isa::Vnni,
+            #[cfg(target_arch = "x86_64")]
+            Int8Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            Int8Isa::Portable => true,
+        }
+    }
+
     /// Every one this CPU runs, best first (for the tests).
     pub fn available() -> Vec<Self> {
         let mut out = Vec::new();
@@ -150,7 +161,7 @@ pub fn matmul_i8_with(isa: Int8Isa, a: &[u8], w: &PackedI8, c: &mut [i32]) {
     assert_eq!(a.len(), m * kp, "activations: rows of {kp} (k = {} padded to 4)", w.k);
     assert_eq!(c.len(), m * n, "output [{m} × {n}]");
     debug_assert!(a.iter().all(|&v| v <= ACT_MAX), "activations are 0..=127");
-    assert!(Int8Isa::available().contains(&isa), "this CPU does not run {isa:?}");
+    assert!(isa.runs_here(), "this CPU does not run {isa:?}");
     let (panels, stride) = (n.div_ceil(NR), kp / 4 * NR * 4);
     let mut p = 0;
     while p < panels {
@@ -164,7 +175,7 @@ pub fn matmul_i8_with(isa: Int8Isa, a: &[u8], w: &PackedI8, c: &mut [i32]) {
             let rows = if m - i >= MR { MR } else { 1 };
             let (a, c) = (&a[i * kp..(i + rows) * kp], &mut c[i * n + p * NR..]);
             match isa {
-                // SAFETY: `available` checked the CPU's features; `a` holds
+                // SAFETY: `runs_here` checked the CPU's features; `a` holds
                 // `rows` rows of `kp`, `panel` `wide` panels, and `c` reaches
                 // row `rows - 1`'s column `cols - 1` (shapes asserted above).
                 #[cfg(target_arch = "x86_64")]
@@ -335,16 +346,67 @@ pub fn quantize_weights(w: &[f32], n: usize, k: usize) -> Result<QuantizedWeight
 /// A NaN becomes 0.
 pub fn quantize_activations(x: &[f32], k: usize, scale: f32, out: &mut Vec<u8>) {
     let (rows, kp) = (x.len().checked_div(k).unwrap_or(0), padded(k));
-    out.clear();
+    // Every value is written below (padding included): no clearing pass.
     out.resize(rows * kp, 0);
     let inverse = 1.0 / scale;
     for (row, o) in x.chunks_exact(k.max(1)).zip(out.chunks_exact_mut(kp.max(1))) {
-        for (o, &v) in o.iter_mut().zip(row) {
-            // negative and NaN (which fails every comparison) become 0
-            let q = (v * inverse).round();
-            *o = if q > 0.0 { q.min(f32::from(ACT_MAX)) as u8 } else { 0 };
+        let (values, padding) = o.split_at_mut(k);
+        for (o, &v) in values.iter_mut().zip(row) {
+            // round half up by truncation (the values that matter are ≥ 0;
+            // `f32::round` is a library call that stops vectorisation);
+            // `max` turns a NaN into 0, and the value cast is in 0..=127
+            *o = (v * inverse + 0.5).max(0.0).min(f32::from(ACT_MAX)) as i32 as u8;
         }
+        padding.fill(0);
     }
+}
+
+/// Quantizes `x` at `scale` as [`quantize_activations`] does, value for
+/// value, without padding (a convolution's input, before [`im2col_u8`]).
+pub fn quantize_values(x: &[f32], scale: f32, out: &mut Vec<u8>) {
+    out.resize(x.len(), 0);
+    let inverse = 1.0 / scale;
+    for (o, &v) in out.iter_mut().zip(x) {
+        // as in `quantize_activations`
+        *o = (v * inverse + 0.5).max(0.0).min(f32::from(ACT_MAX)) as i32 as u8;
+    }
+}
+
+/// The patches of a convolution of geometry `g` over quantized images `x
+/// [B, H, W, C]`, one row of `padded(k·k·C)` bytes per output pixel (zeros
+/// where the kernel overhangs the image, and past `k·k·C`): the byte twin of
+/// [`super::im2col`], for [`matmul_i8`]. Images in parallel.
+///
+/// # Panics
+/// When `x` is not whole images of `g`.
+pub fn im2col_u8(x: &[u8], g: &super::ConvGeometry, col: &mut Vec<u8>) {
+    use crate::par::prelude::*;
+    let image = g.h * g.w * g.c;
+    assert!(image > 0 && x.len().is_multiple_of(image), "whole images of {}×{}×{}", g.h, g.w, g.c);
+    let (kp, rows) = (padded(g.patch_len()), g.oh * g.ow);
+    col.resize(x.len() / image * rows * kp, 0);
+    if rows == 0 {
+        return;
+    }
+    col.par_chunks_mut(rows * kp).zip(x.par_chunks(image)).for_each(|(col, x)| {
+        for (r, row) in col.chunks_exact_mut(kp).enumerate() {
+            let (oy, ox) = (r / g.ow, r % g.ow);
+            let mut t = 0;
+            for ky in 0..g.k {
+                let iy = (oy * g.stride + ky).checked_sub(g.pad_top).filter(|&y| y < g.h);
+                for kx in 0..g.k {
+                    let ix = (ox * g.stride + kx).checked_sub(g.pad_left).filter(|&x| x < g.w);
+                    let patch = &mut row[t..t + g.c];
+                    match (iy, ix) {
+                        (Some(iy), Some(ix)) => patch.copy_from_slice(&x[(iy * g.w + ix) * g.c..][..g.c]),
+                        _ => patch.fill(0),
+                    }
+                    t += g.c;
+                }
+            }
+            row[t..].fill(0);
+        }
+    });
 }
 
 /// `y[i][j] = sums[i][j] · act_scale · scales[j] + bias[j]`, then `max(0, ·)`
@@ -427,6 +489,29 @@ mod tests {
                     prop_assert!(err <= bound * 1.001 + 1e-4, "[{}, {}]: {} vs {} (bound {})", i, j, y[i * n + j], exact, bound);
                 }
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// The byte patches are the `f32` patches quantized, row by row.
+        #[test]
+        fn byte_patches_are_the_quantized_float_patches(
+            (h, w, c, k, stride, pad) in (1usize..9, 1usize..9, 1usize..6, 1usize..4, 1usize..3, 0usize..2),
+            images in 1usize..3,
+        ) {
+            prop_assume!(k <= h + 2 * pad && k <= w + 2 * pad);
+            let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1);
+            let g = crate::kernels::ConvGeometry { h, w, c, k, stride, pad_top: pad, pad_left: pad, oh, ow };
+            let x: Vec<f32> = (0..images * h * w * c).map(|i| (i * 37 % 128) as f32).collect();
+            let mut col = vec![0.0; images * oh * ow * g.patch_len()];
+            crate::kernels::im2col(&x, &g, &mut col);
+            let (mut want, mut bytes, mut got) = (Vec::new(), Vec::new(), Vec::new());
+            quantize_activations(&col, g.patch_len(), 1.0, &mut want);
+            quantize_values(&x, 1.0, &mut bytes);
+            im2col_u8(&bytes, &g, &mut got);
+            prop_assert_eq!(got, want);
         }
     }
 

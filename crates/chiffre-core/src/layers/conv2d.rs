@@ -129,6 +129,11 @@ impl Conv2d {
         })
     }
 
+    /// The convolution's geometry (input, kernel, stride, padding, output).
+    pub fn geometry(&self) -> ConvGeometry {
+        self.geometry
+    }
+
     fn filters(&self) -> usize {
         self.out_shape[2]
     }

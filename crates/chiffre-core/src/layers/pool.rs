@@ -50,6 +50,11 @@ impl Pool2d {
         Self::new(PoolKind::Mean, input, size, stride)
     }
 
+    /// The pooling's geometry (input, window, stride, output).
+    pub fn geometry(&self) -> PoolGeometry {
+        self.geometry
+    }
+
     /// What a window keeps.
     pub fn pool_kind(&self) -> PoolKind {
         self.kind

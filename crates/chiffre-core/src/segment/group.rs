@@ -137,8 +137,9 @@ fn could_be_a_digit(atoms: &[Atom], from: usize, to: usize, height: f32) -> bool
 
 /// The groups `[from, to)` of `atoms` (in reading order) that the network
 /// reads best as digits at line height `height`: see the module
-/// documentation. Every atom is in one group, except stray marks left out. Each group that cuts a component (holds part of one)
-/// costs `cut_cost` more. `read` is called once, with every group to try.
+/// documentation. Every atom is in one group, except stray marks left out.
+/// Each group that cuts a component (holds part of one) costs `cut_cost`
+/// more. `read` is called once, with every group to try.
 pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupReader<'_>) -> Vec<(usize, usize)> {
     let n = atoms.len();
     let mut groups: Vec<(usize, usize)> = Vec::new();
@@ -162,7 +163,7 @@ pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupR
     let mut best = vec![f32::NEG_INFINITY; n + 1];
     let mut start = vec![0usize; n + 1];
     best[0] = 0.0;
-    // left_out[j]: atom j - 1 is left out of the best grouping of [0, j).
+    // left_out[j]: the best grouping of [0, j) leaves atoms [start[j], j) out (one stray mark).
     let mut left_out = vec![false; n + 1];
     let mut leave_out = |best: &mut [f32], start: &mut [usize], j: usize| {
         if let Some(from) = stray_ending_at(atoms, j, height) {

@@ -280,7 +280,16 @@ fn digits_of(
         inputs.iter().map(|input| input.and_then(|_| read_back.next()).map_or(f32::NEG_INFINITY, |r| r.1)).collect()
     };
     let groups = best_groups(&atoms, line_height, cut_cost, &mut read_groups);
-    groups.into_iter().map(|(i, j)| render(&atoms[i..j])).filter_map(as_mark).collect()
+    let mut inks: Vec<Option<(Bounds, Gray)>> = groups.into_iter().map(|(i, j)| Some(render(&atoms[i..j]))).collect();
+    // In reading order, by the groups' centres: the atoms come by their
+    // components' centres, and a group of a wide component's parts can lie
+    // left of a mark that came before it (a stroke above the component).
+    // Integer keys, as in `atoms`.
+    let n = inks.len();
+    let mut keys: Vec<usize> =
+        inks.iter().enumerate().map(|(k, g)| g.as_ref().map_or(0, |(b, _)| (b.x0 + b.x1) * n + k)).collect();
+    keys.sort_unstable();
+    keys.into_iter().filter_map(|key| inks[key % n].take()).filter_map(as_mark).collect()
 }
 
 /// Finds the marks of the number(s) in cleaned ink: lines top to bottom, each

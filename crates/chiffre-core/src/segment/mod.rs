@@ -280,16 +280,22 @@ fn digits_of(
         inputs.iter().map(|input| input.and_then(|_| read_back.next()).map_or(f32::NEG_INFINITY, |r| r.1)).collect()
     };
     let groups = best_groups(&atoms, line_height, cut_cost, &mut read_groups);
-    let mut inks: Vec<Option<(Bounds, Gray)>> = groups.into_iter().map(|(i, j)| Some(render(&atoms[i..j]))).collect();
-    // In reading order, by the groups' centres: the atoms come by their
-    // components' centres, and a group of a wide component's parts can lie
-    // left of a mark that came before it (a stroke above the component).
-    // Integer keys, as in `atoms`.
-    let n = inks.len();
-    let mut keys: Vec<usize> =
-        inks.iter().enumerate().map(|(k, g)| g.as_ref().map_or(0, |(b, _)| (b.x0 + b.x1) * n + k)).collect();
+    groups.into_iter().map(|(i, j)| render(&atoms[i..j])).filter_map(as_mark).collect()
+}
+
+/// A line's marks in reading order, by the centres of their boxes: the
+/// atoms come by their components' centres, and a group of a wide
+/// component's parts can lie left of a mark that came before it (a stroke
+/// above the component). Integer keys, as in [`atoms`].
+fn in_reading_order(marks: Vec<Mark>) -> Vec<Mark> {
+    let n = marks.len();
+    let centre = |m: &Mark| match m {
+        Mark::Digit { bounds, .. } | Mark::Separator { bounds, .. } => bounds.x0 + bounds.x1,
+    };
+    let mut keys: Vec<usize> = marks.iter().enumerate().map(|(k, m)| centre(m) * n + k).collect();
     keys.sort_unstable();
-    keys.into_iter().filter_map(|key| inks[key % n].take()).filter_map(as_mark).collect()
+    let mut slots: Vec<Option<Mark>> = marks.into_iter().map(Some).collect();
+    keys.into_iter().filter_map(|key| slots[key % n].take()).collect()
 }
 
 /// Finds the marks of the number(s) in cleaned ink: lines top to bottom, each
@@ -357,7 +363,7 @@ pub fn segment_observed(
         }
         marks.extend(digits_of(ink, &components, &run, line.height, wide, read, observe));
         if marks.iter().any(|m| matches!(m, Mark::Digit { .. })) {
-            out.push(marks);
+            out.push(in_reading_order(marks));
         }
     }
     Ok(out)

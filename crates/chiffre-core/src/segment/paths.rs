@@ -88,9 +88,14 @@ impl Patch {
 /// least ink, with small costs for straying and turning: see the module
 /// documentation. Work: rows × (2·radius + 1) × 3.
 pub fn separating_path(patch: &Patch, centre: usize, radius: usize) -> Path {
+    separating_path_cost(patch, centre, radius).0
+}
+
+/// [`separating_path`] and its cost.
+pub fn separating_path_cost(patch: &Patch, centre: usize, radius: usize) -> (Path, f32) {
     let (w, h, x0) = (patch.width(), patch.height(), patch.bounds.x0);
     if h == 0 || w < 2 {
-        return vec![centre; h];
+        return (vec![centre; h], 0.0);
     }
     let c = centre.clamp(x0 + 1, x0 + w - 1) - x0;
     let (lo, hi) = (c.saturating_sub(radius).max(1), (c + radius).min(w - 1));
@@ -115,6 +120,7 @@ pub fn separating_path(patch: &Patch, centre: usize, radius: usize) -> Path {
         std::mem::swap(&mut cost, &mut next);
     }
     let mut i = (0..n).min_by(|&a, &b| cost[a].total_cmp(&cost[b]).then(a.abs_diff(c - lo).cmp(&b.abs_diff(c - lo))));
+    let total = i.map_or(0.0, |k| cost[k]);
     let mut path = vec![0; h];
     for y in (0..h).rev() {
         let k = i.unwrap_or(0);
@@ -125,7 +131,27 @@ pub fn separating_path(patch: &Patch, centre: usize, radius: usize) -> Path {
             _ => k,
         });
     }
-    path
+    (path, total)
+}
+
+/// Columns (absolute), left to right, where a separating path within
+/// `radius` columns crosses less ink than those of its neighbours on a grid
+/// of `step` columns, and at most `most` ink: where a narrow path slips
+/// between two strokes that lean the same way (a 7's stem and a 1 beside
+/// it), which the column profiles of [`super::candidate_cuts`] do not see.
+/// None within `margin` columns of either end. Work: (width / step) paths.
+pub fn path_valleys(patch: &Patch, (step, radius, margin): (usize, usize, usize), most: f32) -> Vec<usize> {
+    let (x0, x1) = (patch.bounds.x0 + margin, patch.bounds.x1.saturating_sub(margin));
+    let xs: Vec<usize> = (x0..x1).step_by(step.max(1)).collect();
+    let costs: Vec<f32> = xs.iter().map(|&x| separating_path_cost(patch, x, radius).1).collect();
+    (0..xs.len())
+        .filter(|&i| {
+            let left = if i > 0 { costs[i - 1] } else { f32::INFINITY };
+            let right = costs.get(i + 1).copied().unwrap_or(f32::INFINITY);
+            costs[i] <= left && costs[i] < right && costs[i] <= most
+        })
+        .map(|i| xs[i])
+        .collect()
 }
 
 #[cfg(test)]
@@ -172,6 +198,44 @@ mod tests {
         let (bounds, _) = p.between(&cut, &right).expect("ink on the right");
         assert_eq!((bounds.x0, bounds.x1), (14, 16));
         assert!(p.between(&left, &left).is_none());
+    }
+
+    #[test]
+    fn a_path_valley_slips_between_two_strokes_leaning_the_same_way() {
+        // A 7-like stroke and a 1 leaning right beside it, joined by a bar on
+        // top: every column holds ink (no column profile valley), but a
+        // slanted path crosses only the bar.
+        let rows: Vec<String> = (0..12)
+            .map(|y| {
+                let mut r = vec![b'.'; 16];
+                if y == 0 {
+                    r[..12].fill(b'#');
+                }
+                let lean = (11 - y) / 3;
+                r[2 + lean] = b'#';
+                r[3 + lean] = b'#';
+                r[8 + lean] = b'#';
+                r[9 + lean] = b'#';
+                String::from_utf8(r).unwrap()
+            })
+            .collect();
+        let p = patch(&rows.iter().map(String::as_str).collect::<Vec<_>>());
+        // Every column from 2 to 12 holds ink: no straight cut between the strokes.
+        assert!((12..23).all(|x| (0..12).any(|y| p.ink.get(x - 10, y) > 0.0)));
+        let between = |path: &Path| {
+            path.iter().enumerate().all(|(y, &c)| {
+                let lean = (11 - y) / 3;
+                c > 10 + 3 + lean && c <= 10 + 8 + lean
+            })
+        };
+        let found = path_valleys(&p, (1, 3, 2), 2.0);
+        let inside: Vec<usize> = found.iter().copied().filter(|&x| between(&separating_path(&p, x, 3))).collect();
+        assert!(!inside.is_empty(), "{found:?}");
+        // It crosses the bar only.
+        assert!(inside.iter().all(|&x| separating_path_cost(&p, x, 3).1 < 2.0));
+        // A path crossing more ink than allowed is no valley.
+        let strict = path_valleys(&p, (1, 3, 2), 0.5);
+        assert!(strict.iter().all(|&x| !between(&separating_path(&p, x, 3))), "{strict:?}");
     }
 
     #[test]

@@ -21,7 +21,7 @@
 use super::{Node, Sequential};
 use crate::kernels::int8::{
     dequantize, im2col_u8, matmul_i8_with, padded, quantize_activations, quantize_values, quantize_weights, Int8Isa,
-    QuantizedWeights,
+    QuantizedWeights, ACT_MAX,
 };
 use crate::kernels::{max_pool_forward, ConvGeometry, Epilogue, PoolGeometry};
 use crate::layers::{Conv2d, Mode, PoolKind};
@@ -116,7 +116,7 @@ impl QuantizedNetwork {
             let product = |weight: &[f32], bias: &[f32], geometry, largest: f32| -> Result<Stage, String> {
                 let (n, k) = (bias.len(), weight.len() / bias.len().max(1));
                 let weights = quantize_weights(weight, n, k).map_err(|e| format!("layer {}: {e}", i + 1))?;
-                let act_scale = if largest > 0.0 { largest / 127.0 } else { 1.0 };
+                let act_scale = if largest > 0.0 { largest / f32::from(ACT_MAX) } else { 1.0 };
                 Ok(Stage::Product { geometry, k, weights, bias: bias.to_vec(), act_scale, relu })
             };
             match node {

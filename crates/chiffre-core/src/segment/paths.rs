@@ -97,28 +97,12 @@ pub fn separating_path_cost(patch: &Patch, centre: usize, radius: usize) -> (Pat
     if h == 0 || w < 2 {
         return (vec![centre; h], 0.0);
     }
-    let c = centre.clamp(x0 + 1, x0 + w - 1) - x0;
-    let (lo, hi) = (c.saturating_sub(radius).max(1), (c + radius).min(w - 1));
-    let n = hi - lo + 1;
-    let step = |y: usize, x: usize| patch.ink.data()[y * w + x] + STRAY_COST * x.abs_diff(c) as f32;
-    // cost[y][i]: the least cost of a path from the top to column lo + i of row y.
-    let mut cost: Vec<f32> = (0..n).map(|i| step(0, lo + i)).collect();
+    let window = Window::new(patch, centre, radius);
+    let n = window.columns();
     let mut from = vec![0u8; h * n]; // 0: from the left, 1: straight above, 2: from the right
-    let mut next = vec![0.0f32; n];
-    for y in 1..h {
-        for i in 0..n {
-            let mut best = (cost[i], 1u8);
-            if i > 0 && cost[i - 1] + TURN_COST < best.0 {
-                best = (cost[i - 1] + TURN_COST, 0);
-            }
-            if i + 1 < n && cost[i + 1] + TURN_COST < best.0 {
-                best = (cost[i + 1] + TURN_COST, 2);
-            }
-            next[i] = best.0 + step(y, lo + i);
-            from[y * n + i] = best.1;
-        }
-        std::mem::swap(&mut cost, &mut next);
-    }
+    let mut buffers = (Vec::new(), Vec::new());
+    let cost = window.least_costs(patch, &mut buffers, |y, i, came| from[y * n + i] = came);
+    let (lo, c) = (window.lo, window.centre);
     let mut i = (0..n).min_by(|&a, &b| cost[a].total_cmp(&cost[b]).then(a.abs_diff(c - lo).cmp(&b.abs_diff(c - lo))));
     let total = i.map_or(0.0, |k| cost[k]);
     let mut path = vec![0; h];
@@ -134,24 +118,143 @@ pub fn separating_path_cost(patch: &Patch, centre: usize, radius: usize) -> (Pat
     (path, total)
 }
 
-/// Columns (absolute), left to right, where a separating path within
-/// `radius` columns crosses less ink than those of its neighbours on a grid
-/// of `step` columns, and at most `most` ink: where a narrow path slips
-/// between two strokes that lean the same way (a 7's stem and a 1 beside
-/// it), which the column profiles of [`super::candidate_cuts`] do not see.
-/// None within `margin` columns of either end. Work: (width / step) paths.
-pub fn path_valleys(patch: &Patch, (step, radius, margin): (usize, usize, usize), most: f32) -> Vec<usize> {
+/// The cost of [`separating_path`] alone, without the path: the same
+/// dynamic programme as [`Window::least_costs`], without remembering where
+/// each step came from, which lets it run without branches (each row the
+/// minimum of three shifted copies of the last: the compiler vectorises
+/// it). The least of three numbers does not depend on which one a tie
+/// picks, so the cost is the same to the bit. `buffers` are reused between
+/// calls.
+fn separating_cost(patch: &Patch, centre: usize, radius: usize, buffers: &mut (Vec<f32>, Vec<f32>)) -> f32 {
+    let (w, h) = (patch.width(), patch.height());
+    if h == 0 || w < 2 {
+        return 0.0;
+    }
+    let window = Window::new(patch, centre, radius);
+    let (n, lo) = (window.columns(), window.lo);
+    let ink = patch.ink.data();
+    // Both rows padded with an impossible column on each side.
+    let (cost, next) = (&mut buffers.0, &mut buffers.1);
+    let stray = |i: usize| STRAY_COST * (lo + i).abs_diff(window.centre) as f32;
+    cost.clear();
+    cost.push(f32::INFINITY);
+    cost.extend((0..n).map(|i| ink[lo + i] + stray(i)));
+    cost.push(f32::INFINITY);
+    next.clear();
+    next.resize(n + 2, f32::INFINITY);
+    let strays: Vec<f32> = (0..n).map(stray).collect();
+    for y in 1..h {
+        let row = &ink[y * w + lo..y * w + lo + n];
+        for (i, (out, (v, s))) in next[1..=n].iter_mut().zip(row.iter().zip(&strays)).enumerate() {
+            *out = cost[i + 1].min(cost[i].min(cost[i + 2]) + TURN_COST) + v + s;
+        }
+        std::mem::swap(cost, next);
+    }
+    cost[1..=n].iter().copied().fold(f32::INFINITY, f32::min)
+}
+
+/// The columns a separating path may take: `lo..=hi` (relative to the
+/// patch), around `centre`, never the first column.
+struct Window {
+    centre: usize,
+    lo: usize,
+    hi: usize,
+}
+
+impl Window {
+    /// For a patch at least 2 columns wide and 1 row high.
+    fn new(patch: &Patch, centre: usize, radius: usize) -> Self {
+        let (w, x0) = (patch.width(), patch.bounds.x0);
+        let c = centre.clamp(x0 + 1, x0 + w - 1) - x0;
+        Window { centre: c, lo: c.saturating_sub(radius).max(1), hi: (c + radius).min(w - 1) }
+    }
+
+    fn columns(&self) -> usize {
+        self.hi - self.lo + 1
+    }
+
+    /// The dynamic programme over rows: the least cost of a path from the
+    /// top to each column of the bottom row (the window's `lo + i`), where a
+    /// path pays each pixel's ink, [`STRAY_COST`] per column from the centre
+    /// and [`TURN_COST`] per move. `came(y, i, d)` hears where the best path
+    /// to row `y`, column `i` came from (0: the left, 1: straight above, 2:
+    /// the right). Returns one of `buffers`.
+    fn least_costs<'b>(
+        &self,
+        patch: &Patch,
+        buffers: &'b mut (Vec<f32>, Vec<f32>),
+        mut came: impl FnMut(usize, usize, u8),
+    ) -> &'b [f32] {
+        let (w, n, lo) = (patch.width(), self.columns(), self.lo);
+        let stray = |i: usize| STRAY_COST * (lo + i).abs_diff(self.centre) as f32;
+        let ink = patch.ink.data();
+        let (cost, next) = (&mut buffers.0, &mut buffers.1);
+        cost.clear();
+        cost.extend((0..n).map(|i| ink[lo + i] + stray(i)));
+        next.clear();
+        next.resize(n, 0.0);
+        for y in 1..patch.height() {
+            let row = &ink[y * w + lo..y * w + lo + n];
+            for i in 0..n {
+                let mut best = (cost[i], 1u8);
+                if i > 0 && cost[i - 1] + TURN_COST < best.0 {
+                    best = (cost[i - 1] + TURN_COST, 0);
+                }
+                if i + 1 < n && cost[i + 1] + TURN_COST < best.0 {
+                    best = (cost[i + 1] + TURN_COST, 2);
+                }
+                next[i] = best.0 + row[i] + stray(i);
+                came(y, i, best.1);
+            }
+            std::mem::swap(cost, next);
+        }
+        cost
+    }
+}
+
+/// The cost of the separating path (within `radius` columns) at every
+/// `step`-th column of a patch, `margin` columns from either end: what
+/// [`PathCosts::valleys`] looks for minima in. Work: (width / step) paths
+/// of rows × (2·radius + 1) × 3 steps.
+pub fn path_costs(patch: &Patch, (step, radius, margin): (usize, usize, usize)) -> PathCosts {
     let (x0, x1) = (patch.bounds.x0 + margin, patch.bounds.x1.saturating_sub(margin));
     let xs: Vec<usize> = (x0..x1).step_by(step.max(1)).collect();
-    let costs: Vec<f32> = xs.iter().map(|&x| separating_path_cost(patch, x, radius).1).collect();
-    (0..xs.len())
-        .filter(|&i| {
-            let left = if i > 0 { costs[i - 1] } else { f32::INFINITY };
-            let right = costs.get(i + 1).copied().unwrap_or(f32::INFINITY);
-            costs[i] <= left && costs[i] < right && costs[i] <= most
-        })
-        .map(|i| xs[i])
-        .collect()
+    let mut buffers = (Vec::new(), Vec::new());
+    let costs = xs.iter().map(|&x| separating_cost(patch, x, radius, &mut buffers)).collect();
+    PathCosts { xs, costs }
+}
+
+/// Separating paths' costs on a grid of columns (see [`path_costs`]).
+pub struct PathCosts {
+    xs: Vec<usize>,
+    costs: Vec<f32>,
+}
+
+impl PathCosts {
+    /// Columns (absolute), left to right, of the grid's every `every`-th
+    /// column (from the first) whose path crosses less ink than its two
+    /// neighbours' on that coarser grid, and at most `most` ink: where a
+    /// narrow path slips between two strokes that lean the same way (a 7's
+    /// stem and a 1 beside it), which the column profiles of
+    /// [`super::candidate_cuts`] do not see.
+    pub fn valleys(&self, every: usize, most: f32) -> Vec<usize> {
+        let grid: Vec<(usize, f32)> =
+            self.xs.iter().copied().zip(self.costs.iter().copied()).step_by(every.max(1)).collect();
+        let cost = |i: usize| grid.get(i).map_or(f32::INFINITY, |g| g.1);
+        (0..grid.len())
+            .filter(|&i| {
+                let left = if i > 0 { cost(i - 1) } else { f32::INFINITY };
+                cost(i) <= left && cost(i) < cost(i + 1) && cost(i) <= most
+            })
+            .map(|i| grid[i].0)
+            .collect()
+    }
+}
+
+/// The valleys of [`path_costs`] on a grid of `step` columns (see
+/// [`PathCosts::valleys`]).
+pub fn path_valleys(patch: &Patch, grid: (usize, usize, usize), most: f32) -> Vec<usize> {
+    path_costs(patch, grid).valleys(1, most)
 }
 
 #[cfg(test)]
@@ -236,6 +339,44 @@ mod tests {
         // A path crossing more ink than allowed is no valley.
         let strict = path_valleys(&p, (1, 3, 2), 0.5);
         assert!(strict.iter().all(|&x| !between(&separating_path(&p, x, 3))), "{strict:?}");
+    }
+
+    #[test]
+    fn the_cost_alone_is_the_cost_of_the_path_to_the_bit() {
+        // Random grey patches (a small xorshift: no dependency), every centre and a few radii.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut buffers = (Vec::new(), Vec::new());
+        for _ in 0..40 {
+            let (w, h) = (1 + (next() % 30) as usize, 1 + (next() % 30) as usize);
+            let ink = (0..w * h).map(|_| if next() % 3 == 0 { (next() % 256) as f32 / 255.0 } else { 0.0 }).collect();
+            let p = Patch { bounds: Bounds { x0: 7, y0: 3, x1: 7 + w, y1: 3 + h }, ink: Gray::new(w, h, ink).unwrap() };
+            for centre in 5..w + 10 {
+                for radius in [0, 1, 3, 8] {
+                    let (path, cost) = separating_path_cost(&p, centre, radius);
+                    assert_eq!(path.len(), h);
+                    let alone = separating_cost(&p, centre, radius, &mut buffers);
+                    assert_eq!(alone.to_bits(), cost.to_bits(), "{w}×{h}, centre {centre}, radius {radius}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn valleys_on_every_other_column_are_those_of_the_coarser_grid() {
+        let rows = ["#..#.#....#..#", "#..#.#....#..#", "##.#.##...#.##"];
+        let p = patch(&rows);
+        let most = 10.0;
+        let fine = path_costs(&p, (1, 1, 1));
+        let coarse = path_costs(&p, (2, 1, 1));
+        assert!(!fine.valleys(1, most).is_empty() && !coarse.valleys(1, most).is_empty());
+        assert_eq!(fine.valleys(2, most), coarse.valleys(1, most));
+        assert_eq!(fine.valleys(1, most), path_valleys(&p, (1, 1, 1), most));
     }
 
     #[test]

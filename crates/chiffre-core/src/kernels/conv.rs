@@ -146,7 +146,7 @@ pub fn conv_forward_fused(
 }
 
 /// [`conv_forward_fused`] for a 3×3, stride-1 convolution by Winograd's
-/// F(2×2, 3×3) ([`super::winograd`]), from its transformed `filters`: the same
+/// F(2×2, 3×3) (`kernels/winograd.rs`), from its transformed `filters`: the same
 /// output within rounding, with 2.25× fewer multiplications (and, before a
 /// 2×2 pooling that drops an odd last row and column, none for those).
 ///

@@ -7,8 +7,8 @@
 //! 28×28 frame with its intensity-weighted centre of mass at the centre.
 //! [`preprocess`] does the same to any picture, one small step at a time:
 //!
-//! 1. [`to_grayscale`]: composite transparency onto white, then luminance
-//!    (decoding a file is [`load_image`], which refuses huge images from their
+//! 1. `to_grayscale` (with the feature `image`): composite transparency onto white, then luminance
+//!    (decoding a file is `load_image`, which refuses huge images from their
 //!    header before decoding them);
 //! 2. [`shrink_to`]: very large pictures are first area-averaged down to
 //!    [`WORKING_SIDE`] pixels (the digit ends up 20 pixels tall anyway);

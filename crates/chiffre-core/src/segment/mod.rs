@@ -109,9 +109,6 @@ const PATH_MOST_INK: f32 = 0.3;
 const FINE_STEP: f32 = 0.02;
 /// See [`FINE_STEP`].
 const FINE_SPACING: f32 = 0.02;
-/// No cut nearer than this many line heights to a component's ends (a "1"
-/// is about that wide).
-const CUT_MARGIN: f32 = 0.12;
 /// A mark smaller than this fraction of the line height on both sides, that
 /// is no separator, is a stray mark, not a digit.
 const STRAY: f32 = 0.3;
@@ -270,7 +267,7 @@ fn atoms(ink: &Gray, components: &Components, indices: &[(usize, usize)], line_h
         // path valleys that are not beside one of them.
         let mut cuts: Vec<(usize, bool)> =
             candidate_cuts(&profile(&patch), line_height).into_iter().map(|c| (c, false)).collect();
-        let margin = (CUT_MARGIN * line_height).ceil() as usize;
+        let margin = (split::MIN_WIDTH * line_height).ceil() as usize;
         let most = PATH_MOST_INK * line_height;
         // One path per fine grid column; the coarse grid is every other one.
         let fine_step = ((FINE_STEP * line_height) as usize).max(1);

@@ -8,8 +8,10 @@
 
 /// At most this many candidate cuts per piece.
 pub const MAX_CANDIDATES: usize = 12;
-/// A cut-out digit is at least this many line heights wide (a "1").
-const MIN_WIDTH: f32 = 0.12;
+/// A cut-out digit is at least this many line heights wide (a "1"): no cut
+/// of any kind (column valleys here, path valleys in [`super::atoms`]) is
+/// nearer than this to a component's ends.
+pub(super) const MIN_WIDTH: f32 = 0.12;
 /// Candidate cuts closer than this many line heights are one.
 const MIN_SPACING: f32 = 0.08;
 

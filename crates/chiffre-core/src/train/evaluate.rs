@@ -36,7 +36,7 @@ impl Evaluation {
 }
 
 /// Runs `model` in inference mode over all of `data`, in batches of
-/// [`EVAL_BATCH`]. The data must fit the model ([`check_compatible`]).
+/// [`EVAL_BATCH`]. The data must fit the model ([`check_compatible`](super::check_compatible)).
 pub fn evaluate(model: &mut Sequential, data: &Dataset, loss: Loss) -> Evaluation {
     let classes = model.num_classes();
     let mut predictions = Vec::with_capacity(data.len());
@@ -58,7 +58,7 @@ pub fn evaluate(model: &mut Sequential, data: &Dataset, loss: Loss) -> Evaluatio
 /// Runs every model of an ensemble over `data` and averages their
 /// probabilities (softmax of the scores): the predictions are the most
 /// probable class of the mean, the loss is its cross-entropy. The models must
-/// all fit the data ([`check_compatible`]) and have the same classes.
+/// all fit the data ([`check_compatible`](super::check_compatible)) and have the same classes.
 ///
 /// # Panics
 /// When `models` is empty.

@@ -162,7 +162,8 @@ fn read_set(model: &mut Model, test: &Dataset, seed: u64, n: u64, show: bool) ->
         }
         let (t, read) = score(model, test, p, &format!("number-{i}.{}", p.extension));
         if show && t.whole_right == 0 {
-            println!("number {i} ({}): truth {:?} read {:?}", kind(p), p.text, read);
+            let touching = if p.touching { ", touching" } else { "" };
+            println!("number {i} ({}{touching}): truth {:?} read {:?}", kind(p), p.text, read);
         }
         let len = p.text.chars().filter(char::is_ascii_digit).count();
         let touching = if p.touching { "touching: yes" } else { "touching: no" };

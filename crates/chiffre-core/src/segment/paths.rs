@@ -212,49 +212,26 @@ impl Window {
     }
 }
 
-/// The cost of the separating path (within `radius` columns) at every
-/// `step`-th column of a patch, `margin` columns from either end: what
-/// [`PathCosts::valleys`] looks for minima in. Work: (width / step) paths
-/// of rows × (2·radius + 1) × 3 steps.
-pub fn path_costs(patch: &Patch, (step, radius, margin): (usize, usize, usize)) -> PathCosts {
+/// Columns (absolute), left to right, where a separating path within
+/// `radius` columns crosses less ink than those of its neighbours on a grid
+/// of `step` columns, and at most `most` ink: where a narrow path slips
+/// between two strokes that lean the same way (a 7's stem and a 1 beside
+/// it), which the column profiles of [`super::candidate_cuts`] do not see.
+/// None within `margin` columns of either end. Work: (width / step) paths
+/// of rows × (2·radius + 1) × 3 steps, costs only ([`separating_cost`]).
+pub fn path_valleys(patch: &Patch, (step, radius, margin): (usize, usize, usize), most: f32) -> Vec<usize> {
     let (x0, x1) = (patch.bounds.x0 + margin, patch.bounds.x1.saturating_sub(margin));
     let xs: Vec<usize> = (x0..x1).step_by(step.max(1)).collect();
     let mut buffers = (Vec::new(), Vec::new());
-    let costs = xs.iter().map(|&x| separating_cost(patch, x, radius, &mut buffers)).collect();
-    PathCosts { xs, costs }
-}
-
-/// Separating paths' costs on a grid of columns (see [`path_costs`]).
-pub struct PathCosts {
-    xs: Vec<usize>,
-    costs: Vec<f32>,
-}
-
-impl PathCosts {
-    /// Columns (absolute), left to right, of the grid's every `every`-th
-    /// column (from the first) whose path crosses less ink than its two
-    /// neighbours' on that coarser grid, and at most `most` ink: where a
-    /// narrow path slips between two strokes that lean the same way (a 7's
-    /// stem and a 1 beside it), which the column profiles of
-    /// [`super::candidate_cuts`] do not see.
-    pub fn valleys(&self, every: usize, most: f32) -> Vec<usize> {
-        let grid: Vec<(usize, f32)> =
-            self.xs.iter().copied().zip(self.costs.iter().copied()).step_by(every.max(1)).collect();
-        let cost = |i: usize| grid.get(i).map_or(f32::INFINITY, |g| g.1);
-        (0..grid.len())
-            .filter(|&i| {
-                let left = if i > 0 { cost(i - 1) } else { f32::INFINITY };
-                cost(i) <= left && cost(i) < cost(i + 1) && cost(i) <= most
-            })
-            .map(|i| grid[i].0)
-            .collect()
-    }
-}
-
-/// The valleys of [`path_costs`] on a grid of `step` columns (see
-/// [`PathCosts::valleys`]).
-pub fn path_valleys(patch: &Patch, grid: (usize, usize, usize), most: f32) -> Vec<usize> {
-    path_costs(patch, grid).valleys(1, most)
+    let costs: Vec<f32> = xs.iter().map(|&x| separating_cost(patch, x, radius, &mut buffers)).collect();
+    (0..xs.len())
+        .filter(|&i| {
+            let left = if i > 0 { costs[i - 1] } else { f32::INFINITY };
+            let right = costs.get(i + 1).copied().unwrap_or(f32::INFINITY);
+            costs[i] <= left && costs[i] < right && costs[i] <= most
+        })
+        .map(|i| xs[i])
+        .collect()
 }
 
 #[cfg(test)]
@@ -365,18 +342,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn valleys_on_every_other_column_are_those_of_the_coarser_grid() {
-        let rows = ["#..#.#....#..#", "#..#.#....#..#", "##.#.##...#.##"];
-        let p = patch(&rows);
-        let most = 10.0;
-        let fine = path_costs(&p, (1, 1, 1));
-        let coarse = path_costs(&p, (2, 1, 1));
-        assert!(!fine.valleys(1, most).is_empty() && !coarse.valleys(1, most).is_empty());
-        assert_eq!(fine.valleys(2, most), coarse.valleys(1, most));
-        assert_eq!(fine.valleys(1, most), path_valleys(&p, (1, 1, 1), most));
     }
 
     #[test]

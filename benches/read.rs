@@ -2,9 +2,10 @@
 //! numbers/s on 2 cores for 5-digit pictures of about 600×150 pixels):
 //! decoding, segmentation, normalisation and the network, one picture at a
 //! time as `chiffre predict` reads them. `cargo bench --bench read`;
-//! `CHIFFRE_MODEL=FILE` reads with a trained model (the default is an
-//! untrained CNN: the work is the same, only touching digits are cut where
-//! its readings say).
+//! `CHIFFRE_MODEL=FILE` reads with a trained model and its "not a digit"
+//! judges (the default is an untrained CNN without judges: the segmentation's
+//! work is the same, but the judges, which read most candidate groups, are
+//! missing, so it reads faster than `chiffre predict` does).
 
 #[path = "../tests/common/numbers.rs"]
 #[allow(dead_code)]
@@ -19,8 +20,14 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 fn model() -> Model {
     match std::env::var("CHIFFRE_MODEL") {
         Ok(path) => Model::load(&path).expect("CHIFFRE_MODEL: a model file"),
-        Err(_) => Model::from_network(Sequential::new(&preset("cnn", 10).expect("cnn"), 1).expect("builds"))
-            .expect("reads 28×28"),
+        Err(_) => {
+            eprintln!(
+                "read bench: an untrained CNN without the \"not a digit\" judges, which are a good part of the work; \
+                 CHIFFRE_MODEL=models/cnn.safetensors measures what a user runs (bench/numbers.sh sets it)"
+            );
+            Model::from_network(Sequential::new(&preset("cnn", 10).expect("cnn"), 1).expect("builds"))
+                .expect("reads 28×28")
+        }
     }
 }
 

@@ -125,7 +125,7 @@ pub fn separating_path_cost(patch: &Patch, centre: usize, radius: usize) -> (Pat
 /// it). The least of three numbers does not depend on which one a tie
 /// picks, so the cost is the same to the bit. `buffers` are reused between
 /// calls.
-fn separating_cost(patch: &Patch, centre: usize, radius: usize, buffers: &mut (Vec<f32>, Vec<f32>)) -> f32 {
+fn separating_cost(patch: &Patch, centre: usize, radius: usize, buffers: &mut CostBuffers) -> f32 {
     let (w, h) = (patch.width(), patch.height());
     if h == 0 || w < 2 {
         return 0.0;
@@ -134,23 +134,32 @@ fn separating_cost(patch: &Patch, centre: usize, radius: usize, buffers: &mut (V
     let (n, lo) = (window.columns(), window.lo);
     let ink = patch.ink.data();
     // Both rows padded with an impossible column on each side.
-    let (cost, next) = (&mut buffers.0, &mut buffers.1);
-    let stray = |i: usize| STRAY_COST * (lo + i).abs_diff(window.centre) as f32;
+    let CostBuffers { cost, next, strays } = buffers;
+    strays.clear();
+    strays.extend((0..n).map(|i| STRAY_COST * (lo + i).abs_diff(window.centre) as f32));
     cost.clear();
     cost.push(f32::INFINITY);
-    cost.extend((0..n).map(|i| ink[lo + i] + stray(i)));
+    cost.extend(ink[lo..lo + n].iter().zip(strays.iter()).map(|(v, s)| v + s));
     cost.push(f32::INFINITY);
     next.clear();
     next.resize(n + 2, f32::INFINITY);
-    let strays: Vec<f32> = (0..n).map(stray).collect();
     for y in 1..h {
         let row = &ink[y * w + lo..y * w + lo + n];
-        for (i, (out, (v, s))) in next[1..=n].iter_mut().zip(row.iter().zip(&strays)).enumerate() {
-            *out = cost[i + 1].min(cost[i].min(cost[i + 2]) + TURN_COST) + v + s;
+        for (i, (out, (v, s))) in next[1..=n].iter_mut().zip(row.iter().zip(strays.iter())).enumerate() {
+            *out = cost[i + 1].min(cost[i].min(cost[i + 2]) + TURN_COST) + (v + s);
         }
         std::mem::swap(cost, next);
     }
     cost[1..=n].iter().copied().fold(f32::INFINITY, f32::min)
+}
+
+/// What [`separating_cost`] works in, kept between calls (no allocation per
+/// path): the last row's costs, the next row's, each column's stray cost.
+#[derive(Default)]
+struct CostBuffers {
+    cost: Vec<f32>,
+    next: Vec<f32>,
+    strays: Vec<f32>,
 }
 
 /// The columns a separating path may take: `lo..=hi` (relative to the
@@ -175,8 +184,11 @@ impl Window {
 
     /// The dynamic programme over rows: the least cost of a path from the
     /// top to each column of the bottom row (the window's `lo + i`), where a
-    /// path pays each pixel's ink, [`STRAY_COST`] per column from the centre
-    /// and [`TURN_COST`] per move. `came(y, i, d)` hears where the best path
+    /// path pays each pixel's ink plus [`STRAY_COST`] per column from the
+    /// centre (added in that order: the costs are summed exactly as before
+    /// this function was split out, so the cuts, and the judges fitted on
+    /// the groups they make, are the same to the bit) and [`TURN_COST`] per
+    /// move. `came(y, i, d)` hears where the best path
     /// to row `y`, column `i` came from (0: the left, 1: straight above, 2:
     /// the right). Returns one of `buffers`.
     fn least_costs<'b>(
@@ -203,7 +215,7 @@ impl Window {
                 if i + 1 < n && cost[i + 1] + TURN_COST < best.0 {
                     best = (cost[i + 1] + TURN_COST, 2);
                 }
-                next[i] = best.0 + row[i] + stray(i);
+                next[i] = best.0 + (row[i] + stray(i));
                 came(y, i, best.1);
             }
             std::mem::swap(cost, next);
@@ -222,7 +234,7 @@ impl Window {
 pub fn path_valleys(patch: &Patch, (step, radius, margin): (usize, usize, usize), most: f32) -> Vec<usize> {
     let (x0, x1) = (patch.bounds.x0 + margin, patch.bounds.x1.saturating_sub(margin));
     let xs: Vec<usize> = (x0..x1).step_by(step.max(1)).collect();
-    let mut buffers = (Vec::new(), Vec::new());
+    let mut buffers = CostBuffers::default();
     let costs: Vec<f32> = xs.iter().map(|&x| separating_cost(patch, x, radius, &mut buffers)).collect();
     (0..xs.len())
         .filter(|&i| {
@@ -328,7 +340,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let mut buffers = (Vec::new(), Vec::new());
+        let mut buffers = CostBuffers::default();
         for _ in 0..40 {
             let (w, h) = (1 + (next() % 30) as usize, 1 + (next() % 30) as usize);
             let ink = (0..w * h).map(|_| if next() % 3 == 0 { (next() % 256) as f32 / 255.0 } else { 0.0 }).collect();

@@ -356,10 +356,9 @@ fn read_marks(
 /// 5.88 %; 9: 1.71 / 5.81 %; 19: 1.71 / 5.71 %; 49: 1.66 / 5.67 %; every
 /// mark among digits kept: 1.51 / 5.24 % (these with "among digits" meaning
 /// two thirds of the marks; half, as now, at 9 to 1: 1.71 / 5.78 %). 9 to 1
-/// keeps most of the gain
-/// while a letter or a symbol among digits must still look somewhat like a
-/// digit to pass (the judges give most non-digits far less than 0.1:
-/// bench/reject.sh's sweep).
+/// keeps most of the gain while a letter or a symbol among digits must still
+/// look somewhat like a digit to pass (the judges give most non-digits far
+/// less than 0.1: bench/reject.sh's sweep).
 pub const AMONG_DIGITS_ODDS: f32 = 9.0;
 
 /// The threshold for a mark among digits (see [`AMONG_DIGITS_ODDS`]).

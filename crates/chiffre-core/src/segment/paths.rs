@@ -98,11 +98,28 @@ pub fn separating_path_cost(patch: &Patch, centre: usize, radius: usize) -> (Pat
         return (vec![centre; h], 0.0);
     }
     let window = Window::new(patch, centre, radius);
-    let n = window.columns();
+    let (n, lo, c) = (window.columns(), window.lo, window.centre);
+    // Each pixel pays its ink plus its stray cost (summed first: the cuts,
+    // and the judges fitted on the groups they make, depend on these bits).
+    let step = |y: usize, i: usize| patch.ink.data()[y * w + lo + i] + STRAY_COST * (lo + i).abs_diff(c) as f32;
+    // cost[i]: the least cost of a path from the top to column lo + i of the row so far.
+    let mut cost: Vec<f32> = (0..n).map(|i| step(0, i)).collect();
     let mut from = vec![0u8; h * n]; // 0: from the left, 1: straight above, 2: from the right
-    let mut buffers = (Vec::new(), Vec::new());
-    let cost = window.least_costs(patch, &mut buffers, |y, i, came| from[y * n + i] = came);
-    let (lo, c) = (window.lo, window.centre);
+    let mut next = vec![0.0f32; n];
+    for y in 1..h {
+        for i in 0..n {
+            let mut best = (cost[i], 1u8);
+            if i > 0 && cost[i - 1] + TURN_COST < best.0 {
+                best = (cost[i - 1] + TURN_COST, 0);
+            }
+            if i + 1 < n && cost[i + 1] + TURN_COST < best.0 {
+                best = (cost[i + 1] + TURN_COST, 2);
+            }
+            next[i] = best.0 + step(y, i);
+            from[y * n + i] = best.1;
+        }
+        std::mem::swap(&mut cost, &mut next);
+    }
     let mut i = (0..n).min_by(|&a, &b| cost[a].total_cmp(&cost[b]).then(a.abs_diff(c - lo).cmp(&b.abs_diff(c - lo))));
     let total = i.map_or(0.0, |k| cost[k]);
     let mut path = vec![0; h];
@@ -119,7 +136,7 @@ pub fn separating_path_cost(patch: &Patch, centre: usize, radius: usize) -> (Pat
 }
 
 /// The cost of [`separating_path`] alone, without the path: the same
-/// dynamic programme as [`Window::least_costs`], without remembering where
+/// dynamic programme as [`separating_path_cost`], without remembering where
 /// each step came from, which lets it run without branches (each row the
 /// minimum of three shifted copies of the last: the compiler vectorises
 /// it). The least of three numbers does not depend on which one a tie
@@ -180,47 +197,6 @@ impl Window {
 
     fn columns(&self) -> usize {
         self.hi - self.lo + 1
-    }
-
-    /// The dynamic programme over rows: the least cost of a path from the
-    /// top to each column of the bottom row (the window's `lo + i`), where a
-    /// path pays each pixel's ink plus [`STRAY_COST`] per column from the
-    /// centre (added in that order: the costs are summed exactly as before
-    /// this function was split out, so the cuts, and the judges fitted on
-    /// the groups they make, are the same to the bit) and [`TURN_COST`] per
-    /// move. `came(y, i, d)` hears where the best path
-    /// to row `y`, column `i` came from (0: the left, 1: straight above, 2:
-    /// the right). Returns one of `buffers`.
-    fn least_costs<'b>(
-        &self,
-        patch: &Patch,
-        buffers: &'b mut (Vec<f32>, Vec<f32>),
-        mut came: impl FnMut(usize, usize, u8),
-    ) -> &'b [f32] {
-        let (w, n, lo) = (patch.width(), self.columns(), self.lo);
-        let stray = |i: usize| STRAY_COST * (lo + i).abs_diff(self.centre) as f32;
-        let ink = patch.ink.data();
-        let (cost, next) = (&mut buffers.0, &mut buffers.1);
-        cost.clear();
-        cost.extend((0..n).map(|i| ink[lo + i] + stray(i)));
-        next.clear();
-        next.resize(n, 0.0);
-        for y in 1..patch.height() {
-            let row = &ink[y * w + lo..y * w + lo + n];
-            for i in 0..n {
-                let mut best = (cost[i], 1u8);
-                if i > 0 && cost[i - 1] + TURN_COST < best.0 {
-                    best = (cost[i - 1] + TURN_COST, 0);
-                }
-                if i + 1 < n && cost[i + 1] + TURN_COST < best.0 {
-                    best = (cost[i + 1] + TURN_COST, 2);
-                }
-                next[i] = best.0 + (row[i] + stray(i));
-                came(y, i, best.1);
-            }
-            std::mem::swap(cost, next);
-        }
-        cost
     }
 }
 

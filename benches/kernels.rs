@@ -146,5 +146,35 @@ fn int8(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matmul, im2col, convolution, pooling, int8);
+/// The tutorial's CNN end to end (untrained: the time does not depend on the
+/// weights), in `f32` and in 8 bits ([`chiffre::model::QuantizedNetwork`],
+/// scales calibrated on the same images), on one thread, for one image, a
+/// reading's batch of candidate digits (32) and a batch of 256.
+fn network(c: &mut Criterion) {
+    use chiffre::layers::Mode;
+    use chiffre::model::{preset, QuantizedNetwork, Sequential};
+    let mut group = c.benchmark_group("network");
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool");
+    let mut f32_net = Sequential::new(&preset("cnn", 10).expect("cnn"), 1).expect("builds");
+    let images: Vec<f32> = (0..256 * 784).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect();
+    let mut int8_net = QuantizedNetwork::new(&mut f32_net, &images).expect("quantizes");
+    for batch in [1, 32, 256] {
+        let x = &images[..batch * 784];
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_function(format!("cnn {batch} f32"), |b| {
+            pool.install(|| {
+                b.iter(|| {
+                    f32_net.input_mut(batch).data_mut().copy_from_slice(x);
+                    std::hint::black_box(f32_net.forward_loaded(Mode::Eval).data()[0])
+                })
+            })
+        });
+        group.bench_function(format!("cnn {batch} int8"), |b| {
+            pool.install(|| b.iter(|| std::hint::black_box(int8_net.forward(x)[0])))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, matmul, im2col, convolution, pooling, int8, network);
 criterion_main!(benches);

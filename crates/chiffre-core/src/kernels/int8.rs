@@ -161,193 +161,150 @@ pub fn matmul_i8_with(isa: Int8Isa, a: &[u8], w: &PackedI8, c: &mut [i32]) {
     assert_eq!(a.len(), m * kp, "activations: rows of {kp} (k = {} padded to 4)", w.k);
     assert_eq!(c.len(), m * n, "output [{m} × {n}]");
     debug_assert!(a.iter().all(|&v| v <= ACT_MAX), "activations are 0..=127");
+    product(isa, a, (m, |i| i * kp), Rows { segments: 1, len: kp, stride: kp }, w, c);
+}
+
+/// Where the rows of a product's left operand lie: row `i`'s `t`-th value
+/// is at `start(i) + (t / len) · stride + t % len`. Plain rows are one
+/// segment; a convolution's patch read where the image lies
+/// ([`conv_i8_with`]) is `k` segments (one per kernel row) of `len = k·C`
+/// bytes, `stride = W·C` apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rows {
+    /// Segments per row.
+    pub segments: usize,
+    /// Values per segment (a multiple of 4).
+    pub len: usize,
+    /// From one segment's start to the next.
+    pub stride: usize,
+}
+
+/// Whether [`conv_i8_with`] reads the patches of a convolution of geometry
+/// `g` in place: no padding, and each kernel row's `k·C` bytes a multiple
+/// of 4 (the products take 4 bytes at a time). Otherwise the patches are
+/// copied first ([`im2col_u8`]).
+pub fn patches_in_place(g: &super::ConvGeometry) -> bool {
+    g.pad_top == 0 && g.pad_left == 0 && (g.k * g.c).is_multiple_of(4) && g.oh > 0 && g.ow > 0
+}
+
+/// A convolution's integer sums: `c [B·OH·OW × n] = patches(x) · Wᵀ` for
+/// images `x [B, H, W, C]` of bytes, the patches read where they lie (no
+/// copy: [`Rows`]). `w` is `W [n × k·k·C]` in the order of [`im2col_u8`]'s
+/// rows (kernel row, kernel column, channel), so the sums are those of
+/// [`im2col_u8`] then [`matmul_i8_with`], integer for integer.
+///
+/// # Panics
+/// When `g` does not suit ([`patches_in_place`]), `x` is not whole images of
+/// `g`, `w` not `k·k·C` wide, `c` not `B·OH·OW × n`, or the CPU lacks `isa`.
+pub fn conv_i8_with(isa: Int8Isa, x: &[u8], g: &super::ConvGeometry, w: &PackedI8, c: &mut [i32]) {
+    assert!(patches_in_place(g), "patches read in place: no padding, k·C a multiple of 4");
+    let image = g.h * g.w * g.c;
+    assert!(x.len().is_multiple_of(image), "whole images of {}×{}×{}", g.h, g.w, g.c);
+    assert_eq!(w.k, g.patch_len(), "weights [n × k·k·C]");
+    let (pixels, m) = (g.oh * g.ow, x.len() / image * g.oh * g.ow);
+    assert_eq!(c.len(), m * w.n, "output [{m} × {}]", w.n);
+    debug_assert!(x.iter().all(|&v| v <= ACT_MAX), "activations are 0..=127");
+    let start = |i: usize| {
+        let (b, oy, ox) = (i / pixels, i % pixels / g.ow, i % g.ow);
+        b * image + (oy * g.stride * g.w + ox * g.stride) * g.c
+    };
+    product(isa, x, (m, start), Rows { segments: g.k, len: g.k * g.c, stride: g.w * g.c }, w, c);
+}
+
+/// `c [m × n] = a · Wᵀ`, `m` rows of `a` found in `x` by `start` and
+/// `rows`, with `isa` (see [`matmul_i8_with`] for the tiles).
+fn product(
+    isa: Int8Isa,
+    x: &[u8],
+    (m, start): (usize, impl Fn(usize) -> usize),
+    rows: Rows,
+    w: &PackedI8,
+    c: &mut [i32],
+) {
+    let (kp, n) = (padded(w.k), w.n);
+    assert!(rows.len.is_multiple_of(4) && rows.segments * rows.len == kp, "rows of {kp} bytes in segments");
     assert!(isa.runs_here(), "this CPU does not run {isa:?}");
     let (panels, stride) = (n.div_ceil(NR), kp / 4 * NR * 4);
+    // The furthest a row reads past its start.
+    let reach = (rows.segments - 1) * rows.stride + rows.len;
     let mut p = 0;
     while p < panels {
         let wide = if matches!(isa, Int8Isa::Portable) || panels - p < 4 { 1 } else { 4 };
         #[cfg(target_arch = "x86_64")]
         let wide = if isa == Int8Isa::Avx2 { 1 } else { wide };
-        let tile = Tile { kp, ldc: n, cols: (n - p * NR).min(wide * NR) };
+        let tile = Tile { rows, ldc: n, cols: (n - p * NR).min(wide * NR) };
         let panel = &w.data[p * stride..(p + wide) * stride];
         let mut i = 0;
         while i < m {
-            let rows = if m - i >= MR { MR } else { 1 };
-            let (a, c) = (&a[i * kp..(i + rows) * kp], &mut c[i * n + p * NR..]);
+            let count = if m - i >= MR { MR } else { 1 };
+            let starts: [usize; MR] = std::array::from_fn(|r| start(i + r.min(count - 1)));
+            assert!(starts.iter().all(|&s| s + reach <= x.len()), "row {i}: patches inside the input");
+            let c = &mut c[i * n + p * NR..];
             match isa {
-                // SAFETY: `runs_here` checked the CPU's features; `a` holds
-                // `rows` rows of `kp`, `panel` `wide` panels, and `c` reaches
-                // row `rows - 1`'s column `cols - 1` (shapes asserted above).
+                // SAFETY: `runs_here` checked the CPU's features; each of the
+                // `count` rows reads `reach` bytes from its start inside `x`
+                // (asserted), `panel` holds `wide` panels, and `c` reaches row
+                // `count - 1`'s column `cols - 1` (shapes asserted by the callers).
                 #[cfg(target_arch = "x86_64")]
                 Int8Isa::Vnni => unsafe {
-                    match (rows, wide) {
-                        (MR, 4) => x86::tile_vnni::<MR, 4>(a, panel, stride, c, tile),
-                        (MR, _) => x86::tile_vnni::<MR, 1>(a, panel, stride, c, tile),
-                        (_, 4) => x86::tile_vnni::<1, 4>(a, panel, stride, c, tile),
-                        _ => x86::tile_vnni::<1, 1>(a, panel, stride, c, tile),
+                    match (count, wide) {
+                        (MR, 4) => x86::tile_vnni::<MR, 4>(x, &starts, panel, stride, c, tile),
+                        (MR, _) => x86::tile_vnni::<MR, 1>(x, &starts, panel, stride, c, tile),
+                        (_, 4) => x86::tile_vnni::<1, 4>(x, &starts, panel, stride, c, tile),
+                        _ => x86::tile_vnni::<1, 1>(x, &starts, panel, stride, c, tile),
                     }
                 },
                 #[cfg(target_arch = "x86_64")]
                 Int8Isa::Avx2 => unsafe {
-                    match rows {
-                        MR => x86::tile_avx2::<MR>(a, panel, c, tile),
-                        _ => x86::tile_avx2::<1>(a, panel, c, tile),
+                    match count {
+                        MR => x86::tile_avx2::<MR>(x, &starts, panel, c, tile),
+                        _ => x86::tile_avx2::<1>(x, &starts, panel, c, tile),
                     }
                 },
-                Int8Isa::Portable => tile_portable(a, panel, c, tile),
+                Int8Isa::Portable => tile_portable(x, &starts[..count], panel, c, tile),
             }
-            i += rows;
+            i += count;
         }
         p += wide;
     }
 }
 
-/// Where a register tile writes: `cols` output channels (of the tile's
-/// panels) in rows `ldc` apart; `a`'s rows are `kp` long.
+/// Where a register tile reads and writes: its rows of `a` as [`Rows`] say;
+/// `cols` output channels (of the tile's panels) in rows `ldc` apart.
 #[derive(Clone, Copy)]
 struct Tile {
-    kp: usize,
+    rows: Rows,
     ldc: usize,
     cols: usize,
 }
 
-/// One tile in plain code: `c[r][j] = Σ_t a[r][t] · W[j][t]` for the tile's
-/// rows and its `cols` channels.
-fn tile_portable(a: &[u8], panel: &[i8], c: &mut [i32], tile: Tile) {
-    for (r, row) in a.chunks_exact(tile.kp).enumerate() {
+/// One tile in plain code: `c[r][j] = Σ_t a[r][t] · W[j][t]` for the rows
+/// starting at `starts` and the tile's `cols` channels.
+fn tile_portable(x: &[u8], starts: &[usize], panel: &[i8], c: &mut [i32], tile: Tile) {
+    let Rows { segments, len, stride } = tile.rows;
+    let kp = segments * len;
+    for (r, &start) in starts.iter().enumerate() {
+        // a[r][t], segment by segment
+        let row = (0..segments).flat_map(|s| &x[start + s * stride..start + s * stride + len]);
         for j in 0..tile.cols {
-            let (groups, lane) = (&panel[j / NR * tile.kp * NR..], j % NR);
-            let sum = row.chunks_exact(4).zip(groups.chunks_exact(NR * 4));
-            c[r * tile.ldc + j] = sum
-                .map(|(x, g)| {
-                    x.iter().zip(&g[lane * 4..lane * 4 + 4]).map(|(&x, &w)| i32::from(x) * i32::from(w)).sum::<i32>()
-                })
-                .sum();
+            let (groups, lane) = (&panel[j / NR * kp * NR..], j % NR);
+            let weights = groups.chunks_exact(NR * 4).flat_map(|g| &g[lane * 4..lane * 4 + 4]);
+            c[r * tile.ldc + j] = row.clone().zip(weights).map(|(&x, &w)| i32::from(x) * i32::from(w)).sum();
         }
     }
 }
 
+mod epilogue;
+mod quantize;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-/// A layer's weights quantized: `W ≈ scales[j] · q[j]` row by row.
-#[derive(Clone, Debug, PartialEq)]
-pub struct QuantizedWeights {
-    /// The integers, packed.
-    pub packed: PackedI8,
-    /// One scale per output channel (row of `W`).
-    pub scales: Vec<f32>,
-}
-
-/// Quantizes `w [n × k]` symmetrically per output channel: each row's
-/// largest magnitude becomes ±[`WEIGHT_MAX`] (a row of zeros keeps scale 1).
-/// Non-finite weights are refused.
-pub fn quantize_weights(w: &[f32], n: usize, k: usize) -> Result<QuantizedWeights, String> {
-    if w.len() != n * k {
-        return Err(format!("weights [{n} × {k}] need {} values, got {}", n * k, w.len()));
-    }
-    if let Some(bad) = w.iter().position(|v| !v.is_finite()) {
-        return Err(format!("weight {bad} is {}: only finite weights can be quantized", w[bad]));
-    }
-    let mut q = vec![0i8; n * k];
-    let mut scales = Vec::with_capacity(n);
-    for (row, out) in w.chunks_exact(k.max(1)).zip(q.chunks_exact_mut(k.max(1))).take(n) {
-        let largest = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let scale = if largest > 0.0 { largest / f32::from(WEIGHT_MAX) } else { 1.0 };
-        for (o, &v) in out.iter_mut().zip(row) {
-            *o = (v / scale).round().clamp(-f32::from(WEIGHT_MAX), f32::from(WEIGHT_MAX)) as i8;
-        }
-        scales.push(scale);
-    }
-    scales.resize(n, 1.0);
-    Ok(QuantizedWeights { packed: PackedI8::pack(&q, n, k), scales })
-}
-
-/// Quantizes activations `x`, rows of `k`, at `scale` (the value of one
-/// step): `round(x / scale)` clamped to `0..=`[`ACT_MAX`], each row padded
-/// with zeros to [`padded`]`(k)`, into `out` (resized; reused between calls).
-/// A NaN becomes 0.
-pub fn quantize_activations(x: &[f32], k: usize, scale: f32, out: &mut Vec<u8>) {
-    let (rows, kp) = (x.len().checked_div(k).unwrap_or(0), padded(k));
-    // Every value is written below (padding included): no clearing pass.
-    out.resize(rows * kp, 0);
-    let inverse = 1.0 / scale;
-    for (row, o) in x.chunks_exact(k.max(1)).zip(out.chunks_exact_mut(kp.max(1))) {
-        let (values, padding) = o.split_at_mut(k);
-        for (o, &v) in values.iter_mut().zip(row) {
-            // round half up by truncation (the values that matter are ≥ 0;
-            // `f32::round` is a library call that stops vectorisation);
-            // `max` turns a NaN into 0, and the value cast is in 0..=127
-            *o = (v * inverse + 0.5).max(0.0).min(f32::from(ACT_MAX)) as i32 as u8;
-        }
-        padding.fill(0);
-    }
-}
-
-/// Quantizes `x` at `scale` as [`quantize_activations`] does, value for
-/// value, without padding (a convolution's input, before [`im2col_u8`]).
-pub fn quantize_values(x: &[f32], scale: f32, out: &mut Vec<u8>) {
-    out.resize(x.len(), 0);
-    let inverse = 1.0 / scale;
-    for (o, &v) in out.iter_mut().zip(x) {
-        // as in `quantize_activations`
-        *o = (v * inverse + 0.5).max(0.0).min(f32::from(ACT_MAX)) as i32 as u8;
-    }
-}
-
-/// The patches of a convolution of geometry `g` over quantized images `x
-/// [B, H, W, C]`, one row of `padded(k·k·C)` bytes per output pixel (zeros
-/// where the kernel overhangs the image, and past `k·k·C`): the byte twin of
-/// [`super::im2col`], for [`matmul_i8`]. Images in parallel.
-///
-/// # Panics
-/// When `x` is not whole images of `g`.
-pub fn im2col_u8(x: &[u8], g: &super::ConvGeometry, col: &mut Vec<u8>) {
-    use crate::par::prelude::*;
-    let image = g.h * g.w * g.c;
-    assert!(image > 0 && x.len().is_multiple_of(image), "whole images of {}×{}×{}", g.h, g.w, g.c);
-    let (kp, rows) = (padded(g.patch_len()), g.oh * g.ow);
-    col.resize(x.len() / image * rows * kp, 0);
-    if rows == 0 {
-        return;
-    }
-    col.par_chunks_mut(rows * kp).zip(x.par_chunks(image)).for_each(|(col, x)| {
-        for (r, row) in col.chunks_exact_mut(kp).enumerate() {
-            let (oy, ox) = (r / g.ow, r % g.ow);
-            let mut t = 0;
-            for ky in 0..g.k {
-                let iy = (oy * g.stride + ky).checked_sub(g.pad_top).filter(|&y| y < g.h);
-                for kx in 0..g.k {
-                    let ix = (ox * g.stride + kx).checked_sub(g.pad_left).filter(|&x| x < g.w);
-                    let patch = &mut row[t..t + g.c];
-                    match (iy, ix) {
-                        (Some(iy), Some(ix)) => patch.copy_from_slice(&x[(iy * g.w + ix) * g.c..][..g.c]),
-                        _ => patch.fill(0),
-                    }
-                    t += g.c;
-                }
-            }
-            row[t..].fill(0);
-        }
-    });
-}
-
-/// `y[i][j] = sums[i][j] · act_scale · scales[j] + bias[j]`, then `max(0, ·)`
-/// with `relu`: the `f32` outputs of a quantized layer, rows of `n =
-/// bias.len()`.
-///
-/// # Panics
-/// When `sums`, `y` and `scales` do not match `bias`.
-pub fn dequantize(sums: &[i32], act_scale: f32, scales: &[f32], bias: &[f32], relu: bool, y: &mut [f32]) {
-    let n = bias.len();
-    assert!(scales.len() == n && sums.len() == y.len() && sums.len().is_multiple_of(n.max(1)), "rows of {n}");
-    for (s, y) in sums.chunks_exact(n.max(1)).zip(y.chunks_exact_mut(n.max(1))) {
-        for (((y, &s), &w), &b) in y.iter_mut().zip(s).zip(scales).zip(bias) {
-            let v = s as f32 * (act_scale * w) + b;
-            *y = if relu { v.max(0.0) } else { v };
-        }
-    }
-}
+pub use epilogue::{max_pool_sums_in_place, Dequantize};
+pub(crate) use quantize::quantized;
+pub use quantize::{
+    dequantize, im2col_u8, quantize_activations, quantize_into, quantize_rows_into, quantize_values, quantize_weights,
+    QuantizedWeights,
+};
 
 #[cfg(test)]
 mod tests {
@@ -379,62 +336,35 @@ mod tests {
                 prop_assert_eq!(&c, &want, "{:?}", isa);
             }
         }
-
-        /// Quantized, a product stays within the rounding's bound of the
-        /// `f32` one: each operand is off by at most half a step, so
-        /// `|Σ a·w − Σ â·ŵ| ≤ Σ (|a|·sw/2 + |w|·sa/2 + sa·sw/4)` (plus the
-        /// `f32` sums' own rounding).
-        #[test]
-        fn quantized_products_stay_within_the_rounding_bound(
-            (m, k, n) in (1usize..6, 1usize..80, 1usize..20),
-            seed in any::<u64>(),
-        ) {
-            use rand::{Rng, SeedableRng};
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            let x: Vec<f32> = (0..m * k).map(|_| rng.random_range(0.0..3.0f32)).collect();
-            let w: Vec<f32> = (0..n * k).map(|_| rng.random_range(-0.5..0.5f32)).collect();
-            let bias: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0f32)).collect();
-            let sa = x.iter().fold(0.0f32, |a, &v| a.max(v)) / f32::from(ACT_MAX);
-            let q = quantize_weights(&w, n, k).unwrap();
-            let mut qa = Vec::new();
-            quantize_activations(&x, k, sa, &mut qa);
-            let mut sums = vec![0; m * n];
-            matmul_i8(&qa, &q.packed, &mut sums);
-            let mut y = vec![0.0; m * n];
-            dequantize(&sums, sa, &q.scales, &bias, false, &mut y);
-            for i in 0..m {
-                for j in 0..n {
-                    let (row, wr) = (&x[i * k..(i + 1) * k], &w[j * k..(j + 1) * k]);
-                    let exact: f32 = row.iter().zip(wr).map(|(a, b)| a * b).sum::<f32>() + bias[j];
-                    let sw = q.scales[j];
-                    let bound: f32 = row.iter().zip(wr).map(|(a, b)| a.abs() * sw / 2.0 + b.abs() * sa / 2.0 + sa * sw / 4.0).sum();
-                    let err = (y[i * n + j] - exact).abs();
-                    prop_assert!(err <= bound * 1.001 + 1e-4, "[{}, {}]: {} vs {} (bound {})", i, j, y[i * n + j], exact, bound);
-                }
-            }
-        }
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
 
-        /// The byte patches are the `f32` patches quantized, row by row.
+        /// A convolution's patches read in place give the integers of the
+        /// copied patches, on every kernel this CPU runs.
         #[test]
-        fn byte_patches_are_the_quantized_float_patches(
-            (h, w, c, k, stride, pad) in (1usize..9, 1usize..9, 1usize..6, 1usize..4, 1usize..3, 0usize..2),
-            images in 1usize..3,
+        fn patches_read_in_place_give_the_copied_patches_sums(
+            (h, w, c, k, stride) in (1usize..10, 1usize..10, 1usize..17, 1usize..5, 1usize..3),
+            (images, n, seed) in (1usize..3, 1usize..70, any::<u64>()),
         ) {
-            prop_assume!(k <= h + 2 * pad && k <= w + 2 * pad);
-            let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1);
-            let g = crate::kernels::ConvGeometry { h, w, c, k, stride, pad_top: pad, pad_left: pad, oh, ow };
-            let x: Vec<f32> = (0..images * h * w * c).map(|i| (i * 37 % 128) as f32).collect();
-            let mut col = vec![0.0; images * oh * ow * g.patch_len()];
-            crate::kernels::im2col(&x, &g, &mut col);
-            let (mut want, mut bytes, mut got) = (Vec::new(), Vec::new(), Vec::new());
-            quantize_activations(&col, g.patch_len(), 1.0, &mut want);
-            quantize_values(&x, 1.0, &mut bytes);
-            im2col_u8(&bytes, &g, &mut got);
-            prop_assert_eq!(got, want);
+            use rand::{Rng, SeedableRng};
+            prop_assume!(k <= h && k <= w && (k * c).is_multiple_of(4));
+            let (oh, ow) = ((h - k) / stride + 1, (w - k) / stride + 1);
+            let g = crate::kernels::ConvGeometry { h, w, c, k, stride, pad_top: 0, pad_left: 0, oh, ow };
+            prop_assert!(patches_in_place(&g));
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let x: Vec<u8> = (0..images * h * w * c).map(|_| rng.random_range(0..=ACT_MAX)).collect();
+            let weights: Vec<i8> = (0..n * g.patch_len()).map(|_| rng.random_range(-WEIGHT_MAX..=WEIGHT_MAX)).collect();
+            let packed = PackedI8::pack(&weights, n, g.patch_len());
+            let mut col = Vec::new();
+            im2col_u8(&x, &g, &mut col);
+            for isa in Int8Isa::available() {
+                let (mut want, mut got) = (vec![0; images * oh * ow * n], vec![i32::MIN; images * oh * ow * n]);
+                matmul_i8_with(isa, &col, &packed, &mut want);
+                conv_i8_with(isa, &x, &g, &packed, &mut got);
+                prop_assert_eq!(&got, &want, "{:?}", isa);
+            }
         }
     }
 
@@ -454,18 +384,5 @@ mod tests {
                 assert_eq!(v, sign * 1000 * 127 * 127, "{isa:?} at {j}");
             }
         }
-    }
-
-    #[test]
-    fn quantization_refuses_what_it_cannot_represent() {
-        assert!(quantize_weights(&[1.0, f32::NAN], 1, 2).unwrap_err().contains("finite"));
-        assert!(quantize_weights(&[1.0; 3], 2, 2).unwrap_err().contains("[2 × 2]"));
-        // Activations: negative to 0, large to 127, NaN to 0, rows padded to 4.
-        let mut out = Vec::new();
-        quantize_activations(&[-1.0, 0.5, 1e9, f32::NAN, 2.0], 5, 0.5, &mut out);
-        assert_eq!(out, vec![0, 1, 127, 0, 4, 0, 0, 0]);
-        // A row of zero weights keeps scale 1 and gives 0.
-        let q = quantize_weights(&[0.0; 4], 2, 2).unwrap();
-        assert_eq!(q.scales, vec![1.0, 1.0]);
     }
 }

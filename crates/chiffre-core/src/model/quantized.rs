@@ -1,15 +1,21 @@
 //! A network for 8-bit inference (issue 19's int8 path, second step: built
 //! and measured in memory; not yet stored in a file nor used by the
 //! commands): every convolution and dense layer multiplies 7-bit activations
-//! by 8-bit weights ([`crate::kernels::int8`]), the rest stays in `f32`, and
-//! so does a first convolution of one channel (with its ReLU and pooling).
+//! by 8-bit weights ([`crate::kernels::int8`]); a first convolution of one
+//! channel stays in `f32` (with its ReLU and pooling).
 //!
 //! Shapes (one stage of a batch of `B`): a convolution's input `x [B, H, W,
-//! C]` → quantized at the layer's activation scale → its patches as bytes
-//! `[B·OH·OW, k·k·C]` (rows padded to 4) → integer sums `[B·OH·OW, OC]` → `f32` with the weights' per-channel
-//! scales and the bias (and the ReLU that followed the layer in the network)
-//! → `y [B, OH, OW, OC]`. A dense layer is the same with `x [B, I]` as its
-//! own im2col. Pooling and flattening are as in `f32`.
+//! C]` of bytes (quantized at the layer's activation scale) → integer sums
+//! `[B·OH·OW, OC]`, the patches read where they lie
+//! ([`crate::kernels::int8::conv_i8_with`]; copied first only for padded
+//! convolutions) → a max pooling that follows, on the sums → each value
+//! converted with the weights' per-channel scales and the bias (and the ReLU
+//! that followed the layer) and quantized at once at the next layer's
+//! activation scale → the next layer's bytes `[B, OH', OW', OC]`. A dense
+//! layer is the same with `x [B, I]` (rows padded to 4 bytes). Only the last
+//! layer's scores, and what feeds a stage in `f32`, are stored as `f32`.
+//! Batches run in blocks of images, in parallel, each block's product and
+//! conversion together while its sums are in the cache.
 //!
 //! Each activation scale is calibrated once: the largest input the layer
 //! sees over the calibration images, over 127 (the int8 kernels take 7-bit
@@ -20,8 +26,8 @@
 
 use super::{Node, Sequential};
 use crate::kernels::int8::{
-    dequantize, im2col_u8, matmul_i8_with, padded, quantize_activations, quantize_values, quantize_weights, Int8Isa,
-    QuantizedWeights, ACT_MAX,
+    conv_i8_with, im2col_u8, matmul_i8_with, max_pool_sums_in_place, padded, patches_in_place, quantize_into,
+    quantize_rows_into, quantize_weights, Dequantize, Int8Isa, QuantizedWeights, ACT_MAX,
 };
 use crate::kernels::{max_pool_forward, ConvGeometry, Epilogue, PoolGeometry};
 use crate::layers::{Conv2d, Mode, PoolKind};
@@ -35,23 +41,36 @@ const ROWS_PER_BLOCK: usize = 256;
 /// One step of a [`QuantizedNetwork`].
 #[derive(Clone, Debug)]
 enum Stage {
-    /// A convolution (`geometry`) or a dense layer (`None`) in 8 bits.
+    /// A convolution (`geometry`) or a dense layer (`None`) in 8 bits, with
+    /// the max pooling that follows it (`pool`), if any.
     Product {
         geometry: Option<ConvGeometry>,
         /// Inputs per output (`k·k·C`, or `I`).
         k: usize,
         weights: QuantizedWeights,
-        bias: Vec<f32>,
+        /// Sums to outputs: scales, bias, ReLU.
+        convert: Dequantize,
         /// The value of one step of the quantized input.
         act_scale: f32,
-        relu: bool,
+        pool: Option<PoolGeometry>,
     },
-    /// Max or mean pooling, in `f32`.
+    /// Mean pooling, or a max pooling that follows no product, in `f32`.
     Pool { geometry: PoolGeometry, max: bool },
     /// A first convolution of one channel, left in `f32` with its ReLU and
     /// pooling fused (its direct kernel is fast, and in 8 bits its 9 inputs
     /// per output would cost more to quantize than to multiply).
     Float { conv: Box<Conv2d>, epilogue: Epilogue, input: Tensor, output: Tensor },
+}
+
+impl Stage {
+    /// How the stage's input is quantized, when it takes bytes: its step,
+    /// and whether each image's bytes are padded to 4 (a dense layer's rows).
+    fn takes_bytes(&self) -> Option<(f32, bool)> {
+        match self {
+            Stage::Product { act_scale, geometry, .. } => Some((*act_scale, geometry.is_none())),
+            _ => None,
+        }
+    }
 }
 
 /// A network for 8-bit inference, made from a trained [`Sequential`] by
@@ -61,12 +80,23 @@ pub struct QuantizedNetwork {
     input: [usize; 3],
     classes: usize,
     stages: Vec<Stage>,
-    /// Scratch, grown once per batch size: a quantized input, its patches
-    /// (or rows), the integer sums, and each stage's output.
-    bytes: Vec<u8>,
-    quantized: Vec<u8>,
+    /// Scratch, grown once per batch size: the stage's input and output
+    /// (bytes or `f32`), copied patches, integer sums.
+    bytes: [Vec<u8>; 2],
+    floats: [Vec<f32>; 2],
+    col: Vec<u8>,
     sums: Vec<i32>,
-    outputs: Vec<Vec<f32>>,
+}
+
+/// Where a stage's input is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// The images given.
+    Images,
+    /// `floats[0]`.
+    Floats,
+    /// `bytes[0]`, quantized for this stage.
+    Bytes,
 }
 
 impl QuantizedNetwork {
@@ -117,7 +147,8 @@ impl QuantizedNetwork {
                 let (n, k) = (bias.len(), weight.len() / bias.len().max(1));
                 let weights = quantize_weights(weight, n, k).map_err(|e| format!("layer {}: {e}", i + 1))?;
                 let act_scale = if largest > 0.0 { largest / f32::from(ACT_MAX) } else { 1.0 };
-                Ok(Stage::Product { geometry, k, weights, bias: bias.to_vec(), act_scale, relu })
+                let convert = Dequantize::new(act_scale, &weights.scales, bias, relu);
+                Ok(Stage::Product { geometry, k, weights, convert, act_scale, pool: None })
             };
             match node {
                 Node::Conv2d(conv) => stages.push(product(
@@ -130,29 +161,33 @@ impl QuantizedNetwork {
                     stages.push(product(dense.weight().value.data(), dense.bias().value.data(), None, largest()?)?)
                 }
                 Node::Pool2d(pool) => {
-                    stages.push(Stage::Pool { geometry: pool.geometry(), max: pool.pool_kind() == PoolKind::Max })
+                    let (geometry, max) = (pool.geometry(), pool.pool_kind() == PoolKind::Max);
+                    match stages.last_mut() {
+                        // A max pooling right after a product (and its ReLU) pools its sums.
+                        Some(Stage::Product { pool: fused @ None, .. }) if max => *fused = Some(geometry),
+                        _ => stages.push(Stage::Pool { geometry, max }),
+                    }
                 }
                 // Fused into the product before it (a ReLU right after one); dropout is the identity at inference.
                 Node::Relu(_) if i > 0 && matches!(layers[i - 1], Node::Conv2d(_) | Node::Dense(_)) => {}
+                // A ReLU after a max pooling fused into a product: max(0, ·) commutes with the max, so
+                // the product applies it before pooling.
+                Node::Relu(_) if i > 1 && matches!(layers[i - 1], Node::Pool2d(_)) => match stages.last_mut() {
+                    Some(Stage::Product { pool: Some(_), convert, .. }) => convert.relu = true,
+                    _ => return Err(no_int8_form(i, kinds[i])),
+                },
                 Node::Flatten(_) | Node::Dropout(_) => {}
-                _ => {
-                    return Err(format!(
-                        "layer {} ({}) has no 8-bit form here: only convolutions and dense layers (each with the \
-                         ReLU after it), pooling, flattening and dropout",
-                        i + 1,
-                        kinds[i]
-                    ))
-                }
+                _ => return Err(no_int8_form(i, kinds[i])),
             }
         }
         Ok(QuantizedNetwork {
             input,
             classes: network.num_classes(),
             stages,
-            bytes: Vec::new(),
-            quantized: Vec::new(),
+            bytes: Default::default(),
+            floats: Default::default(),
+            col: Vec::new(),
             sums: Vec::new(),
-            outputs: Vec::new(),
         })
     }
 
@@ -162,66 +197,114 @@ impl QuantizedNetwork {
     /// # Panics
     /// When `images` is not whole images of the network's input shape.
     pub fn forward<'a>(&'a mut self, images: &'a [f32]) -> &'a [f32] {
-        use crate::par::prelude::*;
         let per_image: usize = self.input.iter().product();
         assert!(images.len().is_multiple_of(per_image), "whole images of {:?}", self.input);
         let b = images.len() / per_image;
         let isa = Int8Isa::detect();
-        self.outputs.resize_with(self.stages.len(), Vec::new);
-        for (s, stage) in self.stages.iter_mut().enumerate() {
-            let (before, after) = self.outputs.split_at_mut(s);
-            let (x, y) = (before.last().map_or(images, |x| x.as_slice()), &mut after[0]);
-            match stage {
-                Stage::Product { geometry, k, weights, bias, act_scale, relu } => {
-                    let (kp, n) = (padded(*k), bias.len());
-                    let rows = match geometry {
-                        Some(g) => {
-                            // the input quantized once, then its patches as bytes
-                            quantize_values(x, *act_scale, &mut self.bytes);
-                            im2col_u8(&self.bytes, g, &mut self.quantized);
-                            b * g.oh * g.ow
+        // Where the stage's input is, and how many values it has. The
+        // buffers only grow (a shorter stage uses their start), so that
+        // nothing is cleared between calls.
+        let (mut held, mut len) = (Held::Images, images.len());
+        for s in 0..self.stages.len() {
+            let next = self.stages.get(s + 1).and_then(Stage::takes_bytes);
+            let [x_bytes, y_bytes] = &mut self.bytes;
+            let [x_floats, y_floats] = &mut self.floats;
+            let x_floats: &[f32] = match held {
+                Held::Images => images,
+                Held::Floats => &x_floats[..len],
+                Held::Bytes => &[],
+            };
+            match &mut self.stages[s] {
+                Stage::Product { geometry, k, weights, convert, act_scale, pool } => {
+                    if held != Held::Bytes {
+                        // the f32 input quantized (a dense layer's rows padded to 4)
+                        len = if geometry.is_some() { len } else { b * padded(*k) };
+                        match geometry {
+                            Some(_) => quantize_into(x_floats, *act_scale, grown(x_bytes, len)),
+                            None => quantize_rows_into(x_floats, *k, *act_scale, grown(x_bytes, len)),
+                        }
+                    }
+                    let n = convert.bias.len();
+                    // Only the outputs a pooling reads (the 11th row and column of an 11×11
+                    // output under a 2×2 pooling are never read).
+                    let (geometry, pool) = pooled_part(*geometry, *pool);
+                    // Per image: the rows of sums, and the rows left after pooling.
+                    let rows = geometry.map_or(1, |g| g.oh * g.ow);
+                    let kept = pool.map_or(rows, |p| p.oh * p.ow);
+                    let product = Product { isa, geometry, weights, rows, n, pool };
+                    let x: &[u8] = match &geometry {
+                        Some(g) if !patches_in_place(g) => {
+                            im2col_u8(&x_bytes[..len], g, &mut self.col);
+                            &self.col
+                        }
+                        _ => &x_bytes[..len],
+                    };
+                    let sums = grown(&mut self.sums, b * rows * n);
+                    match next {
+                        Some((scale, pad)) => {
+                            // y = q'(relu?(pool?(x·Wᵀ) · scales + b)): the next layer's bytes
+                            let image = if pad { padded(kept * n) } else { kept * n };
+                            len = b * image;
+                            product.run(x, sums, grown(y_bytes, len), image, |sums, y| {
+                                convert.to_bytes(sums, scale, &mut y[..kept * n]);
+                                y[kept * n..].fill(0);
+                            });
+                            held = Held::Bytes;
                         }
                         None => {
-                            quantize_activations(x, *k, *act_scale, &mut self.quantized);
-                            b
+                            // y = relu?(pool?(x·Wᵀ) · scales + b)
+                            len = b * kept * n;
+                            let y = grown(y_floats, len);
+                            product.run(x, sums, y, kept * n, |sums, y| convert.to_floats(sums, y));
+                            held = Held::Floats;
                         }
-                    };
-                    debug_assert_eq!(self.quantized.len(), rows * kp);
-                    self.sums.resize(rows * n, 0);
-                    y.resize(rows * n, 0.0);
-                    // Blocks of rows in parallel (each block's sums are the same whoever computes them).
-                    let blocks = self.quantized.par_chunks(ROWS_PER_BLOCK * kp.max(1));
-                    let outputs = self
-                        .sums
-                        .par_chunks_mut(ROWS_PER_BLOCK * n.max(1))
-                        .zip(y.par_chunks_mut(ROWS_PER_BLOCK * n.max(1)));
-                    blocks.zip(outputs).for_each(|(a, (sums, y))| {
-                        // sums ≈ (x / act_scale) · (W / scales)ᵀ, in integers
-                        matmul_i8_with(isa, a, &weights.packed, sums);
-                        // y = relu?(sums · act_scale · scales + b)
-                        dequantize(sums, *act_scale, &weights.scales, bias, *relu, y);
-                    });
+                    }
                 }
                 Stage::Pool { geometry, max } => {
-                    y.resize(b * geometry.oh * geometry.ow * geometry.c, 0.0);
+                    len = b * geometry.oh * geometry.ow * geometry.c;
+                    let y = grown(y_floats, len);
                     if *max {
-                        max_pool_forward(x, geometry, y);
+                        max_pool_forward(x_floats, geometry, y);
                     } else {
-                        crate::kernels::avg_pool_forward(x, geometry, y);
+                        crate::kernels::avg_pool_forward(x_floats, geometry, y);
                     }
+                    held = Held::Floats;
                 }
                 Stage::Float { conv, epilogue, input, output } => {
                     let g = conv.geometry();
                     input.resize(&[b, g.h, g.w, g.c]);
-                    input.data_mut().copy_from_slice(x);
+                    input.data_mut().copy_from_slice(x_floats);
                     // y = pool?(relu?(conv(x))), as the f32 network runs it
                     conv.forward_fused(input, output, *epilogue);
-                    y.clear();
-                    y.extend_from_slice(output.data());
+                    let y = output.data();
+                    match next {
+                        Some((scale, true)) => {
+                            // quantized at once for the next layer: a dense one's rows padded to 4
+                            let k = y.len() / b.max(1);
+                            len = b * padded(k);
+                            quantize_rows_into(y, k, scale, grown(y_bytes, len));
+                            held = Held::Bytes;
+                        }
+                        Some((scale, false)) => {
+                            len = y.len();
+                            quantize_into(y, scale, grown(y_bytes, len));
+                            held = Held::Bytes;
+                        }
+                        None => {
+                            len = y.len();
+                            grown(y_floats, len).copy_from_slice(y);
+                            held = Held::Floats;
+                        }
+                    }
                 }
             }
+            match held {
+                Held::Bytes => self.bytes.swap(0, 1),
+                Held::Floats => self.floats.swap(0, 1),
+                Held::Images => {}
+            }
         }
-        let scores = self.outputs.last().map_or(images, |y| y.as_slice());
+        let scores: &[f32] = if held == Held::Images { images } else { &self.floats[0][..len] };
         debug_assert_eq!(scores.len(), b * self.classes);
         scores
     }
@@ -237,7 +320,7 @@ impl QuantizedNetwork {
         self.stages
             .iter()
             .map(|s| match s {
-                Stage::Product { k, bias, .. } => bias.len() * k + 8 * bias.len(),
+                Stage::Product { k, convert, .. } => convert.bias.len() * k + 8 * convert.bias.len(),
                 Stage::Float { conv, .. } => 4 * (conv.weight().value.len() + conv.bias().value.len()),
                 Stage::Pool { .. } => 0,
             })
@@ -245,78 +328,92 @@ impl QuantizedNetwork {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::layers::{Init, Padding};
-    use crate::model::{LayerSpec, ModelSpec};
-
-    fn small_cnn(last_activation: LayerSpec) -> ModelSpec {
-        use LayerSpec::*;
-        ModelSpec {
-            name: "small".into(),
-            input: [12, 12, 1],
-            layers: vec![
-                Conv2d { filters: 8, kernel: 3, stride: 1, padding: Padding::Valid, init: Init::He },
-                Relu,
-                MaxPool2d { size: 2, stride: None },
-                Conv2d { filters: 16, kernel: 3, stride: 1, padding: Padding::Same, init: Init::He },
-                last_activation,
-                Flatten,
-                Dense { units: 20, init: Init::He },
-                Relu,
-                Dense { units: 10, init: Init::Glorot },
-            ],
-            training: None,
+/// A convolution's geometry cut to the outputs that the max pooling after
+/// it reads, and the pooling's geometry on them: a pooling of windows
+/// `size` wide every `stride` reads `(oh - 1)·stride + size` rows.
+fn pooled_part(conv: Option<ConvGeometry>, pool: Option<PoolGeometry>) -> (Option<ConvGeometry>, Option<PoolGeometry>) {
+    match (conv, pool) {
+        (Some(g), Some(p)) if p.oh > 0 && p.ow > 0 => {
+            let (h, w) = ((p.oh - 1) * p.stride + p.size, (p.ow - 1) * p.stride + p.size);
+            let (h, w) = (h.min(g.oh), w.min(g.ow));
+            (Some(ConvGeometry { oh: h, ow: w, ..g }), Some(PoolGeometry { h, w, ..p }))
         }
-    }
-
-    fn images(n: usize) -> Vec<f32> {
-        (0..n * 144).map(|i| ((i * 7919 + i / 144 * 31) % 101) as f32 / 100.0).collect()
-    }
-
-    #[test]
-    fn the_quantized_network_scores_close_to_the_f32_one() {
-        let mut network = Sequential::new(&small_cnn(LayerSpec::Relu), 3).unwrap();
-        let mut quantized = QuantizedNetwork::new(&mut network, &images(32)).unwrap();
-        let x = images(40);
-        network.input_mut(40).data_mut().copy_from_slice(&x);
-        let want = network.forward_loaded(Mode::Eval).data().to_vec();
-        let got = quantized.forward(&x).to_vec();
-        assert_eq!(got.len(), want.len());
-        let spread = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let worst = got.iter().zip(&want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-        // Four layers of 8-bit rounding: each score within a few percent of the largest.
-        assert!(worst <= 0.05 * spread, "worst {worst} against scores up to {spread}");
-        assert!(worst > 0.0, "the scores are quantized, not copied");
-        // A class changes only where the f32 scores' top two are within twice the error of each other.
-        let argmax = |s: &[f32]| s.iter().enumerate().fold(0, |b, (i, v)| if *v > s[b] { i } else { b });
-        for (q, f) in got.chunks(10).zip(want.chunks(10)) {
-            let (cq, cf) = (argmax(q), argmax(f));
-            assert!(cq == cf || f[cf] - f[cq] <= 2.0 * worst, "class {cf} became {cq}: {f:?} vs {q:?}");
-        }
-    }
-
-    #[test]
-    fn layers_without_an_int8_form_are_refused_by_name() {
-        let refusal = |spec: &ModelSpec, images: &[f32]| {
-            let mut network = Sequential::new(spec, 3).unwrap();
-            QuantizedNetwork::new(&mut network, images).expect_err("refused")
-        };
-        let error = refusal(&small_cnn(LayerSpec::Sigmoid), &images(4));
-        assert!(error.contains("layer 5") && error.contains("no 8-bit form"), "{error}");
-        let error = refusal(&small_cnn(LayerSpec::Relu), &images(4)[..100]);
-        assert!(error.contains("whole images"), "{error}");
-        // A first dense layer (no f32 convolution before it) on negative pixels.
-        use LayerSpec::*;
-        let layers = vec![Flatten, Dense { units: 8, init: Init::He }, Relu, Dense { units: 10, init: Init::Glorot }];
-        let mlp = ModelSpec { layers, ..small_cnn(LayerSpec::Relu) };
-        let negative: Vec<f32> = images(4).iter().map(|v| v - 0.5).collect();
-        let error = refusal(&mlp, &negative);
-        assert!(error.contains("layer 2") && error.contains("negative"), "{error}");
-        // The same network on the pixels as they are is quantized, every layer in 8 bits.
-        let mut network = Sequential::new(&mlp, 3).unwrap();
-        let quantized = QuantizedNetwork::new(&mut network, &images(4)).unwrap();
-        assert_eq!(quantized.weight_bytes(), 144 * 8 + 8 * 8 + 8 * 10 + 8 * 10);
+        _ => (conv, pool),
     }
 }
+
+/// The first `len` values of `buffer`, grown to hold them if it is shorter
+/// (with zeros, once: the buffers of a forward pass only grow).
+fn grown<T: Copy + Default>(buffer: &mut Vec<T>, len: usize) -> &mut [T] {
+    if buffer.len() < len {
+        buffer.resize(len, T::default());
+    }
+    &mut buffer[..len]
+}
+
+/// The refusal of layer `i` (0-based), of kind `kind`.
+fn no_int8_form(i: usize, kind: &str) -> String {
+    format!(
+        "layer {} ({kind}) has no 8-bit form here: only convolutions and dense layers (each with the ReLU after it, \
+         or after the max pooling that follows it), pooling, flattening and dropout",
+        i + 1
+    )
+}
+
+/// One product stage's work on a batch, block by block.
+struct Product<'a> {
+    isa: Int8Isa,
+    geometry: Option<ConvGeometry>,
+    weights: &'a QuantizedWeights,
+    /// Rows of sums per image, and their width.
+    rows: usize,
+    n: usize,
+    pool: Option<PoolGeometry>,
+}
+
+impl Product<'_> {
+    /// For each block of images, in parallel: the sums of `x` (images, or
+    /// their copied patches) into `sums`, each image's pooled in place, then
+    /// `emit(image's sums, image's output)` into `y`, `y_image` values an
+    /// image.
+    fn run<T: Send>(
+        &self,
+        x: &[u8],
+        sums: &mut [i32],
+        y: &mut [T],
+        y_image: usize,
+        emit: impl Fn(&[i32], &mut [T]) + Sync,
+    ) {
+        use crate::par::prelude::*;
+        let b = sums.len() / (self.rows * self.n).max(1);
+        if b == 0 {
+            return;
+        }
+        let x_image = x.len() / b;
+        let per_block = (ROWS_PER_BLOCK / self.rows).max(1);
+        let (n, rows) = (self.n, self.rows);
+        let blocks = x.par_chunks(per_block * x_image).zip(sums.par_chunks_mut(per_block * rows * n));
+        blocks.zip(y.par_chunks_mut(per_block * y_image)).for_each(|((x, sums), y)| {
+            match self.geometry {
+                // sums = patches(x) · Wᵀ, the patches read in place
+                Some(g) if patches_in_place(&g) => conv_i8_with(self.isa, x, &g, &self.weights.packed, sums),
+                // sums = x · Wᵀ (a dense layer's rows, or copied patches)
+                _ => matmul_i8_with(self.isa, x, &self.weights.packed, sums),
+            }
+            for (sums, y) in sums.chunks_exact_mut(rows * n).zip(y.chunks_exact_mut(y_image)) {
+                let kept = match &self.pool {
+                    Some(p) => {
+                        // from y = maxpool(z), on the sums
+                        max_pool_sums_in_place(sums, p);
+                        p.oh * p.ow
+                    }
+                    None => rows,
+                };
+                emit(&sums[..kept * n], y);
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

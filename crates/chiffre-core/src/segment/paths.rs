@@ -206,7 +206,7 @@ impl Window {
 /// between two strokes that lean the same way (a 7's stem and a 1 beside
 /// it), which the column profiles of [`super::candidate_cuts`] do not see.
 /// None within `margin` columns of either end. Work: (width / step) paths
-/// of rows × (2·radius + 1) × 3 steps, costs only ([`separating_cost`]).
+/// of rows × (2·radius + 1) × 3 steps, costs only (`separating_cost`).
 pub fn path_valleys(patch: &Patch, (step, radius, margin): (usize, usize, usize), most: f32) -> Vec<usize> {
     let (x0, x1) = (patch.bounds.x0 + margin, patch.bounds.x1.saturating_sub(margin));
     let xs: Vec<usize> = (x0..x1).step_by(step.max(1)).collect();

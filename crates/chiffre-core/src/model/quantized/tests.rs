@@ -1,0 +1,179 @@
+//! The tests of [`super::QuantizedNetwork`]: scores close to the `f32`
+//! network's, the fused stages bit for bit those of plain ones, refusals.
+use super::*;
+use crate::layers::{Init, Padding};
+use crate::model::{LayerSpec, ModelSpec};
+
+fn small_cnn(last_activation: LayerSpec) -> ModelSpec {
+    use LayerSpec::*;
+    ModelSpec {
+        name: "small".into(),
+        input: [12, 12, 1],
+        layers: vec![
+            Conv2d { filters: 8, kernel: 3, stride: 1, padding: Padding::Valid, init: Init::He },
+            Relu,
+            MaxPool2d { size: 2, stride: None },
+            Conv2d { filters: 16, kernel: 3, stride: 1, padding: Padding::Same, init: Init::He },
+            last_activation,
+            Flatten,
+            Dense { units: 20, init: Init::He },
+            Relu,
+            Dense { units: 10, init: Init::Glorot },
+        ],
+        training: None,
+    }
+}
+
+fn images(n: usize) -> Vec<f32> {
+    (0..n * 144).map(|i| ((i * 7919 + i / 144 * 31) % 101) as f32 / 100.0).collect()
+}
+
+/// Valid convolutions (patches read in place), a max pooling after a
+/// product with the ReLU after the pooling (on 9×9 outputs, of which it
+/// reads 8×8), a mean pooling in `f32`.
+fn pooled_cnn() -> ModelSpec {
+    use LayerSpec::*;
+    let conv = |filters| Conv2d { filters, kernel: 3, stride: 1, padding: Padding::Valid, init: Init::He };
+    ModelSpec {
+        name: "pooled".into(),
+        input: [12, 12, 1],
+        layers: vec![
+            Conv2d { filters: 8, kernel: 2, stride: 1, padding: Padding::Valid, init: Init::He },
+            Relu,
+            conv(12),
+            MaxPool2d { size: 2, stride: None },
+            Relu,
+            conv(16),
+            Relu,
+            AvgPool2d { size: 2, stride: None },
+            Flatten,
+            Dense { units: 10, init: Init::Glorot },
+        ],
+        training: None,
+    }
+}
+
+/// The scores of `network` in f32 and in 8 bits for `x`.
+fn both_scores(network: &mut Sequential, quantized: &mut QuantizedNetwork, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let b = x.len() / 144;
+    network.input_mut(b).data_mut().copy_from_slice(x);
+    let want = network.forward_loaded(Mode::Eval).data().to_vec();
+    (quantized.forward(x).to_vec(), want)
+}
+
+#[test]
+fn the_quantized_network_scores_close_to_the_f32_one() {
+    for spec in [small_cnn(LayerSpec::Relu), pooled_cnn()] {
+        let mut network = Sequential::new(&spec, 3).unwrap();
+        let mut quantized = QuantizedNetwork::new(&mut network, &images(32)).unwrap();
+        let (got, want) = both_scores(&mut network, &mut quantized, &images(40));
+        assert_eq!(got.len(), want.len());
+        let spread = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let worst = got.iter().zip(&want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        // Four layers of 8-bit rounding: each score within a few percent of the largest.
+        assert!(worst <= 0.05 * spread, "{}: worst {worst} against scores up to {spread}", spec.name);
+        assert!(worst > 0.0, "the scores are quantized, not copied");
+        // A class changes only where the f32 scores' top two are within twice the error of each other.
+        let argmax = |s: &[f32]| s.iter().enumerate().fold(0, |b, (i, v)| if *v > s[b] { i } else { b });
+        for (q, f) in got.chunks(10).zip(want.chunks(10)) {
+            let (cq, cf) = (argmax(q), argmax(f));
+            assert!(cq == cf || f[cf] - f[cq] <= 2.0 * worst, "class {cf} became {cq}: {f:?} vs {q:?}");
+        }
+    }
+}
+
+/// The stages run one after the other in plain code: each product's
+/// input quantized from `f32`, its patches copied, the portable kernel,
+/// the outputs converted to `f32`, then pooled in `f32`.
+fn staged(network: &mut QuantizedNetwork, images: &[f32]) -> Vec<f32> {
+    use crate::kernels::int8::{dequantize, quantize_activations, quantize_values};
+    let b = images.len() / network.input.iter().product::<usize>();
+    let mut x = images.to_vec();
+    for stage in &mut network.stages {
+        x = match stage {
+            Stage::Product { geometry, k, weights, convert, act_scale, pool } => {
+                let mut a = Vec::new();
+                match geometry {
+                    Some(g) => {
+                        let mut bytes = Vec::new();
+                        quantize_values(&x, *act_scale, &mut bytes);
+                        im2col_u8(&bytes, g, &mut a);
+                    }
+                    None => quantize_activations(&x, *k, *act_scale, &mut a),
+                }
+                let n = convert.bias.len();
+                let mut sums = vec![0; a.len() / padded(*k) * n];
+                matmul_i8_with(Int8Isa::Portable, &a, &weights.packed, &mut sums);
+                let mut y = vec![0.0; sums.len()];
+                dequantize(&sums, *act_scale, &weights.scales, &convert.bias, convert.relu, &mut y);
+                match pool {
+                    Some(p) => {
+                        let mut pooled = vec![0.0; b * p.oh * p.ow * p.c];
+                        max_pool_forward(&y, p, &mut pooled);
+                        pooled
+                    }
+                    None => y,
+                }
+            }
+            Stage::Pool { geometry, max } => {
+                let mut y = vec![0.0; b * geometry.oh * geometry.ow * geometry.c];
+                if *max {
+                    max_pool_forward(&x, geometry, &mut y);
+                } else {
+                    crate::kernels::avg_pool_forward(&x, geometry, &mut y);
+                }
+                y
+            }
+            Stage::Float { conv, epilogue, input, output } => {
+                let g = conv.geometry();
+                input.resize(&[b, g.h, g.w, g.c]);
+                input.data_mut().copy_from_slice(&x);
+                conv.forward_fused(input, output, *epilogue);
+                output.data().to_vec()
+            }
+        };
+    }
+    x
+}
+
+#[test]
+fn the_fused_stages_give_the_plain_stages_scores_bit_for_bit() {
+    for spec in [small_cnn(LayerSpec::Relu), pooled_cnn()] {
+        let mut network = Sequential::new(&spec, 5).unwrap();
+        let mut quantized = QuantizedNetwork::new(&mut network, &images(16)).unwrap();
+        assert!(
+            quantized.stages.iter().any(|s| matches!(s, Stage::Product { pool: Some(_), .. })) || spec.name == "small",
+            "{}: a pooling fused",
+            spec.name
+        );
+        // Batches of one image, and of several blocks (the second convolution's blocks hold 2 or 3 images).
+        for b in [1, 7, 40] {
+            let x = images(b);
+            let want = staged(&mut quantized, &x);
+            assert_eq!(quantized.forward(&x), want.as_slice(), "{}: batch {b}", spec.name);
+        }
+    }
+}
+
+#[test]
+fn layers_without_an_int8_form_are_refused_by_name() {
+    let refusal = |spec: &ModelSpec, images: &[f32]| {
+        let mut network = Sequential::new(spec, 3).unwrap();
+        QuantizedNetwork::new(&mut network, images).expect_err("refused")
+    };
+    let error = refusal(&small_cnn(LayerSpec::Sigmoid), &images(4));
+    assert!(error.contains("layer 5") && error.contains("no 8-bit form"), "{error}");
+    let error = refusal(&small_cnn(LayerSpec::Relu), &images(4)[..100]);
+    assert!(error.contains("whole images"), "{error}");
+    // A first dense layer (no f32 convolution before it) on negative pixels.
+    use LayerSpec::*;
+    let layers = vec![Flatten, Dense { units: 8, init: Init::He }, Relu, Dense { units: 10, init: Init::Glorot }];
+    let mlp = ModelSpec { layers, ..small_cnn(LayerSpec::Relu) };
+    let negative: Vec<f32> = images(4).iter().map(|v| v - 0.5).collect();
+    let error = refusal(&mlp, &negative);
+    assert!(error.contains("layer 2") && error.contains("negative"), "{error}");
+    // The same network on the pixels as they are is quantized, every layer in 8 bits.
+    let mut network = Sequential::new(&mlp, 3).unwrap();
+    let quantized = QuantizedNetwork::new(&mut network, &images(4)).unwrap();
+    assert_eq!(quantized.weight_bytes(), 144 * 8 + 8 * 8 + 8 * 10 + 8 * 10);
+}

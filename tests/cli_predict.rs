@@ -310,3 +310,34 @@ fn a_number_gives_its_digits_boxes_and_pictures() {
     run.assert_ok();
     let (_, _) = check_json_line(run.stdout.trim());
 }
+
+/// `chiffre quantize` (issue 19): an 8-bit file a quarter of the size, which
+/// `eval` and `predict` read as the f32 model reads.
+#[test]
+fn an_8_bit_model_reads_as_the_f32_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let int8 = tmp.path().join("cnn.int8.safetensors");
+    let run = chiffre(["quantize", "--model", arg(model()), "--out", arg(&int8), "--calibration", "300"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("compute in 8 bits"), "{}", run.describe());
+    let (f32_size, int8_size) = (std::fs::metadata(model()).unwrap().len(), std::fs::metadata(&int8).unwrap().len());
+    assert!(int8_size * 10 <= f32_size * 3, "the 8-bit file is {int8_size} bytes, the f32 one {f32_size}");
+    let eval = |path: &Path| chiffre(["eval", "--model", arg(path), "--limit", "1000"]).assert_ok().test_accuracy();
+    let (f32_accuracy, int8_accuracy) = (eval(model()).0, eval(&int8).0);
+    assert!((f32_accuracy - int8_accuracy).abs() <= 0.01, "f32 {f32_accuracy}, 8 bits {int8_accuracy}");
+    // The same digits for MNIST pictures, with the judges (whose weights are in 8 bits too) still saying "digit".
+    let pictures: Vec<(PathBuf, u8)> = (0..6).map(|i| picture(tmp.path(), Kind::DarkOnWhite, i)).collect();
+    let read = |path: &Path| {
+        let mut args = vec!["predict", "--json", "--model", arg(path)];
+        args.extend(pictures.iter().map(|(p, _)| arg(p)));
+        let run = chiffre(args);
+        run.assert_ok();
+        run.stdout.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["number"].to_string()).collect::<Vec<_>>()
+    };
+    let (f32_read, int8_read) = (read(model()), read(&int8));
+    let same = f32_read.iter().zip(&int8_read).filter(|(a, b)| a == b).count();
+    assert!(same >= 5, "f32 read {f32_read:?}, 8 bits {int8_read:?}");
+    // An 8-bit file is not quantized again.
+    chiffre(["quantize", "--model", arg(&int8), "--out", arg(&tmp.path().join("again.safetensors"))])
+        .assert_error(&["8-bit model already"]);
+}

@@ -470,3 +470,34 @@ fn measurements() {
     }
     println!("\nin {:.1} s", t0.elapsed().as_secs_f64());
 }
+
+/// The judges of a saved model as its file has them (not fitted again), on
+/// the test non-digits of [`measurements`] and the MNIST test digits: for an
+/// 8-bit file (`chiffre quantize`), they read the 8-bit network's features.
+/// `CHIFFRE_MODEL=models/cnn.int8.safetensors cargo test --release --test
+/// reject saved_judges -- --ignored --nocapture`.
+#[test]
+#[ignore = "needs a trained model file (CHIFFRE_MODEL, default models/cnn.safetensors)"]
+fn saved_judges() {
+    let path = std::env::var("CHIFFRE_MODEL").unwrap_or_else(|_| "models/cnn.safetensors".into());
+    let mut model = Model::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let threshold = model.reject_threshold().expect("a model file with its judges");
+    let negatives = generate_many(&test_fonts(), Split::Test, &Category::REJECTED, 2026, 1_500);
+    let pixels: Vec<Pixels> = negatives.iter().map(|n| n.pixels).collect();
+    let refused = share(&model.predict_batch(&pixels).expect("the scores are numbers"), threshold);
+    let test = &mnist().test;
+    let digits = pixels_of(test, &(0..test.len()).collect::<Vec<_>>());
+    let read = model.predict_batch(&digits).expect("the scores are numbers");
+    let rejected = share(&read, threshold);
+    let right = read.iter().zip(&test.labels).filter(|(p, &l)| p.digit == usize::from(l)).count();
+    println!(
+        "{path} ({}): refused {:.2} % of {} test non-digits, rejected {:.2} % of the {} MNIST test digits, read {:.2} % right",
+        if model.quantized().is_some() { "8 bits" } else { "f32" },
+        100.0 * refused,
+        pixels.len(),
+        100.0 * rejected,
+        digits.len(),
+        100.0 * right as f64 / digits.len() as f64
+    );
+    assert!(refused > 0.5 && rejected < 0.5, "judges that judge");
+}

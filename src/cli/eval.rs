@@ -4,8 +4,8 @@ use super::values;
 use crate::data::{default_data_dir, Mnist};
 use crate::loss::Loss;
 use crate::metrics::ConfusionMatrix;
-use crate::model::load;
-use crate::train::{check_compatible, evaluate, evaluate_ensemble};
+use crate::model::{load, QuantizedNetwork};
+use crate::train::{check_compatible, evaluate, evaluate_ensemble, evaluate_quantized};
 use anyhow::Context;
 use std::path::PathBuf;
 
@@ -34,8 +34,17 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     super::set_threads(args.threads)?;
     let mut models = Vec::with_capacity(args.model.len());
+    // An 8-bit file (chiffre quantize) alone is evaluated as it reads: in 8 bits (in an ensemble, with its
+    // weights as stored, in f32).
+    let mut quantized = None;
     for path in &args.model {
-        models.push(load(path)?.model);
+        let file = load(path)?;
+        if let (Some(scales), 1) = (&file.int8, args.model.len()) {
+            let network = QuantizedNetwork::from_scales(&file.model, scales)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            quantized = Some(network);
+        }
+        models.push(file.model);
     }
     let dir = args.data.unwrap_or_else(default_data_dir);
     let mnist = Mnist::load(&dir)?;
@@ -62,9 +71,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
     }
     let names = args.model.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-    let result = match models.as_mut_slice() {
-        [one] => evaluate(one, &test, Loss::CrossEntropy),
-        several => evaluate_ensemble(several, &test),
+    let result = match (models.as_mut_slice(), &mut quantized) {
+        (_, Some(network)) => evaluate_quantized(network, &test, Loss::CrossEntropy),
+        ([one], None) => evaluate(one, &test, Loss::CrossEntropy),
+        (several, None) => evaluate_ensemble(several, &test),
     };
     if !result.loss.is_finite() {
         anyhow::bail!("{names}: the model's outputs are not finite (loss {}); its weights are unusable", result.loss);

@@ -8,6 +8,7 @@ mod export;
 mod interrupt;
 mod predict;
 mod predict_output;
+mod quantize;
 mod report;
 mod runs;
 mod serve;
@@ -52,6 +53,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Write a saved model as ONNX, for other runtimes.
     Export(export::ExportArgs),
+    /// Write an 8-bit model: weights in 8 bits (a quarter of the file), read about twice as fast.
+    Quantize(quantize::QuantizeArgs),
     /// The run history: every `chiffre train` remembered (list, show, rm, export).
     Runs(runs::RunsArgs),
     /// Train every combination of settings with several seeds, then say which is better beyond the seeds' spread.
@@ -164,6 +167,7 @@ pub fn main() -> ExitCode {
         Command::Tutorial(args) => tutorial::run(args),
         Command::Serve(args) => serve::run_cli(args),
         Command::Export(args) => export::run(args),
+        Command::Quantize(args) => quantize::run(args),
         Command::Site(args) => site::run(args),
         Command::Runs(args) => runs::run(args),
         Command::Sweep(args) => sweep::run(args),

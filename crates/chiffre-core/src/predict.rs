@@ -17,12 +17,12 @@
 //!
 //! [`preprocess`]: crate::preprocess
 
-use crate::model::{load, LayerOutput, ModelError, Sequential};
+use crate::model::{load, LayerOutput, ModelError, QuantizedNetwork, Sequential};
 #[cfg(feature = "image")]
 use crate::preprocess::load_image;
 use crate::preprocess::{preprocess, Picture, Pixels, PreprocessError, PIXELS, SIDE};
 use crate::reading::{read_picture, ReadError, Reading};
-use crate::reject::{scores_and_features, Reject};
+use crate::reject::{feature_sources, scores_and_features, Reject};
 use std::path::Path;
 
 /// Inputs per call of [`Sequential::infer_loaded`] in [`Model::predict_batch`].
@@ -185,6 +185,9 @@ pub struct Model {
     network: Sequential,
     training: Option<serde_json::Value>,
     reject: Option<Reject>,
+    /// The network in 8 bits, which reads in its place: from an 8-bit file
+    /// (`chiffre quantize`), or [`Model::set_quantized`].
+    quantized: Option<QuantizedNetwork>,
 }
 
 impl Model {
@@ -193,25 +196,35 @@ impl Model {
     /// architecture, or does not take 28×28 grayscale inputs.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PredictError> {
         let path = path.as_ref();
-        let file = load(path)?;
-        Self::check(&file.model, &path.display().to_string())?;
-        Ok(Model { network: file.model, training: file.training, reject: file.reject })
+        Self::from_file(load(path)?, &path.display().to_string())
     }
 
     /// Reads a model file held in memory (as [`Model::load`] does a file);
     /// `source` names it in errors. For programs without a file system, such
     /// as a web page.
     pub fn from_bytes(bytes: &[u8], source: &str) -> Result<Self, PredictError> {
-        let file = crate::model::load_bytes(bytes, source)?;
+        Self::from_file(crate::model::load_bytes(bytes, source)?, source)
+    }
+
+    /// A loaded file as a model: checked, and an 8-bit file's network
+    /// rebuilt in 8 bits from its input steps.
+    fn from_file(file: crate::model::ModelFile, source: &str) -> Result<Self, PredictError> {
         Self::check(&file.model, source)?;
-        Ok(Model { network: file.model, training: file.training, reject: file.reject })
+        let quantized = match &file.int8 {
+            Some(scales) => Some(
+                QuantizedNetwork::from_scales(&file.model, scales)
+                    .map_err(|message| PredictError::Load(ModelError::File { path: source.to_string(), message }))?,
+            ),
+            None => None,
+        };
+        Ok(Model { network: file.model, training: file.training, reject: file.reject, quantized })
     }
 
     /// Wraps a network already in memory (for example one just trained).
     /// Fails when it does not take 28×28 grayscale inputs.
     pub fn from_network(network: Sequential) -> Result<Self, PredictError> {
         Self::check(&network, "<in memory>")?;
-        Ok(Model { network, training: None, reject: None })
+        Ok(Model { network, training: None, reject: None, quantized: None })
     }
 
     fn check(network: &Sequential, source_name: &str) -> Result<(), PredictError> {
@@ -222,9 +235,21 @@ impl Model {
         Ok(())
     }
 
-    /// The network.
+    /// The network (for an 8-bit model, with its weights as rounded to 8
+    /// bits; it reads with [`Model::quantized`]).
     pub fn network(&self) -> &Sequential {
         &self.network
+    }
+
+    /// The network in 8 bits that reads in this model's place, if any.
+    pub fn quantized(&self) -> Option<&QuantizedNetwork> {
+        self.quantized.as_ref()
+    }
+
+    /// Reads with `quantized` (made from this model's network) from now on,
+    /// or in `f32` again with `None`.
+    pub fn set_quantized(&mut self, quantized: Option<QuantizedNetwork>) {
+        self.quantized = quantized;
     }
 
     /// The training settings and results stored in the model file, if any.
@@ -338,6 +363,30 @@ impl Model {
         let classes = self.num_classes();
         let mut out = Vec::with_capacity(inputs.len());
         for chunk in inputs.chunks(BATCH) {
+            if let Some(quantized) = &mut self.quantized {
+                // The 8-bit network reads, and hands the judges their features.
+                let images: &[f32] = chunk.as_flattened();
+                let sources = self.reject.as_ref().map(|_| feature_sources(&self.network)).unwrap_or_default();
+                if let Some((scores, features)) = quantized.forward_with_features(images, &sources) {
+                    let width = features.len() / chunk.len().max(1);
+                    match &mut self.reject {
+                        Some(reject) => {
+                            let judged = reject.judge(chunk, scores, features, classes, width);
+                            let t = reject.temperature;
+                            for (s, j) in scores.chunks_exact(classes).zip(judged) {
+                                let prediction = Prediction::from_calibrated_logits(s, t, j.digit)?;
+                                out.push(Prediction { whole_probability: j.whole, ..prediction });
+                            }
+                        }
+                        None => {
+                            for s in scores.chunks_exact(classes) {
+                                out.push(Prediction::from_logits(s)?);
+                            }
+                        }
+                    }
+                    continue;
+                }
+            }
             match &mut self.reject {
                 Some(reject) => {
                     let (scores, features, width) = scores_and_features(&mut self.network, chunk);

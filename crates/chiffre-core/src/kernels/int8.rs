@@ -302,8 +302,8 @@ mod x86;
 pub use epilogue::{max_pool_sums_in_place, Dequantize};
 pub(crate) use quantize::quantized;
 pub use quantize::{
-    dequantize, im2col_u8, quantize_activations, quantize_into, quantize_rows_into, quantize_values, quantize_weights,
-    QuantizedWeights,
+    dequantize, im2col_u8, quantize_activations, quantize_into, quantize_rows, quantize_rows_into, quantize_values,
+    quantize_weights, QuantizedWeights,
 };
 
 #[cfg(test)]

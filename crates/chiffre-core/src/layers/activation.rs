@@ -38,7 +38,7 @@ macro_rules! activation {
             }
 
             fn forward(&mut self, x: &Tensor, y: &mut Tensor, _mode: Mode) {
-                y.resize(x.shape());
+                y.resize_for_overwrite(x.shape());
                 // y = f(x), element by element (in parallel blocks: this is memory-bound)
                 y.data_mut().par_chunks_mut(BLOCK).zip(x.data().par_chunks(BLOCK)).for_each(|(y, x)| {
                     for (y, &$x) in y.iter_mut().zip(x) {

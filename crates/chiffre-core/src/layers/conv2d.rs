@@ -5,7 +5,7 @@
 //! output `y [B, OH, OW, OC]`; the im2col matrix `col [B·OH·OW, k·k·C]` is
 //! built block by block in `kernels::conv` (again in backward, from `x`).
 
-use super::{resize_batch, Init, Layer, Mode, Param};
+use super::{resize_batch, resize_batch_for_overwrite, Init, Layer, Mode, Param};
 use crate::kernels::{
     conv_backward_fused, conv_forward_fused, conv_forward_packed, conv_forward_winograd, packed_suits, winograd_suits,
     Blocking, ConvGeometry, ConvGrads, Epilogue, PackedMatrix, WinogradFilters,
@@ -163,7 +163,8 @@ impl Conv2d {
     /// shaped by [`Conv2d::fused_output_shape`]. The same numbers as running
     /// the layers one by one; the convolution's own output is never stored.
     pub fn forward_fused(&mut self, x: &Tensor, y: &mut Tensor, epilogue: Epilogue) {
-        resize_batch(y, x.batch(), &self.fused_output_shape(epilogue));
+        // every output is written below
+        resize_batch_for_overwrite(y, x.batch(), &self.fused_output_shape(epilogue));
         self.route.resize(x.batch() * epilogue.route_len(self.out_shape), 0);
         let (g, filters) = (&self.geometry, self.filters());
         let (weight, bias) = (self.weight.value.data(), self.bias.value.data());

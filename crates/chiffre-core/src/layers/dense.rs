@@ -4,7 +4,7 @@
 //!
 //! Shapes: input `x [B, I]`, weight `W [O, I]`, bias `b [O]`, output `y [B, O]`.
 
-use super::{resize_batch, Init, Layer, Mode, Param};
+use super::{resize_batch, resize_batch_for_overwrite, Init, Layer, Mode, Param};
 use crate::kernels::{add_bias_rows, matmul_packed, matmul_reduce_rows, sum_rows, Gemm, PackedMatrix};
 use crate::tensor::Tensor;
 use rand_chacha::ChaCha8Rng;
@@ -77,7 +77,8 @@ impl Layer for Dense {
 
     fn forward(&mut self, x: &Tensor, y: &mut Tensor, mode: Mode) {
         let (batch, i, o) = (x.batch(), self.inputs, self.units());
-        resize_batch(y, batch, &self.out_shape);
+        // every output is written below
+        resize_batch_for_overwrite(y, batch, &self.out_shape);
         if mode == Mode::Eval && (2..=PACKED_MAX_ROWS).contains(&batch) {
             if !self.packed_fresh {
                 // Wᵀ[I,O] laid out in panels, once per weight update

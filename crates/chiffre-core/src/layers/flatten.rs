@@ -31,7 +31,7 @@ impl Layer for Flatten {
     }
 
     fn forward(&mut self, x: &Tensor, y: &mut Tensor, _mode: Mode) {
-        y.resize(&[x.batch(), self.out_shape[0]]);
+        y.resize_for_overwrite(&[x.batch(), self.out_shape[0]]);
         // y = x, read as vectors
         y.data_mut().copy_from_slice(x.data());
     }

@@ -105,10 +105,24 @@ pub trait Layer: Send {
     }
 }
 
-/// Sets `out` to the shape `[batch, per_example...]`, reusing its allocation.
+/// Sets `out` to the shape `[batch, per_example...]`, reusing its allocation
+/// (new elements zero: [`Tensor::resize`]).
 pub(crate) fn resize_batch(out: &mut Tensor, batch: usize, per_example: &[usize]) {
+    let (shape, dims) = batch_shape(batch, per_example);
+    out.resize(&shape[..dims]);
+}
+
+/// [`resize_batch`] for a layer's output, which the layer then writes
+/// entirely ([`Tensor::resize_for_overwrite`]: nothing zeroed).
+pub(crate) fn resize_batch_for_overwrite(out: &mut Tensor, batch: usize, per_example: &[usize]) {
+    let (shape, dims) = batch_shape(batch, per_example);
+    out.resize_for_overwrite(&shape[..dims]);
+}
+
+/// `[batch, per_example...]` in an array (no allocation), and its length.
+fn batch_shape(batch: usize, per_example: &[usize]) -> ([usize; 4], usize) {
     let mut shape = [0usize; 4];
     shape[0] = batch;
     shape[1..=per_example.len()].copy_from_slice(per_example);
-    out.resize(&shape[..=per_example.len()]);
+    (shape, per_example.len() + 1)
 }

@@ -4,7 +4,7 @@
 //! Shapes: input `x [B, H, W, C]` → output `y [B, OH, OW, C]` with
 //! `OH = (H - size) / stride + 1` (a partial window at the edge is dropped).
 
-use super::{resize_batch, Layer, Mode};
+use super::{resize_batch, resize_batch_for_overwrite, Layer, Mode};
 use crate::kernels::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, PoolGeometry};
 use crate::tensor::Tensor;
 
@@ -84,7 +84,8 @@ impl Layer for Pool2d {
     }
 
     fn forward(&mut self, x: &Tensor, y: &mut Tensor, _mode: Mode) {
-        resize_batch(y, x.batch(), &self.out_shape);
+        // every output is written below
+        resize_batch_for_overwrite(y, x.batch(), &self.out_shape);
         match self.kind {
             // y = max over each window
             PoolKind::Max => max_pool_forward(x.data(), &self.geometry, y.data_mut()),

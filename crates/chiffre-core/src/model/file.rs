@@ -5,6 +5,13 @@
 //! network, a file written by `chiffre train` holds its rejection and
 //! calibration (tensors `reject.*`, metadata `chiffre.reject`: see
 //! [`crate::reject::store`]); older files have none and still load.
+//!
+//! An 8-bit file (`chiffre quantize`, [`to_bytes_int8`]) stores the weights
+//! of the layers that compute in 8 bits, and the judges' weight matrices, as
+//! `I8` with one `F32` scale per row beside them (`*.weight_scale`), and in
+//! the metadata `chiffre.int8` the step of each 8-bit layer's input; it loads as
+//! the network with the rounded weights, plus those steps, from which
+//! [`crate::model::QuantizedNetwork::from_scales`] rebuilds the same integers.
 
 use super::{ModelError, ModelSpec, Sequential};
 use crate::fsutil::write_atomic;
@@ -36,7 +43,16 @@ pub struct ModelFile {
     /// The "not a digit" gate and the calibration, if the file has them
     /// (`None` for files made before they existed).
     pub reject: Option<Reject>,
+    /// For an 8-bit file: each 8-bit layer's input step, `(layer index,
+    /// step)` (see [`crate::model::QuantizedNetwork::input_scales`]).
+    pub int8: Option<Vec<(usize, f32)>>,
 }
+
+/// The metadata key of an 8-bit file's input steps.
+pub const INT8_KEY: &str = "chiffre.int8";
+
+/// The suffix of a weight's per-row scales in an 8-bit file.
+pub const SCALE_SUFFIX: &str = "_scale";
 
 /// Writes `model` (and `training`, a JSON object of settings and results) to
 /// `path` atomically.
@@ -65,18 +81,42 @@ pub fn to_bytes(model: &Sequential, training: &serde_json::Value, reject: Option
     if reject.is_some() {
         metadata.insert(store::METADATA_KEY.to_string(), reject_meta);
     }
-    encode(model, metadata, &extra)
+    encode(model, metadata, &extra, None)
+}
+
+/// The bytes of an 8-bit model file: [`to_bytes`]' content with every weight
+/// matrix in 8 bits (see the module documentation) and the input steps
+/// `scales` of the layers that compute in 8 bits.
+pub fn to_bytes_int8(
+    model: &Sequential,
+    scales: &[(usize, f32)],
+    training: &serde_json::Value,
+    reject: Option<&Reject>,
+) -> Result<Vec<u8>, String> {
+    let mut metadata = HashMap::from([("chiffre.training".to_string(), training.to_string())]);
+    let (reject_meta, extra) = reject.map(store::encode).unwrap_or_default();
+    if reject.is_some() {
+        metadata.insert(store::METADATA_KEY.to_string(), reject_meta);
+    }
+    metadata.insert(INT8_KEY.to_string(), serde_json::json!({ "input_scales": scales }).to_string());
+    // The weights of the layers that compute in 8 bits, and the judges' (which compute in f32 with
+    // their weights as stored); a first convolution left in f32 keeps its f32 weights.
+    let in_8_bits: Vec<String> = scales.iter().map(|(layer, _)| format!("layers.{layer}.weight")).collect();
+    let int8 = |name: &str| in_8_bits.iter().any(|n| n == name) || name.starts_with(store::PREFIX);
+    encode(model, metadata, &extra, Some(&int8))
 }
 
 /// One extra tensor to store beside a model's own: name, shape, values.
 pub(crate) type Extra<'a> = (String, Vec<usize>, &'a [f32]);
 
 /// The safetensors bytes of `model` (parameters and buffers), `extra`
-/// tensors, and `metadata` plus the format and the architecture.
+/// tensors, and `metadata` plus the format and the architecture; the weight
+/// matrices that `int8` names are stored in 8 bits with their rows' scales.
 pub(crate) fn encode(
     model: &Sequential,
     mut metadata: HashMap<String, String>,
     extra: &[Extra<'_>],
+    int8: Option<&dyn Fn(&str) -> bool>,
 ) -> Result<Vec<u8>, String> {
     let mut tensors: Vec<Extra<'_>> = Vec::new();
     for (name, p) in model.named_params() {
@@ -86,12 +126,23 @@ pub(crate) fn encode(
         tensors.push((name, t.shape().to_vec(), t.data()));
     }
     tensors.extend(extra.iter().cloned());
-    let bytes: Vec<Vec<u8>> =
-        tensors.iter().map(|(_, _, data)| data.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
-    let views = tensors
+    // (name, dtype, shape, bytes)
+    let mut stored: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, shape, data) in &tensors {
+        let le = |values: &[f32]| values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+        if int8.is_some_and(|int8| int8(name)) && name.ends_with(".weight") && shape.len() >= 2 {
+            let rows = shape[0];
+            let (q, scales) = crate::kernels::int8::quantize_rows(data, rows, data.len() / rows.max(1))
+                .map_err(|e| format!("{name}: {e}"))?;
+            stored.push((name.clone(), Dtype::I8, shape.clone(), q.iter().map(|&v| v as u8).collect()));
+            stored.push((format!("{name}{SCALE_SUFFIX}"), Dtype::F32, vec![rows], le(&scales)));
+        } else {
+            stored.push((name.clone(), Dtype::F32, shape.clone(), le(data)));
+        }
+    }
+    let views = stored
         .iter()
-        .zip(&bytes)
-        .map(|((name, shape, _), b)| Ok((name.clone(), TensorView::new(Dtype::F32, shape.clone(), b)?)))
+        .map(|(name, dtype, shape, b)| Ok((name.clone(), TensorView::new(*dtype, shape.clone(), b)?)))
         .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()
         .map_err(|e| e.to_string())?;
     let spec = serde_json::to_string(model.spec()).map_err(|e| e.to_string())?;
@@ -128,7 +179,18 @@ pub fn load_bytes(bytes: &[u8], source: &str) -> Result<ModelFile, ModelError> {
     // `decode` has read the tensors already: they are valid safetensors.
     let tensors = SafeTensors::deserialize(bytes).map_err(|e| fail(format!("corrupt tensor data ({e:?})")))?;
     let reject = store::decode(meta.get(store::METADATA_KEY), &tensors).map_err(fail)?;
-    Ok(ModelFile { model, training, reject })
+    let int8 = match meta.get(INT8_KEY) {
+        Some(text) => {
+            #[derive(serde::Deserialize)]
+            struct Int8 {
+                input_scales: Vec<(usize, f32)>,
+            }
+            let int8: Int8 = serde_json::from_str(text).map_err(|e| fail(format!("unreadable {INT8_KEY}: {e}")))?;
+            Some(int8.input_scales)
+        }
+        None => None,
+    };
+    Ok(ModelFile { model, training, reject, int8 })
 }
 
 /// The model in `bytes` (read from `path`) and the file's metadata. Tensors
@@ -161,7 +223,8 @@ pub(crate) fn decode(
     // Every weight is stored as 4 bytes: the file's size bounds what may be allocated for them
     // (with a floor of SMALL_NETWORK weights, so that a small file whose tensors are wrong is
     // still built and told which tensor is wrong).
-    let holds = (bytes.len() / 4).max(SMALL_NETWORK);
+    let per_weight = if meta.contains_key(INT8_KEY) { 1 } else { 4 };
+    let holds = (bytes.len() / per_weight).max(SMALL_NETWORK);
     let mut model = Sequential::new_within(&spec, 0, holds)
         .map_err(|e| fail(format!("impossible architecture for a file of {} bytes: {e}", bytes.len())))?;
     let tensors = SafeTensors::deserialize(bytes).map_err(|e| fail(format!("corrupt tensor data ({e:?})")))?;
@@ -180,7 +243,9 @@ pub(crate) fn decode(
     if let Some(message) = error {
         return Err(fail(format!("does not match its architecture ({}): {message}", spec.name)));
     }
-    let is_extra = |n: &String| extra_prefixes.iter().any(|p| n.starts_with(p));
+    // An 8-bit weight's scales go with it.
+    let is_scale = |n: &String| n.strip_suffix(SCALE_SUFFIX).is_some_and(|w| expected.iter().any(|e| e == w));
+    let is_extra = |n: &String| extra_prefixes.iter().any(|p| n.starts_with(p)) || is_scale(n);
     if let Some(extra) = tensors.names().into_iter().find(|n| !expected.contains(n) && !is_extra(n)) {
         return Err(fail(format!("does not match its architecture ({}): unexpected tensor {extra}", spec.name)));
     }
@@ -200,6 +265,19 @@ pub(crate) fn fill_tensor(
 
 fn fill_param(tensors: &SafeTensors<'_>, key: &str, shape: &[usize], out: &mut [f32]) -> Result<(), String> {
     let view = tensors.tensor(key).map_err(|_| format!("tensor {key} is missing"))?;
+    if view.dtype() == Dtype::I8 && shape.len() >= 2 {
+        if view.shape() != shape {
+            return Err(format!("tensor {key} has shape {:?}, expected {shape:?}", view.shape()));
+        }
+        // out = q · scale of its row
+        let mut scales = vec![0.0; shape[0]];
+        fill_param(tensors, &format!("{key}{SCALE_SUFFIX}"), &shape[..1], &mut scales)?;
+        let per_row = out.len() / shape[0].max(1);
+        for (i, (v, &q)) in out.iter_mut().zip(view.data()).enumerate() {
+            *v = f32::from(q as i8) * scales[i / per_row.max(1)];
+        }
+        return Ok(());
+    }
     if view.dtype() != Dtype::F32 {
         return Err(format!("tensor {key} is {:?}, expected F32", view.dtype()));
     }
@@ -248,5 +326,37 @@ mod tests {
         bytes.resize(bytes.len() + 4 * 7850, 0); // room for 784 × 10 + 10 weights, but no tensors declared
         let error = load_bytes(&bytes, "padded.safetensors").err().expect("refused").to_string();
         assert!(!error.contains("over the limit"), "{error}");
+    }
+
+    #[test]
+    fn an_8_bit_file_stores_bytes_and_loads_the_same_8_bit_network() {
+        let mut network = Sequential::new(&preset("cnn", 10).unwrap(), 2).unwrap();
+        let images: Vec<f32> = (0..8 * 784).map(|i| ((i * 7919) % 997) as f32 / 996.0).collect();
+        let mut quantized = crate::model::QuantizedNetwork::new(&mut network, &images).unwrap();
+        let scales = quantized.input_scales();
+        let bytes = to_bytes_int8(&network, &scales, &serde_json::json!({}), None).unwrap();
+        let f32_bytes = to_bytes(&network, &serde_json::json!({}), None).unwrap();
+        assert!(bytes.len() * 10 < f32_bytes.len() * 3, "{} against {}", bytes.len(), f32_bytes.len());
+        let tensors = SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(tensors.tensor("layers.3.weight").unwrap().dtype(), Dtype::I8);
+        assert_eq!(tensors.tensor("layers.3.weight_scale").unwrap().shape(), &[64]);
+        assert_eq!(tensors.tensor("layers.3.bias").unwrap().dtype(), Dtype::F32);
+        let file = load_bytes(&bytes, "int8.safetensors").unwrap();
+        assert_eq!(file.int8.as_deref(), Some(scales.as_slice()));
+        // The weights loaded are the stored integers times their scales: quantized again, the same
+        // integers, and the network reads as the one it was made from (to a rounding of the scales).
+        let mut loaded = crate::model::QuantizedNetwork::from_scales(&file.model, &scales).unwrap();
+        let (want, got) = (quantized.forward(&images).to_vec(), loaded.forward(&images).to_vec());
+        let worst = want.iter().zip(&got).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(worst <= 1e-5 * want.iter().fold(1.0f32, |m, v| m.max(v.abs())), "off by {worst}");
+        // An 8-bit weight without its scales is refused, naming them.
+        let names: Vec<String> =
+            tensors.names().into_iter().filter(|n| *n != "layers.3.weight_scale").cloned().collect();
+        let views: Vec<(String, TensorView<'_>)> =
+            names.iter().map(|n| (n.clone(), tensors.tensor(n).unwrap())).collect();
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let broken = safetensors::serialize(views, &header.metadata().clone()).unwrap();
+        let error = load_bytes(&broken, "broken.safetensors").err().expect("refused").to_string();
+        assert!(error.contains("layers.3.weight_scale is missing"), "{error}");
     }
 }

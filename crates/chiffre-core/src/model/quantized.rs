@@ -44,6 +44,8 @@ enum Stage {
     /// A convolution (`geometry`) or a dense layer (`None`) in 8 bits, with
     /// the max pooling that follows it (`pool`), if any.
     Product {
+        /// Its index in the network.
+        layer: usize,
         geometry: Option<ConvGeometry>,
         /// Inputs per output (`k·k·C`, or `I`).
         k: usize,
@@ -86,6 +88,8 @@ pub struct QuantizedNetwork {
     floats: [Vec<f32>; 2],
     col: Vec<u8>,
     sums: Vec<i32>,
+    /// What [`QuantizedNetwork::forward_with_features`] hands back.
+    features: Vec<f32>,
 }
 
 /// Where a stage's input is.
@@ -115,50 +119,64 @@ impl QuantizedNetwork {
         network.forward_each_layer(Mode::Eval);
         let kinds: Vec<&'static str> = network.spec().layers.iter().map(|l| l.kind()).collect();
         let (layers, acts) = (network.layers(), network.activations());
+        let mut scales = Vec::new();
+        for (i, node) in layers.iter().enumerate().skip(float_layers(network)) {
+            if !matches!(node, Node::Conv2d(_) | Node::Dense(_)) {
+                continue;
+            }
+            // acts[i] is layer i's input
+            let x = acts[i].data();
+            let low = x.iter().fold(f32::INFINITY, |m, &v| m.min(v));
+            if low < 0.0 {
+                return Err(format!(
+                    "layer {} ({}) sees negative inputs ({low}) on the calibration images: \
+                     the int8 path takes non-negative activations",
+                    i + 1,
+                    kinds[i]
+                ));
+            }
+            let largest = x.iter().fold(0.0f32, |m, &v| m.max(v));
+            scales.push((i, if largest > 0.0 { largest / f32::from(ACT_MAX) } else { 1.0 }));
+        }
+        Self::from_scales(network, &scales)
+    }
+
+    /// Quantizes `network` with known activation scales: `(layer index, the
+    /// value of one step of its input)` for every convolution and dense
+    /// layer in 8 bits, as [`QuantizedNetwork::input_scales`] gives them (a
+    /// model file stores them). Errors name a layer without a scale, a scale
+    /// that is not positive and finite, or a layer without an 8-bit form.
+    pub fn from_scales(network: &Sequential, scales: &[(usize, f32)]) -> Result<Self, String> {
+        let kinds: Vec<&'static str> = network.spec().layers.iter().map(|l| l.kind()).collect();
+        let layers = network.layers();
         let mut stages = Vec::new();
         // The layers a fused first step covers.
-        let mut done = 0;
-        if let (Some(Node::Conv2d(conv)), Some(&Step::ConvEpilogue { conv: 0, last, epilogue })) =
-            (layers.first(), network.plan().first())
+        let done = float_layers(network);
+        if let (true, Some(Node::Conv2d(conv)), Some(&Step::ConvEpilogue { epilogue, .. })) =
+            (done > 0, layers.first(), network.plan().first())
         {
-            if conv.geometry().c == 1 {
-                let (input, output) = (Tensor::zeros(&[0]), Tensor::zeros(&[0]));
-                stages.push(Stage::Float { conv: Box::new(conv.clone()), epilogue, input, output });
-                done = last + 1;
-            }
+            let (input, output) = (Tensor::zeros(&[0]), Tensor::zeros(&[0]));
+            stages.push(Stage::Float { conv: Box::new(conv.clone()), epilogue, input, output });
         }
         for (i, node) in layers.iter().enumerate().skip(done) {
-            // acts[i] is layer i's input
-            let largest = || {
-                let x = acts[i].data();
-                let low = x.iter().fold(f32::INFINITY, |m, &v| m.min(v));
-                if low < 0.0 {
-                    return Err(format!(
-                        "layer {} ({}) sees negative inputs ({low}) on the calibration images: \
-                         the int8 path takes non-negative activations",
-                        i + 1,
-                        kinds[i]
-                    ));
-                }
-                Ok(x.iter().fold(0.0f32, |m, &v| m.max(v)))
-            };
             let relu = matches!(layers.get(i + 1), Some(Node::Relu(_)));
-            let product = |weight: &[f32], bias: &[f32], geometry, largest: f32| -> Result<Stage, String> {
+            let product = |weight: &[f32], bias: &[f32], geometry| -> Result<Stage, String> {
+                let act_scale = scales.iter().find(|&&(l, _)| l == i).map(|&(_, s)| s);
+                let act_scale = act_scale.ok_or_else(|| format!("layer {} ({}): no input scale", i + 1, kinds[i]))?;
+                if !(act_scale.is_finite() && act_scale > 0.0) {
+                    return Err(format!("layer {} ({}): input scale {act_scale}, not positive", i + 1, kinds[i]));
+                }
                 let (n, k) = (bias.len(), weight.len() / bias.len().max(1));
                 let weights = quantize_weights(weight, n, k).map_err(|e| format!("layer {}: {e}", i + 1))?;
-                let act_scale = if largest > 0.0 { largest / f32::from(ACT_MAX) } else { 1.0 };
                 let convert = Dequantize::new(act_scale, &weights.scales, bias, relu);
-                Ok(Stage::Product { geometry, k, weights, convert, act_scale, pool: None })
+                Ok(Stage::Product { layer: i, geometry, k, weights, convert, act_scale, pool: None })
             };
             match node {
-                Node::Conv2d(conv) => stages.push(product(
-                    conv.weight().value.data(),
-                    conv.bias().value.data(),
-                    Some(conv.geometry()),
-                    largest()?,
-                )?),
+                Node::Conv2d(conv) => {
+                    stages.push(product(conv.weight().value.data(), conv.bias().value.data(), Some(conv.geometry()))?)
+                }
                 Node::Dense(dense) => {
-                    stages.push(product(dense.weight().value.data(), dense.bias().value.data(), None, largest()?)?)
+                    stages.push(product(dense.weight().value.data(), dense.bias().value.data(), None)?)
                 }
                 Node::Pool2d(pool) => {
                     let (geometry, max) = (pool.geometry(), pool.pool_kind() == PoolKind::Max);
@@ -181,13 +199,14 @@ impl QuantizedNetwork {
             }
         }
         Ok(QuantizedNetwork {
-            input,
+            input: network.input_shape(),
             classes: network.num_classes(),
             stages,
             bytes: Default::default(),
             floats: Default::default(),
             col: Vec::new(),
             sums: Vec::new(),
+            features: Vec::new(),
         })
     }
 
@@ -197,10 +216,52 @@ impl QuantizedNetwork {
     /// # Panics
     /// When `images` is not whole images of the network's input shape.
     pub fn forward<'a>(&'a mut self, images: &'a [f32]) -> &'a [f32] {
+        self.run(images, &[]).0
+    }
+
+    /// [`QuantizedNetwork::forward`], and the inputs of the dense layers
+    /// `sources` (layer indices) as `f32` (each byte times its step), image
+    /// by image: `[B, Σ inputs]`, each image's in the order of `sources` (the
+    /// features [`crate::reject`]'s gate reads, as
+    /// [`crate::reject::scores_and_features`] takes them from the `f32`
+    /// network). `None` when a source is not a dense layer in 8 bits.
+    ///
+    /// # Panics
+    /// When `images` is not whole images of the network's input shape.
+    pub fn forward_with_features<'a>(
+        &'a mut self,
+        images: &'a [f32],
+        sources: &[usize],
+    ) -> Option<(&'a [f32], &'a [f32])> {
+        let dense = |l: &usize| {
+            self.stages.iter().any(|s| matches!(s, Stage::Product { layer, geometry: None, .. } if layer == l))
+        };
+        if !sources.iter().all(dense) {
+            return None;
+        }
+        let (scores, features) = self.run(images, sources);
+        Some((scores, features))
+    }
+
+    /// The forward pass, the inputs of layers `sources` kept as features.
+    fn run<'a>(&'a mut self, images: &'a [f32], sources: &[usize]) -> (&'a [f32], &'a [f32]) {
         let per_image: usize = self.input.iter().product();
         assert!(images.len().is_multiple_of(per_image), "whole images of {:?}", self.input);
         let b = images.len() / per_image;
         let isa = Int8Isa::detect();
+        // Each image's features: the sources' inputs side by side, each at its offset.
+        let mut offsets = Vec::with_capacity(sources.len());
+        let mut width = 0;
+        for source in sources {
+            let k = self.stages.iter().find_map(|s| match s {
+                Stage::Product { layer, k, .. } if layer == source => Some(*k),
+                _ => None,
+            });
+            offsets.push((*source, width));
+            width += k.unwrap_or(0);
+        }
+        self.features.clear();
+        self.features.resize(b * width, 0.0);
         // Where the stage's input is, and how many values it has. The
         // buffers only grow (a shorter stage uses their start), so that
         // nothing is cleared between calls.
@@ -215,13 +276,23 @@ impl QuantizedNetwork {
                 Held::Bytes => &[],
             };
             match &mut self.stages[s] {
-                Stage::Product { geometry, k, weights, convert, act_scale, pool } => {
+                Stage::Product { layer, geometry, k, weights, convert, act_scale, pool } => {
                     if held != Held::Bytes {
                         // the f32 input quantized (a dense layer's rows padded to 4)
                         len = if geometry.is_some() { len } else { b * padded(*k) };
                         match geometry {
                             Some(_) => quantize_into(x_floats, *act_scale, grown(x_bytes, len)),
                             None => quantize_rows_into(x_floats, *k, *act_scale, grown(x_bytes, len)),
+                        }
+                    }
+                    if let Some(&(_, offset)) = offsets.iter().find(|(l, _)| l == layer) {
+                        // features = the input as the layer reads it, each byte times its step
+                        let rows = x_bytes[..len].chunks_exact(padded(*k)).zip(self.features.chunks_exact_mut(width));
+                        for (row, out) in rows {
+                            out[offset..offset + *k]
+                                .iter_mut()
+                                .zip(row)
+                                .for_each(|(f, &q)| *f = f32::from(q) * *act_scale);
                         }
                     }
                     let n = convert.bias.len();
@@ -306,7 +377,18 @@ impl QuantizedNetwork {
         }
         let scores: &[f32] = if held == Held::Images { images } else { &self.floats[0][..len] };
         debug_assert_eq!(scores.len(), b * self.classes);
-        scores
+        (scores, &self.features)
+    }
+
+    /// The activation scales, `(layer index, the value of one step of its
+    /// input)` for each layer in 8 bits: what [`QuantizedNetwork::from_scales`]
+    /// takes back.
+    pub fn input_scales(&self) -> Vec<(usize, f32)> {
+        let scale = |s: &Stage| match s {
+            Stage::Product { layer, act_scale, .. } => Some((*layer, *act_scale)),
+            _ => None,
+        };
+        self.stages.iter().filter_map(scale).collect()
     }
 
     /// Classes scored.
@@ -325,6 +407,18 @@ impl QuantizedNetwork {
                 Stage::Pool { .. } => 0,
             })
             .sum()
+    }
+}
+
+/// How many of `network`'s first layers run as one `f32` step in a
+/// [`QuantizedNetwork`]: a first convolution of one channel, with the ReLU
+/// and pooling fused after it; 0 when the network does not begin so.
+fn float_layers(network: &Sequential) -> usize {
+    match (network.layers().first(), network.plan().first()) {
+        (Some(Node::Conv2d(conv)), Some(&Step::ConvEpilogue { conv: 0, last, .. })) if conv.geometry().c == 1 => {
+            last + 1
+        }
+        _ => 0,
     }
 }
 

@@ -55,13 +55,7 @@ pub struct Judgement {
 /// of the MNIST test set at the threshold 0.5 instead of 1.7 %.)
 pub fn scores_and_features(network: &mut Sequential, inputs: &[Pixels]) -> (Vec<f32>, Vec<f32>, usize) {
     let classes = network.num_classes();
-    let layers = network.layers().len();
-    // Flatten and the last layer always run as steps of their own: their outputs are kept.
-    let flatten = network.layers().iter().rposition(|node| matches!(node, Node::Flatten(_))).map(|i| i + 1);
-    let sources: Vec<usize> = match flatten {
-        Some(f) if f != layers - 1 => vec![f, layers - 1],
-        _ => vec![layers - 1],
-    };
+    let sources = feature_sources(network);
     let (mut scores, mut features, mut width) = (Vec::new(), Vec::new(), 0);
     for chunk in inputs.chunks(CHUNK) {
         let staged = network.input_mut(chunk.len()).data_mut();
@@ -78,6 +72,19 @@ pub fn scores_and_features(network: &mut Sequential, inputs: &[Pixels]) -> (Vec<
     }
     debug_assert_eq!(scores.len(), inputs.len() * classes);
     (scores, features, width)
+}
+
+/// The layers whose inputs are the gate's features (see
+/// [`scores_and_features`]): the layer after the last flatten layer, and the
+/// last layer. Flatten and the last layer always run as steps of their own,
+/// so their outputs are kept.
+pub fn feature_sources(network: &Sequential) -> Vec<usize> {
+    let layers = network.layers().len();
+    let flatten = network.layers().iter().rposition(|node| matches!(node, Node::Flatten(_))).map(|i| i + 1);
+    match flatten {
+        Some(f) if f != layers - 1 => vec![f, layers - 1],
+        _ => vec![layers - 1],
+    }
 }
 
 /// The gate's inputs: each example's features then its scores.

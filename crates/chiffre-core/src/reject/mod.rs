@@ -21,7 +21,7 @@ pub mod shapes;
 pub mod store;
 pub mod verifier;
 
-pub use gate::{class, gate_inputs, scores_and_features, Gate, Judgement};
+pub use gate::{class, feature_sources, gate_inputs, scores_and_features, Gate, Judgement};
 pub use negatives::{generate, generate_many, redrawn_digit, Category, Negative, Split};
 pub use verifier::Verifier;
 

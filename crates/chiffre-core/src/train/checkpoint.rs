@@ -100,7 +100,7 @@ pub fn save(
         best: best.map_or(0, |b| b.len()),
     };
     let json = serde_json::to_string(&meta).map_err(|e| fail(e.to_string()))?;
-    let bytes = encode(model, HashMap::from([("chiffre.checkpoint".to_string(), json)]), &extra).map_err(fail)?;
+    let bytes = encode(model, HashMap::from([("chiffre.checkpoint".to_string(), json)]), &extra, None).map_err(fail)?;
     write_atomic(path, &bytes).map_err(|e| fail(format!("cannot write the checkpoint: {e}")))
 }
 

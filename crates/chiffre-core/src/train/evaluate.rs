@@ -3,7 +3,7 @@
 
 use crate::data::Dataset;
 use crate::loss::{argmax_rows, Loss};
-use crate::model::Sequential;
+use crate::model::{QuantizedNetwork, Sequential};
 
 /// Examples per forward pass when evaluating: fixed, so that `train` and
 /// `eval` compute exactly the same numbers.
@@ -49,6 +49,28 @@ pub fn evaluate(model: &mut Sequential, data: &Dataset, loss: Loss) -> Evaluatio
         let logits = model.infer_loaded();
         predictions.extend(argmax_rows(logits.data(), classes).map(|p| p as u8));
         loss_sum += loss.forward_backward(logits, &labels, &mut grad) as f64 * chunk.len() as f64;
+    }
+    let correct = predictions.iter().zip(&data.labels).filter(|(p, t)| p == t).count();
+    let n = data.len().max(1) as f64;
+    Evaluation { predictions, loss: loss_sum / n, correct, accuracy: correct as f64 / n }
+}
+
+/// [`evaluate`] for a network in 8 bits (the same batches, the same loss).
+/// The data must fit the network it was made from.
+pub fn evaluate_quantized(network: &mut QuantizedNetwork, data: &Dataset, loss: Loss) -> Evaluation {
+    let classes = network.num_classes();
+    let mut predictions = Vec::with_capacity(data.len());
+    let (mut labels, mut images) = (Vec::with_capacity(EVAL_BATCH), Vec::new());
+    let (mut logits, mut grad) = (crate::tensor::Tensor::default(), crate::tensor::Tensor::default());
+    let indices: Vec<usize> = (0..data.len()).collect();
+    let mut loss_sum = 0.0f64;
+    for chunk in indices.chunks(EVAL_BATCH) {
+        images.resize(chunk.len() * data.pixels_per_image(), 0.0);
+        data.fill_batch(chunk, &mut images, &mut labels);
+        logits.resize_for_overwrite(&[chunk.len(), classes]);
+        logits.data_mut().copy_from_slice(network.forward(&images));
+        predictions.extend(argmax_rows(logits.data(), classes).map(|p| p as u8));
+        loss_sum += loss.forward_backward(&logits, &labels, &mut grad) as f64 * chunk.len() as f64;
     }
     let correct = predictions.iter().zip(&data.labels).filter(|(p, t)| p == t).count();
     let n = data.len().max(1) as f64;

@@ -14,7 +14,7 @@ mod settings;
 mod stepper;
 
 pub use checkpoint::{Checkpoint, Position};
-pub use evaluate::{evaluate, evaluate_ensemble, Evaluation, EVAL_BATCH};
+pub use evaluate::{evaluate, evaluate_ensemble, evaluate_quantized, Evaluation, EVAL_BATCH};
 pub use schedule::Schedule;
 pub use settings::{Recipe, RecipeError, Setting, SettingError, TrainConfig};
 pub use stepper::{Progress, Stepper};

@@ -14,10 +14,19 @@ pub struct QuantizedWeights {
     pub scales: Vec<f32>,
 }
 
-/// Quantizes `w [n × k]` symmetrically per output channel: each row's
-/// largest magnitude becomes ±[`WEIGHT_MAX`] (a row of zeros keeps scale 1).
-/// Non-finite weights are refused.
+/// Quantizes `w [n × k]` symmetrically per output channel ([`quantize_rows`])
+/// and packs it for the products.
 pub fn quantize_weights(w: &[f32], n: usize, k: usize) -> Result<QuantizedWeights, String> {
+    let (q, scales) = quantize_rows(w, n, k)?;
+    Ok(QuantizedWeights { packed: PackedI8::pack(&q, n, k), scales })
+}
+
+/// Quantizes `w [n × k]` symmetrically row by row: each row's largest
+/// magnitude becomes ±[`WEIGHT_MAX`] (a row of zeros keeps scale 1), `w ≈
+/// scales[row] · q`. Non-finite weights are refused. Quantizing `q · scale`
+/// again gives `q` back (the largest is `±127 · scale`, within a rounding of
+/// the same scale).
+pub fn quantize_rows(w: &[f32], n: usize, k: usize) -> Result<(Vec<i8>, Vec<f32>), String> {
     if w.len() != n * k {
         return Err(format!("weights [{n} × {k}] need {} values, got {}", n * k, w.len()));
     }
@@ -35,7 +44,7 @@ pub fn quantize_weights(w: &[f32], n: usize, k: usize) -> Result<QuantizedWeight
         scales.push(scale);
     }
     scales.resize(n, 1.0);
-    Ok(QuantizedWeights { packed: PackedI8::pack(&q, n, k), scales })
+    Ok((q, scales))
 }
 
 /// Quantizes activations `x`, rows of `k`, at `scale` (the value of one

@@ -91,7 +91,7 @@ fn staged(network: &mut QuantizedNetwork, images: &[f32]) -> Vec<f32> {
     let mut x = images.to_vec();
     for stage in &mut network.stages {
         x = match stage {
-            Stage::Product { geometry, k, weights, convert, act_scale, pool } => {
+            Stage::Product { geometry, k, weights, convert, act_scale, pool, .. } => {
                 let mut a = Vec::new();
                 match geometry {
                     Some(g) => {
@@ -176,4 +176,53 @@ fn layers_without_an_int8_form_are_refused_by_name() {
     let mut network = Sequential::new(&mlp, 3).unwrap();
     let quantized = QuantizedNetwork::new(&mut network, &images(4)).unwrap();
     assert_eq!(quantized.weight_bytes(), 144 * 8 + 8 * 8 + 8 * 10 + 8 * 10);
+}
+
+#[test]
+fn a_network_rebuilt_from_its_input_scales_scores_the_same() {
+    let mut network = Sequential::new(&small_cnn(LayerSpec::Relu), 3).unwrap();
+    let mut quantized = QuantizedNetwork::new(&mut network, &images(16)).unwrap();
+    let scales = quantized.input_scales();
+    // the second convolution and the two dense layers (the first convolution stays in f32)
+    assert_eq!(scales.iter().map(|s| s.0).collect::<Vec<_>>(), vec![3, 6, 8]);
+    let mut rebuilt = QuantizedNetwork::from_scales(&network, &scales).unwrap();
+    let x = images(9);
+    assert_eq!(rebuilt.forward(&x), quantized.forward(&x));
+    // A missing or impossible scale is refused, naming the layer.
+    let error = QuantizedNetwork::from_scales(&network, &scales[..2]).err().unwrap();
+    assert!(error.contains("layer 9") && error.contains("no input scale"), "{error}");
+    let error = QuantizedNetwork::from_scales(&network, &[(3, 0.1), (6, f32::NAN), (8, 0.1)]).err().unwrap();
+    assert!(error.contains("layer 7"), "{error}");
+}
+
+#[test]
+fn the_dense_layers_inputs_come_back_as_features_close_to_the_f32_ones() {
+    let mut network = Sequential::new(&small_cnn(LayerSpec::Relu), 3).unwrap();
+    let mut quantized = QuantizedNetwork::new(&mut network, &images(40)).unwrap();
+    let scales = quantized.input_scales();
+    let x = images(40);
+    network.input_mut(40).data_mut().copy_from_slice(&x);
+    network.forward_each_layer(Mode::Eval);
+    // The f32 inputs of layers 6 and 8 (the two dense layers), image by image.
+    let (first, second) = (network.activations()[6].data().to_vec(), network.activations()[8].data().to_vec());
+    let (scores, features) = quantized.forward_with_features(&x, &[6, 8]).expect("two dense layers");
+    assert_eq!(scores.len(), 40 * 10);
+    let (w1, w2) = (first.len() / 40, second.len() / 40);
+    assert_eq!(features.len(), 40 * (w1 + w2));
+    // Each is the input of an 8-bit layer computed by 8-bit layers: within a few steps
+    // (2 % of the calibrated range), and the features are the bytes, not the f32 values.
+    let step = |layer: usize| scales.iter().find(|s| s.0 == layer).unwrap().1;
+    let mut exact = true;
+    for (i, f) in features.chunks_exact(w1 + w2).enumerate() {
+        let pairs = f[..w1].iter().zip(&first[i * w1..(i + 1) * w1]).map(|p| (6, p));
+        for (layer, (got, want)) in pairs.chain(f[w1..].iter().zip(&second[i * w2..(i + 1) * w2]).map(|p| (8, p))) {
+            assert!((got - want).abs() <= 0.02 * step(layer) * 127.0, "layer {layer}: {got} vs {want}");
+            let q = got / step(layer);
+            assert!((q - q.round()).abs() < 1e-3, "layer {layer}: {got} is not a whole number of steps");
+            exact &= got == want;
+        }
+    }
+    assert!(!exact, "quantized, not copied");
+    // Not a dense layer: no features.
+    assert!(quantized.forward_with_features(&x, &[3]).is_none());
 }

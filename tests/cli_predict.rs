@@ -337,6 +337,11 @@ fn an_8_bit_model_reads_as_the_f32_one() {
     let (f32_read, int8_read) = (read(model()), read(&int8));
     let same = f32_read.iter().zip(&int8_read).filter(|(a, b)| a == b).count();
     assert!(same >= 5, "f32 read {f32_read:?}, 8 bits {int8_read:?}");
+    // Loaded, the reader and the verifier (one of the judges) compute in 8 bits.
+    let loaded = chiffre::Model::load(&int8).expect("the 8-bit file loads");
+    assert!(loaded.quantized().is_some(), "the reader in 8 bits");
+    let verifier = loaded.reject().and_then(|r| r.verifier.as_ref()).expect("a model trained with its judges");
+    assert!(verifier.quantized.is_some(), "the verifier in 8 bits");
     // An 8-bit file is not quantized again.
     chiffre(["quantize", "--model", arg(&int8), "--out", arg(&tmp.path().join("again.safetensors"))])
         .assert_error(&["8-bit model already"]);

@@ -61,8 +61,18 @@ pub fn run(args: QuantizeArgs) -> anyhow::Result<()> {
     calibration.fill_batch(&indices, &mut images, &mut Vec::new());
     let quantized = QuantizedNetwork::new(&mut file.model, &images)
         .map_err(|e| anyhow::anyhow!("{}: cannot be read in 8 bits: {e}", args.model.display()))?;
+    // The verifier (one of the judges) in 8 bits too, calibrated on the same images.
+    let verifier = match file.reject.as_mut().and_then(|r| r.verifier.as_mut()) {
+        Some(verifier) => Some(
+            QuantizedNetwork::new(&mut verifier.network, &images)
+                .map_err(|e| anyhow::anyhow!("{}: its verifier cannot be read in 8 bits: {e}", args.model.display()))?
+                .input_scales(),
+        ),
+        None => None,
+    };
     let training = file.training.clone().unwrap_or(serde_json::Value::Null);
-    let bytes = to_bytes_int8(&file.model, &quantized.input_scales(), &training, file.reject.as_ref())
+    let steps = (quantized.input_scales(), verifier);
+    let bytes = to_bytes_int8(&file.model, (&steps.0, steps.1.as_deref()), &training, file.reject.as_ref())
         .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
     crate::fsutil::write_atomic(&out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
     // Read back as every command will read it, and compared with the f32 model.

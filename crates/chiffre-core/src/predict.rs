@@ -210,14 +210,18 @@ impl Model {
     /// rebuilt in 8 bits from its input steps.
     fn from_file(file: crate::model::ModelFile, source: &str) -> Result<Self, PredictError> {
         Self::check(&file.model, source)?;
+        let fail = |message: String| PredictError::Load(ModelError::File { path: source.to_string(), message });
         let quantized = match &file.int8 {
-            Some(scales) => Some(
-                QuantizedNetwork::from_scales(&file.model, scales)
-                    .map_err(|message| PredictError::Load(ModelError::File { path: source.to_string(), message }))?,
-            ),
+            Some(scales) => Some(QuantizedNetwork::from_scales(&file.model, scales).map_err(fail)?),
             None => None,
         };
-        Ok(Model { network: file.model, training: file.training, reject: file.reject, quantized })
+        let mut reject = file.reject;
+        if let (Some(scales), Some(verifier)) = (&file.int8_verifier, reject.as_mut().and_then(|r| r.verifier.as_mut()))
+        {
+            let network = QuantizedNetwork::from_scales(&verifier.network, scales);
+            verifier.quantized = Some(network.map_err(|e| fail(format!("the verifier: {e}")))?);
+        }
+        Ok(Model { network: file.model, training: file.training, reject, quantized })
     }
 
     /// Wraps a network already in memory (for example one just trained).

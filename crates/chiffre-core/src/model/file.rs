@@ -46,7 +46,12 @@ pub struct ModelFile {
     /// For an 8-bit file: each 8-bit layer's input step, `(layer index,
     /// step)` (see [`crate::model::QuantizedNetwork::input_scales`]).
     pub int8: Option<Vec<(usize, f32)>>,
+    /// For an 8-bit file whose verifier (a judge) is in 8 bits too: its steps.
+    pub int8_verifier: Option<Vec<(usize, f32)>>,
 }
+
+/// An 8-bit layer's input step: `(layer index, the value of one step)`.
+pub type InputScale = (usize, f32);
 
 /// The metadata key of an 8-bit file's input steps.
 pub const INT8_KEY: &str = "chiffre.int8";
@@ -84,12 +89,13 @@ pub fn to_bytes(model: &Sequential, training: &serde_json::Value, reject: Option
     encode(model, metadata, &extra, None)
 }
 
-/// The bytes of an 8-bit model file: [`to_bytes`]' content with every weight
-/// matrix in 8 bits (see the module documentation) and the input steps
-/// `scales` of the layers that compute in 8 bits.
+/// The bytes of an 8-bit model file: [`to_bytes`]' content with the weight
+/// matrices in 8 bits (see the module documentation), the input steps
+/// `scales` of the layers that compute in 8 bits, and those of the
+/// verifier's, if it computes in 8 bits too.
 pub fn to_bytes_int8(
     model: &Sequential,
-    scales: &[(usize, f32)],
+    (scales, verifier_scales): (&[InputScale], Option<&[InputScale]>),
     training: &serde_json::Value,
     reject: Option<&Reject>,
 ) -> Result<Vec<u8>, String> {
@@ -98,7 +104,8 @@ pub fn to_bytes_int8(
     if reject.is_some() {
         metadata.insert(store::METADATA_KEY.to_string(), reject_meta);
     }
-    metadata.insert(INT8_KEY.to_string(), serde_json::json!({ "input_scales": scales }).to_string());
+    let steps = serde_json::json!({ "input_scales": scales, "verifier_input_scales": verifier_scales });
+    metadata.insert(INT8_KEY.to_string(), steps.to_string());
     // The weights of the layers that compute in 8 bits, and the judges' (which compute in f32 with
     // their weights as stored); a first convolution left in f32 keeps its f32 weights.
     let in_8_bits: Vec<String> = scales.iter().map(|(layer, _)| format!("layers.{layer}.weight")).collect();
@@ -179,18 +186,20 @@ pub fn load_bytes(bytes: &[u8], source: &str) -> Result<ModelFile, ModelError> {
     // `decode` has read the tensors already: they are valid safetensors.
     let tensors = SafeTensors::deserialize(bytes).map_err(|e| fail(format!("corrupt tensor data ({e:?})")))?;
     let reject = store::decode(meta.get(store::METADATA_KEY), &tensors).map_err(fail)?;
-    let int8 = match meta.get(INT8_KEY) {
+    let (int8, int8_verifier) = match meta.get(INT8_KEY) {
         Some(text) => {
             #[derive(serde::Deserialize)]
             struct Int8 {
                 input_scales: Vec<(usize, f32)>,
+                #[serde(default)]
+                verifier_input_scales: Option<Vec<(usize, f32)>>,
             }
             let int8: Int8 = serde_json::from_str(text).map_err(|e| fail(format!("unreadable {INT8_KEY}: {e}")))?;
-            Some(int8.input_scales)
+            (Some(int8.input_scales), int8.verifier_input_scales)
         }
-        None => None,
+        None => (None, None),
     };
-    Ok(ModelFile { model, training, reject, int8 })
+    Ok(ModelFile { model, training, reject, int8, int8_verifier })
 }
 
 /// The model in `bytes` (read from `path`) and the file's metadata. Tensors
@@ -334,7 +343,7 @@ mod tests {
         let images: Vec<f32> = (0..8 * 784).map(|i| ((i * 7919) % 997) as f32 / 996.0).collect();
         let mut quantized = crate::model::QuantizedNetwork::new(&mut network, &images).unwrap();
         let scales = quantized.input_scales();
-        let bytes = to_bytes_int8(&network, &scales, &serde_json::json!({}), None).unwrap();
+        let bytes = to_bytes_int8(&network, (&scales, None), &serde_json::json!({}), None).unwrap();
         let f32_bytes = to_bytes(&network, &serde_json::json!({}), None).unwrap();
         assert!(bytes.len() * 10 < f32_bytes.len() * 3, "{} against {}", bytes.len(), f32_bytes.len());
         let tensors = SafeTensors::deserialize(&bytes).unwrap();

@@ -19,6 +19,7 @@
 
 use super::gate::{class, class_probabilities, train_classifier};
 use crate::layers::{Init, Padding};
+use crate::model::QuantizedNetwork;
 use crate::model::{LayerSpec, ModelSpec, Sequential};
 use crate::preprocess::Pixels;
 
@@ -50,6 +51,11 @@ pub fn verifier_spec() -> ModelSpec {
 pub struct Verifier {
     /// `[28, 28, 1]` → 3 class scores.
     pub network: Sequential,
+    /// The network in 8 bits, which judges in its place (from an 8-bit model
+    /// file: `chiffre quantize`).
+    pub quantized: Option<QuantizedNetwork>,
+    /// The pictures asked, side by side, for `quantized` (kept between calls).
+    staged: Vec<f32>,
 }
 
 impl Verifier {
@@ -71,7 +77,7 @@ impl Verifier {
         let rows: Vec<&[f32]> = pixels.iter().map(|p| &p[..]).collect();
         train_classifier(&mut network, &rows, labels, epochs, seed ^ 0x5E1F)
             .map_err(|e| format!("training the verifier {e}"))?;
-        Ok(Verifier { network })
+        Ok(Verifier { network, quantized: None, staged: Vec::new() })
     }
 
     /// Checks that `network` can be a verifier: 28×28×1 in, 3 classes out.
@@ -84,11 +90,19 @@ impl Verifier {
                 network.num_classes()
             ));
         }
-        Ok(Verifier { network })
+        Ok(Verifier { network, quantized: None, staged: Vec::new() })
     }
 
     /// The verifier's class probabilities, one row of [`class::COUNT`] per picture.
     pub fn probabilities(&mut self, pixels: &[&Pixels]) -> Vec<f32> {
+        if let Some(quantized) = &mut self.quantized {
+            self.staged.clear();
+            pixels.iter().for_each(|p| self.staged.extend_from_slice(&p[..]));
+            let classes = quantized.num_classes();
+            let mut probs = vec![0.0; pixels.len() * classes];
+            crate::loss::softmax_rows(quantized.forward(&self.staged), classes, &mut probs);
+            return probs;
+        }
         let rows: Vec<&[f32]> = pixels.iter().map(|p| &p[..]).collect();
         class_probabilities(&mut self.network, &rows)
     }

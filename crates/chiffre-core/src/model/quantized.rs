@@ -26,17 +26,14 @@
 
 use super::{Node, Sequential};
 use crate::kernels::int8::{
-    conv_i8_with, im2col_u8, matmul_i8_with, max_pool_sums_in_place, padded, patches_in_place, quantize_into,
-    quantize_rows_into, quantize_weights, Dequantize, Int8Isa, QuantizedWeights, ACT_MAX,
+    im2col_u8, padded, patches_in_place, quantize_into, quantize_rows_into, quantize_weights, Dequantize, Int8Isa,
+    QuantizedWeights, ACT_MAX,
 };
 use crate::kernels::{max_pool_forward, ConvGeometry, Epilogue, PoolGeometry};
 use crate::layers::{Conv2d, Mode, PoolKind};
 use crate::model::Step;
 use crate::tensor::Tensor;
-
-/// Rows of a product computed together on one thread (a block fits the
-/// caches: 256 rows of 288 bytes in, 256 × 64 sums out).
-const ROWS_PER_BLOCK: usize = 256;
+use product::{pooled_part, Product};
 
 /// One step of a [`QuantizedNetwork`].
 #[derive(Clone, Debug)]
@@ -422,20 +419,6 @@ fn float_layers(network: &Sequential) -> usize {
     }
 }
 
-/// A convolution's geometry cut to the outputs that the max pooling after
-/// it reads, and the pooling's geometry on them: a pooling of windows
-/// `size` wide every `stride` reads `(oh - 1)·stride + size` rows.
-fn pooled_part(conv: Option<ConvGeometry>, pool: Option<PoolGeometry>) -> (Option<ConvGeometry>, Option<PoolGeometry>) {
-    match (conv, pool) {
-        (Some(g), Some(p)) if p.oh > 0 && p.ow > 0 => {
-            let (h, w) = ((p.oh - 1) * p.stride + p.size, (p.ow - 1) * p.stride + p.size);
-            let (h, w) = (h.min(g.oh), w.min(g.ow));
-            (Some(ConvGeometry { oh: h, ow: w, ..g }), Some(PoolGeometry { h, w, ..p }))
-        }
-        _ => (conv, pool),
-    }
-}
-
 /// The first `len` values of `buffer`, grown to hold them if it is shorter
 /// (with zeros, once: the buffers of a forward pass only grow).
 fn grown<T: Copy + Default>(buffer: &mut Vec<T>, len: usize) -> &mut [T] {
@@ -454,60 +437,6 @@ fn no_int8_form(i: usize, kind: &str) -> String {
     )
 }
 
-/// One product stage's work on a batch, block by block.
-struct Product<'a> {
-    isa: Int8Isa,
-    geometry: Option<ConvGeometry>,
-    weights: &'a QuantizedWeights,
-    /// Rows of sums per image, and their width.
-    rows: usize,
-    n: usize,
-    pool: Option<PoolGeometry>,
-}
-
-impl Product<'_> {
-    /// For each block of images, in parallel: the sums of `x` (images, or
-    /// their copied patches) into `sums`, each image's pooled in place, then
-    /// `emit(image's sums, image's output)` into `y`, `y_image` values an
-    /// image.
-    fn run<T: Send>(
-        &self,
-        x: &[u8],
-        sums: &mut [i32],
-        y: &mut [T],
-        y_image: usize,
-        emit: impl Fn(&[i32], &mut [T]) + Sync,
-    ) {
-        use crate::par::prelude::*;
-        let b = sums.len() / (self.rows * self.n).max(1);
-        if b == 0 {
-            return;
-        }
-        let x_image = x.len() / b;
-        let per_block = (ROWS_PER_BLOCK / self.rows).max(1);
-        let (n, rows) = (self.n, self.rows);
-        let blocks = x.par_chunks(per_block * x_image).zip(sums.par_chunks_mut(per_block * rows * n));
-        blocks.zip(y.par_chunks_mut(per_block * y_image)).for_each(|((x, sums), y)| {
-            match self.geometry {
-                // sums = patches(x) · Wᵀ, the patches read in place
-                Some(g) if patches_in_place(&g) => conv_i8_with(self.isa, x, &g, &self.weights.packed, sums),
-                // sums = x · Wᵀ (a dense layer's rows, or copied patches)
-                _ => matmul_i8_with(self.isa, x, &self.weights.packed, sums),
-            }
-            for (sums, y) in sums.chunks_exact_mut(rows * n).zip(y.chunks_exact_mut(y_image)) {
-                let kept = match &self.pool {
-                    Some(p) => {
-                        // from y = maxpool(z), on the sums
-                        max_pool_sums_in_place(sums, p);
-                        p.oh * p.ow
-                    }
-                    None => rows,
-                };
-                emit(&sums[..kept * n], y);
-            }
-        });
-    }
-}
-
+mod product;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! The tests of [`super::QuantizedNetwork`]: scores close to the `f32`
 //! network's, the fused stages bit for bit those of plain ones, refusals.
 use super::*;
+use crate::kernels::int8::matmul_i8_with;
 use crate::layers::{Init, Padding};
 use crate::model::{LayerSpec, ModelSpec};
 

@@ -226,14 +226,9 @@ pub fn read_picture(
     // impossible, and the first failure is the answer once segmenting ends.
     let mut failure = None;
     let mut seen = Seen::default();
-    let mut log_confidence = |inputs: &[Pixels]| match predict(inputs) {
+    let mut log_confidence = |inputs: &[Pixels]| match seen.read(inputs, predict) {
         Ok(read) => {
-            let scores = read
-                .iter()
-                .map(|p| (p.digit, p.confidence.max(1e-30).ln() + p.whole_probability.max(1e-30).ln()))
-                .collect();
-            seen.remember(inputs, read);
-            scores
+            read.iter().map(|p| (p.digit, p.confidence.max(1e-30).ln() + p.whole_probability.max(1e-30).ln())).collect()
         }
         Err(e) => {
             failure.get_or_insert(e);
@@ -262,8 +257,10 @@ pub fn read_picture(
 }
 
 /// The predictions made while segmenting, found again by their input, so
-/// that the final reading does not run the network on the same digits twice
-/// (a tenth of the inputs of a five-digit number).
+/// that the network does not read the same input twice: a component that
+/// segmentation reads whole to decide whether to cut it, and again among
+/// its groups; the digits kept, in the final reading (a tenth of the inputs
+/// of a five-digit number).
 #[derive(Default)]
 struct Seen {
     /// Each input's hash and prediction, in the order they were read.
@@ -292,19 +289,18 @@ impl Seen {
         self.read.iter().enumerate().find(|&(i, (k, _))| *k == h && same(i)).map(|(_, (_, prediction))| prediction)
     }
 
-    /// Each input's prediction: the one seen, or `predict`'s (one call for all the unseen).
-    fn read(&self, inputs: &[Pixels], predict: &mut Predict<'_>) -> Result<Vec<Prediction>, NotANumber> {
-        let found: Vec<Option<&Prediction>> = inputs.iter().map(|p| self.find(p)).collect();
+    /// Each input's prediction: the one seen, or `predict`'s (one call for
+    /// all the unseen, which are then remembered).
+    fn read(&mut self, inputs: &[Pixels], predict: &mut Predict<'_>) -> Result<Vec<Prediction>, NotANumber> {
+        let found: Vec<Option<Prediction>> = inputs.iter().map(|p| self.find(p).cloned()).collect();
         let unseen: Vec<Pixels> = inputs.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(p, _)| *p).collect();
-        let mut fresh = if unseen.is_empty() { Vec::new() } else { predict(&unseen)? }.into_iter();
-        let mut out = Vec::with_capacity(inputs.len());
-        for f in found {
-            match f {
-                Some(p) => out.push(p.clone()),
-                None => out.push(fresh.next().ok_or(NotANumber)?),
-            }
+        let fresh = if unseen.is_empty() { Vec::new() } else { predict(&unseen)? };
+        if fresh.len() != unseen.len() {
+            return Err(NotANumber);
         }
-        Ok(out)
+        self.remember(&unseen, fresh.clone());
+        let mut fresh = fresh.into_iter();
+        found.into_iter().map(|f| f.or_else(|| fresh.next()).ok_or(NotANumber)).collect()
     }
 }
 

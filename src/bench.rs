@@ -8,7 +8,7 @@ use crate::data::{shuffle_indices, Mnist};
 use crate::kernels::Gemm;
 use crate::layers::{Layer, Mode};
 use crate::loss::{softmax_rows, Loss};
-use crate::model::{ModelSpec, Sequential};
+use crate::model::{ModelSpec, QuantizedNetwork, Sequential};
 use crate::optim::{Optimizer, OptimizerKind};
 use crate::tensor::Tensor;
 use serde::Serialize;
@@ -29,6 +29,20 @@ pub struct BenchConfig {
     pub latency_calls: usize,
     /// Side of the square matrix product timed for `gemm_gflops`.
     pub gemm_size: usize,
+    /// Also time the network in 8 bits ([`QuantizedNetwork`], calibrated on
+    /// 1,000 training images), as `chiffre quantize` makes it.
+    pub int8: bool,
+}
+
+/// The 8-bit network's inference, measured as the `f32` one's.
+#[derive(Clone, Debug, Serialize)]
+pub struct Int8Result {
+    /// Inference images/s over the test images in batches of 1000, softmax included.
+    pub infer_img_s: f64,
+    /// Median milliseconds to classify one image on one thread.
+    pub latency_ms_p50: f64,
+    /// 99th percentile of the same.
+    pub latency_ms_p99: f64,
 }
 
 /// Timing of one layer (or one fused step) during training.
@@ -78,6 +92,9 @@ pub struct BenchResult {
     pub peak_rss_mb_all: f64,
     /// Where training time goes, per layer.
     pub layers: Vec<LayerTime>,
+    /// The same network in 8 bits (with `--int8`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub int8: Option<Int8Result>,
 }
 
 /// Runs every measurement of `config` on `mnist`, on the current rayon pool.
@@ -174,7 +191,10 @@ pub fn run(config: &BenchConfig, mnist: &Mnist) -> Result<BenchResult, String> {
             }
         })
         .collect();
-    let percentile = |p: f64| 1e3 * latencies[((p * latencies.len() as f64) as usize).min(latencies.len() - 1)];
+    let percentile = |p: f64| percentile(&latencies, p);
+    // Before the 8-bit network's calibration, which runs 1,000 images through the f32 one at once.
+    let peak_rss_mb_all = peak_rss_mb();
+    let int8 = if config.int8 { Some(time_int8(&mut model, mnist, config.latency_calls, &one)?) } else { None };
 
     Ok(BenchResult {
         engine: format!("chiffre {}", env!("CARGO_PKG_VERSION")),
@@ -189,8 +209,70 @@ pub fn run(config: &BenchConfig, mnist: &Mnist) -> Result<BenchResult, String> {
         train_gflops: train_img_s * train_flops / 1e9,
         train_mflop_per_img: train_flops / 1e6,
         peak_rss_mb: train_peak_rss_mb,
-        peak_rss_mb_all: peak_rss_mb(),
+        peak_rss_mb_all,
         layers,
+        int8,
+    })
+}
+
+/// Milliseconds at quantile `p` of sorted `seconds`.
+fn percentile(seconds: &[f64], p: f64) -> f64 {
+    1e3 * seconds[((p * seconds.len() as f64) as usize).min(seconds.len().saturating_sub(1))]
+}
+
+/// `model` quantized to 8 bits (calibrated on the first 1,000 training
+/// images), timed as [`run`] times it in `f32`: the test set in batches of
+/// 1000 (median of 3 passes), then `calls` single images on the one-thread
+/// pool `one`.
+fn time_int8(
+    model: &mut Sequential,
+    mnist: &Mnist,
+    calls: usize,
+    one: &rayon::ThreadPool,
+) -> Result<Int8Result, String> {
+    let per_image = mnist.test.rows * mnist.test.cols;
+    let classes = model.num_classes();
+    let mut labels = Vec::new();
+    let calibration: Vec<usize> = (0..mnist.train.len().min(1000)).collect();
+    let mut images = vec![0.0; calibration.len() * per_image];
+    mnist.train.fill_batch(&calibration, &mut images, &mut labels);
+    let mut quantized = QuantizedNetwork::new(model, &images)?;
+    let test = &mnist.test;
+    let all: Vec<usize> = (0..test.len()).collect();
+    let mut x = vec![0.0; 1000 * per_image];
+    let mut probs = vec![0.0; 1000 * classes];
+    let mut pass = |quantized: &mut QuantizedNetwork| {
+        let start = Instant::now();
+        for chunk in all.chunks(1000) {
+            let x = &mut x[..chunk.len() * per_image];
+            test.fill_batch(chunk, x, &mut labels);
+            let scores = quantized.forward(x);
+            softmax_rows(scores, classes, &mut probs[..scores.len()]);
+        }
+        start.elapsed().as_secs_f64()
+    };
+    pass(&mut quantized);
+    let mut passes: Vec<f64> = (0..3).map(|_| pass(&mut quantized)).collect();
+    passes.sort_by(f64::total_cmp);
+    let mut latencies = one.install(|| {
+        let mut x = vec![0.0; per_image];
+        let mut single = |i: usize| {
+            let start = Instant::now();
+            test.fill_batch(&[i % test.len()], &mut x, &mut labels);
+            let scores = quantized.forward(&x);
+            softmax_rows(scores, classes, &mut probs[..classes]);
+            start.elapsed().as_secs_f64()
+        };
+        (0..50).for_each(|i| {
+            single(i);
+        });
+        (0..calls.max(1)).map(single).collect::<Vec<f64>>()
+    });
+    latencies.sort_by(f64::total_cmp);
+    Ok(Int8Result {
+        infer_img_s: test.len() as f64 / passes[1],
+        latency_ms_p50: percentile(&latencies, 0.5),
+        latency_ms_p99: percentile(&latencies, 0.99),
     })
 }
 

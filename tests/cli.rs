@@ -192,3 +192,28 @@ fn toml_spec_trains() {
 fn json_spec_trains() {
     spec_trains("small.json", SMALL_CONV_JSON);
 }
+
+// ---------------------------------------------------------------- bench
+
+/// `chiffre bench --int8` times the network in 8 bits beside the f32 one
+/// (the figures themselves belong to bench scripts, not to tests).
+#[test]
+fn bench_times_the_network_in_8_bits_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_data(tmp.path());
+    let bench = |extra: &[&str]| {
+        let mut args = vec!["bench", "--json", "--train-batches", "2", "--threads", "1", "--data", arg(&data)];
+        args.extend_from_slice(extra);
+        let run = chiffre(args);
+        run.assert_ok();
+        serde_json::from_str::<serde_json::Value>(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+    };
+    let plain = bench(&[]);
+    assert!(plain.get("int8").is_none(), "no 8-bit figures unless asked: {plain}");
+    let both = bench(&["--int8"]);
+    let int8 = &both["int8"];
+    for key in ["infer_img_s", "latency_ms_p50", "latency_ms_p99"] {
+        assert!(int8[key].as_f64().is_some_and(|v| v > 0.0), "int8.{key}: {both}");
+    }
+    assert!(int8["latency_ms_p50"].as_f64() <= int8["latency_ms_p99"].as_f64(), "{both}");
+}

@@ -27,6 +27,10 @@ pub struct BenchArgs {
     /// to see in one run what Winograd's F(2×2, 3×3) brings.
     #[arg(long)]
     no_winograd: bool,
+    /// Also time inference with the network in 8 bits (as `chiffre quantize` makes it, calibrated on 1,000
+    /// training images): images/s and one-image latency.
+    #[arg(long)]
+    int8: bool,
 }
 
 /// Measures and prints.
@@ -46,6 +50,7 @@ pub fn run_cli(args: BenchArgs) -> anyhow::Result<()> {
         warmup_batches: 30,
         latency_calls: 500,
         gemm_size: 2048,
+        int8: args.int8,
     };
     let r = run(&config, &mnist).map_err(anyhow::Error::msg)?;
     if args.json {
@@ -59,6 +64,10 @@ pub fn run_cli(args: BenchArgs) -> anyhow::Result<()> {
     );
     println!("  inference       {:>10.0} images/s   (batches of 1000, softmax included)", r.infer_img_s);
     println!("  latency, 1 img  {:>10.4} ms p50, {:.4} ms p99 (one thread)", r.latency_ms_p50, r.latency_ms_p99);
+    if let Some(q) = &r.int8 {
+        println!("  inference, int8 {:>10.0} images/s   (the same, the network in 8 bits)", q.infer_img_s);
+        println!("  latency, int8   {:>10.4} ms p50, {:.4} ms p99 (one thread)", q.latency_ms_p50, q.latency_ms_p99);
+    }
     println!("  matrix multiply {:>10.1} GFLOP/s (2048³)", r.gemm_gflops);
     println!("  peak memory     {:>10.1} MB training, {:.1} MB after inference", r.peak_rss_mb, r.peak_rss_mb_all);
     println!("\n  per training step                forward ms  backward ms   1 image µs");

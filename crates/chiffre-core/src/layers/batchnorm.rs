@@ -188,6 +188,17 @@ impl BatchNorm {
         &self.running_var
     }
 
+    /// What inference does to channel `ch`: `y = scale · x + shift`, with
+    /// `scale = γ / √(running σ² + ε)` and `shift = β − running μ · scale`
+    /// (the 8-bit network folds it into the layer before:
+    /// [`crate::model::QuantizedNetwork`]).
+    pub fn inference_affine(&self, ch: usize) -> (f32, f32) {
+        // y = γ · (x - running μ) / √(running σ² + ε) + β, as one scale and shift
+        let inv = 1.0 / (self.running_var.data()[ch] + self.eps).sqrt();
+        let scale = self.gamma.value.data()[ch] * inv;
+        (scale, self.beta.value.data()[ch] - self.running_mean.data()[ch] * scale)
+    }
+
     /// Forward, followed by `max(0, ·)` with [`Then::Relu`] (a ReLU layer
     /// fused into this one by the network's plan: one pass instead of two).
     pub fn forward_fused(&mut self, x: &Tensor, y: &mut Tensor, mode: Mode, then: Then) {
@@ -196,15 +207,14 @@ impl BatchNorm {
         let rows = x.len() / c;
         y.resize(x.shape());
         self.affine.resize(3 * c, 0.0);
+        if mode == Mode::Eval {
+            for ch in 0..c {
+                (self.affine[ch], self.affine[c + ch]) = self.inference_affine(ch);
+            }
+        }
         let (scale, rest) = self.affine.split_at_mut(c);
         let shift = &mut rest[..c];
         if mode == Mode::Eval {
-            // y = γ · (x - running μ) / √(running σ² + ε) + β, as one scale and shift
-            for ch in 0..c {
-                let inv = 1.0 / (self.running_var.data()[ch] + self.eps).sqrt();
-                scale[ch] = self.gamma.value.data()[ch] * inv;
-                shift[ch] = self.beta.value.data()[ch] - self.running_mean.data()[ch] * scale[ch];
-            }
             scale_shift(x.data(), scale, shift, relu, y.data_mut());
             return;
         }

@@ -1,8 +1,7 @@
-//! A network for 8-bit inference (issue 19's int8 path, second step: built
-//! and measured in memory; not yet stored in a file nor used by the
-//! commands): every convolution and dense layer multiplies 7-bit activations
-//! by 8-bit weights ([`crate::kernels::int8`]); a first convolution of one
-//! channel stays in `f32` (with its ReLU and pooling).
+//! A network for 8-bit inference (what `chiffre quantize` files read with):
+//! every convolution and dense layer multiplies 7-bit activations by 8-bit
+//! weights ([`crate::kernels::int8`]); a first convolution of one channel
+//! stays in `f32` (with its ReLU, pooling and batch normalisation).
 //!
 //! Shapes (one stage of a batch of `B`): a convolution's input `x [B, H, W,
 //! C]` of bytes (quantized at the layer's activation scale) → integer sums
@@ -21,8 +20,17 @@
 //! sees over the calibration images, over 127 (the int8 kernels take 7-bit
 //! activations). The inputs must be non-negative (pixels, ReLU outputs), as
 //! they are in every preset; a network whose layers see negative inputs, or
-//! that has layers without an int8 form here (sigmoid, tanh, batch
-//! normalisation), is refused with the layer named.
+//! that has layers without an int8 form here (sigmoid, tanh), is refused
+//! with the layer named.
+//!
+//! A batch normalisation is folded into the layer before it (`fast` and
+//! `best`): at inference it is `y = s·x + t` per channel, so the product's
+//! conversion `sum·m + b` becomes `sum·(m·s) + (b·s + t)`. A max pooling
+//! between them still pools the sums (it pooled `x`, which grows with the
+//! sum); a max pooling after a folded normalisation whose scale is negative
+//! for some channel runs in `f32` on the converted values (pooling the sums
+//! would take the wrong end). After a first convolution in `f32`, the
+//! normalisation is a per-channel scale and shift on its output.
 
 use super::{Node, Sequential};
 use crate::kernels::int8::{
@@ -33,6 +41,7 @@ use crate::kernels::{max_pool_forward, ConvGeometry, Epilogue, PoolGeometry};
 use crate::layers::{Conv2d, Mode, PoolKind};
 use crate::model::Step;
 use crate::tensor::Tensor;
+use fold::Affine;
 use product::{pooled_part, Product};
 
 /// One step of a [`QuantizedNetwork`].
@@ -58,7 +67,7 @@ enum Stage {
     /// A first convolution of one channel, left in `f32` with its ReLU and
     /// pooling fused (its direct kernel is fast, and in 8 bits its 9 inputs
     /// per output would cost more to quantize than to multiply).
-    Float { conv: Box<Conv2d>, epilogue: Epilogue, input: Tensor, output: Tensor },
+    Float { conv: Box<Conv2d>, epilogue: Epilogue, input: Tensor, output: Tensor, affine: Option<Affine> },
 }
 
 impl Stage {
@@ -149,11 +158,14 @@ impl QuantizedNetwork {
         let mut stages = Vec::new();
         // The layers a fused first step covers.
         let done = float_layers(network);
-        if let (true, Some(Node::Conv2d(conv)), Some(&Step::ConvEpilogue { epilogue, .. })) =
-            (done > 0, layers.first(), network.plan().first())
-        {
+        if let (true, Some(Node::Conv2d(conv)), Some(&step)) = (done > 0, layers.first(), network.plan().first()) {
+            // Alone (a batch normalisation follows it), the convolution has no epilogue.
+            let epilogue = match step {
+                Step::ConvEpilogue { epilogue, .. } => epilogue,
+                _ => Epilogue::default(),
+            };
             let (input, output) = (Tensor::zeros(&[0]), Tensor::zeros(&[0]));
-            stages.push(Stage::Float { conv: Box::new(conv.clone()), epilogue, input, output });
+            stages.push(Stage::Float { conv: Box::new(conv.clone()), epilogue, input, output, affine: None });
         }
         for (i, node) in layers.iter().enumerate().skip(done) {
             let relu = matches!(layers.get(i + 1), Some(Node::Relu(_)));
@@ -178,9 +190,19 @@ impl QuantizedNetwork {
                 Node::Pool2d(pool) => {
                     let (geometry, max) = (pool.geometry(), pool.pool_kind() == PoolKind::Max);
                     match stages.last_mut() {
-                        // A max pooling right after a product (and its ReLU) pools its sums.
-                        Some(Stage::Product { pool: fused @ None, .. }) if max => *fused = Some(geometry),
+                        // A max pooling right after a product (and its ReLU) pools its sums, when
+                        // its output grows with them (a folded normalisation's scale may be negative).
+                        Some(Stage::Product { pool: fused @ None, convert, .. })
+                            if max && convert.multiplier.iter().all(|&m| m >= 0.0) =>
+                        {
+                            *fused = Some(geometry)
+                        }
                         _ => stages.push(Stage::Pool { geometry, max }),
+                    }
+                }
+                Node::BatchNorm(norm) => {
+                    if !fold::batch_norm(stages.last_mut(), norm) {
+                        return Err(no_int8_form(i, kinds[i]));
                     }
                 }
                 // Fused into the product before it (a ReLU right after one); dropout is the identity at inference.
@@ -189,6 +211,12 @@ impl QuantizedNetwork {
                 // the product applies it before pooling.
                 Node::Relu(_) if i > 1 && matches!(layers[i - 1], Node::Pool2d(_)) => match stages.last_mut() {
                     Some(Stage::Product { pool: Some(_), convert, .. }) => convert.relu = true,
+                    _ => return Err(no_int8_form(i, kinds[i])),
+                },
+                // A ReLU after a normalisation folded into the step before.
+                Node::Relu(_) if i > 0 && matches!(layers[i - 1], Node::BatchNorm(_)) => match stages.last_mut() {
+                    Some(Stage::Product { convert, .. }) => convert.relu = true,
+                    Some(Stage::Float { affine: Some(affine), .. }) => affine.relu = true,
                     _ => return Err(no_int8_form(i, kinds[i])),
                 },
                 Node::Flatten(_) | Node::Dropout(_) => {}
@@ -338,12 +366,16 @@ impl QuantizedNetwork {
                     }
                     held = Held::Floats;
                 }
-                Stage::Float { conv, epilogue, input, output } => {
+                Stage::Float { conv, epilogue, input, output, affine } => {
                     let g = conv.geometry();
                     input.resize(&[b, g.h, g.w, g.c]);
                     input.data_mut().copy_from_slice(x_floats);
                     // y = pool?(relu?(conv(x))), as the f32 network runs it
                     conv.forward_fused(input, output, *epilogue);
+                    // y = relu?(s·y + t): a batch normalisation after it
+                    if let Some(affine) = affine {
+                        affine.apply(output.data_mut());
+                    }
                     let y = output.data();
                     match next {
                         Some((scale, true)) => {
@@ -400,7 +432,10 @@ impl QuantizedNetwork {
             .iter()
             .map(|s| match s {
                 Stage::Product { k, convert, .. } => convert.bias.len() * k + 8 * convert.bias.len(),
-                Stage::Float { conv, .. } => 4 * (conv.weight().value.len() + conv.bias().value.len()),
+                Stage::Float { conv, affine, .. } => {
+                    4 * (conv.weight().value.len() + conv.bias().value.len())
+                        + affine.as_ref().map_or(0, |a| 8 * a.scale.len())
+                }
                 Stage::Pool { .. } => 0,
             })
             .sum()
@@ -409,12 +444,13 @@ impl QuantizedNetwork {
 
 /// How many of `network`'s first layers run as one `f32` step in a
 /// [`QuantizedNetwork`]: a first convolution of one channel, with the ReLU
-/// and pooling fused after it; 0 when the network does not begin so.
+/// and pooling fused after it; 0 when the network does not begin so. (In 8
+/// bits, its 9 or 25 inputs per output made it about 3× slower: its patches
+/// copied, 12 bytes a product row; 2026-12-06, Intel Xeon, `chiffre bench
+/// --int8`: one image 44–47 µs against 14–16 µs for the tutorial's CNN.)
 fn float_layers(network: &Sequential) -> usize {
     match (network.layers().first(), network.plan().first()) {
-        (Some(Node::Conv2d(conv)), Some(&Step::ConvEpilogue { conv: 0, last, .. })) if conv.geometry().c == 1 => {
-            last + 1
-        }
+        (Some(Node::Conv2d(conv)), Some(&step)) if conv.geometry().c == 1 && step.first() == 0 => step.last() + 1,
         _ => 0,
     }
 }
@@ -431,12 +467,13 @@ fn grown<T: Copy + Default>(buffer: &mut Vec<T>, len: usize) -> &mut [T] {
 /// The refusal of layer `i` (0-based), of kind `kind`.
 fn no_int8_form(i: usize, kind: &str) -> String {
     format!(
-        "layer {} ({kind}) has no 8-bit form here: only convolutions and dense layers (each with the ReLU after it, \
-         or after the max pooling that follows it), pooling, flattening and dropout",
+        "layer {} ({kind}) has no 8-bit form here: only convolutions and dense layers (each with the batch \
+         normalisation and the ReLU after it, or after the max pooling that follows it), pooling, flattening and dropout",
         i + 1
     )
 }
 
+mod fold;
 mod product;
 #[cfg(test)]
 mod tests;

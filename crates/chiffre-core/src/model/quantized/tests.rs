@@ -125,12 +125,16 @@ fn staged(network: &mut QuantizedNetwork, images: &[f32]) -> Vec<f32> {
                 }
                 y
             }
-            Stage::Float { conv, epilogue, input, output } => {
+            Stage::Float { conv, epilogue, input, output, affine } => {
                 let g = conv.geometry();
                 input.resize(&[b, g.h, g.w, g.c]);
                 input.data_mut().copy_from_slice(&x);
                 conv.forward_fused(input, output, *epilogue);
-                output.data().to_vec()
+                let mut y = output.data().to_vec();
+                if let Some(affine) = affine {
+                    affine.apply(&mut y);
+                }
+                y
             }
         };
     }
@@ -154,6 +158,121 @@ fn the_fused_stages_give_the_plain_stages_scores_bit_for_bit() {
             assert_eq!(quantized.forward(&x), want.as_slice(), "{}: batch {b}", spec.name);
         }
     }
+}
+
+/// `fast`'s and `best`'s shapes, small: a batch normalisation after a
+/// first convolution and its pooling (in `f32`), after a product and its
+/// pooling, after a product alone, after a dense layer; each with a ReLU.
+fn normalised_cnn() -> ModelSpec {
+    use LayerSpec::*;
+    let conv = |filters| Conv2d { filters, kernel: 3, stride: 1, padding: Padding::Valid, init: Init::He };
+    let (norm2d, norm1d) = (BatchNorm2d { momentum: 0.1, eps: 1e-5 }, BatchNorm1d { momentum: 0.1, eps: 1e-5 });
+    let pool = || MaxPool2d { size: 2, stride: None };
+    ModelSpec {
+        name: "normalised".into(),
+        input: [12, 12, 1],
+        layers: vec![
+            Conv2d { filters: 8, kernel: 2, stride: 1, padding: Padding::Valid, init: Init::He },
+            pool(),
+            norm2d.clone(),
+            Relu,
+            Conv2d { filters: 12, kernel: 3, stride: 1, padding: Padding::Same, init: Init::He },
+            norm2d.clone(),
+            Relu,
+            conv(16),
+            pool(),
+            norm2d,
+            Relu,
+            Flatten,
+            Dense { units: 20, init: Init::He },
+            norm1d,
+            Relu,
+            Dense { units: 10, init: Init::Glorot },
+        ],
+        training: None,
+    }
+}
+
+/// `network` with every batch normalisation given statistics and learned
+/// values of its own, a third of the scales negative.
+fn with_statistics(mut network: Sequential) -> Sequential {
+    let norms: Vec<usize> = (network.spec().layers.iter().enumerate())
+        .filter(|(_, l)| matches!(l, LayerSpec::BatchNorm2d { .. } | LayerSpec::BatchNorm1d { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    let mut k = 0usize;
+    let mut next = move || {
+        k += 1;
+        ((k * 7919) % 97) as f32 / 97.0
+    };
+    network.visit_params_mut(&mut |i, name, p| {
+        if norms.contains(&i) {
+            for (c, v) in p.value.data_mut().iter_mut().enumerate() {
+                *v = match name {
+                    "weight" => (0.5 + next()) * if c % 3 == 1 { -1.0 } else { 1.0 },
+                    _ => next() - 0.5,
+                };
+            }
+        }
+    });
+    network.visit_buffers_mut(&mut |_, name, t| {
+        for v in t.data_mut() {
+            *v = if name == "running_var" { 0.2 + next() } else { next() - 0.3 };
+        }
+    });
+    network
+}
+
+#[test]
+fn batch_normalisations_are_folded_and_score_close_to_the_f32_network() {
+    // As `fast` begins (a first convolution, its pooling, a normalisation), and as `best` does (no pooling).
+    let mut best_like = normalised_cnn();
+    best_like.layers.remove(1);
+    for spec in [normalised_cnn(), best_like] {
+        let mut network = with_statistics(Sequential::new(&spec, 7).unwrap());
+        let mut quantized = QuantizedNetwork::new(&mut network, &images(32)).unwrap();
+        // Every normalisation folded: into the first f32 step (a scale and shift on its output), into
+        // three products' conversions; the product's pooling comes before its normalisation, so it pools the sums.
+        let kinds: Vec<&str> = quantized
+            .stages
+            .iter()
+            .map(|s| match s {
+                Stage::Float { affine: Some(a), .. } if a.relu => "float+norm+relu",
+                Stage::Float { .. } => "float",
+                Stage::Product { pool: Some(_), convert, .. } if convert.relu => "product+pool+relu",
+                Stage::Product { convert, .. } if convert.relu => "product+relu",
+                Stage::Product { .. } => "product",
+                Stage::Pool { .. } => "pool",
+            })
+            .collect();
+        assert_eq!(kinds, ["float+norm+relu", "product+relu", "product+pool+relu", "product+relu", "product"]);
+        let folded = quantized.stages.iter().any(|s| match s {
+            Stage::Product { convert, .. } => convert.multiplier.iter().any(|&m| m < 0.0),
+            _ => false,
+        });
+        assert!(folded, "negative scales folded into the conversions");
+        let (got, want) = both_scores(&mut network, &mut quantized, &images(40));
+        let spread = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let worst = got.iter().zip(&want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(worst <= 0.05 * spread, "{} layers: worst {worst} against scores up to {spread}", spec.layers.len());
+    }
+}
+
+#[test]
+fn a_max_pooling_after_a_negative_scale_runs_on_the_values() {
+    use LayerSpec::*;
+    // conv → norm → ReLU → max pooling: with negative scales the pooling cannot take the sums.
+    let mut spec = normalised_cnn();
+    let pool = spec.layers.remove(8);
+    spec.layers.insert(10, pool);
+    assert!(matches!(spec.layers[7..=10], [Conv2d { .. }, BatchNorm2d { .. }, Relu, MaxPool2d { .. }]));
+    let mut network = with_statistics(Sequential::new(&spec, 7).unwrap());
+    let mut quantized = QuantizedNetwork::new(&mut network, &images(32)).unwrap();
+    assert!(quantized.stages.iter().any(|s| matches!(s, Stage::Pool { max: true, .. })));
+    let (got, want) = both_scores(&mut network, &mut quantized, &images(40));
+    let spread = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let worst = got.iter().zip(&want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(worst <= 0.05 * spread, "worst {worst} against scores up to {spread}");
 }
 
 #[test]

@@ -118,3 +118,29 @@ fn a_picture_is_read_with_boxes_in_its_own_pixels() {
     }
     assert_eq!(reading.text(), "11");
 }
+
+/// A component wide enough to be cut that the network reads surely as one
+/// digit is not cut: no part of it is read, and it is one mark; read
+/// unsurely, it is cut and its parts are tried.
+#[test]
+fn a_wide_component_read_surely_as_one_digit_is_not_cut() {
+    // A "U" 60 pixels wide and 50 tall (1.2 line heights: wide enough to be cut, with a clear
+    // valley in the middle), then two digits apart.
+    let ink =
+        blocks(200, 80, &[(10, 15, 25, 50), (45, 15, 25, 50), (10, 60, 60, 5), (100, 15, 20, 50), (140, 15, 20, 50)]);
+    let run = |log_probability: f32| {
+        let mut asked = 0;
+        let mut read = |inputs: &[Pixels]| {
+            asked += inputs.len();
+            inputs.iter().map(|_| (0, log_probability)).collect()
+        };
+        let lines = segment(&ink, &mut read).expect("three marks");
+        let boxes: Vec<Bounds> = lines.iter().flatten().map(bounds_of).collect();
+        (asked, boxes)
+    };
+    let (sure, boxes) = run(0.99f32.ln());
+    let (unsure, _) = run(0.5f32.ln());
+    assert!(sure < unsure, "read surely: {sure} inputs; unsurely (the U cut into parts): {unsure}");
+    assert_eq!(boxes.len(), 3, "{boxes:?}");
+    assert_eq!((boxes[0].x0, boxes[0].x1), (10, 70), "the U whole: {boxes:?}");
+}

@@ -61,6 +61,9 @@ impl Settings {
         config.batch_size = self.batch_size.unwrap_or(config.batch_size);
         config.epochs = self.epochs.unwrap_or(1);
         config.seed = self.seed.unwrap_or(config.seed);
+        // The page trains on the images it was given: composing the digits
+        // cut from touching neighbours would hold the page up for a minute.
+        config.cut_digits = 0;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }

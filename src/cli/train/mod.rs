@@ -112,6 +112,9 @@ pub struct TrainArgs {
     /// No augmentation, even when the spec or preset turns it on.
     #[arg(long, conflicts_with = "augment")]
     no_augment: bool,
+    /// Add N digits cut out of touching neighbours (composed from the training digits) to the training images [default: the spec's, 60000 for cnn, else 0].
+    #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(0), value_name = "N")]
+    cut_digits: Option<usize>,
     /// Write a checkpoint (model + optimizer + position) every N epochs.
     #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(1), value_name = "N")]
     checkpoint_every: Option<usize>,
@@ -215,17 +218,29 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         None => mnist.train,
     };
     let (train_set, held_out) = train_set.split_tail(args.val_split);
+    let own = train_set.len();
+    let (train_set, cut_added) = crate::train::with_cut_digits(train_set, &config);
+    if !cut_added && args.cut_digits.is_some() {
+        anyhow::bail!(
+            "--cut-digits adds digits cut from touching neighbours: it needs 28×28 digits of 10 classes, and {} holds other images",
+            dir.display()
+        );
+    }
     let test = match args.test_limit {
         Some(n) => mnist.test.take(n),
         None => mnist.test,
     };
     crate::train::check_compatible(&model, &test, "test").map_err(anyhow::Error::msg)?;
     println!(
-        "training {} ({} parameters) on {} images from {} ({} held out), {} epochs, batch {}, {} lr {}{}{}, {} threads",
+        "training {} ({} parameters) on {} images from {}{} ({} held out), {} epochs, batch {}, {} lr {}{}{}, {} threads",
         spec.name,
         model.num_params(),
-        train_set.len(),
+        own,
         dir.display(),
+        match train_set.len() - own {
+            0 => String::new(),
+            cut => format!(" and {cut} digits cut from touching ones"),
+        },
         held_out.len(),
         config.epochs,
         config.batch_size,
@@ -247,14 +262,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         bar
     });
     let recorder = (!args.no_record).then(|| {
-        let run = RunStart {
-            arch: &spec.name,
-            spec: &spec,
-            config: &config,
-            threads,
-            train_examples: train_set.len(),
-            data_dir: &dir,
-        };
+        let run =
+            RunStart { arch: &spec.name, spec: &spec, config: &config, threads, train_examples: own, data_dir: &dir };
         start_recording(&db_path(args.runs_db.as_deref()), &run)
     });
     let mut progress = Progress { bar, epochs: config.epochs, recorder: recorder.flatten() };
@@ -265,7 +274,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         resume,
         stop: Some(super::interrupt::install()),
     };
-    let run = Run { args: &args, model: &mut model, train_set: &train_set, test: &test, out: &out, data: &dir };
+    let cut_digits = train_set.len() - own;
+    let run =
+        Run { args: &args, model: &mut model, train_set: &train_set, cut_digits, test: &test, out: &out, data: &dir };
     match train_and_save(run, held_out_ref, &config, threads, load_seconds, &mut progress, controls) {
         Ok(Some(stopped)) => {
             progress.stopped(&stopped);
@@ -285,6 +296,8 @@ struct Run<'a> {
     args: &'a TrainArgs,
     model: &'a mut crate::model::Sequential,
     train_set: &'a crate::data::Dataset,
+    /// How many of `train_set`'s images are digits cut from touching ones (at its end).
+    cut_digits: usize,
     test: &'a crate::data::Dataset,
     out: &'a Path,
     data: &'a Path,
@@ -300,7 +313,7 @@ fn train_and_save(
     progress: &mut Progress,
     controls: Controls<'_>,
 ) -> anyhow::Result<Option<String>> {
-    let Run { args, model, train_set, test, out, data: dir } = run;
+    let Run { args, model, train_set, cut_digits, test, out, data: dir } = run;
     let spec = model.spec().clone();
     let classes = model.num_classes();
     let report = train_with(model, train_set, held_out, config, progress, controls)?;
@@ -361,7 +374,8 @@ fn train_and_save(
         "config": config,
         "threads": threads,
         "data": dir.display().to_string(),
-        "train_examples": train_set.len(),
+        "train_examples": train_set.len() - cut_digits,
+        "cut_digits_added": cut_digits,
         "val_split": args.val_split,
         "test_accuracy": result.accuracy,
         "test_examples": test.len(),

@@ -118,6 +118,7 @@ pub(super) fn settings(args: &TrainArgs, spec: &ModelSpec) -> anyhow::Result<Tra
             (false, true, None) => Some(Augment::default()),
             (false, false, None) => None,
         },
+        cut_digits: args.cut_digits.or(recipe.cut_digits).unwrap_or(defaults.cut_digits),
     };
     config.validate().map_err(|e| setting_error(&e))?;
     Ok(config)

@@ -142,6 +142,23 @@ impl Dataset {
         (Self::new(images, labels, rows, cols), tail)
     }
 
+    /// Adds `other`'s images after this set's.
+    ///
+    /// # Errors
+    ///
+    /// When the images are not of the same size (a message naming both).
+    pub fn append(&mut self, other: Dataset) -> Result<(), String> {
+        if (other.rows, other.cols) != (self.rows, self.cols) {
+            return Err(format!(
+                "cannot add {}×{} images to a set of {}×{} images",
+                other.rows, other.cols, self.rows, self.cols
+            ));
+        }
+        self.images.extend(other.images);
+        self.labels.extend(other.labels);
+        Ok(())
+    }
+
     /// Fills `out` (len = indices.len()*pixels_per_image) with the images at `indices` scaled to `[0, 1]` (x/255), and `labels` with their labels (cleared first; no reallocation when capacity suffices).
     ///
     /// # Panics

@@ -133,35 +133,18 @@ pub fn run(config: &BenchConfig, mnist: &Mnist) -> Result<BenchResult, String> {
     let test = &mnist.test;
     let classes = model.num_classes();
     let mut probs = vec![0.0; 1000 * classes];
-    let all: Vec<usize> = (0..test.len()).collect();
-    let mut infer_pass = |model: &mut Sequential| {
-        let start = Instant::now();
-        for chunk in all.chunks(1000) {
-            test.fill_batch(chunk, model.input_mut(chunk.len()).data_mut(), &mut labels);
-            let logits = model.infer_loaded();
-            softmax_rows(logits.data(), classes, &mut probs[..logits.len()]);
-        }
-        start.elapsed().as_secs_f64()
-    };
-    infer_pass(&mut model);
-    let mut passes: Vec<f64> = (0..3).map(|_| infer_pass(&mut model)).collect();
-    passes.sort_by(f64::total_cmp);
-    let infer_img_s = test.len() as f64 / passes[1];
+    let infer_img_s = images_per_second(test.len(), |chunk| {
+        test.fill_batch(chunk, model.input_mut(chunk.len()).data_mut(), &mut labels);
+        let logits = model.infer_loaded();
+        softmax_rows(logits.data(), classes, &mut probs[..logits.len()]);
+    });
 
     // Latency: one image at a time, on one thread.
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| e.to_string())?;
-    let mut latencies = one.install(|| {
-        let mut single = |model: &mut Sequential, i: usize| {
-            let start = Instant::now();
-            test.fill_batch(&[i % test.len()], model.input_mut(1).data_mut(), &mut labels);
-            let logits = model.forward_loaded(Mode::Eval);
-            softmax_rows(logits.data(), classes, &mut probs[..classes]);
-            start.elapsed().as_secs_f64()
-        };
-        (0..50).for_each(|i| {
-            single(&mut model, i);
-        });
-        (0..config.latency_calls).map(|i| single(&mut model, i)).collect::<Vec<f64>>()
+    let latencies = one_image_seconds(&one, config.latency_calls, |i| {
+        test.fill_batch(&[i % test.len()], model.input_mut(1).data_mut(), &mut labels);
+        let logits = model.forward_loaded(Mode::Eval);
+        softmax_rows(logits.data(), classes, &mut probs[..classes]);
     });
     // Where one image's time goes: the same calls again, each step timed.
     model.set_profiling(true);
@@ -174,7 +157,6 @@ pub fn run(config: &BenchConfig, mnist: &Mnist) -> Result<BenchResult, String> {
     });
     let one_times = model.layer_times().map(<[(f64, f64)]>::to_vec).unwrap_or_default();
     model.set_profiling(false);
-    latencies.sort_by(f64::total_cmp);
     // One row per step: a fused convolution's row names the layers it runs.
     let layers = model
         .steps()
@@ -238,41 +220,59 @@ fn time_int8(
     mnist.train.fill_batch(&calibration, &mut images, &mut labels);
     let mut quantized = QuantizedNetwork::new(model, &images)?;
     let test = &mnist.test;
-    let all: Vec<usize> = (0..test.len()).collect();
     let mut x = vec![0.0; 1000 * per_image];
     let mut probs = vec![0.0; 1000 * classes];
-    let mut pass = |quantized: &mut QuantizedNetwork| {
+    let infer_img_s = images_per_second(test.len(), |chunk| {
+        let x = &mut x[..chunk.len() * per_image];
+        test.fill_batch(chunk, x, &mut labels);
+        let scores = quantized.forward(x);
+        softmax_rows(scores, classes, &mut probs[..scores.len()]);
+    });
+    let latencies = one_image_seconds(one, calls, |i| {
+        let x = &mut x[..per_image];
+        test.fill_batch(&[i % test.len()], x, &mut labels);
+        let scores = quantized.forward(x);
+        softmax_rows(scores, classes, &mut probs[..classes]);
+    });
+    Ok(Int8Result {
+        infer_img_s,
+        latency_ms_p50: percentile(&latencies, 0.5),
+        latency_ms_p99: percentile(&latencies, 0.99),
+    })
+}
+
+/// Images per second of `classify` over `count` test images in batches of
+/// 1000 (it is given each batch's indices): the median of 3 passes after
+/// one to warm up.
+fn images_per_second(count: usize, mut classify: impl FnMut(&[usize])) -> f64 {
+    let all: Vec<usize> = (0..count).collect();
+    let mut pass = || {
         let start = Instant::now();
-        for chunk in all.chunks(1000) {
-            let x = &mut x[..chunk.len() * per_image];
-            test.fill_batch(chunk, x, &mut labels);
-            let scores = quantized.forward(x);
-            softmax_rows(scores, classes, &mut probs[..scores.len()]);
-        }
+        all.chunks(1000).for_each(&mut classify);
         start.elapsed().as_secs_f64()
     };
-    pass(&mut quantized);
-    let mut passes: Vec<f64> = (0..3).map(|_| pass(&mut quantized)).collect();
+    pass();
+    let mut passes: Vec<f64> = (0..3).map(|_| pass()).collect();
     passes.sort_by(f64::total_cmp);
-    let mut latencies = one.install(|| {
-        let mut x = vec![0.0; per_image];
-        let mut single = |i: usize| {
+    count as f64 / passes[1]
+}
+
+/// The seconds of `calls` (at least one) single images, sorted, each read
+/// by `classify` (given the call's number) on the one-thread pool `one`,
+/// after 50 calls to warm up.
+fn one_image_seconds(one: &rayon::ThreadPool, calls: usize, mut classify: impl FnMut(usize) + Send) -> Vec<f64> {
+    one.install(|| {
+        let mut timed = |i: usize| {
             let start = Instant::now();
-            test.fill_batch(&[i % test.len()], &mut x, &mut labels);
-            let scores = quantized.forward(&x);
-            softmax_rows(scores, classes, &mut probs[..classes]);
+            classify(i);
             start.elapsed().as_secs_f64()
         };
         (0..50).for_each(|i| {
-            single(i);
+            timed(i);
         });
-        (0..calls.max(1)).map(single).collect::<Vec<f64>>()
-    });
-    latencies.sort_by(f64::total_cmp);
-    Ok(Int8Result {
-        infer_img_s: test.len() as f64 / passes[1],
-        latency_ms_p50: percentile(&latencies, 0.5),
-        latency_ms_p99: percentile(&latencies, 0.99),
+        let mut seconds: Vec<f64> = (0..calls.max(1)).map(timed).collect();
+        seconds.sort_by(f64::total_cmp);
+        seconds
     })
 }
 

@@ -270,11 +270,15 @@ impl Model {
     pub fn predict_batch(&mut self, inputs: &[Pixels]) -> Result<Vec<Prediction>, NotANumber> {
         let classes = self.num_classes();
         let mut out = Vec::with_capacity(inputs.len());
+        // The layers whose inputs the judges read, when the 8-bit network reads.
+        let sources = match (&self.quantized, &self.reject) {
+            (Some(_), Some(_)) => feature_sources(&self.network),
+            _ => Vec::new(),
+        };
         for chunk in inputs.chunks(BATCH) {
             if let Some(quantized) = &mut self.quantized {
                 // The 8-bit network reads, and hands the judges their features.
                 let images: &[f32] = chunk.as_flattened();
-                let sources = self.reject.as_ref().map(|_| feature_sources(&self.network)).unwrap_or_default();
                 if let Some((scores, features)) = quantized.forward_with_features(images, &sources) {
                     let width = features.len() / chunk.len().max(1);
                     match &mut self.reject {

@@ -263,8 +263,10 @@ pub fn read_picture(
 /// of a five-digit number).
 #[derive(Default)]
 struct Seen {
-    /// Each input's hash and prediction, in the order they were read.
-    read: Vec<(u64, Prediction)>,
+    /// Each input's prediction, in the order they were read.
+    read: Vec<Prediction>,
+    /// Where in `read` the inputs of each hash are (one, but for collisions).
+    by_hash: std::collections::HashMap<u64, Vec<usize>>,
     /// The inputs, one after another ([`PIXELS`] values each, in `read`'s
     /// order): one growing buffer, not an allocation per input.
     pixels: Vec<f32>,
@@ -278,15 +280,16 @@ impl Seen {
 
     fn remember(&mut self, inputs: &[Pixels], predictions: Vec<Prediction>) {
         for (pixels, prediction) in inputs.iter().zip(predictions) {
-            self.read.push((Self::hash(pixels), prediction));
+            self.by_hash.entry(Self::hash(pixels)).or_default().push(self.read.len());
+            self.read.push(prediction);
             self.pixels.extend_from_slice(pixels);
         }
     }
 
     fn find(&self, pixels: &Pixels) -> Option<&Prediction> {
-        let h = Self::hash(pixels);
-        let same = |i: usize| self.pixels[i * PIXELS..(i + 1) * PIXELS] == pixels[..];
-        self.read.iter().enumerate().find(|&(i, (k, _))| *k == h && same(i)).map(|(_, (_, prediction))| prediction)
+        let same = |i: &&usize| self.pixels[*i * PIXELS..(*i + 1) * PIXELS] == pixels[..];
+        let at = self.by_hash.get(&Self::hash(pixels))?.iter().find(same)?;
+        self.read.get(*at)
     }
 
     /// Each input's prediction: the one seen, or `predict`'s (one call for

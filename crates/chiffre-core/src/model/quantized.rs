@@ -304,11 +304,7 @@ impl QuantizedNetwork {
                 Stage::Product { layer, geometry, k, weights, convert, act_scale, pool } => {
                     if held != Held::Bytes {
                         // the f32 input quantized (a dense layer's rows padded to 4)
-                        len = if geometry.is_some() { len } else { b * padded(*k) };
-                        match geometry {
-                            Some(_) => quantize_into(x_floats, *act_scale, grown(x_bytes, len)),
-                            None => quantize_rows_into(x_floats, *k, *act_scale, grown(x_bytes, len)),
-                        }
+                        len = quantize_input(x_floats, geometry.is_none().then_some(*k), *act_scale, x_bytes);
                     }
                     if let Some(&(_, offset)) = offsets.iter().find(|(l, _)| l == layer) {
                         // features = the input as the layer reads it, each byte times its step
@@ -378,16 +374,10 @@ impl QuantizedNetwork {
                     }
                     let y = output.data();
                     match next {
-                        Some((scale, true)) => {
+                        Some((scale, pad)) => {
                             // quantized at once for the next layer: a dense one's rows padded to 4
                             let k = y.len() / b.max(1);
-                            len = b * padded(k);
-                            quantize_rows_into(y, k, scale, grown(y_bytes, len));
-                            held = Held::Bytes;
-                        }
-                        Some((scale, false)) => {
-                            len = y.len();
-                            quantize_into(y, scale, grown(y_bytes, len));
+                            len = quantize_input(y, pad.then_some(k), scale, y_bytes);
                             held = Held::Bytes;
                         }
                         None => {
@@ -452,6 +442,23 @@ fn float_layers(network: &Sequential) -> usize {
     match (network.layers().first(), network.plan().first()) {
         (Some(Node::Conv2d(conv)), Some(&step)) if conv.geometry().c == 1 && step.first() == 0 => step.last() + 1,
         _ => 0,
+    }
+}
+
+/// `values` quantized at step `scale` into `bytes` as a layer in 8 bits
+/// reads them: in rows of `dense_row` values each padded to 4 for a dense
+/// layer, as they are for a convolution. Returns how many bytes.
+fn quantize_input(values: &[f32], dense_row: Option<usize>, scale: f32, bytes: &mut Vec<u8>) -> usize {
+    match dense_row {
+        Some(k) => {
+            let len = values.len() / k.max(1) * padded(k);
+            quantize_rows_into(values, k, scale, grown(bytes, len));
+            len
+        }
+        None => {
+            quantize_into(values, scale, grown(bytes, values.len()));
+            values.len()
+        }
     }
 }
 

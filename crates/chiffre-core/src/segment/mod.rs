@@ -287,12 +287,11 @@ fn atoms(
     // The components wide enough to be cut, but not so wide that they must
     // be several digits, are read whole first: those read surely as one
     // digit stay whole.
-    let width = |p: &Patch| p.width() as f32 / line_height;
-    let asked: Vec<usize> =
-        (0..patches.len()).filter(|&i| width(&patches[i]) > wide && width(&patches[i]) <= WIDE_WHOLE).collect();
+    let widths: Vec<f32> = patches.iter().map(|p| p.width() as f32 / line_height).collect();
+    let asked: Vec<usize> = (0..patches.len()).filter(|&i| widths[i] > wide && widths[i] <= WIDE_WHOLE).collect();
     let answers =
         if asked.is_empty() { Vec::new() } else { sure(&asked.iter().map(|&i| &patches[i]).collect::<Vec<_>>()) };
-    let mut whole: Vec<bool> = patches.iter().map(|p| width(p) <= wide).collect();
+    let mut whole: Vec<bool> = widths.iter().map(|&w| w <= wide).collect();
     for (&i, &answer) in asked.iter().zip(&answers) {
         whole[i] = answer;
     }

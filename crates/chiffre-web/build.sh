@@ -17,9 +17,10 @@ export CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
 # they run once per load, never per digit, and the module must stay under 1.5 MB. Measured 2026-12-04: about
 # 22,000 bytes saved (1,500,109 → 1,477,850 plain); the engine and the matrix products keep full optimisation.
 # 2026-12-06: the picture decoders (png, zune-jpeg, their inflate and colour crates) and the TOML parser's own
-# crates too, 1,566,539 → 1,544,630 bytes plain (opt-level "z" instead gave 1,556,468: larger).
+# crates too, 1,566,539 → 1,544,630 bytes plain (opt-level "z" instead gave 1,556,468: larger). Later that day the
+# TOML parser left the module (chiffre-core's feature `toml`, off here): 1,548,847 → 1,322,056 bytes plain.
 small=()
-for crate in toml toml_edit toml_datetime winnow serde_json image safetensors png fdeflate flate2 miniz_oxide zune-jpeg zune-core moxcms pxfm; do
+for crate in serde_json image safetensors png fdeflate flate2 miniz_oxide zune-jpeg zune-core moxcms pxfm; do
   small+=(--config "profile.release.package.${crate}.opt-level=\"s\"")
 done
 cargo build --release --quiet "${small[@]}" -p chiffre-web --target wasm32-unknown-unknown

@@ -11,6 +11,13 @@ pub const PRESETS: &[&str] = &["perceptron", "mlp", "cnn", "fast", "best"];
 pub const RECIPES: &[(&str, &str)] =
     &[("fast", include_str!("../../../../presets/fast.toml")), ("best", include_str!("../../../../presets/best.toml"))];
 
+/// The same presets as JSON (made from the TOML files by build.rs), which
+/// the engine reads without a TOML parser.
+const RECIPES_JSON: &[(&str, &str)] = &[
+    ("fast", include_str!(concat!(env!("OUT_DIR"), "/fast.json"))),
+    ("best", include_str!(concat!(env!("OUT_DIR"), "/best.json"))),
+];
+
 /// Digits cut out of touching neighbours that the tutorial's CNN learns
 /// besides the 60,000 training digits ([`crate::train::with_cut_digits`]):
 /// the reader then reads a digit cut from its neighbour (a sliver of the
@@ -39,8 +46,8 @@ pub const CNN_CUT_DIGITS: usize = 40_000;
 /// The spec of a preset for `classes` output classes, or `None` for an unknown name.
 pub fn preset(name: &str, classes: usize) -> Option<ModelSpec> {
     use LayerSpec::*;
-    if let Some((_, text)) = RECIPES.iter().find(|(n, _)| *n == name) {
-        let mut spec = ModelSpec::parse(text, "toml").expect("the built-in presets parse");
+    if let Some((_, text)) = RECIPES_JSON.iter().find(|(n, _)| *n == name) {
+        let mut spec = ModelSpec::parse(text, "json").expect("the built-in presets parse");
         if let Some(Dense { units, .. }) = spec.layers.last_mut() {
             *units = classes;
         }
@@ -88,6 +95,19 @@ mod tests {
             let spec = preset(name, 10).unwrap();
             Sequential::new(&spec, 1).unwrap();
             assert_eq!(spec.training.is_some(), RECIPES.iter().any(|(n, _)| n == name) || *name == "cnn", "{name}");
+        }
+    }
+
+    #[cfg(feature = "toml")]
+    #[test]
+    fn the_built_in_json_is_the_toml_file() {
+        for ((name, toml), (json_name, _)) in RECIPES.iter().zip(RECIPES_JSON) {
+            assert_eq!(name, json_name);
+            let mut from_file = ModelSpec::parse(toml, "toml").unwrap();
+            if let Some(LayerSpec::Dense { units, .. }) = from_file.layers.last_mut() {
+                *units = 10;
+            }
+            assert_eq!(preset(name, 10), Some(from_file), "{name}");
         }
     }
 }

@@ -180,14 +180,14 @@ impl ModelSpec {
     }
 
     /// Parses a spec from text, as TOML (`ext` `"toml"`), JSON (`"json"`), or
-    /// either.
+    /// either. Without the feature `toml`, TOML is refused with a message
+    /// that says so.
     pub fn parse(text: &str, ext: &str) -> Result<Self, String> {
+        let json = || serde_json::from_str::<ModelSpec>(text);
         match ext {
-            "toml" => toml::from_str::<ModelSpec>(text).map_err(|e| e.to_string()),
-            "json" => serde_json::from_str::<ModelSpec>(text).map_err(|e| e.to_string()),
-            _ => serde_json::from_str::<ModelSpec>(text)
-                .or_else(|_| toml::from_str::<ModelSpec>(text))
-                .map_err(|e| format!("neither JSON nor TOML: {e}")),
+            "toml" => from_toml(text),
+            "json" => json().map_err(|e| e.to_string()),
+            _ => json().or_else(|e| from_toml(text).map_err(|t| format!("neither JSON ({e}) nor TOML: {t}"))),
         }
     }
 
@@ -195,4 +195,16 @@ impl ModelSpec {
     pub fn architecture(&self) -> (&[usize; 3], &[LayerSpec]) {
         (&self.input, &self.layers)
     }
+}
+
+/// A spec in TOML.
+#[cfg(feature = "toml")]
+fn from_toml(text: &str) -> Result<ModelSpec, String> {
+    toml::from_str::<ModelSpec>(text).map_err(|e| e.to_string())
+}
+
+/// A spec in TOML: refused in a build without the feature `toml`.
+#[cfg(not(feature = "toml"))]
+fn from_toml(_: &str) -> Result<ModelSpec, String> {
+    Err("this build reads specs in JSON only (chiffre-core's feature `toml` is off): give the spec as JSON".into())
 }

@@ -316,6 +316,22 @@ fn a_network_rebuilt_from_its_input_scales_scores_the_same() {
 }
 
 #[test]
+fn a_batch_run_block_by_block_gives_each_images_scores_and_features_as_one_pass() {
+    let mut network = Sequential::new(&small_cnn(LayerSpec::Relu), 4).unwrap();
+    let mut quantized = QuantizedNetwork::new(&mut network, &images(16)).unwrap();
+    // Two whole blocks and a part of one.
+    let n = 2 * BLOCK + 37;
+    let x = images(n);
+    let (scores, features) = quantized.run(&x, &[6, 8]);
+    let (scores, features) = (scores.to_vec(), features.to_vec());
+    let (blocked_scores, blocked_features) = quantized.forward_with_features(&x, &[6, 8]).expect("dense layers");
+    assert_eq!(blocked_scores.len(), n * 10);
+    assert_eq!(blocked_scores, scores.as_slice());
+    assert_eq!(blocked_features, features.as_slice());
+    assert_eq!(quantized.forward(&x), scores.as_slice());
+}
+
+#[test]
 fn the_dense_layers_inputs_come_back_as_features_close_to_the_f32_ones() {
     let mut network = Sequential::new(&small_cnn(LayerSpec::Relu), 3).unwrap();
     let mut quantized = QuantizedNetwork::new(&mut network, &images(40)).unwrap();

@@ -198,26 +198,37 @@ const ALONE: f32 = 0.99;
 /// composed from `data` (the MNIST training set), in parallel, the same for
 /// any thread count; as a data set of 28×28 images.
 pub fn cut_digits(data: &Dataset, seed: u64, count: usize) -> Dataset {
-    use crate::par::prelude::*;
-    const BATCH: u64 = 256;
     let (mut images, mut labels) = (Vec::new(), Vec::new());
-    let mut next = 0u64;
-    while labels.len() < count && next < 64 * BATCH + count as u64 {
-        let batch: Vec<Vec<Observed>> =
-            (next..next + BATCH).into_par_iter().map(|i| observed_groups(data, seed, i)).collect();
-        for o in batch
-            .into_iter()
-            .flatten()
-            .filter(|o| o.share.min(o.cover) >= CUT_DIGIT_SHARE && (o.share < ALONE || o.cover < ALONE))
-        {
+    observe_until(data, seed, count, |o| {
+        if o.share.min(o.cover) >= CUT_DIGIT_SHARE && (o.share < ALONE || o.cover < ALONE) {
             images.extend(o.input.iter().map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8));
             labels.push(o.class);
         }
-        next += BATCH;
-    }
+        labels.len()
+    });
     labels.truncate(count);
     images.truncate(labels.len() * PIXELS);
     Dataset::new(images, labels, 28, 28)
+}
+
+/// Hands every group tried in pictures `0, 1, ...` of the stream `seed`
+/// to `take`, in order, which answers how many of what it keeps it has;
+/// until that is `want`. The pictures are composed and segmented 256 at a
+/// time, in parallel (the same for any thread count); at most 64 × 256 +
+/// `want` of them (a few thousand are plenty: a data set that gives none
+/// of what is kept stops there).
+fn observe_until(data: &Dataset, seed: u64, want: usize, mut take: impl FnMut(Observed) -> usize) {
+    use crate::par::prelude::*;
+    const BATCH: u64 = 256;
+    let (mut have, mut next) = (0, 0u64);
+    while have < want && next < 64 * BATCH + want as u64 {
+        let batch: Vec<Vec<Observed>> =
+            (next..next + BATCH).into_par_iter().map(|i| observed_groups(data, seed, i)).collect();
+        for o in batch.into_iter().flatten() {
+            have = take(o);
+        }
+        next += BATCH;
+    }
 }
 
 /// At least `wrong_cuts` wrong cuts (when `data` gives any) and the whole
@@ -225,22 +236,15 @@ pub fn cut_digits(data: &Dataset, seed: u64, count: usize) -> Dataset {
 /// (in parallel, the same for any thread count): (whole digits, wrong cuts),
 /// each at most `wrong_cuts` long.
 pub fn tried_many(data: &Dataset, seed: u64, wrong_cuts: usize) -> (Vec<Pixels>, Vec<Pixels>) {
-    use crate::par::prelude::*;
-    const BATCH: u64 = 256;
     let (mut wholes, mut cuts) = (Vec::new(), Vec::new());
-    let mut next = 0u64;
-    // A few thousand pictures are plenty; stop there if a data set gives no cuts.
-    while cuts.len() < wrong_cuts && next < 64 * BATCH + wrong_cuts as u64 {
-        let batch: Vec<Vec<(Tried, Pixels)>> =
-            (next..next + BATCH).into_par_iter().map(|i| tried_groups(data, seed, i)).collect();
-        for (tried, input) in batch.into_iter().flatten() {
-            match tried {
-                Tried::Whole => wholes.push(input),
-                Tried::WrongCut => cuts.push(input),
-            }
+    observe_until(data, seed, wrong_cuts, |o| {
+        match kind(o.share, o.cover) {
+            Some(Tried::Whole) => wholes.push(o.input),
+            Some(Tried::WrongCut) => cuts.push(o.input),
+            None => {}
         }
-        next += BATCH;
-    }
+        cuts.len()
+    });
     wholes.truncate(wrong_cuts);
     cuts.truncate(wrong_cuts);
     (wholes, cuts)

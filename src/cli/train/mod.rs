@@ -112,7 +112,7 @@ pub struct TrainArgs {
     /// No augmentation, even when the spec or preset turns it on.
     #[arg(long, conflicts_with = "augment")]
     no_augment: bool,
-    /// Add N digits cut out of touching neighbours (composed from the training digits) to the training images [default: the spec's, 60000 for cnn, else 0].
+    /// Add N digits cut out of touching neighbours (composed from the training digits) to the training images [default: the spec's, 40000 for cnn, else 0].
     #[arg(long, allow_negative_numbers = true, value_parser = values::whole_from(0), value_name = "N")]
     cut_digits: Option<usize>,
     /// Write a checkpoint (model + optimizer + position) every N epochs.
@@ -219,13 +219,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     };
     let (train_set, held_out) = train_set.split_tail(args.val_split);
     let own = train_set.len();
-    let (train_set, cut_added) = crate::train::with_cut_digits(train_set, &config);
-    if !cut_added && args.cut_digits.is_some() {
+    if args.cut_digits.is_some_and(|n| n > 0) && !crate::train::takes_cut_digits(&train_set) {
         anyhow::bail!(
             "--cut-digits adds digits cut from touching neighbours: it needs 28×28 digits of 10 classes, and {} holds other images",
             dir.display()
         );
     }
+    let train_set = crate::train::with_cut_digits(train_set, &config);
     let test = match args.test_limit {
         Some(n) => mnist.test.take(n),
         None => mnist.test,

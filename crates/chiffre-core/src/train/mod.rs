@@ -16,7 +16,7 @@ mod stepper;
 pub use checkpoint::{Checkpoint, Position};
 pub use evaluate::{evaluate, evaluate_ensemble, evaluate_quantized, Evaluation, EVAL_BATCH};
 pub use schedule::Schedule;
-pub use settings::{with_cut_digits, Recipe, RecipeError, Setting, SettingError, TrainConfig};
+pub use settings::{takes_cut_digits, with_cut_digits, Recipe, RecipeError, Setting, SettingError, TrainConfig};
 pub use stepper::{Progress, Stepper};
 
 use crate::data::{shuffle_indices, Dataset};

@@ -167,7 +167,7 @@ impl TrainConfig {
 /// warmup_epochs = 0.0
 /// label_smoothing = 0.0
 /// augment = { rotation = 10.0, shift = 2.0, zoom = 0.1, shear = 5.0 }   # elastic_alpha, elastic_sigma: optional
-/// cut_digits = 60000
+/// cut_digits = 40000
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -228,27 +228,30 @@ impl Recipe {
     }
 }
 
+/// Whether cut digits ([`with_cut_digits`]) can be composed from `data`:
+/// 28×28 digits of 10 classes (not the tutorial's X and O, say).
+pub fn takes_cut_digits(data: &crate::data::Dataset) -> bool {
+    (data.rows, data.cols) == (28, 28) && data.num_classes() == 10
+}
+
 /// The images to train a digit reader on: `data`, then, when `config`
 /// asks for them ([`TrainConfig::cut_digits`]) and `data` holds 28×28
-/// digits of 10 classes, that many digits cut out of touching neighbours
-/// (at most as many as `data` holds: a quick run on a few images stays quick)
+/// digits of 10 classes ([`takes_cut_digits`]; otherwise `data` alone),
+/// that many digits cut out of touching neighbours (at most as many as
+/// `data` holds: a quick run on a few images stays quick)
 /// ([`crate::segment::tried::cut_digits`], composed from `data`'s own
 /// digits with the run's seed: the same set every time). A reader trained
 /// on them reads a digit cut from its neighbour (with a sliver of it, or a
-/// stroke lost to the cut) as it reads one alone. `false` beside the set
-/// when they were asked for but `data` is not of digits.
-pub fn with_cut_digits(mut data: crate::data::Dataset, config: &TrainConfig) -> (crate::data::Dataset, bool) {
-    if config.cut_digits == 0 {
-        return (data, true);
-    }
-    if (data.rows, data.cols) != (28, 28) || data.num_classes() != 10 {
-        return (data, false);
+/// stroke lost to the cut) as it reads one alone.
+pub fn with_cut_digits(mut data: crate::data::Dataset, config: &TrainConfig) -> crate::data::Dataset {
+    if config.cut_digits == 0 || !takes_cut_digits(&data) {
+        return data;
     }
     let count = config.cut_digits.min(data.len());
     let cut = crate::segment::tried::cut_digits(&data, config.seed ^ CUT_DIGITS_STREAM, count);
-    // The same 28×28 size: appending cannot fail.
-    let appended = data.append(cut).is_ok();
-    (data, appended)
+    let appended = data.append(cut);
+    debug_assert!(appended.is_ok(), "cut digits are 28×28, as the digits they come from");
+    data
 }
 
 /// The stream of composed pictures that cut digits come from (apart from
@@ -294,16 +297,16 @@ mod tests {
         let labels: Vec<u8> = (0..40).map(|n| (n % 10) as u8).collect();
         let digits = crate::data::Dataset::new(images, labels, 28, 28);
         let asked = TrainConfig { cut_digits: 1000, ..TrainConfig::default() };
-        let (with, added) = with_cut_digits(digits.clone(), &asked);
-        assert!(added);
+        assert!(takes_cut_digits(&digits));
+        let with = with_cut_digits(digits.clone(), &asked);
         assert!(with.len() > digits.len() && with.len() <= 2 * digits.len(), "{} images", with.len());
         assert_eq!(&with.images[..digits.images.len()], &digits.images[..], "the set's own images first");
-        let (none, added) = with_cut_digits(digits.clone(), &TrainConfig::default());
-        assert!(added && none.len() == digits.len());
+        let none = with_cut_digits(digits.clone(), &TrainConfig::default());
+        assert_eq!(none.len(), digits.len());
         // Not digits (two classes, as the tutorial's X and O): nothing added, and said so.
         let xo = crate::data::Dataset::new(vec![0; 2 * 784], vec![0, 1], 28, 28);
-        let (same, added) = with_cut_digits(xo, &asked);
-        assert!(!added && same.len() == 2);
+        assert!(!takes_cut_digits(&xo));
+        assert_eq!(with_cut_digits(xo, &asked).len(), 2);
     }
 
     #[test]

@@ -59,7 +59,19 @@ pub const SPECK: f32 = 0.06;
 /// 1,000 numbers of bench/numbers.sh once the gate had a wrong-cut class
 /// (2026-12-04; digit error with touching digits / without): 1.05 12.39 % /
 /// 2.73 %, 0.9 10.64 % / 2.78 %, 0.75 9.87 % / 2.73 %, 0.6 9.50 % / 2.88 %.
-pub const WIDE: f32 = 0.75;
+/// Once the network read each such component whole first and left those it
+/// reads surely as one digit uncut ([`SURE_WHOLE`]), narrower ones could be
+/// tried too: a 1 touching or crossing its neighbour ("41" is hardly wider
+/// than a 4) was read as one digit, 34 of the 164 digit errors of the
+/// official set's touching numbers, though the judges called the pair "not
+/// one whole digit". Measured on the four sets of 1,000 numbers (seeds 2026,
+/// 1, 7, 11; 2026-12-06, Intel Xeon, tutorial CNN with 40,000 cut digits;
+/// digit error without / with touching digits, mean of the four): 0.75 1.63
+/// / 5.07 %; 0.4 with the same model 1.62 / 4.72 %, 0.25 1.62 / 4.71 %;
+/// 0.4 with the model retrained (its judges learn from the groups that
+/// segmentation tries) 1.50 / 4.94 %. Reading costs about 6 % more
+/// (`cargo bench --bench read`, two at a time: 319-335 → 301-315 numbers/s).
+pub const WIDE: f32 = 0.4;
 /// The same for the only digit-sized mark of a picture, most often one digit
 /// (99 % of the MNIST test digits are at most 1.43 times as wide as tall),
 /// whose cutting also costs [`ALONE_CUT_COST`]. Before that cost, 1.3 kept

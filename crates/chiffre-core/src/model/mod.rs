@@ -19,7 +19,7 @@ pub use file::{
 pub use fusion::{fusion_plan, Step};
 pub use inspect::LayerOutput;
 pub use node::Node;
-pub use presets::{preset, CNN_CUT_DIGITS, PRESETS, RECIPES};
+pub use presets::{preset, CNN_AUGMENT, CNN_CUT_DIGITS, PRESETS, RECIPES};
 pub use quantized::QuantizedNetwork;
 pub use sequential::{Sequential, INFER_BUDGET, MAX_LAYERS, MAX_PARAMS, MAX_VALUES_PER_EXAMPLE};
 pub use spec::{LayerSpec, ModelSpec, MAX_SPEC_BYTES};

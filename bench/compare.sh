@@ -3,8 +3,10 @@
 # (../shared/bench/torch_reference.py and keras_reference.py), run back to back on the same machine, then a table
 # of the figures and of the ratio chiffre / best peer (> 1 always means chiffre wins).
 #
-# Usage: bench/compare.sh [--threads N] [--arch cnn|mlp]... [--data DIR] [--out FILE]
+# Usage: bench/compare.sh [--threads N] [--arch cnn|mlp]... [--int8] [--data DIR] [--out FILE]
 #   --threads N  threads for every engine (default: nproc)
+#   --int8       also time chiffre's 8-bit network (`chiffre bench --int8`) against the peers' f32 inference (their
+#                reference scripts have no 8-bit path): rows "int8 infer_img_s" and "int8 latency_ms_p50"
 #   --arch A     architecture to compare; repeatable (default: cnn and mlp)
 #   --data DIR   MNIST directory (default: data/mnist in the repo)
 #   --out FILE   also save the raw JSON lines, one per run, to FILE
@@ -16,9 +18,10 @@
 # in throw-away virtualenvs outside the repo and out of CI (each reference script's docstring says what it needs).
 set -euo pipefail
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 
 threads=""
+int8=()
 out=""
 data=""
 archs=()
@@ -26,6 +29,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --threads) threads="${2:?--threads needs a value}"; shift 2 ;;
         --arch) archs+=("${2:?--arch needs a value}"); shift 2 ;;
+        --int8) int8=(--int8); shift ;;
         --data) data="${2:?--data needs a value}"; shift 2 ;;
         --out) out="${2:?--out needs a value}"; shift 2 ;;
         -h | --help) usage; exit 0 ;;
@@ -110,7 +114,7 @@ keras_ok=1; have_peer keras "$keras_py" "$ref_dir/keras_reference.py" || keras_o
 started="$(date '+%Y-%m-%d %H:%M %Z')"
 load="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 for arch in "${archs[@]}"; do
-    run_one "chiffre-$arch" target/release/chiffre bench --arch "$arch" --threads "$threads" --data "$data" --json
+    run_one "chiffre-$arch" target/release/chiffre bench --arch "$arch" --threads "$threads" --data "$data" --json "${int8[@]}"
     if [[ $torch_ok == 1 ]]; then
         run_one "torch-$arch" "$torch_py" "$ref_dir/torch_reference.py" \
             --arch "$arch" --threads "$threads" --data "$data" || true
@@ -183,6 +187,19 @@ for arch in archs:
             ratio = f"{(c / peers[best]) if higher else (peers[best] / c):.2f}x"
         print(f"  {key:<16}" + "".join(f"{fmt(vals.get(e)):>12}" for e in ENGINES) + f"  {best:<10}{ratio:>8}")
     c = by.get("chiffre")
+    q = (c or {}).get("int8") or {}
+    for key, peer_key, higher in (("infer_img_s", "infer_img_s", True), ("latency_ms_p50", "latency_ms_p50", False)):
+        if not isinstance(q.get(key), (int, float)) or q[key] <= 0:
+            continue
+        peers = {e: by[e].get(peer_key) for e in ENGINES if e != "chiffre" and e in by}
+        peers = {e: v for e, v in peers.items() if isinstance(v, (int, float)) and v > 0}
+        best, ratio = "-", "-"
+        if peers:
+            best = (max if higher else min)(peers, key=peers.get)
+            ratio = f"{(q[key] / peers[best]) if higher else (peers[best] / q[key]):.2f}x"
+        label = f"int8 {key}"
+        print(f"  {label:<16}" + f"{fmt(q[key]):>12}" + "".join(f"{fmt(peers.get(e)):>12}" for e in ENGINES[1:])
+              + f"  {best:<10}{ratio:>8}")
     if c:
         extra = [f"{k} {fmt(c[k])}" for k in ("train_gflops", "train_mflop_per_img", "peak_rss_mb") if k in c]
         if extra:
@@ -192,6 +209,9 @@ print("Notes:")
 print("  keras_reference.py takes no --threads: its thread count is set through TF_NUM_INTRAOP_THREADS /")
 print("  TF_NUM_INTEROP_THREADS (its JSON 'threads' field is always os.cpu_count()); its single-image latency runs on")
 print("  TensorFlow's thread pool, not on one thread as chiffre's and PyTorch's do; it reports no gemm_gflops.")
+if any((r.get("int8") or {}) for r in runs):
+    print("  int8 rows: chiffre's 8-bit network (chiffre bench --int8: quantized after the bench's training, as")
+    print("  chiffre quantize does) against the peers' f32 figures; the peers' scripts have no 8-bit path.")
 for n in notes:
     print("  " + n)
 PY

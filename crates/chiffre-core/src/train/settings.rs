@@ -318,7 +318,12 @@ mod tests {
         assert_eq!(config.epochs, recipe.epochs.unwrap());
         assert_eq!(config.validate(), Ok(()));
         let cnn = Recipe::of(&crate::model::preset("cnn", 10).unwrap()).unwrap();
-        assert_eq!(cnn, Recipe { cut_digits: Some(crate::model::CNN_CUT_DIGITS), ..Recipe::default() });
+        let reader = Recipe {
+            cut_digits: Some(crate::model::CNN_CUT_DIGITS),
+            augment: Some(crate::model::CNN_AUGMENT),
+            ..Recipe::default()
+        };
+        assert_eq!(cnn, reader);
         assert_eq!(Recipe::of(&crate::model::preset("mlp", 10).unwrap()), Ok(Recipe::default()));
 
         let typo = ModelSpec::parse("layers = []\n[training]\nepoch = 3\n", "toml").unwrap();

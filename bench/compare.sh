@@ -158,6 +158,14 @@ KEYS = [  # key, higher is better
 ]
 ENGINES = ["chiffre", "torch", "keras"]
 
+def best_and_ratio(c, peers, higher):
+    """The best peer's name and chiffre's ratio to it ("-" when there is nothing to compare)."""
+    peers = {e: v for e, v in peers.items() if isinstance(v, (int, float)) and v > 0}
+    if not peers or not isinstance(c, (int, float)) or c <= 0:
+        return "-", "-"
+    best = (max if higher else min)(peers, key=peers.get)
+    return best, f"{(c / peers[best]) if higher else (peers[best] / c):.2f}x"
+
 def fmt(v):
     if v is None:
         return "-"
@@ -179,24 +187,15 @@ for arch in archs:
     print("  " + "-" * (len(header) - 2))
     for key, higher in KEYS:
         vals = {e: by[e].get(key) for e in ENGINES if e in by}
-        peers = {e: v for e, v in vals.items() if e != "chiffre" and isinstance(v, (int, float)) and v > 0}
-        c = vals.get("chiffre")
-        best, ratio = "-", "-"
-        if peers and isinstance(c, (int, float)) and c > 0:
-            best = (max if higher else min)(peers, key=peers.get)
-            ratio = f"{(c / peers[best]) if higher else (peers[best] / c):.2f}x"
+        best, ratio = best_and_ratio(vals.get("chiffre"), {e: v for e, v in vals.items() if e != "chiffre"}, higher)
         print(f"  {key:<16}" + "".join(f"{fmt(vals.get(e)):>12}" for e in ENGINES) + f"  {best:<10}{ratio:>8}")
     c = by.get("chiffre")
     q = (c or {}).get("int8") or {}
-    for key, peer_key, higher in (("infer_img_s", "infer_img_s", True), ("latency_ms_p50", "latency_ms_p50", False)):
-        if not isinstance(q.get(key), (int, float)) or q[key] <= 0:
+    for key, higher in (("infer_img_s", True), ("latency_ms_p50", False)):
+        if not isinstance(q.get(key), (int, float)):
             continue
-        peers = {e: by[e].get(peer_key) for e in ENGINES if e != "chiffre" and e in by}
-        peers = {e: v for e, v in peers.items() if isinstance(v, (int, float)) and v > 0}
-        best, ratio = "-", "-"
-        if peers:
-            best = (max if higher else min)(peers, key=peers.get)
-            ratio = f"{(q[key] / peers[best]) if higher else (peers[best] / q[key]):.2f}x"
+        peers = {e: by[e].get(key) for e in ENGINES[1:] if e in by}
+        best, ratio = best_and_ratio(q[key], peers, higher)
         label = f"int8 {key}"
         print(f"  {label:<16}" + f"{fmt(q[key]):>12}" + "".join(f"{fmt(peers.get(e)):>12}" for e in ENGINES[1:])
               + f"  {best:<10}{ratio:>8}")

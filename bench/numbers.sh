@@ -2,8 +2,9 @@
 # Reading whole numbers, measured: 1,000 numbers composed from MNIST *test* digits (tests/common/numbers.rs: 2 to 8
 # digits, about one neighbour pair in five touching, slanted lines, paper backgrounds, some JPEG, two lines, decimal
 # points) read by the trained default CNN, with the digit error rate (edit distance / length) per group beside the
-# error rate of the same digits read one by one as MNIST images; then the speed on 5-digit pictures (criterion,
-# benches/read.rs). The model is trained first when missing (`chiffre train`, the tutorial's recipe).
+# error rate of the same digits read one by one as MNIST images; then 600 numbers with a letter or symbol of the
+# test fonts among their digits ("12A4": how often it is read as a digit); then the speed on 5-digit pictures
+# (criterion, benches/read.rs). The model is trained first when missing (`chiffre train`, the tutorial's recipe).
 #
 # Usage: bench/numbers.sh [--model FILE] [--numbers N]
 set -euo pipefail
@@ -36,5 +37,6 @@ CHIFFRE_MODEL="$model" CHIFFRE_NUMBERS="$numbers" \
 if [[ $status -ne 0 ]]; then
     echo "numbers.sh: the targets above are not all met (the table says which)"
 fi
+CHIFFRE_MODEL="$model" cargo test --release --quiet --test numbers letters_among_digits -- --ignored --nocapture
 CHIFFRE_MODEL="$model" cargo bench --quiet --bench read -- --warm-up-time 2 --measurement-time 10
 exit $status

@@ -33,11 +33,15 @@ pub struct NumberPicture {
 
 /// The ink (0-1) of a test digit cut to its ink box, scaled to `height` rows.
 fn digit_ink(test: &Dataset, index: usize, height: u32) -> Vec<Vec<f32>> {
-    let image = GrayImage::from_raw(28, 28, test.image(index).to_vec()).expect("28×28");
+    ink_of(&GrayImage::from_raw(28, 28, test.image(index).to_vec()).expect("28×28"), height)
+}
+
+/// The ink (0-1) of `image` (255: full ink) cut to its ink box, scaled to `height` rows.
+fn ink_of(image: &GrayImage, height: u32) -> Vec<Vec<f32>> {
     let on: Vec<(u32, u32)> = image.enumerate_pixels().filter(|p| p.2 .0[0] > 0).map(|p| (p.0, p.1)).collect();
     let (x0, x1) = (on.iter().map(|p| p.0).min().unwrap_or(0), on.iter().map(|p| p.0).max().unwrap_or(27));
     let (y0, y1) = (on.iter().map(|p| p.1).min().unwrap_or(0), on.iter().map(|p| p.1).max().unwrap_or(27));
-    let tight = imageops::crop_imm(&image, x0, y0, x1 - x0 + 1, y1 - y0 + 1).to_image();
+    let tight = imageops::crop_imm(image, x0, y0, x1 - x0 + 1, y1 - y0 + 1).to_image();
     let width = ((tight.width() * height) as f32 / tight.height() as f32).round().max(1.0) as u32;
     let big = imageops::resize(&tight, width, height, FilterType::CatmullRom);
     (0..height).map(|y| (0..width).map(|x| big.get_pixel(x, y).0[0] as f32 / 255.0).collect()).collect()
@@ -104,22 +108,42 @@ pub fn number_picture(test: &Dataset, seed: u64, index: u64) -> NumberPicture {
     let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9).wrapping_add(index));
     let count = rng.random_range(2..=8usize);
     let height: u32 = rng.random_range(36..=90);
-    compose(test, &mut rng, count, height, true)
+    compose(test, &mut rng, count, height, true, None)
 }
 
 /// A one-line number of `count` digits `height` pixels tall (the other
 /// choices at random), as [`number_picture`] draws them.
 pub fn number_of(test: &Dataset, seed: u64, count: usize, height: u32) -> NumberPicture {
-    compose(test, &mut ChaCha8Rng::seed_from_u64(seed), count, height, false)
+    compose(test, &mut ChaCha8Rng::seed_from_u64(seed), count, height, false, None)
 }
 
-fn compose(test: &Dataset, rng: &mut ChaCha8Rng, count: usize, height: u32, may_wrap: bool) -> NumberPicture {
+/// A one-line number of 3 to 6 marks in which one, not the first, is the
+/// character `letter` (its glyph: width × height coverage, 255 full ink)
+/// instead of a digit, standing apart from its neighbours: "12A4" as a
+/// person would mistype it on a form. The text holds the character where
+/// it stands; `digits` only the digits.
+pub fn number_with_letter(test: &Dataset, seed: u64, index: u64, letter: (char, &GrayImage)) -> NumberPicture {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x51_7CC1).wrapping_add(index));
+    let count = rng.random_range(3..=6usize);
+    let height: u32 = rng.random_range(36..=90);
+    let at = rng.random_range(1..count);
+    compose(test, &mut rng, count, height, false, Some((at, letter.0, letter.1)))
+}
+
+fn compose(
+    test: &Dataset,
+    rng: &mut ChaCha8Rng,
+    count: usize,
+    height: u32,
+    may_wrap: bool,
+    letter: Option<(usize, char, &GrayImage)>,
+) -> NumberPicture {
     let h = height as f32;
     let two_lines = may_wrap && count >= 4 && rng.random_bool(0.1);
     let split = if two_lines { rng.random_range(2..=count - 2) } else { count };
-    let point_after = (count >= 3 && rng.random_bool(0.12)).then(|| rng.random_range(1..count - 1));
+    let point_after = (letter.is_none() && count >= 3 && rng.random_bool(0.12)).then(|| rng.random_range(1..count - 1));
     let slope = (rng.random_range(-8.0f32..8.0)).to_radians().tan();
-    let digits: Vec<usize> = (0..count).map(|_| rng.random_range(0..test.len())).collect();
+    let mut digits: Vec<usize> = (0..count).map(|_| rng.random_range(0..test.len())).collect();
     let margin = (h * rng.random_range(0.3..1.0)) as i64;
     let per_line = split.max(count - split);
     let width = margin as usize * 2 + (per_line as f32 * h * 1.6) as usize + height as usize;
@@ -136,7 +160,12 @@ fn compose(test: &Dataset, rng: &mut ChaCha8Rng, count: usize, height: u32, may_
             (x, line_start) = (margin, k);
         }
         let line_y = top + if k >= split { (h * rng.random_range(1.3..1.6)) as i64 } else { 0 };
-        let glyph = digit_ink(test, d, (h * rng.random_range(0.9..1.1)) as u32);
+        let is_letter = letter.is_some_and(|(at, _, _)| at == k);
+        let glyph_height = (h * rng.random_range(0.9..1.1)) as u32;
+        let glyph = match letter {
+            Some((at, _, image)) if at == k => ink_of(image, glyph_height),
+            _ => digit_ink(test, d, glyph_height),
+        };
         let baseline = line_y + (slope * (x - margin) as f32) as i64 + (h * rng.random_range(-0.06..0.06)) as i64;
         let y = baseline + height as i64 - glyph.len() as i64;
         let gx = if k == line_start {
@@ -144,7 +173,7 @@ fn compose(test: &Dataset, rng: &mut ChaCha8Rng, count: usize, height: u32, may_
         } else {
             // Slide the digit left from well apart until its ink is at the wanted distance.
             // A digit may touch its neighbour, never a decimal point.
-            let touch = rng.random_bool(0.2) && point_after != Some(k - 1);
+            let touch = rng.random_bool(0.2) && point_after != Some(k - 1) && letter.is_none();
             touching |= touch;
             let wanted = if touch { -rng.random_range(0..=3i64) } else { (h * rng.random_range(0.08..0.45)) as i64 };
             let mut gx = x + height as i64;
@@ -154,7 +183,10 @@ fn compose(test: &Dataset, rng: &mut ChaCha8Rng, count: usize, height: u32, may_
             gx
         };
         canvas.put(&glyph, gx, y);
-        text.push(char::from(b'0' + test.labels[d]));
+        text.push(match letter {
+            Some((_, c, _)) if is_letter => c,
+            _ => char::from(b'0' + test.labels[d]),
+        });
         x = gx + glyph[0].len() as i64;
         if point_after == Some(k) && k + 1 != split {
             let r = (h * rng.random_range(0.05..0.08)).max(2.0);
@@ -204,6 +236,9 @@ fn compose(test: &Dataset, rng: &mut ChaCha8Rng, count: usize, height: u32, may_
     } else {
         (encode(&DynamicImage::ImageRgb8(image), ImageFormat::Png, 0), "png")
     };
+    if let Some((at, _, _)) = letter {
+        digits.remove(at);
+    }
     let point = text.contains('.');
     NumberPicture { bytes, extension, text, digits, touching, lines: if two_lines { 2 } else { 1 }, point }
 }

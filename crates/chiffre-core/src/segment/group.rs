@@ -245,7 +245,9 @@ fn refine_cuts(
         let x = atoms[b].bounds.x0 as f32;
         let moves: Vec<usize> = (i + 1..j)
             .filter(|&m| {
+                // Only to a fine cut: the grouping weighed every other cut already.
                 m != b
+                    && atoms[m].fine
                     && atoms[m - 1].component == c
                     && atoms[m].component == c
                     && (atoms[m].bounds.x0 as f32 - x).abs() <= window

@@ -215,13 +215,20 @@ fn generated_numbers_are_read_nearly_as_well_as_their_digits_one_by_one() {
     assert!(count_apart >= 0.92, "digit count right on {count_apart:.3} of the numbers without touching digits");
 }
 
+/// What the ignored measurements start from: MNIST, the trained model
+/// file `CHIFFRE_MODEL` (`models/cnn.safetensors`) and the number of
+/// pictures `CHIFFRE_NUMBERS` (`default_n`).
+fn trained_model_and_count(default_n: u64) -> (Mnist, Model, u64) {
+    let path = std::env::var("CHIFFRE_MODEL").unwrap_or_else(|_| "models/cnn.safetensors".into());
+    let model = Model::load(&path).unwrap_or_else(|e| panic!("{e}: train it first (bench/numbers.sh does)"));
+    let n = std::env::var("CHIFFRE_NUMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(default_n);
+    (mnist(), model, n)
+}
+
 #[test]
 #[ignore = "the full set, with a trained model: bench/numbers.sh"]
 fn full_number_set() {
-    let data = mnist();
-    let path = std::env::var("CHIFFRE_MODEL").unwrap_or_else(|_| "models/cnn.safetensors".into());
-    let mut model = Model::load(&path).unwrap_or_else(|e| panic!("{e}: train it first (bench/numbers.sh does)"));
-    let n = std::env::var("CHIFFRE_NUMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let (data, mut model, n) = trained_model_and_count(1000);
     let show = std::env::var("CHIFFRE_SHOW").is_ok();
     let seed = std::env::var("CHIFFRE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(2026);
     let tallies = read_set(&mut model, &data.test, seed, n, show);
@@ -262,10 +269,7 @@ fn full_number_set() {
 #[ignore = "with a trained model: bench/numbers.sh"]
 fn letters_among_digits() {
     use chiffre::reject::glyphs::{is_ambiguous, LETTERS, SYMBOLS, TEST_ATLAS};
-    let data = mnist();
-    let path = std::env::var("CHIFFRE_MODEL").unwrap_or_else(|_| "models/cnn.safetensors".into());
-    let mut model = Model::load(&path).unwrap_or_else(|e| panic!("{e}: train it first (bench/numbers.sh does)"));
-    let n: u64 = std::env::var("CHIFFRE_NUMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(600);
+    let (data, mut model, n) = trained_model_and_count(600);
     let fonts = chiffre::reject::glyphs::decode(TEST_ATLAS, "test.glyphs.gz").expect("the test atlas decodes");
     let glyphs: Vec<(char, image::GrayImage)> = fonts
         .iter()

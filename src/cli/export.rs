@@ -7,7 +7,8 @@ use std::path::PathBuf;
 /// The formats of `--format`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum Format {
-    /// ONNX (opset 13): input `input` [N, C, H, W], output `probabilities` [N, K].
+    /// ONNX (opset 13): input `input` [N, C, H, W], output `probabilities` [N, K]; an 8-bit
+    /// file (`chiffre quantize`) in QDQ form (QuantizeLinear / DequantizeLinear around each 8-bit layer).
     Onnx,
 }
 
@@ -33,10 +34,13 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     if out.is_dir() {
         anyhow::bail!("--out {} is a directory; give a file name such as {}/model.onnx", out.display(), out.display());
     }
-    write_onnx(&file.model, file.training.as_ref(), &out)?;
+    // An 8-bit file (`chiffre quantize`) is written in QDQ form: its own bytes and steps.
+    let steps = file.int8.as_deref().unwrap_or(&[]);
+    write_onnx(&file.model, file.training.as_ref(), steps, &out)?;
     let [h, w, c] = file.model.input_shape();
+    let form = if steps.is_empty() { String::new() } else { format!(", {} layers in 8 bits (QDQ)", steps.len()) };
     println!(
-        "exported {} ({}, {} parameters) to {}: ONNX opset {OPSET}, input `{INPUT}` [N, {c}, {h}, {w}], output `{OUTPUT}` [N, {}]",
+        "exported {} ({}, {} parameters) to {}: ONNX opset {OPSET}{form}, input `{INPUT}` [N, {c}, {h}, {w}], output `{OUTPUT}` [N, {}]",
         args.model.display(),
         file.model.spec().name,
         file.model.num_params(),

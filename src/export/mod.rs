@@ -3,4 +3,4 @@
 
 pub mod onnx;
 
-pub use onnx::{onnx_bytes, to_onnx, write_onnx, ExportError};
+pub use onnx::{onnx_bytes, onnx_bytes_int8, to_onnx, to_onnx_int8, write_onnx, ExportError};

@@ -21,9 +21,21 @@
 //! identity at inference). The weights are initializers named as in the
 //! model file (`layers.<i>.weight`). The model's name, spec, and training
 //! results (test accuracy) are in `metadata_props`.
+//!
+//! An 8-bit model file (`chiffre quantize`) is written in ONNX's QDQ form
+//! ([`to_onnx_int8`]), the form ONNX Runtime and TensorRT turn into 8-bit
+//! kernels: each layer that computes in 8 bits reads its input through
+//! `Clip` (0 to 127 steps: chiffre's activations are 7-bit) →
+//! `QuantizeLinear` → `DequantizeLinear` (`uint8`, the layer's input step,
+//! zero point 0), and its weights are an `int8` initializer
+//! (`layers.<i>.weight_quantized`, the file's own bytes) with one scale per
+//! output (`layers.<i>.weight_scale`) through `DequantizeLinear` (axis 0).
+//! A runtime without 8-bit kernels computes the same values in `float`. The
+//! first convolution of one channel stays `float`, as chiffre computes it.
 
+use crate::kernels::int8::{quantize_rows, ACT_MAX};
 use crate::layers::{Conv2dConfig, Layer, Padding, PoolKind};
-use crate::model::{Node, Sequential};
+use crate::model::{InputScale, Node, Sequential};
 use crate::tensor::Tensor;
 use onnx_protobuf::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto::dimension,
@@ -99,13 +111,59 @@ impl Graph {
 
     /// Adds a float initializer; returns its name.
     fn initializer(&mut self, name: String, dims: &[usize], data: Vec<f32>) -> String {
+        let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.raw_initializer(name, dims, DataType::FLOAT, bytes)
+    }
+
+    /// Adds an initializer of `data_type` from its little-endian bytes; returns its name.
+    fn raw_initializer(&mut self, name: String, dims: &[usize], data_type: DataType, bytes: Vec<u8>) -> String {
         let mut t = TensorProto::new();
         t.name = name.clone();
         t.dims = dims.iter().map(|&d| d as i64).collect();
-        t.data_type = DataType::FLOAT as i32;
-        t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        t.data_type = data_type as i32;
+        t.raw_data = bytes;
         self.initializers.push(t);
         name
+    }
+
+    /// Appends `op` reading `inputs` only (not the current value, which
+    /// stays current); returns its output's name, `name`.
+    fn side_node(&mut self, op: &str, name: String, inputs: &[String], attribute: Vec<AttributeProto>) -> String {
+        let mut node = NodeProto::new();
+        node.op_type = op.to_string();
+        node.name = name.clone();
+        node.input = inputs.to_vec();
+        node.output = vec![name.clone()];
+        node.attribute = attribute;
+        self.nodes.push(node);
+        name
+    }
+
+    /// The current value as the 7-bit activations of layer `index`, whose
+    /// input step is `step`: clipped to 0..=127 steps, quantized to `uint8`
+    /// (zero point 0) and dequantized.
+    fn quantize_input(&mut self, index: usize, step: f32) {
+        let low = self.initializer(format!("layers.{index}.input_min"), &[], vec![0.0]);
+        let high = self.initializer(format!("layers.{index}.input_max"), &[], vec![f32::from(ACT_MAX) * step]);
+        let scale = self.initializer(format!("layers.{index}.input_scale"), &[], vec![step]);
+        let zero = self.raw_initializer(format!("layers.{index}.input_zero_point"), &[], DataType::UINT8, vec![0]);
+        self.node("Clip", format!("layers.{index}.input_clipped"), &[low, high], vec![]);
+        self.node("QuantizeLinear", format!("layers.{index}.input_quantized"), &[scale.clone(), zero.clone()], vec![]);
+        self.node("DequantizeLinear", format!("layers.{index}.input_dequantized"), &[scale, zero], vec![]);
+    }
+
+    /// Weights `[rows, …]` (`dims`, ONNX's layout, rows first) as an `int8`
+    /// initializer with one scale per row through `DequantizeLinear`:
+    /// `quantized` are the bytes, `scales` the rows' scales. Returns the
+    /// name of the dequantized weights.
+    fn quantized_weight(&mut self, index: usize, dims: &[usize], quantized: &[i8], scales: &[f32]) -> String {
+        let bytes = quantized.iter().map(|&q| q.to_le_bytes()[0]).collect();
+        let q = self.raw_initializer(format!("layers.{index}.weight_quantized"), dims, DataType::INT8, bytes);
+        let scale = self.initializer(format!("layers.{index}.weight_scale"), &[scales.len()], scales.to_vec());
+        let zeros = vec![0u8; scales.len()];
+        let zero =
+            self.raw_initializer(format!("layers.{index}.weight_zero_point"), &[scales.len()], DataType::INT8, zeros);
+        self.side_node("DequantizeLinear", format!("layers.{index}.weight"), &[q, scale, zero], vec![int("axis", 0)])
     }
 }
 
@@ -159,8 +217,8 @@ fn value_info(name: &str, dims: &[Result<usize, &str>]) -> ValueInfoProto {
 }
 
 /// Conv weight `[OC, k, k, C]` (channels-last) → `[OC, C, k, k]` (ONNX).
-fn kernel_to_onnx(weight: &[f32], oc: usize, k: usize, c: usize) -> Vec<f32> {
-    let mut out = vec![0.0; weight.len()];
+fn kernel_to_onnx<T: Copy + Default>(weight: &[T], oc: usize, k: usize, c: usize) -> Vec<T> {
+    let mut out = vec![T::default(); weight.len()];
     for o in 0..oc {
         for y in 0..k {
             for x in 0..k {
@@ -173,8 +231,24 @@ fn kernel_to_onnx(weight: &[f32], oc: usize, k: usize, c: usize) -> Vec<f32> {
     out
 }
 
-/// Adds the ONNX nodes of layer `index` of `model` (per-example input `shape`).
-fn add_layer(graph: &mut Graph, model: &Sequential, index: usize, shape: &[usize]) -> Result<(), ExportError> {
+/// Weights `[rows × k]` quantized as the 8-bit file holds them (each row
+/// symmetric, its largest magnitude at ±127): the bytes and the rows' scales.
+/// An 8-bit file's weights load as `byte · scale`, which quantize back to
+/// the same bytes.
+fn quantized_rows(w: &[f32], rows: usize, index: usize, kind: &str) -> Result<(Vec<i8>, Vec<f32>), ExportError> {
+    let k = w.len().checked_div(rows).unwrap_or(0);
+    quantize_rows(w, rows, k).map_err(|message| ExportError::Inconsistent { index, kind: kind.to_string(), message })
+}
+
+/// Adds the ONNX nodes of layer `index` of `model` (per-example input
+/// `shape`); `step`: its input step when it computes in 8 bits.
+fn add_layer(
+    graph: &mut Graph,
+    model: &Sequential,
+    index: usize,
+    shape: &[usize],
+    step: Option<f32>,
+) -> Result<(), ExportError> {
     let node = &model.layers()[index];
     let kind = node.kind();
     let inconsistent = |message: String| ExportError::Inconsistent { index, kind: kind.to_string(), message };
@@ -187,7 +261,15 @@ fn add_layer(graph: &mut Graph, model: &Sequential, index: usize, shape: &[usize
     };
     match node {
         Node::Dense(dense) => {
-            let w = tensor(graph, "weight", &dense.weight().value);
+            let weight = &dense.weight().value;
+            let w = match step {
+                Some(step) => {
+                    graph.quantize_input(index, step);
+                    let (q, scales) = quantized_rows(weight.data(), weight.shape()[0], index, kind)?;
+                    graph.quantized_weight(index, weight.shape(), &q, &scales)
+                }
+                None => tensor(graph, "weight", weight),
+            };
             let b = tensor(graph, "bias", &dense.bias().value);
             // y = x · Wᵀ + b, with W [out, in] as stored.
             graph.node("Gemm", out, &[w, b], vec![int("transB", 1)]);
@@ -202,8 +284,21 @@ fn add_layer(graph: &mut Graph, model: &Sequential, index: usize, shape: &[usize
                 Padding::Valid => [0, 0, 0, 0],
                 Padding::Same => [top, left, after(oh, h, top), after(ow, w, left)],
             };
-            let onnx_weight = kernel_to_onnx(conv.weight().value.data(), filters, kernel, c);
-            let wname = graph.initializer(format!("layers.{index}.weight"), &[filters, c, kernel, kernel], onnx_weight);
+            let weight = conv.weight().value.data();
+            let dims = [filters, c, kernel, kernel];
+            let wname = match step {
+                Some(step) => {
+                    graph.quantize_input(index, step);
+                    // Rows are filters in both layouts: quantize, then transpose the bytes.
+                    let (q, scales) = quantized_rows(weight, filters, index, kind)?;
+                    graph.quantized_weight(index, &dims, &kernel_to_onnx(&q, filters, kernel, c), &scales)
+                }
+                None => graph.initializer(
+                    format!("layers.{index}.weight"),
+                    &dims,
+                    kernel_to_onnx(weight, filters, kernel, c),
+                ),
+            };
             let bname = tensor(graph, "bias", &conv.bias().value);
             let attrs =
                 vec![ints("kernel_shape", &[kernel, kernel]), ints("strides", &[stride, stride]), ints("pads", &pads)];
@@ -253,12 +348,24 @@ fn add_layer(graph: &mut Graph, model: &Sequential, index: usize, shape: &[usize
 /// The ONNX model of `model`; `training` (the settings and results stored
 /// in its file) goes into the metadata, with its `test_accuracy` on its own.
 pub fn to_onnx(model: &Sequential, training: Option<&serde_json::Value>) -> Result<ModelProto, ExportError> {
+    to_onnx_int8(model, training, &[])
+}
+
+/// [`to_onnx`] for an 8-bit model file: the layers of `steps` (`(layer
+/// index, input step)`, as [`crate::model::ModelFile::int8`] holds them)
+/// in QDQ form (see the module documentation); with no steps, the float graph.
+pub fn to_onnx_int8(
+    model: &Sequential,
+    training: Option<&serde_json::Value>,
+    steps: &[InputScale],
+) -> Result<ModelProto, ExportError> {
     let spec = model.spec();
     let [h, w, c] = spec.input;
     let mut graph = Graph { nodes: Vec::new(), initializers: Vec::new(), current: INPUT.to_string() };
     let mut shape: Vec<usize> = spec.input.to_vec();
     for (index, node) in model.layers().iter().enumerate() {
-        add_layer(&mut graph, model, index, &shape)?;
+        let step = steps.iter().find(|(layer, _)| *layer == index).map(|&(_, step)| step);
+        add_layer(&mut graph, model, index, &shape, step)?;
         shape = node.output_shape().to_vec();
     }
     graph.node("Softmax", OUTPUT.to_string(), &[], vec![int("axis", 1)]);
@@ -276,6 +383,9 @@ pub fn to_onnx(model: &Sequential, training: Option<&serde_json::Value>) -> Resu
         ("chiffre.spec", spec_json),
         ("chiffre.input", format!("[N, {c}, {h}, {w}] float, 0 background to 1 ink (MNIST pixels / 255)")),
     ];
+    if !steps.is_empty() {
+        meta.push(("chiffre.int8", "QDQ: 7-bit activations (uint8), int8 weights with one scale per output".into()));
+    }
     if let Some(training) = training {
         if let Some(acc) = training.get("test_accuracy").and_then(|a| a.as_f64()) {
             meta.push(("chiffre.test_accuracy", acc.to_string()));
@@ -305,13 +415,28 @@ pub fn to_onnx(model: &Sequential, training: Option<&serde_json::Value>) -> Resu
 
 /// The bytes of the ONNX file of `model` (see [`to_onnx`]).
 pub fn onnx_bytes(model: &Sequential, training: Option<&serde_json::Value>) -> Result<Vec<u8>, ExportError> {
-    to_onnx(model, training)?.write_to_bytes().map_err(|e| ExportError::Encode(e.to_string()))
+    onnx_bytes_int8(model, training, &[])
+}
+
+/// The bytes of the ONNX file of an 8-bit `model` (see [`to_onnx_int8`]).
+pub fn onnx_bytes_int8(
+    model: &Sequential,
+    training: Option<&serde_json::Value>,
+    steps: &[InputScale],
+) -> Result<Vec<u8>, ExportError> {
+    to_onnx_int8(model, training, steps)?.write_to_bytes().map_err(|e| ExportError::Encode(e.to_string()))
 }
 
 /// Writes the ONNX file of `model` to `path` atomically (temporary file,
-/// then rename): a failure leaves no file behind.
-pub fn write_onnx(model: &Sequential, training: Option<&serde_json::Value>, path: &Path) -> Result<(), ExportError> {
-    let bytes = onnx_bytes(model, training)?;
+/// then rename): a failure leaves no file behind. `steps`: an 8-bit file's
+/// input steps (QDQ form, [`to_onnx_int8`]), or none.
+pub fn write_onnx(
+    model: &Sequential,
+    training: Option<&serde_json::Value>,
+    steps: &[InputScale],
+    path: &Path,
+) -> Result<(), ExportError> {
+    let bytes = onnx_bytes_int8(model, training, steps)?;
     crate::fsutil::write_atomic(path, &bytes)
         .map_err(|source| ExportError::Write { path: path.display().to_string(), source })
 }

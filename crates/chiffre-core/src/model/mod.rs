@@ -13,7 +13,7 @@ mod summary;
 
 pub(crate) use file::{decode, encode, fill_tensor};
 pub use file::{
-    load, load_bytes, save, save_with_reject, to_bytes, to_bytes_int8, ModelFile, FORMAT_VERSION, INT8_KEY,
+    load, load_bytes, save, save_with_reject, to_bytes, to_bytes_int8, InputScale, ModelFile, FORMAT_VERSION, INT8_KEY,
     MAX_MODEL_BYTES, SMALL_NETWORK,
 };
 pub use fusion::{fusion_plan, Step};

@@ -347,7 +347,7 @@ fn train_and_save(
     let reject = if classes == 10 && model.input_shape() == [28, 28, 1] && !args.no_gate {
         let config = RejectConfig { seed: args.seed, ..RejectConfig::default() };
         // A spinner on a terminal (hidden otherwise, as the epochs' bar is):
-        // on the full training set the fit takes one to two minutes.
+        // on the full training set the fit takes two to three minutes.
         let spinner = (!args.quiet).then(|| {
             let spinner = ProgressBar::new_spinner();
             spinner.set_message("fitting the not-a-digit gate and verifier beside the network (--no-gate skips it)");

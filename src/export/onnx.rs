@@ -99,14 +99,8 @@ impl Graph {
     /// Appends `op` reading the current value (and `extra` inputs); its
     /// output, named `name`, becomes the current value.
     fn node(&mut self, op: &str, name: String, extra: &[String], attribute: Vec<AttributeProto>) {
-        let mut node = NodeProto::new();
-        node.op_type = op.to_string();
-        node.name = name.clone();
-        node.input = std::iter::once(self.current.clone()).chain(extra.iter().cloned()).collect();
-        node.output = vec![name.clone()];
-        node.attribute = attribute;
-        self.nodes.push(node);
-        self.current = name;
+        let inputs: Vec<String> = std::iter::once(self.current.clone()).chain(extra.iter().cloned()).collect();
+        self.current = self.side_node(op, name, &inputs, attribute);
     }
 
     /// Adds a float initializer; returns its name.

@@ -163,7 +163,7 @@ fn compose(
         let is_letter = letter.is_some_and(|(at, _, _)| at == k);
         let glyph_height = (h * rng.random_range(0.9..1.1)) as u32;
         let glyph = match letter {
-            Some((at, _, image)) if at == k => ink_of(image, glyph_height),
+            Some((_, _, image)) if is_letter => ink_of(image, glyph_height),
             _ => digit_ink(test, d, glyph_height),
         };
         let baseline = line_y + (slope * (x - margin) as f32) as i64 + (h * rng.random_range(-0.06..0.06)) as i64;

@@ -88,6 +88,28 @@ fn convolution(c: &mut Criterion) {
                 kernels::conv_backward(&x, &dy, &g, &w, &mut dw, &mut db, Some(&mut dx), &mut partials, blocking)
             })
         });
+        group.bench_function(format!("{name} backward, weights only"), |bench| {
+            bench.iter(|| kernels::conv_backward(&x, &dy, &g, &w, &mut dw, &mut db, None, &mut partials, blocking))
+        });
+        if kernels::winograd_suits(&g, oc, batch) {
+            // the same gradients by Winograd's F(2×2, 3×3) (not yet the layer's path: kernels/winograd/backward.rs)
+            let mut flipped = kernels::WinogradFilters::new();
+            flipped.update_flipped(&w, g.c, oc);
+            let epilogue = kernels::Epilogue::default();
+            for (what, with_dx) in [("backward winograd", true), ("backward winograd, weights only", false)] {
+                group.bench_function(format!("{name} {what}"), |bench| {
+                    bench.iter(|| {
+                        let grads = kernels::ConvGrads {
+                            dweight: &mut dw,
+                            dbias: &mut db,
+                            dx: with_dx.then_some(&mut dx[..]),
+                            partials: &mut partials,
+                        };
+                        kernels::conv_backward_winograd(&x, &[], &dy, &[], &g, &w, &flipped, grads, blocking, epilogue)
+                    })
+                });
+            }
+        }
     }
     group.finish();
 }

@@ -1,8 +1,9 @@
 //! The inference kernels that do fewer or smaller multiplications, against
 //! the plain references on random shapes: the product with a pre-packed
-//! right operand, and Winograd's F(2×2, 3×3) convolution (alone, fused with
-//! ReLU and 2×2 max pooling, and inside the `Conv2d` layer, whose
-//! transformed filters must follow every change of its weights).
+//! right operand, and Winograd's F(2×2, 3×3) convolution, forward and
+//! backward (alone, fused with ReLU and 2×2 max pooling, and inside the
+//! `Conv2d` layer, whose transformed filters must follow every change of its
+//! weights).
 //!
 //! Winograd's transforms change the rounding, so its outputs are compared
 //! with a bound that scales with the size of what is summed: for each
@@ -149,9 +150,60 @@ proptest! {
         }
     }
 
+    /// Winograd's backward against the definition's gradients, with and
+    /// without the fused ReLU and 2×2 max pooling (whose dropped odd row and
+    /// column forward never computes), valid and same padding, any cut of
+    /// the batch. The bound is the forward one, on the sums of magnitudes of
+    /// each gradient's own products (`Σ|dz·x|` for dW, `Σ|dz·w|` for dx): the
+    /// transforms of `x` and `dz` add at most 4 and 2 values, `Gᵀ dU G` at most 9
+    /// halved ones, so the error stays a small multiple of f32's rounding of
+    /// those sums.
+    #[test]
+    fn winograd_backward_matches_definition(
+        batch in 1usize..5, h in 3usize..14, w in 3usize..14, c in 1usize..20, oc in 1usize..40,
+        same: bool, relu: bool, pool: bool, images in 1usize..4, per_group in 1usize..3, first_layer: bool, seed: u64,
+    ) {
+        let g = geometry(h, w, c, same);
+        prop_assume!(!pool || (g.oh >= 2 && g.ow >= 2));
+        let (x, weight, bias) = (random_vec(batch * h * w * c, seed), random_vec(oc * 9 * c, seed ^ 1), random_vec(oc, seed ^ 2));
+        let epilogue = kernels::Epilogue { relu, max_pool_2x2: pool };
+        let blocking = kernels::Blocking { images, blocks_per_group: per_group };
+        // forward (the im2col path: the route it leaves is what backward reads)
+        let z = reference::conv2d(&x, &weight, &bias, &g, batch);
+        let pg = PoolGeometry { h: g.oh, w: g.ow, c: oc, size: 2, stride: 2, oh: g.oh / 2, ow: g.ow / 2 };
+        let r: Vec<f32> = z.iter().map(|&v| if relu { v.max(0.0) } else { v }).collect();
+        let out_len = if pool { batch * pg.oh * pg.ow * oc } else { z.len() };
+        let mut y = vec![f32::NAN; out_len];
+        let mut route = vec![9u8; batch * epilogue.route_len([g.oh, g.ow, oc])];
+        kernels::conv_forward_fused(&x, &g, &weight, &bias, &mut y, blocking, epilogue, &mut route);
+        let dy = random_vec(out_len, seed ^ 3);
+        // the definition's dz, and the gradients from it
+        let dr = if pool { reference::max_pool_backward(&r, &dy, &pg, batch) } else { dy.clone() };
+        let dz: Vec<f32> = dr.iter().zip(&z).map(|(&d, &v)| if relu && v <= 0.0 { 0.0 } else { d }).collect();
+        let (want_dw, want_db, want_dx) = reference::conv2d_backward(&x, &weight, &dz, &g, batch, oc);
+        let abs = |v: &[f32]| v.iter().map(|v| v.abs()).collect::<Vec<f32>>();
+        let (dw_scale, db_scale, dx_scale) = reference::conv2d_backward(&abs(&x), &abs(&weight), &abs(&dz), &g, batch, oc);
+
+        let mut flipped = WinogradFilters::new();
+        flipped.update_flipped(&weight, c, oc);
+        prop_assert_eq!((flipped.channels(), flipped.filters()), (oc, c));
+        let (mut dw, mut db, mut dx) = (vec![f32::NAN; weight.len()], vec![f32::NAN; oc], vec![f32::NAN; x.len()]);
+        let mut partials = Vec::new();
+        let grads = kernels::ConvGrads {
+            dweight: &mut dw, dbias: &mut db, dx: (!first_layer).then_some(&mut dx[..]), partials: &mut partials,
+        };
+        kernels::conv_backward_winograd(&x, &y, &dy, &route, &g, &weight, &flipped, grads, blocking, epilogue);
+        assert_within(&dw, &want_dw, &dw_scale, "winograd dweight");
+        assert_within(&db, &want_db, &db_scale, "winograd dbias");
+        if !first_layer {
+            assert_within(&dx, &want_dx, &dx_scale, "winograd dx");
+        }
+    }
+
     /// The layer takes the Winograd path where the rule says so, gives the
-    /// definition's output, and follows a change of its weights (an
-    /// optimizer step, a load) on the next forward.
+    /// definition's output (and gradients, by im2col: see
+    /// `kernels/winograd/backward.rs` for why), and follows a change of its
+    /// weights (an optimizer step, a load) on the next forward and backward.
     #[test]
     fn conv2d_layer_follows_its_weights_on_the_winograd_path(
         batch in 1usize..4, h in 4usize..12, c in 8usize..20, filters in 8usize..20, same: bool, seed: u64,
@@ -174,6 +226,17 @@ proptest! {
             conv.forward(&x, &mut y, Mode::Eval);
             let (want, scale) = reference_and_scale(x.data(), &weight, &bias, &g, batch);
             assert_within(y.data(), &want, &scale, "layer");
+            // and backward, from the new weights
+            let dy = Tensor::from_vec(y.shape(), random_vec(y.len(), seed ^ (20 + round))).unwrap();
+            let mut dx = Tensor::default();
+            conv.backward(&x, &y, &dy, Some(&mut dx));
+            let (want_dw, want_db, want_dx) = reference::conv2d_backward(x.data(), &weight, dy.data(), &g, batch, filters);
+            let abs = |v: &[f32]| v.iter().map(|v| v.abs()).collect::<Vec<f32>>();
+            let (dw_scale, db_scale, dx_scale) =
+                reference::conv2d_backward(&abs(x.data()), &abs(&weight), &abs(dy.data()), &g, batch, filters);
+            assert_within(conv.weight().grad.data(), &want_dw, &dw_scale, "layer dweight");
+            assert_within(conv.bias().grad.data(), &want_db, &db_scale, "layer dbias");
+            assert_within(dx.data(), &want_dx, &dx_scale, "layer dx");
         }
     }
 }

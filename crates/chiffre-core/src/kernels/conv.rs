@@ -104,6 +104,10 @@ struct Scratch {
     col: Vec<f32>,
     dcol: Vec<f32>,
     z: Vec<f32>,
+    /// Winograd's `dU` in backward.
+    du: Vec<f32>,
+    /// Zeros (grown, never written): the bias of the input gradient's convolution.
+    zeros: Vec<f32>,
 }
 
 thread_local! {
@@ -146,7 +150,7 @@ pub fn conv_forward_fused(
 }
 
 /// [`conv_forward_fused`] for a 3×3, stride-1 convolution by Winograd's
-/// F(2×2, 3×3) (`kernels/winograd.rs`), from its transformed `filters`: the same
+/// F(2×2, 3×3) (`kernels/winograd/mod.rs`), from its transformed `filters`: the same
 /// output within rounding, with 2.25× fewer multiplications (and, before a
 /// 2×2 pooling that drops an odd last row and column, none for those).
 ///
@@ -399,6 +403,52 @@ pub fn conv_backward_fused(
     blocking: Blocking,
     epilogue: Epilogue,
 ) {
+    backward_blocks(x, y, dy, route, g, weight, None, grads, blocking, epilogue);
+}
+
+/// [`conv_backward_fused`] for a 3×3, stride-1 convolution by Winograd's
+/// F(2×2, 3×3) (`kernels/winograd/backward.rs`): the weight gradient from the
+/// transformed tiles of `x` and of dz, the input gradient as a convolution
+/// of dz with the `flipped` filters ([`WinogradFilters::update_flipped`] of
+/// `weight`). The same gradients within rounding; with the same
+/// `blocking`, the same for any number of threads.
+///
+/// # Panics
+/// When the geometry is not a 3×3, stride-1 convolution or the flipped filters do not match it.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_backward_winograd(
+    x: &[f32],
+    y: &[f32],
+    dy: &[f32],
+    route: &[u8],
+    g: &ConvGeometry,
+    weight: &[f32],
+    flipped: &WinogradFilters,
+    grads: ConvGrads,
+    blocking: Blocking,
+    epilogue: Epilogue,
+) {
+    assert!(winograd::supported(g), "Winograd needs a 3×3 kernel with stride 1");
+    let whole_groups =
+        Blocking { images: blocking.images.max(1) * blocking.blocks_per_group.max(1), blocks_per_group: 1 };
+    backward_blocks(x, y, dy, route, g, weight, Some(flipped), grads, whole_groups, epilogue);
+}
+
+/// The backward pass, block by block: by im2col and GEMM, or by Winograd
+/// when the flipped filters are given.
+#[allow(clippy::too_many_arguments)]
+fn backward_blocks(
+    x: &[f32],
+    y: &[f32],
+    dy: &[f32],
+    route: &[u8],
+    g: &ConvGeometry,
+    weight: &[f32],
+    flipped: Option<&WinogradFilters>,
+    grads: ConvGrads,
+    blocking: Blocking,
+    epilogue: Epilogue,
+) {
     let ConvGrads { dweight, dbias, dx, partials } = grads;
     let (oc, k, pixels, image) = (dbias.len(), g.patch_len(), g.oh * g.ow, g.h * g.w * g.c);
     dweight.fill(0.0);
@@ -449,6 +499,20 @@ pub fn conv_backward_fused(
             } else {
                 dy
             };
+            if let Some(flipped) = flipped {
+                // from z_t = Aᵀ (U ⊙ V_t) A:  dWᵀ (+)= Gᵀ [Σ_t (A dz_t Aᵀ) ⊙ V_t] G, over the pixels forward computed
+                let needed = if epilogue.max_pool_2x2 { [g.oh / 2 * 2, g.ow / 2 * 2] } else { [g.oh, g.ow] };
+                let scratch = (&mut s.col, &mut s.dcol, &mut s.du);
+                winograd::weight_grad(x, dz, g, oc, needed, &mut part[..oc * k], accumulate, scratch);
+                // from z = … + b:  db[OC] (+)= Σ_rows dz
+                block_bias_grad(dz, &mut part[oc * k..], accumulate);
+                if let Some(dx) = dx {
+                    // from z = x ⋆ W:  dx = dz (padded) ⋆ flip(W)ᵀ, by Winograd as forward
+                    let zeros = grown(&mut s.zeros, g.c);
+                    winograd::input_grad(dz, g, flipped, zeros, dx, (&mut s.col, &mut s.dcol));
+                }
+                return;
+            }
             let col = grown(&mut s.col, rows * k);
             // col = im2col(x), as in forward
             im2col_serial(x, g, col);

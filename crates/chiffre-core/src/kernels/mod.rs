@@ -22,8 +22,8 @@ mod simd;
 mod winograd;
 
 pub use conv::{
-    conv_backward, conv_backward_fused, conv_forward, conv_forward_fused, conv_forward_packed, conv_forward_winograd,
-    packed_suits, Blocking, ConvGrads, Epilogue, BLOCK_BYTES, GROUP_IMAGES,
+    conv_backward, conv_backward_fused, conv_backward_winograd, conv_forward, conv_forward_fused, conv_forward_packed,
+    conv_forward_winograd, packed_suits, Blocking, ConvGrads, Epilogue, BLOCK_BYTES, GROUP_IMAGES,
 };
 pub use gemm::{add_bias_rows, matmul_reduce_rows, sum_rows, Gemm, Transpose, REDUCE_CHUNK};
 pub use im2col::{col2im, col2im_serial, im2col, im2col_serial, ConvGeometry};

@@ -26,6 +26,10 @@
 //! 2–3 terms before the product (the tests bound the difference from the
 //! plain convolution by `1e-5 · (1 + Σ|x·w|)`).
 
+mod backward;
+
+pub use backward::{input_grad, weight_grad};
+
 use super::conv::grown;
 use super::im2col::ConvGeometry;
 use super::packed::{matmul_packed, PackedMatrix};
@@ -54,13 +58,33 @@ impl WinogradFilters {
     /// When `weight` is not `oc · 9 · c` values.
     pub fn update(&mut self, weight: &[f32], c: usize, oc: usize) {
         assert_eq!(weight.len(), oc * 9 * c, "3×3 filters [{oc}, 3, 3, {c}]");
+        // g[o][i][j][ch] = weight[o, i, j, ch]
+        self.fill(c, oc, |o, ch, i, j| weight[((o * 3 + i) * 3 + j) * c + ch]);
+    }
+
+    /// The filters of the convolution that gives a convolution's input
+    /// gradient (see [`backward`]): `weight [OC, 3, 3, C]` flipped in both
+    /// directions, its channels and filters swapped, so the result has `OC`
+    /// input channels and `C` filters. Reuses the allocations.
+    ///
+    /// # Panics
+    /// When `weight` is not `oc · 9 · c` values.
+    pub fn update_flipped(&mut self, weight: &[f32], c: usize, oc: usize) {
+        assert_eq!(weight.len(), oc * 9 * c, "3×3 filters [{oc}, 3, 3, {c}]");
+        // g'[ch][i][j][o] = weight[o, 2 - i, 2 - j, ch]: filter `ch` of the input gradient reads channel `o` of dz
+        self.fill(oc, c, |ch, o, i, j| weight[((o * 3 + 2 - i) * 3 + 2 - j) * c + ch]);
+    }
+
+    /// `U[ξ][ch, o] = (G g_o,ch Gᵀ)[ξ]` for `oc` filters over `c` channels,
+    /// with `g(o, ch, i, j)` the filters' taps.
+    fn fill(&mut self, c: usize, oc: usize, g: impl Fn(usize, usize, usize, usize) -> f32) {
         self.u.resize_with(16, PackedMatrix::new);
         self.u.iter_mut().for_each(|u| u.reshape(c, oc));
-        for (o, filter) in weight.chunks_exact(9 * c).enumerate() {
+        for o in 0..oc {
             // every U[ξ] has the same layout: column o starts at `start`, rows `step` apart
             let (start, step) = self.u[0].column(o);
             for ch in 0..c {
-                let g = |i: usize, j: usize| filter[(i * 3 + j) * c + ch];
+                let g = |i: usize, j: usize| g(o, ch, i, j);
                 // t = G g   (4×3)
                 let t: [[f32; 3]; 4] = std::array::from_fn(|i| {
                     std::array::from_fn(|j| match i {
@@ -91,6 +115,21 @@ impl WinogradFilters {
     pub fn filters(&self) -> usize {
         self.oc
     }
+}
+
+/// How far apart (in values) the 16 matrices of `n` values each of one
+/// Winograd domain (`V[ξ]`, `M[ξ]`, `D[ξ]`) are laid out: `n` rounded up to
+/// whole 64-byte cache lines, and to an odd number of them. The transforms
+/// write (or read) all 16 at once, one vector each; 16 streams whose
+/// addresses differ by multiples of 4 KiB fall into the same few sets of
+/// the L1 cache and evict each other (8 images of the tutorial's second
+/// convolution in backward: 288 tiles × 32 channels × 4 bytes = 9 × 4 KiB).
+/// With an odd number of lines between them, the 16 streams start in 16
+/// different sets. (Forward's blocks, of 1–2 images, do not fall on such
+/// multiples for the presets' shapes, and keep `T · C` apart.)
+pub(crate) fn spread(n: usize) -> usize {
+    let lines = n.div_ceil(16);
+    16 * (lines | 1)
 }
 
 /// Whether the Winograd kernel computes a convolution of geometry `g`: a
@@ -211,27 +250,9 @@ unsafe fn avx2(run: Run, z: &mut [f32]) {
 fn stages<V: Vector>(run: Run, z: &mut [f32]) {
     let Run { x, g, filters, bias, relu, needed, tiles: [images, th, tw], v, m } = run;
     let (c, oc, tiles) = (g.c, bias.len(), images * th * tw);
-    let (image, per_image) = (g.h * g.w * c, g.oh * g.ow * oc);
+    let per_image = g.oh * g.ow * oc;
     // V[ξ][t, C] = (Bᵀ d B)[ξ] for every tile t
-    for t in 0..tiles {
-        let (b, ty, tx) = (t / (th * tw), t / tw % th, t % tw);
-        let x = &x[b * image..(b + 1) * image];
-        let at = [2 * ty as isize - g.pad_top as isize, 2 * tx as isize - g.pad_left as isize];
-        // the 16 input pixels' channel vectors, or None outside the image
-        let d: [Option<&[f32]>; 16] = std::array::from_fn(|p| {
-            let (iy, ix) = (at[0] + (p / 4) as isize, at[1] + (p % 4) as isize);
-            let inside = iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w;
-            inside.then(|| &x[(iy as usize * g.w + ix as usize) * c..][..c])
-        });
-        let mut c0 = 0;
-        while c0 + V::LANES <= c {
-            input_lanes::<V>(&d, c0, v, t * c, tiles * c);
-            c0 += V::LANES;
-        }
-        for c0 in c0..c {
-            input_lanes::<Scalar>(&d, c0, v, t * c, tiles * c);
-        }
-    }
+    transform_inputs::<V>(x, g, [images, th, tw], v, tiles * c);
     // M[ξ] = V[ξ] · U[ξ]   (the sum over channels: 16 products [T, C] · [C, OC])
     for (xi, u) in filters.u.iter().enumerate() {
         matmul_packed(&v[xi * tiles * c..], c, tiles, u, None, &mut m[xi * tiles * oc..], oc);
@@ -248,6 +269,39 @@ fn stages<V: Vector>(run: Run, z: &mut [f32]) {
         }
         for o0 in o0..oc {
             output_lanes::<Scalar>(m, t * oc + o0, tiles * oc, &bias[o0..], &tile, &mut z[o0..]);
+        }
+    }
+}
+
+/// `V[ξ][t, C] = (Bᵀ d B)[ξ]` for every tile `t` of `[images, tile rows,
+/// tile columns]`: the 4×4 input tile `d` at `(2·ty − pad_top, 2·tx − pad_left)`,
+/// zeros outside the image; `v` holds the 16 matrices `[T, C]`, `stride` values apart.
+#[inline(always)]
+fn transform_inputs<V: Vector>(
+    x: &[f32],
+    g: &ConvGeometry,
+    [images, th, tw]: [usize; 3],
+    v: &mut [f32],
+    stride: usize,
+) {
+    let (c, tiles, image) = (g.c, images * th * tw, g.h * g.w * g.c);
+    for t in 0..tiles {
+        let (b, ty, tx) = (t / (th * tw), t / tw % th, t % tw);
+        let x = &x[b * image..(b + 1) * image];
+        let at = [2 * ty as isize - g.pad_top as isize, 2 * tx as isize - g.pad_left as isize];
+        // the 16 input pixels' channel vectors, or None outside the image
+        let d: [Option<&[f32]>; 16] = std::array::from_fn(|p| {
+            let (iy, ix) = (at[0] + (p / 4) as isize, at[1] + (p % 4) as isize);
+            let inside = iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w;
+            inside.then(|| &x[(iy as usize * g.w + ix as usize) * c..][..c])
+        });
+        let mut c0 = 0;
+        while c0 + V::LANES <= c {
+            input_lanes::<V>(&d, c0, v, t * c, stride);
+            c0 += V::LANES;
+        }
+        for c0 in c0..c {
+            input_lanes::<Scalar>(&d, c0, v, t * c, stride);
         }
     }
 }

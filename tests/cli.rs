@@ -77,15 +77,21 @@ fn same_seed_and_threads_give_identical_weights() {
     };
     let (a, b, other) = (run("a.safetensors", "7"), run("b.safetensors", "7"), run("c.safetensors", "8"));
     let names: Vec<_> = a.tensors.iter().map(|t| t.0.as_str()).collect();
-    // The network's tensors, and beside them the "not a digit" gate's and verifier's (same seed, same judges too).
+    // The network's tensors, and beside them the "not a digit" gate's and verifier's and the pair reader's (same
+    // seed, same judges too), in the file's order (by name).
     let gate = ["reject.gate.layers.1.bias", "reject.gate.layers.1.weight", "reject.gate.layers.3.bias"];
     let gate = [&gate[..], &["reject.gate.layers.3.weight", "reject.mean", "reject.scale"]].concat();
-    let verifier: Vec<String> = [0, 3, 7, 9]
-        .iter()
-        .flat_map(|layer| ["bias", "weight"].map(|p| format!("reject.verifier.layers.{layer}.{p}")))
-        .collect();
-    let verifier: Vec<&str> = verifier.iter().map(String::as_str).collect();
-    assert_eq!(names, [&["layers.1.bias", "layers.1.weight"][..], &gate, &verifier].concat());
+    let convolutional = |part: &str| -> Vec<String> {
+        [0, 3, 7, 9]
+            .iter()
+            .flat_map(|layer| ["bias", "weight"].map(|p| format!("reject.{part}.layers.{layer}.{p}")))
+            .collect()
+    };
+    let (pairs, verifier) = (convolutional("pairs"), convolutional("verifier"));
+    let mut expected: Vec<&str> = [&["layers.1.bias", "layers.1.weight"][..], &gate].concat();
+    expected.extend(pairs.iter().chain(&verifier).map(String::as_str));
+    expected.sort_unstable();
+    assert_eq!(names, expected);
     for (x, y) in a.tensors.iter().zip(&b.tensors) {
         assert_eq!((&x.0, x.1, &x.2), (&y.0, y.1, &y.2), "tensor names, types or shapes differ");
         assert!(x.3 == y.3, "tensor {} differs between two runs with the same seed and threads", x.0);

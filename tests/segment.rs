@@ -4,8 +4,9 @@
 //! blocks are found in order, with their points, minus signs and lines.
 
 use chiffre::preprocess::{Bounds, Gray, Pixels};
-use chiffre::reading::read_picture;
-use chiffre::segment::{segment, Mark, SegmentError, MAX_MARKS};
+use chiffre::reading::{read_picture, read_picture_with_pairs};
+use chiffre::reject::pairs::{NOT_A_PAIR, PAIR_CLASSES, PAIR_PIXELS};
+use chiffre::segment::{segment, segment_with_pairs, Mark, SegmentError, MAX_MARKS};
 use chiffre::Prediction;
 use image::{DynamicImage, GrayImage, Luma};
 use proptest::prelude::*;
@@ -46,7 +47,15 @@ proptest! {
                 ink.data_mut()[y * width + x] = 0.7;
             }
         }
+        // Also with a pair reader that reads everything as the pair 31.
+        let mut pairs = |inputs: &[&[f32]]| -> Vec<f32> {
+            let mut rows = vec![0.0; inputs.len() * PAIR_CLASSES];
+            rows.chunks_exact_mut(PAIR_CLASSES).for_each(|row| row[31] = 1.0);
+            rows
+        };
+        let with_pairs = segment_with_pairs(&ink, &mut reader, &mut pairs).expect("fewer marks than the limit");
         let lines = segment(&ink, &mut reader).expect("fewer marks than the limit");
+        for lines in [lines, with_pairs] {
         let marks: usize = lines.iter().map(Vec::len).sum();
         prop_assert!(marks <= MAX_MARKS);
         for line in &lines {
@@ -62,6 +71,7 @@ proptest! {
                     prop_assert!(pixels.iter().all(|v| (0.0..=1.0).contains(v)));
                 }
             }
+        }
         }
     }
 }
@@ -143,4 +153,49 @@ fn a_wide_component_read_surely_as_one_digit_is_not_cut() {
     assert!(sure < unsure, "read surely: {sure} inputs; unsurely (the U cut into parts): {unsure}");
     assert_eq!(boxes.len(), 3, "{boxes:?}");
     assert_eq!((boxes[0].x0, boxes[0].x1), (10, 70), "the U whole: {boxes:?}");
+}
+
+/// Two digits run together that the pair reader reads surely, and the digit
+/// reader unsurely in every cut: one blob, two digits, each with its own
+/// probabilities (the pair reader's, summed over the other digit); the blob
+/// alone beside another digit is offered to the pair reader, the digit apart is not.
+#[test]
+fn a_blob_the_pair_reader_reads_surely_is_two_digits() {
+    // The "U" of the test above (cut: read unsurely), then a digit apart.
+    let paper = GrayImage::from_fn(200, 80, |x, y| {
+        let u = ((10..35).contains(&x) || (45..70).contains(&x)) && (15..65).contains(&y)
+            || (10..70).contains(&x) && (60..65).contains(&y);
+        let bar = (100..120).contains(&x) && (15..65).contains(&y);
+        Luma([if u || bar { 10 } else { 240 }])
+    });
+    let picture = DynamicImage::ImageLuma8(paper);
+    let mut read = |inputs: &[Pixels]| {
+        // Every input a 1, at a probability of 0.105 (e^-2.26).
+        inputs.iter().map(|_| Prediction::from_logits(&[0.0, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])).collect()
+    };
+    let mut widths = Vec::new();
+    // Every input is the pair 31 (probability 0.85: e^-0.16, less PAIR_COST 2
+    // still above the U read as one digit) or 38 (0.1).
+    let mut pairs = |inputs: &[&[f32]]| -> Vec<f32> {
+        widths.extend(inputs.iter().map(|i| i.len()));
+        let mut rows = vec![0.0; inputs.len() * PAIR_CLASSES];
+        for row in rows.chunks_exact_mut(PAIR_CLASSES) {
+            (row[31], row[38], row[NOT_A_PAIR]) = (0.85, 0.1, 0.05);
+        }
+        rows
+    };
+    let reading = read_picture_with_pairs(&picture, &mut read, Some(&mut pairs), 0.5).unwrap();
+    assert_eq!(reading.text(), "311");
+    let digits: Vec<_> = reading.digits().collect();
+    assert!((digits[0].prediction.probabilities[3] - 1.0).abs() < 1e-5, "{:?}", digits[0].prediction);
+    let right = &digits[1].prediction;
+    assert!((right.probabilities[1] - 0.85 / 0.95).abs() < 1e-5 && (right.probabilities[8] - 0.1 / 0.95).abs() < 1e-5);
+    assert!((right.digit_probability - 0.95).abs() < 1e-5);
+    // The two halves of the blob, side by side, inside it.
+    let (l, r) = (digits[0].bounds, digits[1].bounds);
+    assert!(l[0] >= 9 && l[0] + l[2] <= r[0] + 1 && r[0] + r[2] <= 71, "{l:?} {r:?}");
+    assert!(!widths.is_empty() && widths.iter().all(|&w| w == PAIR_PIXELS));
+    // Without the pair reader, the same picture is read as before.
+    let plain = read_picture(&picture, &mut read, 0.5).unwrap();
+    assert_ne!(plain.text(), "311");
 }

@@ -8,7 +8,7 @@ use super::predict_output::{boxes_png, number_json, number_line, shown_number};
 use super::values;
 use crate::predict::{Model, NotANumber, Prediction};
 use crate::preprocess::{encode_png, load_image, preprocess, raw_pixels, Pixels, SIDE};
-use crate::reading::{read_picture, ReadDigit, Reading, Symbol};
+use crate::reading::{read_picture, read_picture_with_pairs, ReadDigit, Reading, Symbol};
 use anyhow::Context;
 use image::DynamicImage;
 use std::collections::HashSet;
@@ -302,7 +302,22 @@ fn read_one(
         let reading = Reading { lines: vec![vec![Symbol::Digit(digit)]] };
         return Ok(one_digit(args, path, (&p, is_digit), &pixels, Some(&reading), saved));
     }
-    let reading = read_picture(&image, &mut |inputs| predict_batch_all(models, inputs), threshold)
+    // The first model's pair reader reads two digits run together whole (see
+    // chiffre_core::reject::pairs); taken out of it while the models read.
+    let mut pairs = models.first_mut().and_then(Model::take_pair_reader);
+    let read = match pairs.as_mut() {
+        Some(reader) => read_picture_with_pairs(
+            &image,
+            &mut |inputs| predict_batch_all(models, inputs),
+            Some(&mut |inputs: &[&[f32]]| reader.probabilities(inputs)),
+            threshold,
+        ),
+        None => read_picture(&image, &mut |inputs| predict_batch_all(models, inputs), threshold),
+    };
+    if let (Some(first), Some(reader)) = (models.first_mut(), pairs) {
+        first.put_pair_reader(reader);
+    }
+    let reading = read
         .map_err(|e| crate::predict::PredictError::from(e).to_string())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     if let Some(d) = reading.single() {

@@ -21,8 +21,8 @@ use crate::model::{load, LayerOutput, ModelError, QuantizedNetwork, Sequential};
 #[cfg(feature = "image")]
 use crate::preprocess::load_image;
 use crate::preprocess::{preprocess, Picture, Pixels, PreprocessError, PIXELS, SIDE};
-use crate::reading::{read_picture, ReadError, Reading};
-use crate::reject::{feature_sources, scores_and_features, Reject};
+use crate::reading::{read_picture, read_picture_with_pairs, ReadError, Reading};
+use crate::reject::{feature_sources, scores_and_features, PairReader, Reject};
 use std::path::Path;
 
 mod prediction;
@@ -236,7 +236,37 @@ impl Model {
         image: &(impl Picture + ?Sized),
         threshold: f32,
     ) -> Result<Reading, PredictError> {
-        Ok(read_picture(image, &mut |inputs| self.predict_batch(inputs), threshold)?)
+        // The pair reader is taken out while reading: the digit reader borrows the model.
+        let mut pairs = self.take_pair_reader();
+        let reading = match pairs.as_mut() {
+            Some(reader) => read_picture_with_pairs(
+                image,
+                &mut |inputs| self.predict_batch(inputs),
+                Some(&mut |inputs: &[&[f32]]| reader.probabilities(inputs)),
+                threshold,
+            ),
+            None => read_picture(image, &mut |inputs| self.predict_batch(inputs), threshold),
+        };
+        if let Some(reader) = pairs {
+            self.put_pair_reader(reader);
+        }
+        Ok(reading?)
+    }
+
+    /// Takes the model's pair reader out of it (see
+    /// [`crate::reject::pairs`]), to read with it beside the model (or an
+    /// ensemble of models) in [`read_picture_with_pairs`]; `None` when the
+    /// model has none. [`Model::put_pair_reader`] puts it back.
+    pub fn take_pair_reader(&mut self) -> Option<PairReader> {
+        self.reject.as_mut().and_then(|r| r.pairs.take())
+    }
+
+    /// Puts a pair reader (back) beside the model's judges; a model without
+    /// judges (a file made before them) keeps none.
+    pub fn put_pair_reader(&mut self, reader: PairReader) {
+        if let Some(reject) = self.reject.as_mut() {
+            reject.pairs = Some(reader);
+        }
     }
 
     /// Reads the digit in a picture file: [`load_image`], then [`Model::predict`].

@@ -21,7 +21,7 @@ use crate::predict::{NotANumber, Prediction};
 use crate::preprocess::{
     crop, ink_bounds, ink_picture, looks_like_mnist, normalise_digit, Bounds, Picture, Pixels, PreprocessError, PIXELS,
 };
-use crate::segment::{segment, Mark, SegmentError};
+use crate::segment::{segment_observed, Mark, PairInputReader, PairedDigit, SegmentError};
 
 mod among;
 use among::accept_among_digits;
@@ -212,13 +212,30 @@ pub fn read_picture(
     predict: &mut Predict<'_>,
     threshold: f32,
 ) -> Result<Reading, ReadError> {
+    read_picture_with_pairs(image, predict, None, threshold)
+}
+
+/// [`read_picture`], with the pair reader of the model, if it has one
+/// (`read_pairs`: [`crate::reject::PairReader::probabilities`]): two
+/// digits run together that read better whole than cut are read whole.
+pub fn read_picture_with_pairs(
+    image: &(impl Picture + ?Sized),
+    predict: &mut Predict<'_>,
+    read_pairs: Option<&mut PairInputReader<'_>>,
+    threshold: f32,
+) -> Result<Reading, ReadError> {
     let picture = ink_picture(image)?;
     let scale = picture.scale;
     if looks_like_mnist(&picture.ink) {
         let pixels: Pixels = std::array::from_fn(|i| picture.ink.data()[i].clamp(0.0, 1.0));
         // An MNIST picture is one digit: its box is the whole picture, as with `--single`.
         let bounds = Bounds { x0: 0, y0: 0, x1: picture.ink.width(), y1: picture.ink.height() };
-        return read_marks(vec![vec![Mark::Digit { bounds, pixels: Box::new(pixels) }]], scale, predict, threshold);
+        return read_marks(
+            vec![vec![Mark::Digit { bounds, pixels: Box::new(pixels), paired: None }]],
+            scale,
+            predict,
+            threshold,
+        );
     }
     let clean = picture.clean_keeping(POINT_FRACTION)?;
     let only_noise = || PreprocessError::OnlyNoise { contrast: clean.levels.contrast };
@@ -235,7 +252,7 @@ pub fn read_picture(
             vec![(0, f32::NEG_INFINITY); inputs.len()]
         }
     };
-    let lines = segment(&clean.ink, &mut log_confidence);
+    let lines = segment_observed(&clean.ink, &mut log_confidence, read_pairs, &mut |_, _| {});
     if let Some(e) = failure {
         return Err(e.into());
     }
@@ -244,7 +261,7 @@ pub fn read_picture(
         return Err(only_noise().into());
     }
     if let [line] = lines.as_mut_slice() {
-        if let [Mark::Digit { bounds, pixels }] = line.as_mut_slice() {
+        if let [Mark::Digit { bounds, pixels, paired: None }] = line.as_mut_slice() {
             // One digit alone: the whole picture's ink, as `preprocess` reads it.
             let clean = picture.clean()?;
             let all = ink_bounds(&clean.ink, 0.0).ok_or_else(only_noise)?;
@@ -307,6 +324,25 @@ impl Seen {
     }
 }
 
+/// The prediction of a digit the pair reader read with its neighbour: its
+/// own probabilities, and the pair's probability as the probability that it
+/// is a (whole) digit.
+fn paired_prediction(paired: &PairedDigit) -> Prediction {
+    let (digit, confidence) = paired
+        .probabilities
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (d, p)| if p > best.1 { (d, p) } else { best });
+    Prediction {
+        digit,
+        confidence,
+        probabilities: paired.probabilities.to_vec(),
+        digit_probability: paired.pair_probability,
+        whole_probability: paired.pair_probability,
+    }
+}
+
 /// Reads the digit marks (one batch) and turns marks into symbols.
 fn read_marks(
     lines: Vec<Vec<Mark>>,
@@ -318,8 +354,8 @@ fn read_marks(
         .iter()
         .flatten()
         .filter_map(|m| match m {
-            Mark::Digit { pixels, .. } => Some(**pixels),
-            Mark::Separator { .. } => None,
+            Mark::Digit { pixels, paired: None, .. } => Some(**pixels),
+            Mark::Digit { .. } | Mark::Separator { .. } => None,
         })
         .collect();
     debug_assert!(inputs.iter().all(|p| p.len() == PIXELS));
@@ -331,10 +367,22 @@ fn read_marks(
             marks
                 .into_iter()
                 .filter_map(|m| match m {
-                    Mark::Digit { bounds, pixels } => predictions.next().map(|prediction| {
-                        let is_digit = prediction.is_digit(threshold);
-                        Symbol::Digit(ReadDigit { prediction, is_digit, bounds: scaled(bounds, scale), line, pixels })
-                    }),
+                    Mark::Digit { bounds, pixels, paired } => {
+                        let read = match paired {
+                            None => predictions.next(),
+                            Some(paired) => Some(paired_prediction(&paired)),
+                        };
+                        read.map(|prediction| {
+                            let is_digit = prediction.is_digit(threshold);
+                            Symbol::Digit(ReadDigit {
+                                prediction,
+                                is_digit,
+                                bounds: scaled(bounds, scale),
+                                line,
+                                pixels,
+                            })
+                        })
+                    }
                     Mark::Separator { separator, bounds } => {
                         Some(Symbol::Separator { symbol: separator.symbol(), bounds: scaled(bounds, scale), line })
                     }

@@ -345,12 +345,16 @@ fn train_and_save(
     println!("{}", result.summary_line());
     // The "not a digit" gate and the calibration, beside the network (digit readers only).
     let reject = if classes == 10 && model.input_shape() == [28, 28, 1] && !args.no_gate {
-        let config = RejectConfig { seed: args.seed, ..RejectConfig::default() };
+        // The pair reader sets whole digits side by side: MNIST's, not the cut ones appended.
+        let config =
+            RejectConfig { seed: args.seed, pair_digits: train_set.len() - cut_digits, ..RejectConfig::default() };
         // A spinner on a terminal (hidden otherwise, as the epochs' bar is):
         // on the full training set the fit takes two to three minutes.
         let spinner = (!args.quiet).then(|| {
             let spinner = ProgressBar::new_spinner();
-            spinner.set_message("fitting the not-a-digit gate and verifier beside the network (--no-gate skips it)");
+            spinner.set_message(
+                "fitting the not-a-digit judges and the pair reader beside the network (--no-gate skips them)",
+            );
             spinner.enable_steady_tick(std::time::Duration::from_millis(200));
             spinner
         });
@@ -363,8 +367,9 @@ fn train_and_save(
         }
         let (reject, fitted) = fitted?;
         println!(
-            "not-a-digit gate and verifier: {} digits against {} generated non-digits and {} wrong cuts, temperature {:.3}, {:.1}s",
-            fitted.digits, fitted.negatives, fitted.pieces, fitted.temperature, fitted.seconds
+            "not-a-digit gate and verifier: {} digits against {} generated non-digits and {} wrong cuts, temperature {:.3}; \
+             pair reader {:.1}s; {:.1}s in all",
+            fitted.digits, fitted.negatives, fitted.pieces, fitted.temperature, fitted.seconds_pairs, fitted.seconds
         );
         Some((reject, fitted))
     } else {

@@ -17,12 +17,14 @@ pub mod draw;
 pub mod gate;
 pub mod glyphs;
 pub mod negatives;
+pub mod pairs;
 pub mod shapes;
 pub mod store;
 pub mod verifier;
 
 pub use gate::{append_gate_inputs, class, feature_sources, gate_inputs, scores_and_features, Gate, Judgement};
 pub use negatives::{generate, generate_many, redrawn_digit, Category, Negative, Split};
+pub use pairs::PairReader;
 pub use verifier::Verifier;
 
 use crate::data::{shuffle_indices, Dataset};
@@ -61,6 +63,9 @@ pub struct Reject {
     pub gate: Gate,
     /// The second judge, on the pixels (`None` in files made before it).
     pub verifier: Option<Verifier>,
+    /// The reader of two touching digits at once (`None` in files made
+    /// before it, or fitted without it).
+    pub pairs: Option<PairReader>,
 }
 
 impl Reject {
@@ -147,6 +152,18 @@ pub struct FitConfig {
     pub round_zeros: f64,
     /// Epochs of the verifier on the pixels (0: no verifier).
     pub verifier_epochs: usize,
+    /// Examples the pair reader learns from ([`pairs::pair_examples`]), as a
+    /// multiple of the training digits the gate sees (`digits`, or fewer when
+    /// the training set is smaller; 0: no pair reader).
+    pub pairs: f64,
+    /// Epochs of the pair reader.
+    pub pair_epochs: usize,
+    /// The pair reader's digits are the first this many of the training set
+    /// (`chiffre train` appends digits cut from touching neighbours, which
+    /// are no whole digits to set side by side: a pair reader that drew them
+    /// too read the touching numbers of bench/numbers.sh worse, 3.20 against
+    /// 2.98 % of their digits wrong, mean of the four sets, 2026-12-06).
+    pub pair_digits: usize,
     /// Seed of the choice of digits, the negatives and the gate's weights.
     pub seed: u64,
 }
@@ -161,6 +178,9 @@ impl Default for FitConfig {
             tried: 3.0,
             round_zeros: 0.03,
             verifier_epochs: 8,
+            pairs: 3.75,
+            pair_epochs: 4,
+            pair_digits: usize::MAX,
             seed: 1,
         }
     }
@@ -186,6 +206,8 @@ pub struct FitReport {
     pub seconds_gate: f64,
     /// Of which: training the verifier.
     pub seconds_verifier: f64,
+    /// Of which: drawing the pairs and training the pair reader.
+    pub seconds_pairs: f64,
 }
 
 /// The digits at `indices` of `data` as network inputs.
@@ -269,6 +291,18 @@ pub fn fit(network: &mut Sequential, train: &Dataset, config: &FitConfig) -> Res
         None
     };
     let seconds_verifier = verifier_start.elapsed().as_secs_f64();
+    let pairs_start = Instant::now();
+    // So many per digit the gate sees: a fit on a few images stays quick.
+    let pair_count = (order.len() as f64 * config.pairs) as usize;
+    let pairs = if pair_count > 0 {
+        let digits = train.take(config.pair_digits.min(train.len()));
+        // The generated non-digits, after the whole digits cut from numbers.
+        let others = &negative_pixels[counts.0..counts.0 + counts.1];
+        Some(PairReader::train(&digits, others, pair_count, config.pair_epochs, config.seed)?)
+    } else {
+        None
+    };
+    let seconds_pairs = pairs_start.elapsed().as_secs_f64();
     // The temperature: on the redrawn training digits, which the reader has
     // not seen in this form (see bench/reject.sh for the choice).
     let temperature = calibrate::fit_temperature(&redrawn_scores, classes, &redrawn_labels);
@@ -281,6 +315,7 @@ pub fn fit(network: &mut Sequential, train: &Dataset, config: &FitConfig) -> Res
         seconds_drawing,
         seconds_gate,
         seconds_verifier,
+        seconds_pairs,
     };
-    Ok((Reject { temperature, threshold: DEFAULT_THRESHOLD, gate, verifier }, report))
+    Ok((Reject { temperature, threshold: DEFAULT_THRESHOLD, gate, verifier, pairs }, report))
 }

@@ -4,9 +4,11 @@
 //! temperature, the threshold and the gate's architecture; the verifier, when
 //! there is one, as tensors `reject.verifier.layers.<i>.<name>` and its
 //! architecture in the metadata (a file without it, made before it existed,
-//! judges with the gate alone; a chiffre made before it ignores it).
+//! judges with the gate alone; a chiffre made before it ignores it); the
+//! pair reader likewise, as `reject.pairs.layers.<i>.<name>`.
 
 use super::gate::{gate_spec, Gate};
+use super::pairs::PairReader;
 use super::verifier::Verifier;
 use super::Reject;
 use crate::model::{fill_tensor, LayerSpec, ModelSpec, Sequential};
@@ -33,6 +35,9 @@ struct Meta {
     /// The verifier's architecture, if there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     verifier: Option<ModelSpec>,
+    /// The pair reader's architecture, if there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pairs: Option<ModelSpec>,
 }
 
 /// One tensor to store: name, shape, values.
@@ -47,6 +52,7 @@ pub fn encode(reject: &Reject) -> (String, Vec<Tensor<'_>>) {
         gate_inputs: "last hidden layer, then class scores".into(),
         gate: reject.gate.network.spec().clone(),
         verifier: reject.verifier.as_ref().map(|v| v.network.spec().clone()),
+        pairs: reject.pairs.as_ref().map(|p| p.network.spec().clone()),
     };
     let mut tensors: Vec<Tensor<'_>> = vec![
         (format!("{PREFIX}mean"), vec![reject.gate.mean.len()], &reject.gate.mean),
@@ -58,6 +64,11 @@ pub fn encode(reject: &Reject) -> (String, Vec<Tensor<'_>>) {
     if let Some(verifier) = &reject.verifier {
         for (name, p) in verifier.network.named_params() {
             tensors.push((format!("{PREFIX}verifier.{name}"), p.value.shape().to_vec(), p.value.data()));
+        }
+    }
+    if let Some(pairs) = &reject.pairs {
+        for (name, p) in pairs.network.named_params() {
+            tensors.push((format!("{PREFIX}pairs.{name}"), p.value.shape().to_vec(), p.value.data()));
         }
     }
     // Serialising a struct of numbers and a spec cannot fail.
@@ -112,7 +123,18 @@ pub fn decode(meta: Option<&String>, tensors: &SafeTensors<'_>) -> Result<Option
             Some(Verifier::from_network(network).map_err(|e| format!("{METADATA_KEY}: {e}"))?)
         }
     };
-    Ok(Some(Reject { temperature: meta.temperature, threshold: meta.threshold, gate, verifier }))
+    let pairs = match &meta.pairs {
+        None => None,
+        Some(spec) => {
+            let mut network =
+                Sequential::new(spec, 0).map_err(|e| format!("{METADATA_KEY}: impossible pair reader: {e}"))?;
+            if let Some(message) = fill_network(&mut network, tensors, "pairs") {
+                return Err(format!("the pair reader: {message}"));
+            }
+            Some(PairReader::from_network(network).map_err(|e| format!("{METADATA_KEY}: {e}"))?)
+        }
+    };
+    Ok(Some(Reject { temperature: meta.temperature, threshold: meta.threshold, gate, verifier, pairs }))
 }
 
 /// Fills `network`'s weights from the tensors `reject.<part>.layers.<i>.<name>`;

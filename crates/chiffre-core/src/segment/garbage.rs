@@ -22,7 +22,7 @@ pub enum Garbage {
 }
 
 /// Digit `index` of `data` as ink (0-1), cut to its ink box, scaled by `scale`.
-pub(super) fn digit_ink(data: &Dataset, index: usize, scale: f32) -> Option<Gray> {
+pub(crate) fn digit_ink(data: &Dataset, index: usize, scale: f32) -> Option<Gray> {
     let pixels: Vec<f32> = data.image(index).iter().map(|&v| f32::from(v) / 255.0).collect();
     let gray = Gray::new(data.cols, data.rows, pixels)?;
     let tight = crop(&gray, ink_bounds(&gray, 0.0)?);
@@ -33,7 +33,7 @@ pub(super) fn digit_ink(data: &Dataset, index: usize, scale: f32) -> Option<Gray
 /// `a` and `b` side by side on one canvas, `b`'s left edge at `a`'s width
 /// plus `gap` (negative: overlapping), `b` lowered by `drop` pixels; ink is the
 /// maximum of the two.
-fn side_by_side(a: &Gray, b: &Gray, gap: i64, drop: i64) -> Gray {
+pub(crate) fn side_by_side(a: &Gray, b: &Gray, gap: i64, drop: i64) -> Gray {
     let bx = (a.width() as i64 + gap).max(0);
     let top = drop.min(0).unsigned_abs() as usize;
     let (ay, by) = (top, (top as i64 + drop) as usize);
@@ -54,7 +54,7 @@ fn side_by_side(a: &Gray, b: &Gray, gap: i64, drop: i64) -> Gray {
 }
 
 /// Columns `[from, to)` of `g`.
-fn columns(g: &Gray, from: usize, to: usize) -> Gray {
+pub(crate) fn columns(g: &Gray, from: usize, to: usize) -> Gray {
     let to = to.min(g.width());
     Gray::from_fn(to.saturating_sub(from), g.height(), |x, y| g.get(from + x, y))
 }
@@ -101,7 +101,7 @@ pub fn garbage(data: &Dataset, seed: u64, index: u64) -> Option<(Garbage, Pixels
 
 #[cfg(test)]
 /// A tiny data set for tests: a bar ("1") and a ring ("0"), 28×28.
-pub(super) fn bar_and_ring() -> Dataset {
+pub(crate) fn bar_and_ring() -> Dataset {
     let bar: Vec<u8> =
         (0..784).map(|i| if (12..16).contains(&(i % 28)) && (4..24).contains(&(i / 28)) { 255 } else { 0 }).collect();
     let ring: Vec<u8> = (0..784)

@@ -23,6 +23,7 @@
 //! [`MAX_WIDTH`] line heights wide.
 
 use crate::preprocess::{Bounds, Gray};
+use crate::reject::pairs::{best_pair, NOT_A_PAIR, PAIR_CLASSES};
 
 /// A group of atoms is at most this many of them.
 pub const MAX_ATOMS: usize = 16;
@@ -72,6 +73,30 @@ pub const STRAY_COST: f32 = 6.0;
 /// Measured on the 1,000 numbers of bench/numbers.sh (2026-12-05, Intel
 /// Xeon): 0.15 took the touching digits' error from 5.91 to 5.64 %.
 const REFINE_WINDOW: f32 = 0.15;
+
+/// A group read as two digits run together is at least this many line
+/// heights wide (two overlapping digits, a 1 across its neighbour)...
+const PAIR_MIN_WIDTH: f32 = 0.5;
+/// ...and at most this many.
+const PAIR_MAX_WIDTH: f32 = 2.3;
+/// What reading a group as two digits at once costs (nats), beside cutting
+/// it: the pair reader reads pairs less surely than the digit reader reads
+/// digits, and must read a group clearly better to win. And a group the
+/// pair reader calls "not a pair" with a probability above
+/// [`MOST_NOT_A_PAIR`] is not weighed as one. Measured on the 1,000 numbers
+/// of bench/numbers.sh (2026-12-06, Intel Xeon, the tutorial CNN of
+/// `chiffre train` with its judges, and the pair reader fitted beside them;
+/// digit error without / with touching digits, digit count right without;
+/// no pair reader: 1.41 / 4.70 %, 99.19 %): cost 1, every pair 1.66 / 3.19
+/// %, 97.98 % (single digits read as two); cost 3 1.32 / 3.19 %, 98.99 %;
+/// cost 3, "not a pair" at most 0.5: 1.27 / 3.06 %, 99.19 %; at most 0.2:
+/// 1.27 / 3.26 %; **cost 2, at most 0.5: 1.27 / 2.82 %, 99.19 %**; cost 1:
+/// 1.32 / 2.85 %, 98.99 %; cost 0: 1.37 / 3.26 %. On the three other sets
+/// (seeds 1, 7, 11), against no pair reader: 1.25 / 3.19 % (1.20 / 4.84),
+/// 1.45 / 2.91 % (1.35 / 3.64), 1.43 / 2.98 % (1.48 / 4.31).
+pub const PAIR_COST: f32 = 2.0;
+/// See [`PAIR_COST`].
+pub const MOST_NOT_A_PAIR: f32 = 0.5;
 
 /// An indivisible bit of a line's ink.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,6 +168,23 @@ fn could_be_a_digit(atoms: &[Atom], from: usize, to: usize, height: f32) -> bool
         && (MIN_HEIGHT * height..=MAX_HEIGHT * height).contains(&h)
 }
 
+/// Reads groups of atoms as two digits run together: for each group's ink,
+/// the pair reader's [`PAIR_CLASSES`] probabilities, one row after another
+/// (see [`crate::reject::pairs`]).
+pub type PairGroupReader<'a> = dyn FnMut(&[(Bounds, Gray)]) -> Vec<f32> + 'a;
+
+/// One group of [`best_grouping`]: atoms `[from, to)`, one digit, or two
+/// read whole by the pair reader.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    /// Its first atom.
+    pub from: usize,
+    /// Past its last atom.
+    pub to: usize,
+    /// For two digits read whole: the pair reader's probabilities.
+    pub pair: Option<Vec<f32>>,
+}
+
 /// The groups `[from, to)` of `atoms` (in reading order) that the network
 /// reads best as digits at line height `height`: see the module
 /// documentation. Every atom is in one group, except stray marks left out.
@@ -150,8 +192,39 @@ fn could_be_a_digit(atoms: &[Atom], from: usize, to: usize, height: f32) -> bool
 /// more. `read` is called once with every group to try, then once per cut
 /// that may move to a fine cut ([`Atom::fine`]), with the groups on either side.
 pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupReader<'_>) -> Vec<(usize, usize)> {
+    best_grouping(atoms, height, cut_cost, read, None).into_iter().map(|g| (g.from, g.to)).collect()
+}
+
+/// True when atoms `[from, to)` may be two digits run together, for the pair
+/// reader: parts of one component that was cut (whose atoms no separating
+/// path divides further), of a pair's size at line height `height`.
+fn could_be_a_pair(atoms: &[Atom], from: usize, to: usize, height: f32) -> bool {
+    let c = atoms[from].component;
+    // A component's atoms are consecutive: it was cut when it has two.
+    let cut =
+        to - from > 1 || (from > 0 && atoms[from - 1].component == c) || (to < atoms.len() && atoms[to].component == c);
+    if !cut || atoms[from..to].iter().any(|a| a.component != c) {
+        return false;
+    }
+    let union = atoms[from + 1..to].iter().fold(atoms[from].bounds, |u, a| super::merge::union(u, a.bounds));
+    let (w, h) = (union.width() as f32, union.height() as f32);
+    (PAIR_MIN_WIDTH * height..=PAIR_MAX_WIDTH * height).contains(&w) && h >= MIN_HEIGHT * height
+}
+
+/// [`best_groups`], weighing also, when `read_pairs` is given, each group
+/// that may be two digits run together ([`could_be_a_pair`]) as the pair
+/// reader reads it: the log of its likeliest pair's probability, less
+/// [`PAIR_COST`].
+pub fn best_grouping(
+    atoms: &[Atom],
+    height: f32,
+    cut_cost: f32,
+    read: &mut GroupReader<'_>,
+    read_pairs: Option<&mut PairGroupReader<'_>>,
+) -> Vec<Group> {
     let n = atoms.len();
     let mut groups: Vec<(usize, usize)> = Vec::new();
+    let mut pair_groups: Vec<(usize, usize)> = Vec::new();
     let boundary = |k: usize| k == n || !atoms[k].fine;
     for from in (0..n).filter(|&k| boundary(k)) {
         // Past the widest a digit can be, no longer group can be one, except a
@@ -165,6 +238,9 @@ pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupR
             } else if span > 2.0 * MAX_WIDTH * height && atoms[to - 1].component != atoms[from].component {
                 break;
             }
+            if read_pairs.is_some() && boundary(to) && could_be_a_pair(atoms, from, to, height) {
+                pair_groups.push((from, to));
+            }
         }
     }
     let inks: Vec<(Bounds, Gray)> = groups.iter().map(|&(i, j)| render(&atoms[i..j])).collect();
@@ -173,49 +249,95 @@ pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupR
     let mut best = vec![f32::NEG_INFINITY; n + 1];
     let mut start = vec![0usize; n + 1];
     best[0] = 0.0;
-    // left_out[j]: the best grouping of [0, j) leaves atoms [start[j], j) out (one stray mark).
-    let mut left_out = vec![false; n + 1];
-    let mut leave_out = |best: &mut [f32], start: &mut [usize], j: usize| {
+    // How the best grouping of [0, j) ends: atoms [start[j], j) are one
+    // digit, a stray mark left out, or the pair `pair_groups[p]`.
+    let mut ending = vec![Ending::Digit; n + 1];
+    let leave_out = |best: &mut [f32], start: &mut [usize], ending: &mut [Ending], j: usize| {
         if let Some(from) = stray_ending_at(atoms, j, height) {
             if best[from] - STRAY_COST > best[j] {
                 best[j] = best[from] - STRAY_COST;
                 start[j] = from;
-                left_out[j] = true;
+                ending[j] = Ending::LeftOut;
             }
         }
     };
-    let mut next = 0;
-    for (&(i, j), &score) in groups.iter().zip(&scores) {
-        // Groups come sorted by `from`, so best[i] is final when used, once
-        // the choice of leaving atoms before i out has been weighed.
-        while next < i {
-            next += 1;
-            leave_out(&mut best, &mut start, next);
+    let cuts = |i: usize, j: usize| {
+        (i > 0 && atoms[i - 1].component == atoms[i].component)
+            || (j < n && atoms[j].component == atoms[j - 1].component)
+    };
+    // Each candidate, one digit or a pair, as (from, to, score, how it ends).
+    let mut candidates: Vec<(usize, usize, f32, Ending)> = groups
+        .iter()
+        .zip(&scores)
+        .map(|(&(i, j), &score)| {
+            let joins = atoms[i..j].iter().any(|a| a.piece != atoms[i].piece);
+            let total = score
+                - if joins { JOIN_COST } else { 0.0 }
+                - if cuts(i, j) { cut_cost } else { 0.0 }
+                - if wide_whole(atoms, i, j, height) { WIDE_WHOLE_COST } else { 0.0 };
+            (i, j, total, Ending::Digit)
+        })
+        .collect();
+    // A pair scores at most -PAIR_COST: one that cannot win even at that
+    // score is not read (see `pairs_that_may_win`).
+    let strays: Vec<(usize, usize)> =
+        (1..=n).filter_map(|j| stray_ending_at(atoms, j, height).map(|i| (i, j))).collect();
+    let bounds: Vec<f32> =
+        pair_groups.iter().map(|&(i, j)| -PAIR_COST - if cuts(i, j) { cut_cost } else { 0.0 }).collect();
+    let may_win = pairs_that_may_win(n, &candidates, &strays, &pair_groups, &bounds);
+    let mut kept = may_win.iter();
+    pair_groups.retain(|_| kept.next().copied().unwrap_or(false));
+    let pair_probabilities = match read_pairs {
+        Some(read_pairs) if !pair_groups.is_empty() => {
+            let inks: Vec<(Bounds, Gray)> = pair_groups.iter().map(|&(i, j)| render(&atoms[i..j])).collect();
+            read_pairs(&inks)
         }
-        let joins = atoms[i..j].iter().any(|a| a.piece != atoms[i].piece);
-        let cuts = (i > 0 && atoms[i - 1].component == atoms[i].component)
-            || (j < n && atoms[j].component == atoms[j - 1].component);
-        let total = best[i] + score
-            - if joins { JOIN_COST } else { 0.0 }
-            - if cuts { cut_cost } else { 0.0 }
-            - if wide_whole(atoms, i, j, height) { WIDE_WHOLE_COST } else { 0.0 };
-        if total > best[j] {
-            best[j] = total;
-            start[j] = i;
-        }
+        _ => Vec::new(),
+    };
+    // A reader that answered nothing (or not a row per group) weighs no pair.
+    if pair_probabilities.len() != pair_groups.len() * PAIR_CLASSES {
+        pair_groups.clear();
     }
-    while next < n {
-        next += 1;
-        leave_out(&mut best, &mut start, next);
+    candidates.extend(pair_groups.iter().enumerate().filter_map(|(p, &(i, j))| {
+        let row = &pair_probabilities[p * PAIR_CLASSES..(p + 1) * PAIR_CLASSES];
+        if row[NOT_A_PAIR] > MOST_NOT_A_PAIR {
+            return None;
+        }
+        let score = best_pair(row).2.max(1e-30).ln() - PAIR_COST - if cuts(i, j) { cut_cost } else { 0.0 };
+        Some((i, j, score, Ending::Pair(p)))
+    }));
+    // By where they start (a stable sort: the digits' order, then the pairs').
+    candidates.sort_by_key(|c| c.0);
+    let mut next = candidates.iter().peekable();
+    for k in 0..=n {
+        // best[k] is final once the groupings ending at k with a stray mark
+        // left out are weighed: every candidate ending at k starts before it.
+        if k > 0 {
+            leave_out(&mut best, &mut start, &mut ending, k);
+        }
+        while let Some(&&(i, j, score, end)) = next.peek().filter(|c| c.0 == k) {
+            next.next();
+            if best[i] + score > best[j] {
+                best[j] = best[i] + score;
+                start[j] = i;
+                ending[j] = end;
+            }
+        }
     }
     if best[n] == f32::NEG_INFINITY {
-        return whole_components(atoms);
+        return whole_components(atoms).into_iter().map(|(from, to)| Group { from, to, pair: None }).collect();
     }
     let mut out = Vec::new();
     let mut j = n;
     while j > 0 {
-        if !left_out[j] {
-            out.push((start[j], j));
+        match ending[j] {
+            Ending::Digit => out.push(Group { from: start[j], to: j, pair: None }),
+            Ending::Pair(p) => out.push(Group {
+                from: start[j],
+                to: j,
+                pair: Some(pair_probabilities[p * PAIR_CLASSES..(p + 1) * PAIR_CLASSES].to_vec()),
+            }),
+            Ending::LeftOut => {}
         }
         j = start[j];
     }
@@ -224,21 +346,74 @@ pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupR
     out
 }
 
+/// Which of the pair groups `pairs` (each at most its score in `bounds`) may
+/// be in the best grouping of atoms `[0, n)`: those for which the best
+/// grouping through them, every pair counted at its bound, beats the best
+/// grouping without pairs. `digits`: the one-digit candidates `(from, to,
+/// score, _)`, sorted by `from`; `strays`: the stray marks `(from, to)`
+/// that may be left out, at [`STRAY_COST`].
+fn pairs_that_may_win(
+    n: usize,
+    digits: &[(usize, usize, f32, Ending)],
+    strays: &[(usize, usize)],
+    pairs: &[(usize, usize)],
+    bounds: &[f32],
+) -> Vec<bool> {
+    let steps = || digits.iter().map(|&(i, j, s, _)| (i, j, s)).chain(strays.iter().map(|&(i, j)| (i, j, -STRAY_COST)));
+    let forward = |with_pairs: bool| {
+        let mut best = vec![f32::NEG_INFINITY; n + 1];
+        best[0] = 0.0;
+        let mut all: Vec<(usize, usize, f32)> = steps().collect();
+        if with_pairs {
+            all.extend(pairs.iter().zip(bounds).map(|(&(i, j), &b)| (i, j, b)));
+        }
+        all.sort_by_key(|s| s.0);
+        for (i, j, s) in all {
+            best[j] = best[j].max(best[i] + s);
+        }
+        best
+    };
+    let without = forward(false)[n];
+    let before = forward(true);
+    // after[k]: the best score of a grouping of [k, n), every pair at its bound.
+    let mut after = vec![f32::NEG_INFINITY; n + 1];
+    after[n] = 0.0;
+    let mut all: Vec<(usize, usize, f32)> =
+        steps().chain(pairs.iter().zip(bounds).map(|(&(i, j), &b)| (i, j, b))).collect();
+    all.sort_by_key(|s| std::cmp::Reverse(s.1));
+    for (i, j, s) in all {
+        after[i] = after[i].max(s + after[j]);
+    }
+    pairs.iter().zip(bounds).map(|(&(i, j), &b)| before[i] + b + after[j] > without).collect()
+}
+
+/// How the best grouping of a run of atoms ends (see [`best_grouping`]).
+#[derive(Clone, Copy, Debug)]
+enum Ending {
+    /// With one digit.
+    Digit,
+    /// With two digits read whole (this pair group).
+    Pair(usize),
+    /// With a stray mark left out.
+    LeftOut,
+}
+
 /// Moves each cut between two groups of `grouping` to the fine cut nearby
 /// where the two read best together. `tried`: the groups already read and
 /// their scores.
 fn refine_cuts(
     atoms: &[Atom],
     height: f32,
-    grouping: &mut [(usize, usize)],
+    grouping: &mut [Group],
     tried: (&[(usize, usize)], &[f32]),
     read: &mut GroupReader<'_>,
 ) {
     let mut read_here: Vec<((usize, usize), f32)> = Vec::new();
     let window = REFINE_WINDOW * height;
     for k in 1..grouping.len() {
-        let ((i, b), (b2, j)) = (grouping[k - 1], grouping[k]);
-        if b != b2 || atoms[b - 1].component != atoms[b].component {
+        let ((i, b), (b2, j)) = ((grouping[k - 1].from, grouping[k - 1].to), (grouping[k].from, grouping[k].to));
+        let paired = grouping[k - 1].pair.is_some() || grouping[k].pair.is_some();
+        if paired || b != b2 || atoms[b - 1].component != atoms[b].component {
             continue;
         }
         let c = atoms[b].component;
@@ -277,8 +452,8 @@ fn refine_cuts(
                 best = (pair[0] + pair[1], m);
             }
         }
-        grouping[k - 1].1 = best.1;
-        grouping[k].0 = best.1;
+        grouping[k - 1].to = best.1;
+        grouping[k].from = best.1;
     }
 }
 
@@ -486,6 +661,71 @@ mod tests {
                 next = to;
             }
         }
+    }
+
+    /// A pair reader that reads the groups spanning `pair` as the pair 31
+    /// (probability `p`, the rest "not a pair"), and every other group as
+    /// surely not a pair; it records the boxes it was asked about.
+    fn pair_reader(
+        pair: (usize, usize),
+        p: f32,
+        asked: &mut Vec<(usize, usize)>,
+    ) -> impl FnMut(&[(Bounds, Gray)]) -> Vec<f32> + '_ {
+        move |groups| {
+            let mut rows = vec![0.0; groups.len() * PAIR_CLASSES];
+            for ((b, _), row) in groups.iter().zip(rows.chunks_exact_mut(PAIR_CLASSES)) {
+                asked.push((b.x0, b.x1));
+                let is_it = (b.x0, b.x1) == pair;
+                row[31] = if is_it { p } else { 0.0 };
+                row[NOT_A_PAIR] = 1.0 - row[31];
+            }
+            rows
+        }
+    }
+
+    #[test]
+    fn two_digits_no_cut_parts_are_read_whole_by_the_pair_reader() {
+        // One component 36 wide (a 3 with a 1 across it), cut at 18 and 27:
+        // its parts read badly as digits, the whole reads as one digit at -3.
+        let atoms = vec![atom(0, 18, 40, 0), atom(18, 27, 40, 0), atom(27, 36, 40, 0), atom(60, 80, 40, 1)];
+        let mut read = |groups: &[(Bounds, Gray)]| -> Vec<f32> {
+            groups
+                .iter()
+                .map(|(b, _)| match (b.x0, b.x1) {
+                    (0, 36) => -3.0,
+                    (60, 80) => -0.1,
+                    _ => -6.0,
+                })
+                .collect()
+        };
+        let mut asked = Vec::new();
+        let grouping = best_grouping(&atoms, 40.0, 0.0, &mut read, Some(&mut pair_reader((0, 36), 0.9, &mut asked)));
+        assert_eq!(grouping.iter().map(|g| (g.from, g.to)).collect::<Vec<_>>(), vec![(0, 3), (3, 4)]);
+        let row = grouping[0].pair.as_ref().expect("read as a pair");
+        assert_eq!(best_pair(row), (3, 1, 0.9));
+        assert!(grouping[1].pair.is_none());
+        // Only parts of the cut component are asked, never the whole component apart.
+        assert!(asked.contains(&(0, 36)) && !asked.iter().any(|&(x0, _)| x0 >= 60), "{asked:?}");
+        // A pair read less surely than the whole as one digit, by more than PAIR_COST: one digit.
+        let surely = (-3.0 + PAIR_COST - 0.1).exp();
+        let grouping = best_grouping(&atoms, 40.0, 0.0, &mut read, Some(&mut pair_reader((0, 36), surely, &mut asked)));
+        assert!(grouping.iter().all(|g| g.pair.is_none()), "{grouping:?}");
+        assert_eq!(grouping.len(), 2);
+        // Sure of the pair, but "not a pair" above MOST_NOT_A_PAIR: not weighed.
+        let mut unsure = |groups: &[(Bounds, Gray)]| -> Vec<f32> {
+            let mut rows = vec![0.0; groups.len() * PAIR_CLASSES];
+            for row in rows.chunks_exact_mut(PAIR_CLASSES) {
+                row[31] = 1.0 - MOST_NOT_A_PAIR - 0.05;
+                row[NOT_A_PAIR] = MOST_NOT_A_PAIR + 0.05;
+            }
+            rows
+        };
+        let grouping = best_grouping(&atoms, 40.0, 0.0, &mut read, Some(&mut unsure));
+        assert!(grouping.iter().all(|g| g.pair.is_none()), "{grouping:?}");
+        // Without a pair reader, the grouping is best_groups'.
+        let plain = best_groups(&atoms, 40.0, 0.0, &mut read);
+        let without = best_grouping(&atoms, 40.0, 0.0, &mut read, None);
+        assert_eq!(without.iter().map(|g| (g.from, g.to)).collect::<Vec<_>>(), plain);
     }
 
     #[test]

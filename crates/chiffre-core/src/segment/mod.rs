@@ -36,7 +36,9 @@ mod split;
 pub mod tried;
 
 pub use components::{connected_components, Component, Components};
-pub use group::{best_groups, render, Atom, GroupReader, MAX_ATOMS, WIDE_WHOLE};
+pub use group::{
+    best_grouping, best_groups, render, Atom, Group, GroupReader, PairGroupReader, MAX_ATOMS, PAIR_COST, WIDE_WHOLE,
+};
 pub use lines::{find_lines, typical_height, Line};
 pub use merge::{merge_pieces, same_digit};
 pub use paths::{path_valleys, separating_path, Patch, Path};
@@ -46,6 +48,7 @@ pub use split::{candidate_cuts, Profile, MAX_CANDIDATES};
 use crate::preprocess::{
     normalise_digit, place_by_centre_of_mass, scale_to_box, to_pixels, Bounds, Gray, Pixels, BOX, SIDE,
 };
+use crate::reject::pairs::{digit_marginals, pair_input, NOT_A_PAIR, PAIR_CLASSES};
 
 /// The most marks (pieces of ink, after specks are dropped) read in one picture.
 pub const MAX_MARKS: usize = 256;
@@ -218,6 +221,9 @@ pub enum Mark {
         bounds: Bounds,
         /// The network input.
         pixels: Box<Pixels>,
+        /// Read already, with its neighbour, by the pair reader (`None`: to
+        /// be read by the digit reader).
+        paired: Option<Box<PairedDigit>>,
     },
     /// A decimal point or a minus sign.
     Separator {
@@ -227,6 +233,21 @@ pub enum Mark {
         bounds: Bounds,
     },
 }
+
+/// A digit read with its neighbour by the pair reader (two digits run
+/// together, which no cut separates: see [`crate::reject::pairs`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairedDigit {
+    /// This digit's probabilities, summed over its neighbour's.
+    pub probabilities: [f32; 10],
+    /// The probability that the blob is two whole digits.
+    pub pair_probability: f32,
+}
+
+/// The pair reader, as segmentation sees it: for each input
+/// ([`crate::reject::pairs::pair_input`]), its [`PAIR_CLASSES`] probabilities,
+/// one row after another.
+pub type PairInputReader<'a> = dyn FnMut(&[&[f32]]) -> Vec<f32> + 'a;
 
 /// Component `index`'s own ink in its bounding box (not that of other
 /// components there).
@@ -351,14 +372,15 @@ fn atoms(
 /// them): their components' atoms grouped as the network reads them best
 /// (see [`best_groups`]); components wider than `wide` line heights are
 /// tried cut, each group that cuts one costing `cut_cost`. `read` gives the
-/// log-probability that each input is one digit.
+/// log-probability that each input is one digit; `read_pairs`, when there
+/// is one, the pair reader's probabilities ([`best_grouping`]).
 fn digits_of(
     ink: &Gray,
     components: &Components,
     pieces: &[&Piece],
     line_height: f32,
     (wide, cut_cost): (f32, f32),
-    read: &mut Reader<'_>,
+    (read, mut read_pairs): (&mut Reader<'_>, Option<&mut PairInputReader<'_>>),
     observe: &mut impl Observer,
 ) -> Vec<Mark> {
     let indices: Vec<(usize, usize)> =
@@ -374,7 +396,7 @@ fn digits_of(
     };
     let atoms = atoms(ink, components, &indices, line_height, wide, &mut sure);
     let as_mark = |(bounds, digit): (Bounds, Gray)| {
-        normalise_digit(&digit).map(|pixels| Mark::Digit { bounds, pixels: Box::new(pixels) })
+        normalise_digit(&digit).map(|pixels| Mark::Digit { bounds, pixels: Box::new(pixels), paired: None })
     };
     if atoms.is_empty() {
         return Vec::new();
@@ -389,8 +411,64 @@ fn digits_of(
         let mut read_back = read(&ready).into_iter();
         inputs.iter().map(|input| input.and_then(|_| read_back.next()).map_or(f32::NEG_INFINITY, |r| r.1)).collect()
     };
-    let groups = best_groups(&atoms, line_height, cut_cost, &mut read_groups);
-    groups.into_iter().map(|(i, j)| render(&atoms[i..j])).filter_map(as_mark).collect()
+    let has_pairs = read_pairs.is_some();
+    let mut pair_groups = |groups: &[(Bounds, Gray)]| -> Vec<f32> {
+        let inputs: Vec<Option<Vec<f32>>> = groups.iter().map(|(_, g)| pair_input(g)).collect();
+        let ready: Vec<&[f32]> = inputs.iter().flatten().map(Vec::as_slice).collect();
+        let Some(read_pairs) = read_pairs.as_mut() else { return Vec::new() };
+        let answers = read_pairs(&ready);
+        if answers.len() != ready.len() * PAIR_CLASSES {
+            return Vec::new();
+        }
+        // A group without ink is surely not a pair.
+        let mut rows = answers.chunks_exact(PAIR_CLASSES);
+        let mut none = vec![0.0; PAIR_CLASSES];
+        none[NOT_A_PAIR] = 1.0;
+        inputs.iter().flat_map(|input| input.as_ref().and_then(|_| rows.next()).unwrap_or(&none).to_vec()).collect()
+    };
+    let groups = best_grouping(
+        &atoms,
+        line_height,
+        cut_cost,
+        &mut read_groups,
+        if has_pairs { Some(&mut pair_groups) } else { None },
+    );
+    let mut marks = Vec::with_capacity(groups.len() + 1);
+    for group in groups {
+        let (bounds, ink) = render(&atoms[group.from..group.to]);
+        match group.pair {
+            None => marks.extend(as_mark((bounds, ink))),
+            Some(probabilities) => marks.extend(pair_marks(bounds, &ink, &probabilities)),
+        }
+    }
+    marks
+}
+
+/// The two digit marks of a blob read whole by the pair reader
+/// (`probabilities`: its row): each the blob's left or right half (where
+/// the strokes overlap, no line parts them better), read as the pair reader
+/// read it.
+fn pair_marks(bounds: Bounds, ink: &Gray, probabilities: &[f32]) -> Vec<Mark> {
+    let (left, right) = digit_marginals(probabilities);
+    let pair_probability = 1.0 - probabilities[NOT_A_PAIR];
+    let middle = ink.width() / 2;
+    let halves = [(0, middle, left), (middle, ink.width(), right)];
+    halves
+        .into_iter()
+        .filter_map(|(from, to, probabilities)| {
+            let half = garbage::columns(ink, from, to);
+            let tight = crate::preprocess::ink_bounds(&half, 0.0)?;
+            let pixels = normalise_digit(&crate::preprocess::crop(&half, tight))?;
+            let bounds = Bounds {
+                x0: bounds.x0 + from + tight.x0,
+                y0: bounds.y0 + tight.y0,
+                x1: bounds.x0 + from + tight.x1,
+                y1: bounds.y0 + tight.y1,
+            };
+            let paired = Some(Box::new(PairedDigit { probabilities, pair_probability }));
+            Some(Mark::Digit { bounds, pixels: Box::new(pixels), paired })
+        })
+        .collect()
 }
 
 /// A line's marks in reading order, by the centres of their boxes: the
@@ -413,13 +491,26 @@ fn in_reading_order(marks: Vec<Mark>) -> Vec<Mark> {
 /// input, the digit read and the log-probability of that reading (used to
 /// cut touching digits). Errors: [`SegmentError::TooManyMarks`].
 pub fn segment(ink: &Gray, read: &mut Reader<'_>) -> Result<Vec<Vec<Mark>>, SegmentError> {
-    segment_observed(ink, read, &mut |_, _| {})
+    segment_observed(ink, read, None, &mut |_, _| {})
 }
 
-/// [`segment`], telling `observe` of every group of ink it tries as a digit.
+/// [`segment`], with the pair reader: where two digits run together read
+/// better whole, by `read_pairs`, than cut, they are read whole (their marks
+/// then carry their reading, [`Mark::Digit`]'s `paired`).
+pub fn segment_with_pairs(
+    ink: &Gray,
+    read: &mut Reader<'_>,
+    read_pairs: &mut PairInputReader<'_>,
+) -> Result<Vec<Vec<Mark>>, SegmentError> {
+    segment_observed(ink, read, Some(read_pairs), &mut |_, _| {})
+}
+
+/// [`segment`] (with the pair reader `read_pairs`, if any), telling
+/// `observe` of every group of ink it tries as a digit.
 pub fn segment_observed(
     ink: &Gray,
     read: &mut Reader<'_>,
+    mut read_pairs: Option<&mut PairInputReader<'_>>,
     observe: &mut impl Observer,
 ) -> Result<Vec<Vec<Mark>>, SegmentError> {
     let components = connected_components(ink);
@@ -459,7 +550,15 @@ pub fn segment_observed(
                 let before = line.pieces[..k].iter().any(is_body);
                 let after = line.pieces[k + 1..].iter().any(is_body);
                 if let Some(separator) = classify(piece, line, before && after, after && !before) {
-                    marks.extend(digits_of(ink, &components, &run, line.height, wide, read, observe));
+                    marks.extend(digits_of(
+                        ink,
+                        &components,
+                        &run,
+                        line.height,
+                        wide,
+                        (read, read_pairs.as_deref_mut()),
+                        observe,
+                    ));
                     run.clear();
                     marks.push(Mark::Separator { separator, bounds: piece.bounds });
                     continue;
@@ -471,7 +570,7 @@ pub fn segment_observed(
             }
             run.push(piece);
         }
-        marks.extend(digits_of(ink, &components, &run, line.height, wide, read, observe));
+        marks.extend(digits_of(ink, &components, &run, line.height, wide, (read, read_pairs.as_deref_mut()), observe));
         if marks.iter().any(|m| matches!(m, Mark::Digit { .. })) {
             out.push(in_reading_order(marks));
         }

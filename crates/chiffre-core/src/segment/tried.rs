@@ -167,7 +167,7 @@ fn observed_groups(data: &Dataset, seed: u64, index: u64) -> Vec<Observed> {
         }
     };
     // Too many marks cannot happen with three digits; nothing to learn if it did.
-    let _ = segment_observed(&clean.ink, &mut unsure, &mut observe);
+    let _ = segment_observed(&clean.ink, &mut unsure, None, &mut observe);
     out
 }
 

@@ -143,10 +143,18 @@ fn a_fitted_gate_rejects_non_digits_keeps_digits_and_is_stored() {
     // The verifier is stored; a file whose gate has none (made before it existed) judges with the gate alone.
     let mut stored = load(&with).expect("load").reject.expect("the rejection is stored");
     assert!(stored.verifier.is_some(), "the verifier is stored beside the gate");
+    // So is the pair reader, to the bit; a file without it (made before it) loads without one.
+    let fitted = model.reject().and_then(|r| r.pairs.as_ref()).expect("the fit trains a pair reader");
+    let kept = stored.pairs.as_ref().expect("the pair reader is stored beside the judges");
+    for ((name, a), (_, b)) in kept.network.named_params().iter().zip(&fitted.network.named_params()) {
+        assert!(a.value.data() == b.value.data(), "the pair reader's {name} changed in the file");
+    }
     stored.verifier = None;
+    stored.pairs = None;
     let gate_only = dir.path().join("gate-only.safetensors");
     save_with_reject(model.network(), &training, Some(&stored), &gate_only).expect("save a gate alone");
-    assert!(load(&gate_only).expect("load").reject.expect("a gate").verifier.is_none());
+    let gate_alone_file = load(&gate_only).expect("load").reject.expect("a gate");
+    assert!(gate_alone_file.verifier.is_none() && gate_alone_file.pairs.is_none());
     let mut alone = Model::load(&gate_only).expect("a file without a verifier loads");
     let (with_both, gate_alone) = (
         back.predict_batch(&others[..50]).expect("the scores are numbers"),

@@ -112,29 +112,31 @@ pub fn decode(meta: Option<&String>, tensors: &SafeTensors<'_>) -> Result<Option
         return Err(format!("the rejection gate: {message}"));
     }
     let gate = Gate { mean, scale, network };
-    let verifier = match &meta.verifier {
+    let verifier = match stored_network(meta.verifier.as_ref(), tensors, ("verifier", "the rejection verifier"))? {
         None => None,
-        Some(spec) => {
-            let mut network =
-                Sequential::new(spec, 0).map_err(|e| format!("{METADATA_KEY}: impossible verifier: {e}"))?;
-            if let Some(message) = fill_network(&mut network, tensors, "verifier") {
-                return Err(format!("the rejection verifier: {message}"));
-            }
-            Some(Verifier::from_network(network).map_err(|e| format!("{METADATA_KEY}: {e}"))?)
-        }
+        Some(network) => Some(Verifier::from_network(network).map_err(|e| format!("{METADATA_KEY}: {e}"))?),
     };
-    let pairs = match &meta.pairs {
+    let pairs = match stored_network(meta.pairs.as_ref(), tensors, ("pairs", "the pair reader"))? {
         None => None,
-        Some(spec) => {
-            let mut network =
-                Sequential::new(spec, 0).map_err(|e| format!("{METADATA_KEY}: impossible pair reader: {e}"))?;
-            if let Some(message) = fill_network(&mut network, tensors, "pairs") {
-                return Err(format!("the pair reader: {message}"));
-            }
-            Some(PairReader::from_network(network).map_err(|e| format!("{METADATA_KEY}: {e}"))?)
-        }
+        Some(network) => Some(PairReader::from_network(network).map_err(|e| format!("{METADATA_KEY}: {e}"))?),
     };
     Ok(Some(Reject { temperature: meta.temperature, threshold: meta.threshold, gate, verifier, pairs }))
+}
+
+/// The network of architecture `spec` (none: the file has no such part)
+/// with its weights from the tensors `reject.<part>.layers.<i>.<name>`;
+/// errors name it as `what`.
+fn stored_network(
+    spec: Option<&ModelSpec>,
+    tensors: &SafeTensors<'_>,
+    (part, what): (&str, &str),
+) -> Result<Option<Sequential>, String> {
+    let Some(spec) = spec else { return Ok(None) };
+    let mut network = Sequential::new(spec, 0).map_err(|e| format!("{METADATA_KEY}: impossible {part}: {e}"))?;
+    match fill_network(&mut network, tensors, part) {
+        Some(message) => Err(format!("{what}: {message}")),
+        None => Ok(Some(network)),
+    }
 }
 
 /// Fills `network`'s weights from the tensors `reject.<part>.layers.<i>.<name>`;

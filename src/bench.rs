@@ -276,7 +276,7 @@ fn one_image_seconds(one: &rayon::ThreadPool, calls: usize, mut classify: impl F
     })
 }
 
-/// GFLOP/s of [`matmul`] on an `n × n × n` product (best of 5 after a warm-up).
+/// GFLOP/s of the engine's matrix multiply ([`Gemm`]) on an `n × n × n` product (best of 5 after a warm-up).
 pub fn gemm_gflops(n: usize) -> f64 {
     let a = Tensor::from_vec(&[n, n], (0..n * n).map(|i| (i % 7) as f32 * 0.1).collect()).unwrap_or_default();
     let mut c = vec![0.0; n * n];

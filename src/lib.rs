@@ -3,7 +3,7 @@
 //! The application around the engine: the command line ([`cli`]), the HTTP
 //! server ([`serve`]), the static web site ([`site`]), the HTML report
 //! ([`report`]), the run history ([`runs`]), ONNX export ([`export`]), the
-//! MNIST download ([`download`]) and benchmarks ([`bench`]). The tutorial's worked examples are the
+//! MNIST download ([`download`]) and benchmarks ([`mod@bench`]). The tutorial's worked examples are the
 //! core's ([`tutorial`]), so that the web page computes them too.
 //!
 //! The engine itself (tensors, layers, training, preprocessing, reading) is

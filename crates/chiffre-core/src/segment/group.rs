@@ -22,8 +22,9 @@
 //! than it won. Work is bounded: groups are at most [`MAX_ATOMS`] atoms and
 //! [`MAX_WIDTH`] line heights wide.
 
+use super::pairing::{could_be_a_pair, most_a_pair_scores, pair_score, pairs_that_may_win};
 use crate::preprocess::{Bounds, Gray};
-use crate::reject::pairs::{best_pair, NOT_A_PAIR, PAIR_CLASSES};
+use crate::reject::pairs::PAIR_CLASSES;
 
 /// A group of atoms is at most this many of them.
 pub const MAX_ATOMS: usize = 16;
@@ -33,7 +34,7 @@ pub const MAX_WIDTH: f32 = 1.25;
 /// ...at least this many wide (a "1")...
 const MIN_WIDTH: f32 = 0.12;
 /// ...at least this many tall (shorter ones are a stroke's end)...
-const MIN_HEIGHT: f32 = 0.55;
+pub(super) const MIN_HEIGHT: f32 = 0.55;
 /// ...and at most this many tall.
 const MAX_HEIGHT: f32 = 1.3;
 
@@ -73,30 +74,6 @@ pub const STRAY_COST: f32 = 6.0;
 /// Measured on the 1,000 numbers of bench/numbers.sh (2026-12-05, Intel
 /// Xeon): 0.15 took the touching digits' error from 5.91 to 5.64 %.
 const REFINE_WINDOW: f32 = 0.15;
-
-/// A group read as two digits run together is at least this many line
-/// heights wide (two overlapping digits, a 1 across its neighbour)...
-const PAIR_MIN_WIDTH: f32 = 0.5;
-/// ...and at most this many.
-const PAIR_MAX_WIDTH: f32 = 2.3;
-/// What reading a group as two digits at once costs (nats), beside cutting
-/// it: the pair reader reads pairs less surely than the digit reader reads
-/// digits, and must read a group clearly better to win. And a group the
-/// pair reader calls "not a pair" with a probability above
-/// [`MOST_NOT_A_PAIR`] is not weighed as one. Measured on the 1,000 numbers
-/// of bench/numbers.sh (2026-12-06, Intel Xeon, the tutorial CNN of
-/// `chiffre train` with its judges, and the pair reader fitted beside them;
-/// digit error without / with touching digits, digit count right without;
-/// no pair reader: 1.41 / 4.70 %, 99.19 %): cost 1, every pair 1.66 / 3.19
-/// %, 97.98 % (single digits read as two); cost 3 1.32 / 3.19 %, 98.99 %;
-/// cost 3, "not a pair" at most 0.5: 1.27 / 3.06 %, 99.19 %; at most 0.2:
-/// 1.27 / 3.26 %; **cost 2, at most 0.5: 1.27 / 2.82 %, 99.19 %**; cost 1:
-/// 1.32 / 2.85 %, 98.99 %; cost 0: 1.37 / 3.26 %. On the three other sets
-/// (seeds 1, 7, 11), against no pair reader: 1.25 / 3.19 % (1.20 / 4.84),
-/// 1.45 / 2.91 % (1.35 / 3.64), 1.43 / 2.98 % (1.48 / 4.31).
-pub const PAIR_COST: f32 = 2.0;
-/// See [`PAIR_COST`].
-pub const MOST_NOT_A_PAIR: f32 = 0.5;
 
 /// An indivisible bit of a line's ink.
 #[derive(Clone, Debug, PartialEq)]
@@ -195,26 +172,11 @@ pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupR
     best_grouping(atoms, height, cut_cost, read, None).into_iter().map(|g| (g.from, g.to)).collect()
 }
 
-/// True when atoms `[from, to)` may be two digits run together, for the pair
-/// reader: parts of one component that was cut (whose atoms no separating
-/// path divides further), of a pair's size at line height `height`.
-fn could_be_a_pair(atoms: &[Atom], from: usize, to: usize, height: f32) -> bool {
-    let c = atoms[from].component;
-    // A component's atoms are consecutive: it was cut when it has two.
-    let cut =
-        to - from > 1 || (from > 0 && atoms[from - 1].component == c) || (to < atoms.len() && atoms[to].component == c);
-    if !cut || atoms[from..to].iter().any(|a| a.component != c) {
-        return false;
-    }
-    let union = atoms[from + 1..to].iter().fold(atoms[from].bounds, |u, a| super::merge::union(u, a.bounds));
-    let (w, h) = (union.width() as f32, union.height() as f32);
-    (PAIR_MIN_WIDTH * height..=PAIR_MAX_WIDTH * height).contains(&w) && h >= MIN_HEIGHT * height
-}
-
 /// [`best_groups`], weighing also, when `read_pairs` is given, each group
-/// that may be two digits run together ([`could_be_a_pair`]) as the pair
-/// reader reads it: the log of its likeliest pair's probability, less
-/// [`PAIR_COST`].
+/// that may be two digits run together (parts of one cut component, of a
+/// pair's width) as the pair reader reads it: the log of its likeliest
+/// pair's probability, less [`super::PAIR_COST`]. Only the pairs that could
+/// win at their best possible score are read.
 pub fn best_grouping(
     atoms: &[Atom],
     height: f32,
@@ -252,8 +214,11 @@ pub fn best_grouping(
     // How the best grouping of [0, j) ends: atoms [start[j], j) are one
     // digit, a stray mark left out, or the pair `pair_groups[p]`.
     let mut ending = vec![Ending::Digit; n + 1];
+    // stray_from[j]: where the stray mark that may be left out ending at j begins.
+    let stray_from: Vec<Option<usize>> =
+        (0..=n).map(|j| if j == 0 { None } else { stray_ending_at(atoms, j, height) }).collect();
     let leave_out = |best: &mut [f32], start: &mut [usize], ending: &mut [Ending], j: usize| {
-        if let Some(from) = stray_ending_at(atoms, j, height) {
+        if let Some(from) = stray_from[j] {
             if best[from] - STRAY_COST > best[j] {
                 best[j] = best[from] - STRAY_COST;
                 start[j] = from;
@@ -278,15 +243,20 @@ pub fn best_grouping(
             (i, j, total, Ending::Digit)
         })
         .collect();
-    // A pair scores at most -PAIR_COST: one that cannot win even at that
-    // score is not read (see `pairs_that_may_win`).
-    let strays: Vec<(usize, usize)> =
-        (1..=n).filter_map(|j| stray_ending_at(atoms, j, height).map(|i| (i, j))).collect();
-    let bounds: Vec<f32> =
-        pair_groups.iter().map(|&(i, j)| -PAIR_COST - if cuts(i, j) { cut_cost } else { 0.0 }).collect();
-    let may_win = pairs_that_may_win(n, &candidates, &strays, &pair_groups, &bounds);
-    let mut kept = may_win.iter();
-    pair_groups.retain(|_| kept.next().copied().unwrap_or(false));
+    // A pair that cannot win even at its best possible score is not read
+    // (see `pairs_that_may_win`).
+    let pair_cut_cost = |i: usize, j: usize| if cuts(i, j) { cut_cost } else { 0.0 };
+    if !pair_groups.is_empty() {
+        let steps: Vec<(usize, usize, f32)> = candidates
+            .iter()
+            .map(|&(i, j, score, _)| (i, j, score))
+            .chain(stray_from.iter().enumerate().filter_map(|(j, from)| from.map(|i| (i, j, -STRAY_COST))))
+            .collect();
+        let bounds: Vec<f32> = pair_groups.iter().map(|&(i, j)| most_a_pair_scores(pair_cut_cost(i, j))).collect();
+        let may_win = pairs_that_may_win(n, &steps, &pair_groups, &bounds);
+        let mut kept = may_win.iter();
+        pair_groups.retain(|_| kept.next().copied().unwrap_or(false));
+    }
     let pair_probabilities = match read_pairs {
         Some(read_pairs) if !pair_groups.is_empty() => {
             let inks: Vec<(Bounds, Gray)> = pair_groups.iter().map(|&(i, j)| render(&atoms[i..j])).collect();
@@ -300,11 +270,7 @@ pub fn best_grouping(
     }
     candidates.extend(pair_groups.iter().enumerate().filter_map(|(p, &(i, j))| {
         let row = &pair_probabilities[p * PAIR_CLASSES..(p + 1) * PAIR_CLASSES];
-        if row[NOT_A_PAIR] > MOST_NOT_A_PAIR {
-            return None;
-        }
-        let score = best_pair(row).2.max(1e-30).ln() - PAIR_COST - if cuts(i, j) { cut_cost } else { 0.0 };
-        Some((i, j, score, Ending::Pair(p)))
+        pair_score(row, pair_cut_cost(i, j)).map(|score| (i, j, score, Ending::Pair(p)))
     }));
     // By where they start (a stable sort: the digits' order, then the pairs').
     candidates.sort_by_key(|c| c.0);
@@ -344,47 +310,6 @@ pub fn best_grouping(
     out.reverse();
     refine_cuts(atoms, height, &mut out, (&groups, &scores), read);
     out
-}
-
-/// Which of the pair groups `pairs` (each at most its score in `bounds`) may
-/// be in the best grouping of atoms `[0, n)`: those for which the best
-/// grouping through them, every pair counted at its bound, beats the best
-/// grouping without pairs. `digits`: the one-digit candidates `(from, to,
-/// score, _)`, sorted by `from`; `strays`: the stray marks `(from, to)`
-/// that may be left out, at [`STRAY_COST`].
-fn pairs_that_may_win(
-    n: usize,
-    digits: &[(usize, usize, f32, Ending)],
-    strays: &[(usize, usize)],
-    pairs: &[(usize, usize)],
-    bounds: &[f32],
-) -> Vec<bool> {
-    let steps = || digits.iter().map(|&(i, j, s, _)| (i, j, s)).chain(strays.iter().map(|&(i, j)| (i, j, -STRAY_COST)));
-    let forward = |with_pairs: bool| {
-        let mut best = vec![f32::NEG_INFINITY; n + 1];
-        best[0] = 0.0;
-        let mut all: Vec<(usize, usize, f32)> = steps().collect();
-        if with_pairs {
-            all.extend(pairs.iter().zip(bounds).map(|(&(i, j), &b)| (i, j, b)));
-        }
-        all.sort_by_key(|s| s.0);
-        for (i, j, s) in all {
-            best[j] = best[j].max(best[i] + s);
-        }
-        best
-    };
-    let without = forward(false)[n];
-    let before = forward(true);
-    // after[k]: the best score of a grouping of [k, n), every pair at its bound.
-    let mut after = vec![f32::NEG_INFINITY; n + 1];
-    after[n] = 0.0;
-    let mut all: Vec<(usize, usize, f32)> =
-        steps().chain(pairs.iter().zip(bounds).map(|(&(i, j), &b)| (i, j, b))).collect();
-    all.sort_by_key(|s| std::cmp::Reverse(s.1));
-    for (i, j, s) in all {
-        after[i] = after[i].max(s + after[j]);
-    }
-    pairs.iter().zip(bounds).map(|(&(i, j), &b)| before[i] + b + after[j] > without).collect()
 }
 
 /// How the best grouping of a run of atoms ends (see [`best_grouping`]).
@@ -483,7 +408,9 @@ fn whole_components(atoms: &[Atom]) -> Vec<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::pairing::{MOST_NOT_A_PAIR, PAIR_COST};
     use super::*;
+    use crate::reject::pairs::{best_pair, NOT_A_PAIR};
 
     /// An atom of solid ink at `[x0, x1) × [0, h)`.
     fn atom(x0: usize, x1: usize, h: usize, component: usize) -> Atom {

@@ -30,17 +30,17 @@ pub mod garbage;
 mod group;
 mod lines;
 mod merge;
+mod pairing;
 mod paths;
 mod separators;
 mod split;
 pub mod tried;
 
 pub use components::{connected_components, Component, Components};
-pub use group::{
-    best_grouping, best_groups, render, Atom, Group, GroupReader, PairGroupReader, MAX_ATOMS, PAIR_COST, WIDE_WHOLE,
-};
+pub use group::{best_grouping, best_groups, render, Atom, Group, GroupReader, PairGroupReader, MAX_ATOMS, WIDE_WHOLE};
 pub use lines::{find_lines, typical_height, Line};
 pub use merge::{merge_pieces, same_digit};
+pub use pairing::{MOST_NOT_A_PAIR, PAIR_COST};
 pub use paths::{path_valleys, separating_path, Patch, Path};
 pub use separators::{classify, Separator};
 pub use split::{candidate_cuts, Profile, MAX_CANDIDATES};
@@ -144,7 +144,7 @@ const FINE_SPACING: f32 = 0.02;
 /// Reading a component whole is what the grouping does anyway, so it is read
 /// once. In the judges' training ([`tried`]) the reader is unsure of
 /// everything, so every such component is cut there, as before.
-const SURE_WHOLE: f32 = -0.051_293;
+pub const SURE_WHOLE: f32 = -0.051_293;
 /// A mark smaller than this fraction of the line height on both sides, that
 /// is no separator, is a stray mark, not a digit.
 const STRAY: f32 = 0.3;

@@ -63,7 +63,7 @@ impl WinogradFilters {
     }
 
     /// The filters of the convolution that gives a convolution's input
-    /// gradient (see [`backward`]): `weight [OC, 3, 3, C]` flipped in both
+    /// gradient (see the `backward` module): `weight [OC, 3, 3, C]` flipped in both
     /// directions, its channels and filters swapped, so the result has `OC`
     /// input channels and `C` filters. Reuses the allocations.
     ///

@@ -290,6 +290,10 @@ fn letters_among_digits() {
         let truth: Vec<char> = picture.text.chars().collect();
         let at = truth.iter().position(|t| t == c).expect("the letter is in the text");
         if read.len() != truth.len() {
+            if show {
+                let read: String = read.iter().collect();
+                println!("{c:?}: the count of marks wrong, {:?} read {read:?}", picture.text);
+            }
             count_wrong += 1;
             continue;
         }

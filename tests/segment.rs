@@ -5,7 +5,7 @@
 
 use chiffre::preprocess::{Bounds, Gray, Pixels};
 use chiffre::reading::{read_picture, read_picture_with_pairs};
-use chiffre::reject::pairs::{NOT_A_PAIR, PAIR_CLASSES, PAIR_PIXELS};
+use chiffre::reject::pairs::{NOT_A_PAIR, PAIR_CLASSES, PAIR_COLS, PAIR_PIXELS, PAIR_ROWS};
 use chiffre::segment::{segment, segment_with_pairs, Mark, SegmentError, MAX_MARKS};
 use chiffre::Prediction;
 use image::{DynamicImage, GrayImage, Luma};
@@ -153,6 +153,52 @@ fn a_wide_component_read_surely_as_one_digit_is_not_cut() {
     assert!(sure < unsure, "read surely: {sure} inputs; unsurely (the U cut into parts): {unsure}");
     assert_eq!(boxes.len(), 3, "{boxes:?}");
     assert_eq!((boxes[0].x0, boxes[0].x1), (10, 70), "the U whole: {boxes:?}");
+}
+
+/// A pair read whole is parted along the path that crosses the least ink,
+/// not down its middle: a wide 0 joined to a narrow 1 gives the 0 its whole
+/// ring and the 1 its bar alone.
+#[test]
+fn a_pair_read_whole_is_parted_where_its_digits_meet() {
+    // A 0 (a ring 40 wide) joined at the foot to a 1 (a bar 6 wide), and a digit apart.
+    let paper = GrayImage::from_fn(200, 80, |x, y| {
+        let (dx, dy) = (x as f32 - 30.0, y as f32 - 40.0);
+        let r = (dx * dx / (20.0 * 20.0) + dy * dy / (25.0 * 25.0)).sqrt();
+        let ring = (0.8..=1.0).contains(&r);
+        let bar = (60..66).contains(&x) && (15..65).contains(&y);
+        let join = (45..66).contains(&x) && (58..63).contains(&y);
+        let apart = (100..120).contains(&x) && (15..65).contains(&y);
+        Luma([if ring || bar || join || apart { 10 } else { 240 }])
+    });
+    let picture = DynamicImage::ImageLuma8(paper);
+    // Every input a 1, unsurely (so no cut reads better than the pair).
+    let mut read = |inputs: &[Pixels]| {
+        inputs.iter().map(|_| Prediction::from_logits(&[0.0, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])).collect()
+    };
+    // The widest input of a call (the whole blob) is the pair 01; the
+    // narrower ones (its parts) are not pairs.
+    let mut pairs = |inputs: &[&[f32]]| -> Vec<f32> {
+        let inked =
+            |input: &[f32]| (0..PAIR_COLS).filter(|&x| (0..PAIR_ROWS).any(|y| input[y * PAIR_COLS + x] > 0.0)).count();
+        let widest = inputs.iter().map(|i| inked(i)).max().unwrap_or(0);
+        let mut rows = vec![0.0; inputs.len() * PAIR_CLASSES];
+        for (row, input) in rows.chunks_exact_mut(PAIR_CLASSES).zip(inputs) {
+            if inked(input) == widest {
+                (row[1], row[NOT_A_PAIR]) = (0.95, 0.05);
+            } else {
+                row[NOT_A_PAIR] = 1.0;
+            }
+        }
+        rows
+    };
+    let reading = read_picture_with_pairs(&picture, &mut read, Some(&mut pairs), 0.5).unwrap();
+    assert_eq!(reading.text(), "011");
+    let digits: Vec<_> = reading.digits().collect();
+    let (zero, one) = (digits[0].bounds, digits[1].bounds);
+    // Down the blob's middle (x = 38) would cut the ring (x 10..50) in two.
+    assert!(zero[0] <= 11 && zero[0] + zero[2] >= 49, "the 0's box holds its ring: {zero:?}");
+    // The 1's box: its bar, and at most the bit of foot that joins the ring.
+    assert!(one[0] >= 44 && one[0] + one[2] <= 67, "the 1's box holds its bar: {one:?}");
 }
 
 /// Two digits run together that the pair reader reads surely, and the digit

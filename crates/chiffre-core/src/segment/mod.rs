@@ -444,27 +444,52 @@ fn digits_of(
     marks
 }
 
+/// Each side of the path that parts a pair read whole ([`pair_marks`]) is at
+/// least this fraction of the pair's height, or the pair is parted in halves.
+const PAIR_SIDE_HEIGHT: f32 = 0.55;
+
 /// The two digit marks of a blob read whole by the pair reader
-/// (`probabilities`: its row): each the blob's left or right half (where
-/// the strokes overlap, no line parts them better), read as the pair reader
-/// read it.
+/// (`probabilities`: its row), read as the pair reader read it: its ink
+/// left and right of the path near its middle (within a quarter of its
+/// width) that crosses the least ink ([`separating_path`]), so that where one
+/// digit is wider than the other (a 1 beside a 0) each box still holds its
+/// own digit; where the strokes overlap, the path crosses them. The blob's
+/// two halves when the path leaves one side no ink, or ink less than
+/// [`PAIR_SIDE_HEIGHT`] of the blob's height.
 fn pair_marks(bounds: Bounds, ink: &Gray, probabilities: &[f32]) -> Vec<Mark> {
     let (left, right) = digit_marginals(probabilities);
     let pair_probability = 1.0 - probabilities[NOT_A_PAIR];
-    let middle = ink.width() / 2;
-    let halves = [(0, middle, left), (middle, ink.width(), right)];
-    halves
-        .into_iter()
-        .filter_map(|(from, to, probabilities)| {
-            let half = garbage::columns(ink, from, to);
-            let tight = crate::preprocess::ink_bounds(&half, 0.0)?;
-            let pixels = normalise_digit(&crate::preprocess::crop(&half, tight))?;
-            let bounds = Bounds {
-                x0: bounds.x0 + from + tight.x0,
-                y0: bounds.y0 + tight.y0,
-                x1: bounds.x0 + from + tight.x1,
-                y1: bounds.y0 + tight.y1,
+    let patch = Patch { bounds, ink: ink.clone() };
+    let radius = (ink.width() / 4).max(1);
+    let path = separating_path(&patch, bounds.x0 + ink.width() / 2, radius);
+    let sides = [patch.between(&patch.straight(bounds.x0), &path), patch.between(&path, &patch.straight(bounds.x1))];
+    // Each side a digit's height: a path that follows a stroke down (a 7's
+    // stem) can leave one side only a bar.
+    let tall = |b: &Bounds| b.height() as f32 >= PAIR_SIDE_HEIGHT * bounds.height() as f32;
+    let sides = match sides {
+        [Some(l), Some(r)] if tall(&l.0) && tall(&r.0) => [Some(l), Some(r)],
+        _ => {
+            let middle = ink.width() / 2;
+            let half = |from: usize, to: usize| {
+                let half = garbage::columns(ink, from, to);
+                let tight = crate::preprocess::ink_bounds(&half, 0.0)?;
+                let at = Bounds {
+                    x0: bounds.x0 + from + tight.x0,
+                    y0: bounds.y0 + tight.y0,
+                    x1: bounds.x0 + from + tight.x1,
+                    y1: bounds.y0 + tight.y1,
+                };
+                Some((at, crate::preprocess::crop(&half, tight)))
             };
+            [half(0, middle), half(middle, ink.width())]
+        }
+    };
+    sides
+        .into_iter()
+        .zip([left, right])
+        .filter_map(|(side, probabilities)| {
+            let (bounds, digit) = side?;
+            let pixels = normalise_digit(&digit)?;
             let paired = Some(Box::new(PairedDigit { probabilities, pair_probability }));
             Some(Mark::Digit { bounds, pixels: Box::new(pixels), paired })
         })

@@ -41,7 +41,7 @@ pub use group::{best_grouping, best_groups, render, Atom, Group, GroupReader, Pa
 pub use lines::{find_lines, typical_height, Line};
 pub use merge::{merge_pieces, same_digit};
 pub use pairing::{MOST_NOT_A_PAIR, PAIR_COST};
-pub use paths::{path_valleys, separating_path, Patch, Path};
+pub use paths::{path_valleys, separating_path, Patch, Path, PathCosts};
 pub use separators::{classify, Separator};
 pub use split::{candidate_cuts, Profile, MAX_CANDIDATES};
 
@@ -343,9 +343,10 @@ fn atoms(
             candidate_cuts(&profile(&patch), line_height).into_iter().map(|c| (c, false)).collect();
         let margin = (split::MIN_WIDTH * line_height).ceil() as usize;
         let most = PATH_MOST_INK * line_height;
+        let mut costs = PathCosts::new(&patch, radius);
         for (step, spacing, fine) in [(PATH_STEP, PATH_SPACING, false), (FINE_STEP, FINE_SPACING, true)] {
             let step = ((step * line_height) as usize).max(1);
-            for x in path_valleys(&patch, (step, radius, margin), most) {
+            for x in path_valleys(&mut costs, (step, margin), most) {
                 if cuts.iter().all(|&(c, _)| c.abs_diff(x) as f32 >= spacing * line_height) {
                     cuts.push((x, fine));
                 }

@@ -200,18 +200,48 @@ impl Window {
     }
 }
 
+/// The cost of the separating path around each column of a patch within
+/// `radius` columns (the cost of [`separating_path`]'s path), each column's computed once: the
+/// coarse and the fine path valleys of a component ([`path_valleys`]) share
+/// their columns (every coarse column is a fine one when the fine step
+/// divides the coarse step, as at every line height under 100 pixels).
+pub struct PathCosts<'a> {
+    patch: &'a Patch,
+    radius: usize,
+    /// By column from the patch's left edge; NaN: not computed yet.
+    known: Vec<f32>,
+    buffers: CostBuffers,
+}
+
+impl<'a> PathCosts<'a> {
+    /// No cost computed yet.
+    pub fn new(patch: &'a Patch, radius: usize) -> Self {
+        PathCosts { patch, radius, known: vec![f32::NAN; patch.width()], buffers: CostBuffers::default() }
+    }
+
+    /// The cost of the path around absolute column `x`.
+    fn at(&mut self, x: usize) -> f32 {
+        let k = x - self.patch.bounds.x0;
+        if self.known[k].is_nan() {
+            self.known[k] = separating_cost(self.patch, x, self.radius, &mut self.buffers);
+        }
+        self.known[k]
+    }
+}
+
 /// Columns (absolute), left to right, where a separating path within
-/// `radius` columns crosses less ink than those of its neighbours on a grid
+/// `costs`' radius crosses less ink than those of its neighbours on a grid
 /// of `step` columns, and at most `most` ink: where a narrow path slips
 /// between two strokes that lean the same way (a 7's stem and a 1 beside
 /// it), which the column profiles of [`super::candidate_cuts`] do not see.
 /// None within `margin` columns of either end. Work: (width / step) paths
-/// of rows × (2·radius + 1) × 3 steps, costs only (`separating_cost`).
-pub fn path_valleys(patch: &Patch, (step, radius, margin): (usize, usize, usize), most: f32) -> Vec<usize> {
-    let (x0, x1) = (patch.bounds.x0 + margin, patch.bounds.x1.saturating_sub(margin));
+/// of rows × (2·radius + 1) × 3 steps, costs only (`separating_cost`), none
+/// of them computed twice.
+pub fn path_valleys(costs: &mut PathCosts<'_>, (step, margin): (usize, usize), most: f32) -> Vec<usize> {
+    let bounds = costs.patch.bounds;
+    let (x0, x1) = (bounds.x0 + margin, bounds.x1.saturating_sub(margin));
     let xs: Vec<usize> = (x0..x1).step_by(step.max(1)).collect();
-    let mut buffers = CostBuffers::default();
-    let costs: Vec<f32> = xs.iter().map(|&x| separating_cost(patch, x, radius, &mut buffers)).collect();
+    let costs: Vec<f32> = xs.iter().map(|&x| costs.at(x)).collect();
     (0..xs.len())
         .filter(|&i| {
             let left = if i > 0 { costs[i - 1] } else { f32::INFINITY };
@@ -296,13 +326,13 @@ mod tests {
                 c > 10 + 3 + lean && c <= 10 + 8 + lean
             })
         };
-        let found = path_valleys(&p, (1, 3, 2), 2.0);
+        let found = path_valleys(&mut PathCosts::new(&p, 3), (1, 2), 2.0);
         let inside: Vec<usize> = found.iter().copied().filter(|&x| between(&separating_path(&p, x, 3))).collect();
         assert!(!inside.is_empty(), "{found:?}");
         // It crosses the bar only.
         assert!(inside.iter().all(|&x| separating_path_cost(&p, x, 3).1 < 2.0));
         // A path crossing more ink than allowed is no valley.
-        let strict = path_valleys(&p, (1, 3, 2), 0.5);
+        let strict = path_valleys(&mut PathCosts::new(&p, 3), (1, 2), 0.5);
         assert!(strict.iter().all(|&x| !between(&separating_path(&p, x, 3))), "{strict:?}");
     }
 

@@ -314,26 +314,15 @@ fn pair_marks(bounds: Bounds, ink: &Gray, probabilities: &[f32]) -> Vec<Mark> {
     let patch = Patch { bounds, ink: ink.clone() };
     let radius = (ink.width() / 4).max(1);
     let path = separating_path(&patch, bounds.x0 + ink.width() / 2, radius);
-    let sides = [patch.between(&patch.straight(bounds.x0), &path), patch.between(&path, &patch.straight(bounds.x1))];
+    let (left_edge, right_edge) = (patch.straight(bounds.x0), patch.straight(bounds.x1));
     // Each side a digit's height: a path that follows a stroke down (a 7's
     // stem) can leave one side only a bar.
     let tall = |b: &Bounds| b.height() as f32 >= PAIR_SIDE_HEIGHT * bounds.height() as f32;
-    let sides = match sides {
+    let sides = match [patch.between(&left_edge, &path), patch.between(&path, &right_edge)] {
         [Some(l), Some(r)] if tall(&l.0) && tall(&r.0) => [Some(l), Some(r)],
         _ => {
-            let middle = ink.width() / 2;
-            let half = |from: usize, to: usize| {
-                let half = garbage::columns(ink, from, to);
-                let tight = crate::preprocess::ink_bounds(&half, 0.0)?;
-                let at = Bounds {
-                    x0: bounds.x0 + from + tight.x0,
-                    y0: bounds.y0 + tight.y0,
-                    x1: bounds.x0 + from + tight.x1,
-                    y1: bounds.y0 + tight.y1,
-                };
-                Some((at, crate::preprocess::crop(&half, tight)))
-            };
-            [half(0, middle), half(middle, ink.width())]
+            let middle = patch.straight(bounds.x0 + ink.width() / 2);
+            [patch.between(&left_edge, &middle), patch.between(&middle, &right_edge)]
         }
     };
     sides

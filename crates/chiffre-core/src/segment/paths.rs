@@ -200,11 +200,11 @@ impl Window {
     }
 }
 
-/// The cost of the separating path around each column of a patch within
-/// `radius` columns (the cost of [`separating_path`]'s path), each column's computed once: the
-/// coarse and the fine path valleys of a component ([`path_valleys`]) share
-/// their columns (every coarse column is a fine one when the fine step
-/// divides the coarse step, as at every line height under 100 pixels).
+/// The cost of the path [`separating_path`] finds around each column of a
+/// patch (within `radius` columns), each column's computed once: the coarse
+/// and the fine path valleys of a component ([`path_valleys`]) share their
+/// columns (every coarse column is a fine one when the fine step divides the
+/// coarse step, as at every line height under 100 pixels).
 pub struct PathCosts<'a> {
     patch: &'a Patch,
     radius: usize,

@@ -108,7 +108,9 @@ impl Tally {
 }
 
 /// Reads one picture and scores it against its truth.
-fn score(model: &mut Model, test: &Dataset, picture: &NumberPicture, name: &str) -> (Tally, String) {
+/// Reads one generated number: its tally, the text read, and its digits
+/// read one by one as MNIST images (what `CHIFFRE_SHOW` prints beside it).
+fn score(model: &mut Model, test: &Dataset, picture: &NumberPicture, name: &str) -> (Tally, String, String) {
     let image = decode_bytes(&picture.bytes, name).expect("a generated picture decodes");
     let threshold = std::env::var("CHIFFRE_THRESHOLD").ok().and_then(|v| v.parse().ok());
     let reading = match threshold {
@@ -137,7 +139,8 @@ fn score(model: &mut Model, test: &Dataset, picture: &NumberPicture, name: &str)
         single_wrong,
         single_wrong_or_rejected,
     };
-    (tally, read)
+    let singly_read = singly.iter().map(|p| char::from(b'0' + p.digit as u8)).collect();
+    (tally, read, singly_read)
 }
 
 fn kind(p: &NumberPicture) -> &'static str {
@@ -160,10 +163,10 @@ fn read_set(model: &mut Model, test: &Dataset, seed: u64, n: u64, show: bool) ->
             std::fs::create_dir_all(dir).expect("CHIFFRE_DUMP: a folder");
             std::fs::write(format!("{dir}/number-{i}.{}", p.extension), &p.bytes).expect("write a picture");
         }
-        let (t, read) = score(model, test, p, &format!("number-{i}.{}", p.extension));
+        let (t, read, singly) = score(model, test, p, &format!("number-{i}.{}", p.extension));
         if show && t.whole_right == 0 {
             let touching = if p.touching { ", touching" } else { "" };
-            println!("number {i} ({}{touching}): truth {:?} read {:?}", kind(p), p.text, read);
+            println!("number {i} ({}{touching}): truth {:?} read {:?}, one by one {singly:?}", kind(p), p.text, read);
         }
         let len = p.text.chars().filter(char::is_ascii_digit).count();
         let touching = if p.touching { "touching: yes" } else { "touching: no" };

@@ -23,10 +23,20 @@ pub enum Polarity {
 /// by hand (the integer part, plus one from a fraction of at least ½, exact
 /// for these magnitudes) because `f32::round` is a library call on the
 /// baseline x86-64 target, and this runs on every pixel, several times.
+///
+/// `max` then `min` rather than `clamp`: `f32::max` returns 0 for a NaN (where
+/// `clamp` keeps the NaN, which `as i32` made 0: the same bin), so the
+/// level converts to an integer unchecked, without the per-pixel saturation
+/// and NaN checks that kept the histogram's loop from running on whole
+/// vectors (2026-12-06, Intel Xeon, perf while reading numbers two at a
+/// time: the two picture histograms 6.5 → 3.3 % of the time).
 fn bin(v: f32) -> usize {
-    let x = v.clamp(0.0, 1.0) * (BINS - 1) as f32;
-    // `as i32` (not u32): one vector instruction on x86 without AVX-512.
-    let whole = x as i32;
+    #[allow(clippy::manual_clamp)] // `clamp` keeps a NaN: see above.
+    let x = v.max(0.0).min(1.0) * (BINS - 1) as f32;
+    // SAFETY: `x` is in [0, 255] and not NaN (`f32::max` drops a NaN), so it
+    // fits an i32: the conversion is one vector instruction, without the
+    // saturation and NaN checks of `as i32`.
+    let whole: i32 = unsafe { x.to_int_unchecked() };
     (whole + i32::from(x - whole as f32 >= 0.5)) as usize
 }
 

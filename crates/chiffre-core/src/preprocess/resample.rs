@@ -79,6 +79,13 @@ fn axis_taps(src: usize, dst: usize) -> Taps {
 /// Resizes `gray` to `width`×`height`: area averaging along an axis that
 /// shrinks, bilinear along one that grows (see the module documentation for
 /// why). A zero-sized input or output gives a picture of zeros.
+///
+/// One axis at a time, the vertical pass first when the height shrinks:
+/// the horizontal pass gathers (each output reads its own source columns)
+/// while the vertical one adds whole rows (a loop the compiler vectorises),
+/// so the gathers are done on the fewer rows. A candidate digit of 80×80
+/// pixels going to 20×20 gathers over 20 rows instead of 80 (2026-12-06,
+/// Intel Xeon, perf: `resample` 6.3 → 3.1 % of reading numbers two at a time).
 pub fn resample(gray: &Gray, width: usize, height: usize) -> Gray {
     let (w, h) = (gray.width(), gray.height());
     if w == 0 || h == 0 || width == 0 || height == 0 {
@@ -88,28 +95,43 @@ pub fn resample(gray: &Gray, width: usize, height: usize) -> Gray {
         return gray.clone();
     }
     let (xs, ys) = (axis_taps(w, width), axis_taps(h, height));
-    // Rows first (h × width), then columns. Along a row, tap by tap over all
-    // the outputs: each output's sum is still taken in its taps' order, but
-    // the outputs' sums no longer wait on one another.
+    let out = if height < h {
+        across(&down(gray.data(), w, &ys, height), w, &xs, width)
+    } else {
+        down(&across(gray.data(), w, &xs, width), width, &ys, height)
+    };
+    Gray::new(width, height, out).unwrap_or_else(|| Gray::filled(width, height, 0.0))
+}
+
+/// The horizontal pass: each row of `rows` (`w` wide) resampled to `width`
+/// columns with the taps `xs`. Tap by tap over all the outputs of a row:
+/// each output's sum is still taken in its taps' order, but the outputs'
+/// sums no longer wait on one another.
+fn across(rows: &[f32], w: usize, xs: &Taps, width: usize) -> Vec<f32> {
     let (index, weight) = xs.by_tap(width, w);
-    let mut across = vec![0.0f32; h * width];
-    for (y, sums) in across.chunks_exact_mut(width).enumerate() {
-        let row = gray.row(y);
+    let mut out = vec![0.0f32; rows.len() / w * width];
+    for (sums, row) in out.chunks_exact_mut(width).zip(rows.chunks_exact(w)) {
         for (index, weight) in index.chunks_exact(width).zip(weight.chunks_exact(width)) {
             for ((sum, &i), &wt) in sums.iter_mut().zip(index).zip(weight) {
                 *sum += wt * row[i];
             }
         }
     }
-    let mut out = vec![0.0f32; height * width];
-    for y in 0..height {
+    out
+}
+
+/// The vertical pass: the rows of `rows` (`w` wide) resampled to `height`
+/// rows with the taps `ys`, each output row a weighted sum of whole rows.
+fn down(rows: &[f32], w: usize, ys: &Taps, height: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; height * w];
+    for (y, sums) in out.chunks_exact_mut(w).enumerate() {
         let (first, weights) = ys.of(y);
         for (k, wt) in weights.iter().enumerate() {
-            let src = &across[(first + k) * width..(first + k + 1) * width];
-            out[y * width..(y + 1) * width].iter_mut().zip(src).for_each(|(o, v)| *o += wt * v);
+            let src = &rows[(first + k) * w..(first + k + 1) * w];
+            sums.iter_mut().zip(src).for_each(|(o, v)| *o += wt * v);
         }
     }
-    Gray::new(width, height, out).unwrap_or_else(|| Gray::filled(width, height, 0.0))
+    out
 }
 
 #[cfg(test)]

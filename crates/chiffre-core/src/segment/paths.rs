@@ -162,12 +162,29 @@ fn separating_cost(patch: &Patch, centre: usize, radius: usize, buffers: &mut Co
     next.resize(n + 2, f32::INFINITY);
     for y in 1..h {
         let row = &ink[y * w + lo..y * w + lo + n];
-        for (i, (out, (v, s))) in next[1..=n].iter_mut().zip(row.iter().zip(strays.iter())).enumerate() {
-            *out = cost[i + 1].min(cost[i].min(cost[i + 2]) + TURN_COST) + (v + s);
+        // Slices of exactly `n` (no bounds check in the loop) and a minimum
+        // without `f32::min`'s NaN handling (costs are never NaN): the loop
+        // then runs on whole vectors (it ran one column at a time: 2026-12-06,
+        // Intel Xeon, perf while reading numbers two at a time, this function
+        // 7.2 → 2.5 % of the time).
+        let (left, (middle, right)) = (&cost[..n], (&cost[1..=n], &cost[2..n + 2]));
+        let steps = row.iter().zip(&strays[..n]).map(|(v, s)| v + s);
+        for ((out, ((&l, &m), &r)), step) in next[1..=n].iter_mut().zip(left.iter().zip(middle).zip(right)).zip(steps) {
+            *out = least(m, least(l, r) + TURN_COST) + step;
         }
         std::mem::swap(cost, next);
     }
     cost[1..=n].iter().copied().fold(f32::INFINITY, f32::min)
+}
+
+/// The lesser of two costs that are never NaN (one compare and select,
+/// which vectorises; `f32::min` also handles NaN).
+fn least(a: f32, b: f32) -> f32 {
+    if b < a {
+        b
+    } else {
+        a
+    }
 }
 
 /// What [`separating_cost`] works in, kept between calls (no allocation per

@@ -215,6 +215,26 @@ pub fn ink_levels(ink: &Gray) -> Result<InkLevels, PreprocessError> {
     Ok(InkLevels { background, noise, floor, threshold, ink: ink_level.max(threshold), contrast })
 }
 
+/// The first pixel from `from` on that is sure ink (`threshold` or more) and
+/// not yet in a piece. Block by block: whether a block holds one is a
+/// branch-free reduction the compiler vectorises, and only that block is
+/// then searched pixel by pixel (most of a picture is background).
+fn next_seed(data: &[f32], piece: &[u32], from: usize, threshold: f32) -> Option<usize> {
+    const BLOCK: usize = 64;
+    let mut start = from;
+    while start < data.len() {
+        let end = (start + BLOCK).min(data.len());
+        let (values, labels) = (&data[start..end], &piece[start..end]);
+        // `&`, not `&&`: no branch per pixel.
+        let seeds = |(&v, &p): (&f32, &u32)| (p == 0) & (v >= threshold);
+        if values.iter().zip(labels).fold(false, |any, pair| any | seeds(pair)) {
+            return values.iter().zip(labels).position(seeds).map(|k| start + k);
+        }
+        start = end;
+    }
+    None
+}
+
 /// Keeps the digit and nothing else: pixels at or above the threshold are
 /// surely ink; pixels above the floor are ink when connected (8-neighbours)
 /// to those (hysteresis, which keeps the grey edges of strokes and drops
@@ -236,25 +256,35 @@ pub fn isolate_ink_keeping(ink: &Gray, levels: &InkLevels, speck_fraction: f32) 
     let value = |v: f32| ((v - levels.floor) / span).clamp(0.0, 1.0);
     // 0: not (yet) ink; c > 0: piece number c.
     let mut piece = vec![0u32; data.len()];
-    let mut pieces = 0u32;
+    // The stretched ink of every piece, and each piece's mass (its sum),
+    // written run by run as the fill labels them (a pass over the whole
+    // picture testing every pixel's label ran one pixel at a time).
+    let mut out = vec![0.0f32; data.len()];
+    let mut masses = vec![0.0f32];
     let mut stack = Vec::new();
     let mut seed = 0;
     // Each pixel of sure ink not yet in a piece starts one: every pixel above
     // the floor connected to it joins.
-    while let Some(skip) = data[seed..].iter().zip(&piece[seed..]).position(|(&v, &p)| p == 0 && v >= levels.threshold)
-    {
-        seed += skip;
-        pieces += 1;
-        super::fill(&mut piece, w, seed, pieces, |j| data[j] > levels.floor, &mut stack, |_, _, _| {});
-    }
-    // The stretched ink of every piece, and each piece's mass (its sum).
-    let mut out = vec![0.0f32; data.len()];
-    let mut masses = vec![0.0f32; pieces as usize + 1];
-    for ((o, &p), &v) in out.iter_mut().zip(&piece).zip(data) {
-        if p != 0 {
-            *o = value(v);
-            masses[p as usize] += *o;
-        }
+    while let Some(found) = next_seed(data, &piece, seed, levels.threshold) {
+        seed = found;
+        let id = masses.len() as u32;
+        let mut mass = 0.0f32;
+        super::fill(
+            &mut piece,
+            w,
+            seed,
+            id,
+            |j| data[j] > levels.floor,
+            &mut stack,
+            |y, x0, x1| {
+                let (source, stretched) = (&data[y * w + x0..y * w + x1], &mut out[y * w + x0..y * w + x1]);
+                for (o, &v) in stretched.iter_mut().zip(source) {
+                    *o = value(v);
+                }
+                mass += stretched.iter().sum::<f32>();
+            },
+        );
+        masses.push(mass);
     }
     let heaviest = masses.iter().copied().fold(0.0, f32::max);
     let keep: Vec<bool> = masses.iter().enumerate().map(|(id, &m)| id > 0 && m >= speck_fraction * heaviest).collect();

@@ -339,6 +339,29 @@ pub fn looks_like_mnist(ink: &Gray) -> bool {
     (BOX - 1..=BOX).contains(&longer) && (cx - CENTRE).abs() <= 1.0 && (cy - CENTRE).abs() <= 1.0
 }
 
+/// The larger of two numbers that are never NaN (ink levels, path costs):
+/// one compare and select, which the compiler vectorises; `f32::max` also
+/// handles a NaN, which kept the loops over a row that use it running one
+/// pixel at a time.
+#[inline]
+pub(crate) fn larger(a: f32, b: f32) -> f32 {
+    if b > a {
+        b
+    } else {
+        a
+    }
+}
+
+/// The smaller of two numbers that are never NaN (see [`larger`]).
+#[inline]
+pub(crate) fn smaller(a: f32, b: f32) -> f32 {
+    if b < a {
+        b
+    } else {
+        a
+    }
+}
+
 /// Copies a 28×28 ink picture into a network input, clamped to `[0, 1]`
 /// (area averaging can round a full pixel to 1.0000001, which a caller
 /// checking the range, such as `chiffre serve`'s JSON input, would refuse).

@@ -94,11 +94,14 @@ fn window_extremes(row: &[f32], half: usize, pick: impl Fn(f32, f32) -> f32, scr
 fn morph_disc(ink: &Gray, radius: usize, grow: bool) -> Gray {
     // Two instances rather than a function pointer: `pick` is then inlined
     // into the inner loops (called through a pointer it took a tenth of
-    // reading a number).
+    // reading a number). A compare and select rather than `f32::max` and
+    // `f32::min`, whose NaN handling kept the loop over a row from running
+    // on whole vectors (ink levels are never NaN): 2026-12-06, Intel Xeon,
+    // perf while reading numbers two at a time, `normalise_strokes` 3.6 → 2.8 %.
     if grow {
-        morph_disc_with(ink, radius, 0.0, f32::max)
+        morph_disc_with(ink, radius, 0.0, super::larger)
     } else {
-        morph_disc_with(ink, radius, 1.0, f32::min)
+        morph_disc_with(ink, radius, 1.0, super::smaller)
     }
 }
 

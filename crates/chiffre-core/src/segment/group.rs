@@ -23,7 +23,7 @@
 //! [`MAX_WIDTH`] line heights wide.
 
 use super::pairing::{could_be_a_pair, most_a_pair_scores, pair_score, pairs_that_may_win};
-use crate::preprocess::{Bounds, Gray};
+use crate::preprocess::{larger, Bounds, Gray};
 use crate::reject::pairs::PAIR_CLASSES;
 
 /// A group of atoms is at most this many of them.
@@ -106,7 +106,7 @@ pub fn render(atoms: &[Atom]) -> (Bounds, Gray) {
         for y in 0..atom.ink.height() {
             let row = &mut out.data_mut()[(oy + y) * w + ox..(oy + y) * w + ox + atom.ink.width()];
             for (o, &v) in row.iter_mut().zip(atom.ink.row(y)) {
-                *o = o.max(v);
+                *o = larger(*o, v);
             }
         }
     }

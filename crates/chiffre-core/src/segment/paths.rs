@@ -12,7 +12,7 @@
 //! the digits really join. [`Patch::between`] takes the ink between two such
 //! paths.
 
-use crate::preprocess::{Bounds, Gray};
+use crate::preprocess::{smaller, Bounds, Gray};
 
 /// What a path pays for each column it strays from its candidate, per row:
 /// small, so it only breaks ties between paths that cross as much ink.
@@ -170,21 +170,11 @@ fn separating_cost(patch: &Patch, centre: usize, radius: usize, buffers: &mut Co
         let (left, (middle, right)) = (&cost[..n], (&cost[1..=n], &cost[2..n + 2]));
         let steps = row.iter().zip(&strays[..n]).map(|(v, s)| v + s);
         for ((out, ((&l, &m), &r)), step) in next[1..=n].iter_mut().zip(left.iter().zip(middle).zip(right)).zip(steps) {
-            *out = least(m, least(l, r) + TURN_COST) + step;
+            *out = smaller(m, smaller(l, r) + TURN_COST) + step;
         }
         std::mem::swap(cost, next);
     }
     cost[1..=n].iter().copied().fold(f32::INFINITY, f32::min)
-}
-
-/// The lesser of two costs that are never NaN (one compare and select,
-/// which vectorises; `f32::min` also handles NaN).
-fn least(a: f32, b: f32) -> f32 {
-    if b < a {
-        b
-    } else {
-        a
-    }
 }
 
 /// What [`separating_cost`] works in, kept between calls (no allocation per

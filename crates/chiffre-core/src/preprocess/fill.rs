@@ -59,6 +59,28 @@ pub(crate) fn fill(
     }
 }
 
+/// The first pixel from `from` on that is not yet labelled and `starts` a
+/// region (the seed of the next [`fill`]). Block by block: whether a block
+/// holds one is a branch-free reduction the compiler vectorises, and only
+/// that block is then searched pixel by pixel (most of a picture is
+/// background; the pixel-by-pixel search over all of it took a tenth of
+/// cleaning a picture).
+pub(crate) fn next_seed(data: &[f32], labels: &[u32], from: usize, starts: impl Fn(f32) -> bool) -> Option<usize> {
+    const BLOCK: usize = 64;
+    let mut start = from;
+    while start < data.len() {
+        let end = (start + BLOCK).min(data.len());
+        let (values, block) = (&data[start..end], &labels[start..end]);
+        // `&`, not `&&`: no branch per pixel.
+        let seeds = |(&v, &l): (&f32, &u32)| (l == 0) & starts(v);
+        if values.iter().zip(block).fold(false, |any, pair| any | seeds(pair)) {
+            return values.iter().zip(block).position(seeds).map(|k| start + k);
+        }
+        start = end;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +127,20 @@ mod tests {
                 assert_eq!(area, fast.iter().filter(|&&l| l == id).count(), "case {case}: runs told once each");
             }
             assert_eq!(fast, slow, "case {case}: {w}×{h}");
+        }
+    }
+
+    #[test]
+    fn next_seed_finds_the_first_unlabelled_start_from_any_pixel() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..200 {
+            let n = rng.random_range(0..300);
+            let data: Vec<f32> =
+                (0..n).map(|_| if rng.random_bool(0.05) { rng.random_range(0.0..1.0) } else { 0.0 }).collect();
+            let labels: Vec<u32> = (0..n).map(|_| u32::from(rng.random_bool(0.3))).collect();
+            let from = rng.random_range(0..=n);
+            let want = (from..n).find(|&i| labels[i] == 0 && data[i] > 0.5);
+            assert_eq!(next_seed(&data, &labels, from, |v| v > 0.5), want);
         }
     }
 }

@@ -215,26 +215,6 @@ pub fn ink_levels(ink: &Gray) -> Result<InkLevels, PreprocessError> {
     Ok(InkLevels { background, noise, floor, threshold, ink: ink_level.max(threshold), contrast })
 }
 
-/// The first pixel from `from` on that is sure ink (`threshold` or more) and
-/// not yet in a piece. Block by block: whether a block holds one is a
-/// branch-free reduction the compiler vectorises, and only that block is
-/// then searched pixel by pixel (most of a picture is background).
-fn next_seed(data: &[f32], piece: &[u32], from: usize, threshold: f32) -> Option<usize> {
-    const BLOCK: usize = 64;
-    let mut start = from;
-    while start < data.len() {
-        let end = (start + BLOCK).min(data.len());
-        let (values, labels) = (&data[start..end], &piece[start..end]);
-        // `&`, not `&&`: no branch per pixel.
-        let seeds = |(&v, &p): (&f32, &u32)| (p == 0) & (v >= threshold);
-        if values.iter().zip(labels).fold(false, |any, pair| any | seeds(pair)) {
-            return values.iter().zip(labels).position(seeds).map(|k| start + k);
-        }
-        start = end;
-    }
-    None
-}
-
 /// Keeps the digit and nothing else: pixels at or above the threshold are
 /// surely ink; pixels above the floor are ink when connected (8-neighbours)
 /// to those (hysteresis, which keeps the grey edges of strokes and drops
@@ -265,7 +245,7 @@ pub fn isolate_ink_keeping(ink: &Gray, levels: &InkLevels, speck_fraction: f32) 
     let mut seed = 0;
     // Each pixel of sure ink not yet in a piece starts one: every pixel above
     // the floor connected to it joins.
-    while let Some(found) = next_seed(data, &piece, seed, levels.threshold) {
+    while let Some(found) = super::next_seed(data, &piece, seed, |v| v >= levels.threshold) {
         seed = found;
         let id = masses.len() as u32;
         let mut mass = 0.0f32;

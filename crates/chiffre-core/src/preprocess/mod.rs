@@ -60,7 +60,7 @@ pub use ink::{
 pub use resample::resample;
 pub use stroke::{normalise_strokes, stroke_width, MAX_STROKE, MIN_STROKE};
 
-pub(crate) use fill::fill;
+pub(crate) use fill::{fill, next_seed};
 use std::borrow::Cow;
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! the same one. A scanline flood fill (`preprocess::fill`) with an explicit
 //! stack: O(pixels), no recursion, whatever the picture holds.
 
-use crate::preprocess::{fill, Bounds, Gray};
+use crate::preprocess::{fill, next_seed, Bounds, Gray};
 
 /// One connected piece of ink.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,8 +50,8 @@ pub fn connected_components(ink: &Gray) -> Components {
     let mut list: Vec<Component> = Vec::new();
     let mut stack = Vec::new();
     let mut seed = 0;
-    while let Some(skip) = data[seed..].iter().zip(&labels[seed..]).position(|(&v, &l)| v > 0.0 && l == 0) {
-        seed += skip;
+    while let Some(found) = next_seed(data, &labels, seed, |v| v > 0.0) {
+        seed = found;
         let (sx, sy) = (seed % w, seed / w);
         let mut c = Component { bounds: Bounds { x0: sx, y0: sy, x1: sx + 1, y1: sy + 1 }, area: 0, mass: 0.0 };
         let label = list.len() as u32 + 1;

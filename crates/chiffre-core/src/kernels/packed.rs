@@ -18,7 +18,7 @@
 //! each sum is a chain of multiply-adds in `k` order, so results do not
 //! depend on the thread count.
 
-use super::simd::{self, Isa, Vector};
+use super::simd::{self, vectors, Isa, Vector};
 
 /// `B [k × n]` laid out for [`matmul_packed`]: `ceil(n / NR)` panels, each
 /// `k` rows of `NR` values (the columns past `n` are zeros).
@@ -230,23 +230,25 @@ fn tile_rows<V: Vector, const MR: usize, const NV: usize>(
     let (nr, j0, cols) = (NV * V::LANES, tile.j0, tile.cols);
     // SAFETY (every `unsafe` below): `V`'s instructions are enabled where `tiles` is called;
     // the panel holds `k` rows of NR values; every other range is checked by slicing.
-    let init: [V; NV] = std::array::from_fn(|v| match run.bias {
-        Some(bias) if cols == nr => unsafe { V::load(bias[j0 + v * V::LANES..][..V::LANES].as_ptr()) },
-        Some(bias) => {
-            let mut lane = [0.0f32; 16];
-            let (from, to) = ((j0 + v * V::LANES).min(j0 + cols), (j0 + (v + 1) * V::LANES).min(j0 + cols));
-            lane[..to - from].copy_from_slice(&bias[from..to]);
-            unsafe { V::load(lane.as_ptr()) }
-        }
-        None => unsafe { V::splat(0.0) },
-    });
+    let init: [V; NV] = unsafe {
+        vectors(|v| match run.bias {
+            Some(bias) if cols == nr => V::load(bias[j0 + v * V::LANES..][..V::LANES].as_ptr()),
+            Some(bias) => {
+                let mut lane = [0.0f32; 16];
+                let (from, to) = ((j0 + v * V::LANES).min(j0 + cols), (j0 + (v + 1) * V::LANES).min(j0 + cols));
+                lane[..to - from].copy_from_slice(&bias[from..to]);
+                V::load(lane.as_ptr())
+            }
+            None => V::splat(0.0),
+        })
+    };
     // where each row of this tile starts in `a`; past the last row, the last row
     // again (computed, not stored)
     let starts: [usize; MR] = std::array::from_fn(|r| (i0 + r.min(rows - 1)) * lda);
     let mut acc = [init; MR];
     for kk in 0..k {
         let row = tile.panel[kk * nr..][..nr].as_ptr();
-        let b: [V; NV] = std::array::from_fn(|v| unsafe { V::load(row.add(v * V::LANES)) });
+        let b: [V; NV] = unsafe { vectors(|v| V::load(row.add(v * V::LANES))) };
         for (acc, start) in acc.iter_mut().zip(starts) {
             // SAFETY: `start + kk` < `(m - 1) · lda + k` ≤ `a.len()` (checked by `matmul_packed`).
             let v = unsafe { V::splat(*a.get_unchecked(start + kk)) };

@@ -32,6 +32,28 @@ impl Isa {
     }
 }
 
+/// `[f(0), …, f(N - 1)]` for the kernels' arrays of vectors, built by a plain
+/// loop in the caller. Not `std::array::from_fn`: that is a library function
+/// the compiler may or may not inline, and where it did not (after an
+/// unrelated change elsewhere in the crate), the vector instructions inside
+/// it could not be inlined either (they need the kernel's instruction set,
+/// which `from_fn` lacks): the Winograd input transform called
+/// `_mm512_loadu_ps` as a function, a twentieth of the time of reading
+/// numbers (2026-12-06, Intel Xeon, perf).
+///
+/// # Safety
+/// `f` may use `V`'s instructions, and so does this (a zero to start from):
+/// the caller runs where they exist.
+#[inline(always)]
+pub(crate) unsafe fn vectors<V: Vector, const N: usize>(mut f: impl FnMut(usize) -> V) -> [V; N] {
+    // SAFETY: the caller runs where `V`'s instructions exist.
+    let mut out = [unsafe { V::splat(0.0) }; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = f(i);
+    }
+    out
+}
+
 /// A vector of `LANES` values of `f32`. Every method is `unsafe`: the
 /// caller runs where the instructions exist, on pointers to `LANES` values.
 pub trait Vector: Copy {

@@ -440,7 +440,10 @@ pub fn ink_picture(image: &(impl Picture + ?Sized)) -> Result<InkPicture, Prepro
 /// bounding box: strokes normalised, longer side scaled to [`BOX`], placed in
 /// 28×28 by its centre of mass. `None` when it holds no ink.
 pub fn normalise_digit(digit: &Gray) -> Option<Pixels> {
-    let scaled = scale_to_box(&normalise_strokes(digit), BOX);
+    let scaled = match stroke::corrected_strokes(digit) {
+        Some(corrected) => scale_to_box(&corrected, BOX),
+        None => scale_to_box(digit, BOX),
+    };
     place_by_centre_of_mass(&scaled, SIDE).map(|framed| to_pixels(&framed))
 }
 

@@ -28,21 +28,29 @@ const SUPERSAMPLE: usize = 8;
 /// boundary. Along curves and diagonals this staircase boundary is longer
 /// than the true one (by up to 4/π), so such strokes measure thinner; MNIST's
 /// range above was measured the same way. `None` without ink.
+///
+/// Counted row by row over masks of 0s and 1s (with a row of background
+/// around the picture): the area is the mask's sum, and the boundary the
+/// number of neighbouring pairs, side by side or one above the other, that
+/// differ, since each such edge has exactly one ink side. Branch-free loops
+/// the compiler vectorises (a test per pixel and per neighbour took a
+/// fifth of normalising a candidate digit).
 pub fn stroke_width(ink: &Gray, threshold: f32) -> Option<f32> {
-    let (w, h) = (ink.width(), ink.height());
-    let is_ink = |x: usize, y: usize| ink.get(x, y) >= threshold;
+    let w = ink.width();
     let (mut area, mut boundary) = (0usize, 0usize);
-    for y in 0..h {
-        for x in 0..w {
-            if is_ink(x, y) {
-                area += 1;
-                boundary += usize::from(x == 0 || !is_ink(x - 1, y))
-                    + usize::from(x + 1 == w || !is_ink(x + 1, y))
-                    + usize::from(y == 0 || !is_ink(x, y - 1))
-                    + usize::from(y + 1 == h || !is_ink(x, y + 1));
-            }
+    // Row y's mask at 1..=w of `row`, background at 0 and w + 1.
+    let (mut above, mut row) = (vec![0u8; w + 2], vec![0u8; w + 2]);
+    for y in 0..ink.height() {
+        for (m, &v) in row[1..=w].iter_mut().zip(ink.row(y)) {
+            *m = u8::from(v >= threshold);
         }
+        area += row.iter().map(|&m| usize::from(m)).sum::<usize>();
+        boundary += row.windows(2).map(|p| usize::from(p[0] != p[1])).sum::<usize>();
+        boundary += row.iter().zip(&above).map(|(a, b)| usize::from(a != b)).sum::<usize>();
+        std::mem::swap(&mut above, &mut row);
     }
+    // The last row against the background below.
+    boundary += above.iter().map(|&m| usize::from(m)).sum::<usize>();
     (area > 0).then(|| 2.0 * area as f32 / boundary as f32)
 }
 
@@ -143,12 +151,17 @@ fn morph_disc_with(ink: &Gray, radius: usize, start: f32, pick: impl Fn(f32, f32
 /// again. Digits within the range are returned unchanged, and so is a digit
 /// that the erosion would erase.
 pub fn normalise_strokes(digit: &Gray) -> Gray {
+    corrected_strokes(digit).unwrap_or_else(|| digit.clone())
+}
+
+/// [`normalise_strokes`], `None` when the digit is left unchanged (no copy:
+/// most candidate digits are within the range).
+pub(crate) fn corrected_strokes(digit: &Gray) -> Option<Gray> {
     let longer = digit.width().max(digit.height());
-    let Some(width) = stroke_width(digit, 0.5) else { return digit.clone() };
-    let width = width * BOX as f32 / longer as f32;
+    let width = stroke_width(digit, 0.5)? * BOX as f32 / longer as f32;
     let target = width.clamp(MIN_STROKE, MAX_STROKE);
     if target == width {
-        return digit.clone();
+        return None;
     }
     let side = BOX * SUPERSAMPLE;
     let scale = |n: usize| ((n * side) as f32 / longer as f32).round().max(1.0) as usize;
@@ -163,10 +176,7 @@ pub fn normalise_strokes(digit: &Gray) -> Gray {
         padded.data_mut()[at..at + fine.width()].copy_from_slice(fine.row(y));
     }
     let changed = morph_disc(&padded, radius, target > width);
-    match ink_bounds(&changed, 0.0) {
-        Some(bounds) => crop(&changed, bounds),
-        None => digit.clone(),
-    }
+    ink_bounds(&changed, 0.0).map(|bounds| crop(&changed, bounds))
 }
 
 #[cfg(test)]
@@ -182,6 +192,29 @@ mod tests {
             let d = ((x as f32 + 0.5 - c).powi(2) + (y as f32 + 0.5 - c).powi(2)).sqrt();
             f32::from(u8::from(d <= r && d > r - t))
         })
+    }
+
+    #[test]
+    fn stroke_width_counts_what_its_definition_counts() {
+        // Area and boundary pixel by pixel, on random masks and grey levels.
+        let by_definition = |ink: &Gray, t: f32| {
+            let (w, h) = (ink.width(), ink.height());
+            let is_ink = |x: usize, y: usize| ink.get(x, y) >= t;
+            let (mut area, mut boundary) = (0usize, 0usize);
+            for (x, y) in (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).filter(|&(x, y)| is_ink(x, y)) {
+                area += 1;
+                boundary += usize::from(x == 0 || !is_ink(x - 1, y))
+                    + usize::from(x + 1 == w || !is_ink(x + 1, y))
+                    + usize::from(y == 0 || !is_ink(x, y - 1))
+                    + usize::from(y + 1 == h || !is_ink(x, y + 1));
+            }
+            (area > 0).then(|| 2.0 * area as f32 / boundary as f32)
+        };
+        for case in 0..200usize {
+            let (w, h) = (1 + case % 17, 1 + case % 13);
+            let ink = Gray::from_fn(w, h, |x, y| ((x * 7 + y * 13 + case * 5) % 11) as f32 / 10.0);
+            assert_eq!(stroke_width(&ink, 0.5), by_definition(&ink, 0.5), "case {case}: {w}×{h}");
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ use super::{spread, transform_inputs, WinogradFilters};
 use crate::kernels::conv::grown;
 use crate::kernels::gemm::Gemm;
 use crate::kernels::im2col::ConvGeometry;
-use crate::kernels::simd::{self, Isa, Scalar, Vector};
+use crate::kernels::simd::{self, vectors, Isa, Scalar, Vector};
 
 /// The geometry of the input gradient's convolution of a 3×3 stride-1
 /// convolution `g` with `oc` filters: `dz [OH, OW, OC]` in, `dx [H, W, C]` out.
@@ -223,10 +223,12 @@ fn transforms<V: Vector>(run: GradRun) {
 fn gradient_lanes<V: Vector>(dz: &[Option<&[f32]>; 4], o0: usize, d: &mut [f32], offset: usize, stride: usize) {
     // SAFETY (every `unsafe` here): `V`'s instructions are enabled where the transforms run;
     // each pixel holds OC ≥ o0 + LANES values, and every store's range is checked by slicing.
-    let p: [V; 4] = std::array::from_fn(|i| match dz[i] {
-        Some(dz) => unsafe { V::load(dz[o0..o0 + V::LANES].as_ptr()) },
-        None => unsafe { V::splat(0.0) },
-    });
+    let p: [V; 4] = unsafe {
+        vectors(|i| match dz[i] {
+            Some(dz) => V::load(dz[o0..o0 + V::LANES].as_ptr()),
+            None => V::splat(0.0),
+        })
+    };
     let (add, sub) = (|a, b| unsafe { V::add(a, b) }, |a, b| unsafe { V::sub(a, b) });
     let zero = unsafe { V::splat(0.0) };
     // A's rows applied to a pair (a, b): (a, a + b, a − b, −b); first down the columns...

@@ -33,7 +33,7 @@ pub use backward::{input_grad, weight_grad};
 use super::conv::grown;
 use super::im2col::ConvGeometry;
 use super::packed::{matmul_packed, PackedMatrix};
-use super::simd::{self, Isa, Scalar, Vector};
+use super::simd::{self, vectors, Isa, Scalar, Vector};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The filters of a 3×3 convolution in the Winograd domain, `U[ξ] = (G g
@@ -313,10 +313,12 @@ fn transform_inputs<V: Vector>(
 fn input_lanes<V: Vector>(d: &[Option<&[f32]>; 16], c0: usize, v: &mut [f32], offset: usize, stride: usize) {
     // SAFETY (every `unsafe` here): `V`'s instructions are enabled where the stages run;
     // each pixel holds C ≥ c0 + LANES values, and every store's range is checked by slicing.
-    let d: [V; 16] = std::array::from_fn(|p| match d[p] {
-        Some(d) => unsafe { V::load(d[c0..c0 + V::LANES].as_ptr()) },
-        None => unsafe { V::splat(0.0) },
-    });
+    let d: [V; 16] = unsafe {
+        vectors(|p| match d[p] {
+            Some(d) => V::load(d[c0..c0 + V::LANES].as_ptr()),
+            None => V::splat(0.0),
+        })
+    };
     let (add, sub) = (|a, b| unsafe { V::add(a, b) }, |a, b| unsafe { V::sub(a, b) });
     // rows: r = Bᵀ d;  r0 = d0 - d2, r1 = d1 + d2, r2 = d2 - d1, r3 = d1 - d3 (each a row of 4)
     let mut r = d;
@@ -355,14 +357,13 @@ struct OutputTile {
 #[inline(always)]
 fn output_lanes<V: Vector>(m: &[f32], offset: usize, stride: usize, bias: &[f32], tile: &OutputTile, z: &mut [f32]) {
     // SAFETY (every `unsafe` here): as in `input_lanes`, every range checked by slicing.
-    let mv: [V; 16] = std::array::from_fn(|xi| unsafe { V::load(m[xi * stride + offset..][..V::LANES].as_ptr()) });
+    let mv: [V; 16] = unsafe { vectors(|xi| V::load(m[xi * stride + offset..][..V::LANES].as_ptr())) };
     let b = unsafe { V::load(bias[..V::LANES].as_ptr()) };
     let (add, sub) = (|a, b| unsafe { V::add(a, b) }, |a, b| unsafe { V::sub(a, b) });
     // rows: s = Aᵀ M;  s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 (each a row of 4)
-    let s: [[V; 4]; 2] = [
-        std::array::from_fn(|j| add(add(mv[j], mv[4 + j]), mv[8 + j])),
-        std::array::from_fn(|j| sub(sub(mv[4 + j], mv[8 + j]), mv[12 + j])),
-    ];
+    let s: [[V; 4]; 2] = unsafe {
+        [vectors(|j| add(add(mv[j], mv[4 + j]), mv[8 + j])), vectors(|j| sub(sub(mv[4 + j], mv[8 + j]), mv[12 + j]))]
+    };
     for (i, s) in s.iter().enumerate() {
         // columns: y_i0 = s0 + s1 + s2, y_i1 = s1 - s2 - s3; then + b and ReLU
         let y = [add(add(add(s[0], s[1]), s[2]), b), add(sub(sub(s[1], s[2]), s[3]), b)];

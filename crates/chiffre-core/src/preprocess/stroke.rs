@@ -33,8 +33,9 @@ const SUPERSAMPLE: usize = 8;
 /// around the picture): the area is the mask's sum, and the boundary the
 /// number of neighbouring pairs, side by side or one above the other, that
 /// differ, since each such edge has exactly one ink side. Branch-free loops
-/// the compiler vectorises (a test per pixel and per neighbour took a
-/// fifth of normalising a candidate digit).
+/// the compiler vectorises, where a test per pixel and per neighbour ran one
+/// pixel at a time (2026-12-06, Intel Xeon, perf while reading numbers two
+/// at a time: 1.4 → 0.9 % of the time).
 pub fn stroke_width(ink: &Gray, threshold: f32) -> Option<f32> {
     let w = ink.width();
     let (mut area, mut boundary) = (0usize, 0usize);

@@ -79,14 +79,20 @@ fn killing_train_at_random_moments_leaves_the_old_or_the_new_model() {
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
     let mut seen = Outcomes::default();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // Past the first 24 rounds, more until every outcome is seen, reaching
+    // further past the end: a run killed while the machine is busier than
+    // during the reference run may never get to its end within 1.3 times
+    // the reference's time (CI failed so once, 2026-12-06: 24 kills, none
+    // after the new model was written).
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut round = 0;
     while round < 24 || (seen.old == 0 || seen.new == 0 || seen.inside_write == 0) && Instant::now() < deadline {
         round += 1;
         let mut child = train_command(&data, &out, 2).spawn().unwrap();
         if round % 2 == 0 {
             // Anywhere in the run, from start-up to after the end.
-            std::thread::sleep(full_run.mul_f64(rng.random_range(0.0..1.3)));
+            let reach = if round <= 24 { 1.3 } else { 2.5 };
+            std::thread::sleep(full_run.mul_f64(rng.random_range(0.0..reach)));
         } else {
             // Just after the test accuracy is printed: the model is being written.
             let stdout = child.stdout.take().unwrap();

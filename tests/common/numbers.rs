@@ -176,8 +176,17 @@ fn compose(
             let touch = rng.random_bool(0.2) && point_after != Some(k - 1) && letter.is_none();
             touching |= touch;
             let wanted = if touch { -rng.random_range(0..=3i64) } else { (h * rng.random_range(0.08..0.45)) as i64 };
+            // After a decimal point, the digit's ink starts right of the point
+            // and its gap (`x`): a writer puts the point between the digits,
+            // not under the next one's overhang nor inside its loop (which
+            // the distance, measured row by row, would allow).
+            let after_point = point_after == Some(k - 1);
+            let lead = glyph.iter().filter_map(|row| row.iter().position(|&v| v > 0.3)).min().unwrap_or(0) as i64;
             let mut gx = x + height as i64;
-            while gx > 0 && canvas.distance(&glyph, gx, y).is_none_or(|dist| dist > wanted) {
+            while gx > 0
+                && !(after_point && gx + lead <= x)
+                && canvas.distance(&glyph, gx, y).is_none_or(|dist| dist > wanted)
+            {
                 gx -= 1;
             }
             gx

@@ -32,6 +32,21 @@ impl Isa {
     }
 }
 
+/// `[f(0), …, f(N - 1)]` for the kernels' other small arrays (a tile's pixel
+/// slices, a transform's rows), built by a plain loop in the caller, for the
+/// reason [`vectors`] gives: the Winograd input transform called
+/// `core::array::try_from_fn` once per tile for its 16 pixels, 1.6 % of the
+/// time of reading numbers (2026-12-07, Intel Xeon, perf). `first` fills the
+/// array before `f` does.
+#[inline(always)]
+pub(crate) fn array<T: Copy, const N: usize>(first: T, mut f: impl FnMut(usize) -> T) -> [T; N] {
+    let mut out = [first; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = f(i);
+    }
+    out
+}
+
 /// `[f(0), …, f(N - 1)]` for the kernels' arrays of vectors, built by a plain
 /// loop in the caller. Not `std::array::from_fn`: that is a library function
 /// the compiler may or may not inline, and where it did not (after an

@@ -48,6 +48,7 @@ use super::{spread, transform_inputs, WinogradFilters};
 use crate::kernels::conv::grown;
 use crate::kernels::gemm::Gemm;
 use crate::kernels::im2col::ConvGeometry;
+use crate::kernels::simd::array;
 use crate::kernels::simd::{self, vectors, Isa, Scalar, Vector};
 
 /// The geometry of the input gradient's convolution of a 3×3 stride-1
@@ -153,10 +154,10 @@ fn filter_grad(du: &[f32], n: usize, dwt: &mut [f32], accumulate: bool) {
     // Gᵀ's rows: q0 = u0 + (u1 + u2)/2, q1 = (u1 − u2)/2, q2 = (u1 + u2)/2 + u3
     let gt = |a: f32, b: f32, c: f32, d: f32| [a + 0.5 * (b + c), 0.5 * (b - c), 0.5 * (b + c) + d];
     let u = |xi: usize| &du[xi * n..(xi + 1) * n];
-    let (u, dwt) = (std::array::from_fn::<&[f32], 16, _>(u), dwt);
+    let (u, dwt) = (array::<&[f32], 16>(&[], u), dwt);
     for e in 0..n {
         // r[·][j] = Gᵀ dU[·][j] (column j), then dg[i][·] = r[i][·] G
-        let r: [[f32; 3]; 4] = std::array::from_fn(|j| gt(u[j][e], u[4 + j][e], u[8 + j][e], u[12 + j][e]));
+        let r: [[f32; 3]; 4] = array([0.0; 3], |j| gt(u[j][e], u[4 + j][e], u[8 + j][e], u[12 + j][e]));
         for i in 0..3 {
             for (j, value) in gt(r[0][i], r[1][i], r[2][i], r[3][i]).into_iter().enumerate() {
                 let at = (i * 3 + j) * n + e;
@@ -202,7 +203,7 @@ fn transforms<V: Vector>(run: GradRun) {
         let (b, ty, tx) = (t / (th * tw), t / tw % th, t % tw);
         let dz = &dz[b * per_image..(b + 1) * per_image];
         // the tile's 4 output pixels' gradients, or None where forward's pixel is not needed
-        let tile: [Option<&[f32]>; 4] = std::array::from_fn(|p| {
+        let tile: [Option<&[f32]>; 4] = array(None, |p| {
             let (oy, ox) = (2 * ty + p / 2, 2 * tx + p % 2);
             (oy < needed[0] && ox < needed[1]).then(|| &dz[(oy * g.ow + ox) * oc..][..oc])
         });

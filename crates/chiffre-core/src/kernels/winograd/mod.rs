@@ -33,7 +33,7 @@ pub use backward::{input_grad, weight_grad};
 use super::conv::grown;
 use super::im2col::ConvGeometry;
 use super::packed::{matmul_packed, PackedMatrix};
-use super::simd::{self, vectors, Isa, Scalar, Vector};
+use super::simd::{self, array, vectors, Isa, Scalar, Vector};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The filters of a 3×3 convolution in the Winograd domain, `U[ξ] = (G g
@@ -86,8 +86,8 @@ impl WinogradFilters {
             for ch in 0..c {
                 let g = |i: usize, j: usize| g(o, ch, i, j);
                 // t = G g   (4×3)
-                let t: [[f32; 3]; 4] = std::array::from_fn(|i| {
-                    std::array::from_fn(|j| match i {
+                let t: [[f32; 3]; 4] = array([0.0; 3], |i| {
+                    array(0.0, |j| match i {
                         0 => g(0, j),
                         1 => 0.5 * (g(0, j) + g(1, j) + g(2, j)),
                         2 => 0.5 * (g(0, j) - g(1, j) + g(2, j)),
@@ -290,7 +290,7 @@ fn transform_inputs<V: Vector>(
         let x = &x[b * image..(b + 1) * image];
         let at = [2 * ty as isize - g.pad_top as isize, 2 * tx as isize - g.pad_left as isize];
         // the 16 input pixels' channel vectors, or None outside the image
-        let d: [Option<&[f32]>; 16] = std::array::from_fn(|p| {
+        let d: [Option<&[f32]>; 16] = array(None, |p| {
             let (iy, ix) = (at[0] + (p / 4) as isize, at[1] + (p % 4) as isize);
             let inside = iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w;
             inside.then(|| &x[(iy as usize * g.w + ix as usize) * c..][..c])

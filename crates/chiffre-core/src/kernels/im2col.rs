@@ -128,7 +128,7 @@ fn im2col_one_channel<const K: usize>(input: &[f32], g: &ConvGeometry, col: &mut
     for (x, col) in input.chunks_exact(image).zip(col.chunks_exact_mut(per_image)) {
         for (oy, col) in col.chunks_exact_mut(g.ow * K * K).enumerate() {
             // the K input rows under this output row
-            let rows: [&[f32]; K] = std::array::from_fn(|ky| &x[(oy + ky) * g.w..][..g.w]);
+            let rows: [&[f32]; K] = super::simd::array(&[], |ky| &x[(oy + ky) * g.w..][..g.w]);
             for (ox, patch) in col.chunks_exact_mut(K * K).enumerate() {
                 for (out, row) in patch.chunks_exact_mut(K).zip(rows) {
                     let out: &mut [f32; K] = out.try_into().expect("K values");

@@ -237,7 +237,7 @@ fn product(
         let mut i = 0;
         while i < m {
             let count = if m - i >= MR { MR } else { 1 };
-            let starts: [usize; MR] = std::array::from_fn(|r| start(i + r.min(count - 1)));
+            let starts: [usize; MR] = super::simd::array(0, |r| start(i + r.min(count - 1)));
             assert!(starts.iter().all(|&s| s + reach <= x.len()), "row {i}: patches inside the input");
             let c = &mut c[i * n + p * NR..];
             match isa {

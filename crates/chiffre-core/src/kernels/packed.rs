@@ -244,7 +244,7 @@ fn tile_rows<V: Vector, const MR: usize, const NV: usize>(
     };
     // where each row of this tile starts in `a`; past the last row, the last row
     // again (computed, not stored)
-    let starts: [usize; MR] = std::array::from_fn(|r| (i0 + r.min(rows - 1)) * lda);
+    let starts: [usize; MR] = simd::array(0, |r| (i0 + r.min(rows - 1)) * lda);
     let mut acc = [init; MR];
     for kk in 0..k {
         let row = tile.panel[kk * nr..][..nr].as_ptr();

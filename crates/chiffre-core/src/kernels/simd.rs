@@ -60,13 +60,9 @@ pub(crate) fn array<T: Copy, const N: usize>(first: T, mut f: impl FnMut(usize) 
 /// `f` may use `V`'s instructions, and so does this (a zero to start from):
 /// the caller runs where they exist.
 #[inline(always)]
-pub(crate) unsafe fn vectors<V: Vector, const N: usize>(mut f: impl FnMut(usize) -> V) -> [V; N] {
+pub(crate) unsafe fn vectors<V: Vector, const N: usize>(f: impl FnMut(usize) -> V) -> [V; N] {
     // SAFETY: the caller runs where `V`'s instructions exist.
-    let mut out = [unsafe { V::splat(0.0) }; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = f(i);
-    }
-    out
+    array(unsafe { V::splat(0.0) }, f)
 }
 
 /// A vector of `LANES` values of `f32`. Every method is `unsafe`: the

@@ -61,7 +61,7 @@ pub const ZERO_AMONG_DIGITS: f32 = 0.9;
 /// 2026-12-07 at least two accepted digits were needed, and a squat 6 or 7
 /// beside a clean digit stayed a `?` at digit probabilities up to 0.26.
 /// Measured on the four sets of 1,000 numbers of bench/numbers.sh (Intel
-/// Xeon, tutorial CNN seed 1 with its judges; digit error without touching
+/// Xeon, the tutorial CNN of 2026-12-06 with its judges; digit error without touching
 /// digits, seeds 2026, 1, 7, 11): 1.27 / 0.94 / 1.20 / 1.23 % with two
 /// needed, 1.22 / 0.94 / 1.10 / 1.17 % with one; letters among 2-5 digits
 /// (`tests/numbers.rs`'s `letters_among_digits`) the same by construction

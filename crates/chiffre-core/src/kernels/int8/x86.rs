@@ -2,6 +2,7 @@
 //! (see the parent module for the layout and why activations stop at 127).
 
 use super::{Tile, NR};
+use crate::kernels::simd::array;
 use std::arch::x86_64::*;
 
 /// An `R × 16P` tile with AVX-512 VNNI: each step of 4 `t`, one 64-byte
@@ -26,11 +27,11 @@ pub(super) unsafe fn tile_vnni<const R: usize, const P: usize>(
     let mut acc = [[_mm512_setzero_si512(); P]; R];
     for s in 0..rows.segments {
         // SAFETY (all pointers and loads): inside `x` and `panels`, by the caller's shapes.
-        let a: [*const u8; R] = std::array::from_fn(|r| unsafe { x.as_ptr().add(starts[r] + s * rows.stride) });
+        let a: [*const u8; R] = array(x.as_ptr(), |r| unsafe { x.as_ptr().add(starts[r] + s * rows.stride) });
         let b = unsafe { b.add(s * rows.len / 4 * 64) };
         for q in 0..rows.len / 4 {
             let w: [__m512i; P] =
-                std::array::from_fn(|p| unsafe { _mm512_loadu_si512(b.add(p * stride + q * 64).cast()) });
+                array(_mm512_setzero_si512(), |p| unsafe { _mm512_loadu_si512(b.add(p * stride + q * 64).cast()) });
             for (a, acc) in a.iter().zip(acc.iter_mut()) {
                 let x = _mm512_set1_epi32(unsafe { a.add(4 * q).cast::<i32>().read_unaligned() });
                 for (acc, w) in acc.iter_mut().zip(&w) {
@@ -65,7 +66,7 @@ pub(super) unsafe fn tile_avx2<const R: usize>(x: &[u8], starts: &[usize], panel
     let mut acc = [[_mm256_setzero_si256(); 2]; R];
     for s in 0..rows.segments {
         // SAFETY (all pointers and loads): inside `x` and `panel`, by the caller's shapes.
-        let a: [*const u8; R] = std::array::from_fn(|r| unsafe { x.as_ptr().add(starts[r] + s * rows.stride) });
+        let a: [*const u8; R] = array(x.as_ptr(), |r| unsafe { x.as_ptr().add(starts[r] + s * rows.stride) });
         let b = unsafe { b.add(s * rows.len / 4 * 64) };
         for q in 0..rows.len / 4 {
             let (w0, w1) =

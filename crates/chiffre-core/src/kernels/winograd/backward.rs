@@ -48,8 +48,7 @@ use super::{spread, transform_inputs, WinogradFilters};
 use crate::kernels::conv::grown;
 use crate::kernels::gemm::Gemm;
 use crate::kernels::im2col::ConvGeometry;
-use crate::kernels::simd::array;
-use crate::kernels::simd::{self, vectors, Isa, Scalar, Vector};
+use crate::kernels::simd::{self, array, vectors, Isa, Scalar, Vector};
 
 /// The geometry of the input gradient's convolution of a 3×3 stride-1
 /// convolution `g` with `oc` filters: `dz [OH, OW, OC]` in, `dx [H, W, C]` out.

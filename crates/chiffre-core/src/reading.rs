@@ -21,7 +21,7 @@ use crate::predict::{NotANumber, Prediction};
 use crate::preprocess::{
     crop, ink_bounds, ink_picture, looks_like_mnist, normalise_digit, Bounds, Picture, Pixels, PreprocessError, PIXELS,
 };
-use crate::segment::{segment_observed, Mark, PairInputReader, PairedDigit, SegmentError};
+use crate::segment::{segment, segment_with_pairs, Mark, PairInputReader, PairedDigit, SegmentError};
 
 mod among;
 use among::accept_among_digits;
@@ -252,7 +252,10 @@ pub fn read_picture_with_pairs(
             vec![(0, f32::NEG_INFINITY); inputs.len()]
         }
     };
-    let lines = segment_observed(&clean.ink, &mut log_confidence, read_pairs, &mut |_, _| {});
+    let lines = match read_pairs {
+        Some(read_pairs) => segment_with_pairs(&clean.ink, &mut log_confidence, read_pairs),
+        None => segment(&clean.ink, &mut log_confidence),
+    };
     if let Some(e) = failure {
         return Err(e.into());
     }

@@ -7,7 +7,8 @@
 //! order: components by their centre, left to right, each followed by its
 //! own parts. [`best_groups`] then splits the atoms into consecutive groups,
 //! one digit each: every group that could be a digit is read by the network
-//! once (one batch), and a dynamic programme keeps the grouping whose digits
+//! once (one batch; or, reading a picture, only those that may win:
+//! [`super::may_win`]), and a dynamic programme keeps the grouping whose digits
 //! the network reads with the highest joint (log) probability. So a touching
 //! pair is cut where its halves read best, a 5's top bar that stands apart
 //! joins the body it completes, and two digits that overlap without touching
@@ -22,6 +23,7 @@
 //! than it won. Work is bounded: groups are at most [`MAX_ATOMS`] atoms and
 //! [`MAX_WIDTH`] line heights wide.
 
+use super::may_win::{read_what_may_win, Steps, Trying};
 use super::pairing::{could_be_a_pair, most_a_pair_scores, pair_score, pairs_that_may_win};
 use crate::preprocess::{larger, Bounds, Gray};
 use crate::reject::pairs::PAIR_CLASSES;
@@ -169,20 +171,24 @@ pub struct Group {
 /// more. `read` is called once with every group to try, then once per cut
 /// that may move to a fine cut ([`Atom::fine`]), with the groups on either side.
 pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupReader<'_>) -> Vec<(usize, usize)> {
-    best_grouping(atoms, height, cut_cost, read, None).into_iter().map(|g| (g.from, g.to)).collect()
+    best_grouping(atoms, height, cut_cost, read, None, Trying::Every).into_iter().map(|g| (g.from, g.to)).collect()
 }
 
 /// [`best_groups`], weighing also, when `read_pairs` is given, each group
 /// that may be two digits run together (parts of one cut component, of a
 /// pair's width) as the pair reader reads it: the log of its likeliest
 /// pair's probability, less [`super::PAIR_COST`]. Only the pairs that could
-/// win at their best possible score are read.
+/// win at their best possible score are read. `trying`: whether every group
+/// that could be a digit is read, or only those that may win (the same
+/// grouping, with fewer readings, for readers whose scores are at most 0:
+/// see [`Trying`]).
 pub fn best_grouping(
     atoms: &[Atom],
     height: f32,
     cut_cost: f32,
     read: &mut GroupReader<'_>,
     read_pairs: Option<&mut PairGroupReader<'_>>,
+    trying: Trying,
 ) -> Vec<Group> {
     let n = atoms.len();
     let mut groups: Vec<(usize, usize)> = Vec::new();
@@ -205,8 +211,48 @@ pub fn best_grouping(
             }
         }
     }
-    let inks: Vec<(Bounds, Gray)> = groups.iter().map(|&(i, j)| render(&atoms[i..j])).collect();
-    let scores = read(&inks);
+    let cuts = |i: usize, j: usize| {
+        (i > 0 && atoms[i - 1].component == atoms[i].component)
+            || (j < n && atoms[j].component == atoms[j - 1].component)
+    };
+    let joins = |i: usize, j: usize| atoms[i..j].iter().any(|a| a.piece != atoms[i].piece);
+    // stray_from[j]: where the stray mark that may be left out ending at j begins.
+    let stray_from: Vec<Option<usize>> =
+        (0..=n).map(|j| if j == 0 { None } else { stray_ending_at(atoms, j, height) }).collect();
+    let pair_cut_cost = |i: usize, j: usize| if cuts(i, j) { cut_cost } else { 0.0 };
+    let mut read_groups = |chosen: &[usize]| {
+        let inks: Vec<(Bounds, Gray)> = chosen.iter().map(|&g| render(&atoms[groups[g].0..groups[g].1])).collect();
+        read(&inks)
+    };
+    let scores: Vec<Option<f32>> = match trying {
+        Trying::Every => read_groups(&(0..groups.len()).collect::<Vec<_>>()).into_iter().map(Some).collect(),
+        Trying::MayWin => {
+            let costs: Vec<f32> = groups
+                .iter()
+                .map(|&(i, j)| {
+                    let join = if joins(i, j) { JOIN_COST } else { 0.0 };
+                    let wide = if wide_whole(atoms, i, j, height) { WIDE_WHOLE_COST } else { 0.0 };
+                    join + pair_cut_cost(i, j) + wide
+                })
+                .collect();
+            let whole: Vec<bool> = groups.iter().map(|&(i, j)| whole_component(atoms, i, j)).collect();
+            let pair_bounds: Vec<f32> =
+                pair_groups.iter().map(|&(i, j)| most_a_pair_scores(pair_cut_cost(i, j))).collect();
+            let steps = Steps {
+                groups: &groups,
+                costs: &costs,
+                whole: &whole,
+                strays: &stray_from,
+                stray_cost: STRAY_COST,
+                pairs: &pair_groups,
+                pair_bounds: &pair_bounds,
+            };
+            read_what_may_win(n, &steps, &mut read_groups)
+        }
+    };
+    // Only the groups read are weighed (and known to `refine_cuts`).
+    let (groups, scores): (Vec<(usize, usize)>, Vec<f32>) =
+        groups.iter().zip(&scores).filter_map(|(&g, s)| s.map(|s| (g, s))).unzip();
     // best[j]: the best score of a grouping of atoms [0, j).
     let mut best = vec![f32::NEG_INFINITY; n + 1];
     let mut start = vec![0usize; n + 1];
@@ -214,9 +260,6 @@ pub fn best_grouping(
     // How the best grouping of [0, j) ends: atoms [start[j], j) are one
     // digit, a stray mark left out, or the pair `pair_groups[p]`.
     let mut ending = vec![Ending::Digit; n + 1];
-    // stray_from[j]: where the stray mark that may be left out ending at j begins.
-    let stray_from: Vec<Option<usize>> =
-        (0..=n).map(|j| if j == 0 { None } else { stray_ending_at(atoms, j, height) }).collect();
     let leave_out = |best: &mut [f32], start: &mut [usize], ending: &mut [Ending], j: usize| {
         if let Some(from) = stray_from[j] {
             if best[from] - STRAY_COST > best[j] {
@@ -226,18 +269,13 @@ pub fn best_grouping(
             }
         }
     };
-    let cuts = |i: usize, j: usize| {
-        (i > 0 && atoms[i - 1].component == atoms[i].component)
-            || (j < n && atoms[j].component == atoms[j - 1].component)
-    };
     // Each candidate, one digit or a pair, as (from, to, score, how it ends).
     let mut candidates: Vec<(usize, usize, f32, Ending)> = groups
         .iter()
         .zip(&scores)
         .map(|(&(i, j), &score)| {
-            let joins = atoms[i..j].iter().any(|a| a.piece != atoms[i].piece);
             let total = score
-                - if joins { JOIN_COST } else { 0.0 }
+                - if joins(i, j) { JOIN_COST } else { 0.0 }
                 - if cuts(i, j) { cut_cost } else { 0.0 }
                 - if wide_whole(atoms, i, j, height) { WIDE_WHOLE_COST } else { 0.0 };
             (i, j, total, Ending::Digit)
@@ -245,7 +283,6 @@ pub fn best_grouping(
         .collect();
     // A pair that cannot win even at its best possible score is not read
     // (see `pairs_that_may_win`).
-    let pair_cut_cost = |i: usize, j: usize| if cuts(i, j) { cut_cost } else { 0.0 };
     if !pair_groups.is_empty() {
         let steps: Vec<(usize, usize, f32)> = candidates
             .iter()
@@ -626,7 +663,14 @@ mod tests {
                 .collect()
         };
         let mut asked = Vec::new();
-        let grouping = best_grouping(&atoms, 40.0, 0.0, &mut read, Some(&mut pair_reader((0, 36), 0.9, &mut asked)));
+        let grouping = best_grouping(
+            &atoms,
+            40.0,
+            0.0,
+            &mut read,
+            Some(&mut pair_reader((0, 36), 0.9, &mut asked)),
+            Trying::Every,
+        );
         assert_eq!(grouping.iter().map(|g| (g.from, g.to)).collect::<Vec<_>>(), vec![(0, 3), (3, 4)]);
         let row = grouping[0].pair.as_ref().expect("read as a pair");
         assert_eq!(best_pair(row), (3, 1, 0.9));
@@ -635,7 +679,14 @@ mod tests {
         assert!(asked.contains(&(0, 36)) && !asked.iter().any(|&(x0, _)| x0 >= 60), "{asked:?}");
         // A pair read less surely than the whole as one digit, by more than PAIR_COST: one digit.
         let surely = (-3.0 + PAIR_COST - 0.1).exp();
-        let grouping = best_grouping(&atoms, 40.0, 0.0, &mut read, Some(&mut pair_reader((0, 36), surely, &mut asked)));
+        let grouping = best_grouping(
+            &atoms,
+            40.0,
+            0.0,
+            &mut read,
+            Some(&mut pair_reader((0, 36), surely, &mut asked)),
+            Trying::Every,
+        );
         assert!(grouping.iter().all(|g| g.pair.is_none()), "{grouping:?}");
         assert_eq!(grouping.len(), 2);
         // Sure of the pair, but "not a pair" above MOST_NOT_A_PAIR: not weighed.
@@ -647,11 +698,11 @@ mod tests {
             }
             rows
         };
-        let grouping = best_grouping(&atoms, 40.0, 0.0, &mut read, Some(&mut unsure));
+        let grouping = best_grouping(&atoms, 40.0, 0.0, &mut read, Some(&mut unsure), Trying::Every);
         assert!(grouping.iter().all(|g| g.pair.is_none()), "{grouping:?}");
         // Without a pair reader, the grouping is best_groups'.
         let plain = best_groups(&atoms, 40.0, 0.0, &mut read);
-        let without = best_grouping(&atoms, 40.0, 0.0, &mut read, None);
+        let without = best_grouping(&atoms, 40.0, 0.0, &mut read, None, Trying::Every);
         assert_eq!(without.iter().map(|g| (g.from, g.to)).collect::<Vec<_>>(), plain);
     }
 

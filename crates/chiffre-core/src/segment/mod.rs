@@ -30,6 +30,7 @@ mod components;
 pub mod garbage;
 mod group;
 mod lines;
+mod may_win;
 mod merge;
 mod pairing;
 mod paths;
@@ -40,6 +41,7 @@ pub mod tried;
 pub use components::{connected_components, Component, Components};
 pub use group::{best_grouping, best_groups, render, Atom, Group, GroupReader, PairGroupReader, MAX_ATOMS, WIDE_WHOLE};
 pub use lines::{find_lines, typical_height, Line};
+pub use may_win::Trying;
 pub use merge::{merge_pieces, same_digit};
 pub use pairing::{MOST_NOT_A_PAIR, PAIR_COST};
 pub use paths::{path_valleys, separating_path, Patch, Path, PathCosts};
@@ -223,7 +225,8 @@ fn normalise_for_scoring(digit: &Gray) -> Option<Pixels> {
 /// The digit marks of `pieces` (neighbours in a line, no separator between
 /// them): their components' atoms grouped as the network reads them best
 /// (see [`best_groups`]); components wider than `wide` line heights are
-/// tried cut, each group that cuts one costing `cut_cost`. `read` gives the
+/// tried cut, each group that cuts one costing `cut_cost`; `trying`: which
+/// groups are read ([`Trying`]). `read` gives the
 /// log-probability that each input is one digit; `read_pairs`, when there
 /// is one, the pair reader's probabilities ([`best_grouping`]).
 fn digits_of(
@@ -231,7 +234,7 @@ fn digits_of(
     components: &Components,
     pieces: &[&Piece],
     line_height: f32,
-    (wide, cut_cost): (f32, f32),
+    (wide, cut_cost, trying): (f32, f32, Trying),
     (read, mut read_pairs): (&mut Reader<'_>, Option<&mut PairInputReader<'_>>),
     observe: &mut impl Observer,
 ) -> Vec<Mark> {
@@ -284,6 +287,7 @@ fn digits_of(
         cut_cost,
         &mut read_groups,
         if has_pairs { Some(&mut pair_groups) } else { None },
+        trying,
     );
     let mut marks = Vec::with_capacity(groups.len() + 1);
     for group in groups {
@@ -357,7 +361,7 @@ fn in_reading_order(marks: Vec<Mark>) -> Vec<Mark> {
 /// input, the digit read and the log-probability of that reading (used to
 /// cut touching digits). Errors: [`SegmentError::TooManyMarks`].
 pub fn segment(ink: &Gray, read: &mut Reader<'_>) -> Result<Vec<Vec<Mark>>, SegmentError> {
-    segment_observed(ink, read, None, &mut |_, _| {})
+    segment_trying(ink, read, None, &mut |_, _| {}, Trying::MayWin)
 }
 
 /// [`segment`], with the pair reader: where two digits run together read
@@ -368,16 +372,29 @@ pub fn segment_with_pairs(
     read: &mut Reader<'_>,
     read_pairs: &mut PairInputReader<'_>,
 ) -> Result<Vec<Vec<Mark>>, SegmentError> {
-    segment_observed(ink, read, Some(read_pairs), &mut |_, _| {})
+    segment_trying(ink, read, Some(read_pairs), &mut |_, _| {}, Trying::MayWin)
 }
 
 /// [`segment`] (with the pair reader `read_pairs`, if any), telling
-/// `observe` of every group of ink it tries as a digit.
+/// `observe` of every group of ink it tries as a digit: every group that
+/// could be one is tried ([`Trying::Every`]), not only those that may be in
+/// the best grouping, as [`segment`] does.
 pub fn segment_observed(
+    ink: &Gray,
+    read: &mut Reader<'_>,
+    read_pairs: Option<&mut PairInputReader<'_>>,
+    observe: &mut impl Observer,
+) -> Result<Vec<Vec<Mark>>, SegmentError> {
+    segment_trying(ink, read, read_pairs, observe, Trying::Every)
+}
+
+/// [`segment_observed`], reading the groups `trying` says.
+fn segment_trying(
     ink: &Gray,
     read: &mut Reader<'_>,
     mut read_pairs: Option<&mut PairInputReader<'_>>,
     observe: &mut impl Observer,
+    trying: Trying,
 ) -> Result<Vec<Vec<Mark>>, SegmentError> {
     let components = connected_components(ink);
     let height = typical_height(components.list.iter().map(|c| c.bounds.height()));
@@ -407,7 +424,7 @@ pub fn segment_observed(
     let alone = bodies == 1;
     for line in &lines {
         let is_body = |p: &Piece| 2.0 * p.bounds.height() as f32 >= line.height;
-        let wide = if alone { (WIDE_ALONE, ALONE_CUT_COST) } else { (WIDE, 0.0) };
+        let wide = if alone { (WIDE_ALONE, ALONE_CUT_COST, trying) } else { (WIDE, 0.0, trying) };
         let mut marks = Vec::new();
         // Pieces between two separators, read together.
         let mut run: Vec<&Piece> = Vec::new();

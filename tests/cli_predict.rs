@@ -115,6 +115,24 @@ fn files_and_folders_give_one_json_line_each() {
 }
 
 #[test]
+fn pictures_read_side_by_side_print_what_one_reader_prints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let kinds = [Kind::DarkOnWhite, Kind::Jpeg, Kind::OffCentre, Kind::Thick, Kind::Blurred, Kind::ColouredBackground];
+    for (i, kind) in kinds.into_iter().cycle().take(9).enumerate() {
+        picture(tmp.path(), kind, 20 + i);
+    }
+    let folder = arg(tmp.path());
+    let missing = tmp.path().join("missing.png");
+    let one = predict(&["--json", "--threads", "1", folder, arg(&missing), folder]);
+    let three = predict(&["--json", "--threads", "3", folder, arg(&missing), folder]);
+    // The same lines in the same order (the folder twice, around the missing file), the same one error.
+    assert_eq!(one.stdout, three.stdout, "\n{}\n{}", one.describe(), three.describe());
+    assert_eq!(one.stdout.lines().count(), 18, "{}", one.describe());
+    assert_eq!(one.stderr, three.stderr);
+    assert!(three.stderr.contains("missing.png") && !three.status.success(), "{}", three.describe());
+}
+
+#[test]
 fn text_output_top_k_and_saved_preprocessed_pictures() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, _) = picture(tmp.path(), Kind::DarkOnWhite, 7);

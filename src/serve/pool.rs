@@ -91,7 +91,7 @@ impl Pool {
 /// loops run inline on this worker (`rayon::current_num_threads()` is 1 there)
 /// instead of all workers queueing on the global pool: a single image is too
 /// small to split, and the workers already use the cores.
-fn single_threaded(f: impl FnOnce() + Send) {
+pub(crate) fn single_threaded(f: impl FnOnce() + Send) {
     match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
         Ok(pool) => pool.install(f),
         Err(_) => f(),

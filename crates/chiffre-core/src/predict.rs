@@ -224,7 +224,7 @@ impl Model {
     /// let boxes: Vec<[u32; 4]> = reading.digits().map(|d| d.bounds).collect();
     /// assert_eq!(boxes, vec![[20, 10, 6, 30], [80, 10, 6, 30]]);
     /// ```
-    pub fn read(&mut self, image: &(impl Picture + ?Sized)) -> Result<Reading, PredictError> {
+    pub fn read(&mut self, image: &(impl Picture + Sync + ?Sized)) -> Result<Reading, PredictError> {
         let threshold = self.reject_threshold().unwrap_or(0.0);
         self.read_with_threshold(image, threshold)
     }
@@ -233,9 +233,13 @@ impl Model {
     /// (0: every mark is read as a digit).
     pub fn read_with_threshold(
         &mut self,
-        image: &(impl Picture + ?Sized),
+        image: &(impl Picture + Sync + ?Sized),
         threshold: f32,
     ) -> Result<Reading, PredictError> {
+        crate::par::on_a_worker(|| self.read_here(image, threshold))
+    }
+
+    fn read_here(&mut self, image: &(impl Picture + ?Sized), threshold: f32) -> Result<Reading, PredictError> {
         // The pair reader is taken out while reading: the digit reader borrows the model.
         let mut pairs = self.take_pair_reader();
         let reading = match pairs.as_mut() {

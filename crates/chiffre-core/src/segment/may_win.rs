@@ -62,7 +62,8 @@ pub(super) struct Steps<'a> {
     pub strays: &'a [Option<usize>],
     /// What leaving a stray mark out costs.
     pub stray_cost: f32,
-    /// Pairs that may be read whole, and the most each can score.
+    /// Atoms `[from, to)` that may be two digits read whole by the pair
+    /// reader, by `from` (as `groups`).
     pub pairs: &'a [(usize, usize)],
     /// The most each pair of `pairs` scores.
     pub pair_bounds: &'a [f32],

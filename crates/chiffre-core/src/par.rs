@@ -97,3 +97,26 @@ mod sequential {
 
     impl<I: IntoIterator> IntoParallelIterator for I {}
 }
+
+#[cfg(all(test, feature = "parallel"))]
+mod tests {
+    use super::on_a_worker;
+
+    #[test]
+    fn work_started_outside_the_pool_runs_on_one_of_its_threads() {
+        // The test harness's thread is no pool thread.
+        assert_eq!(rayon::current_thread_index(), None);
+        let (index, answer) = on_a_worker(|| (rayon::current_thread_index(), 6 * 7));
+        assert!(index.is_some(), "ran outside the pool");
+        assert_eq!(answer, 42);
+        // From a pool thread, on that same thread.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a pool");
+        let caller = std::thread::current().id();
+        let inner = pool.install(|| {
+            let here = std::thread::current().id();
+            (here, on_a_worker(|| std::thread::current().id()))
+        });
+        assert_eq!(inner.0, inner.1, "a pool thread runs it itself");
+        assert_ne!(inner.0, caller);
+    }
+}

@@ -204,6 +204,10 @@ impl Model {
     /// Reads every digit of a decoded picture: a whole number, several lines
     /// of them, decimal points and minus signs (see [`crate::reading`]); a
     /// mark below the model's [`Model::reject_threshold`] is "not a digit".
+    /// Called from outside rayon's pool, the reading runs on one of its
+    /// threads (the picture is shared with it, hence `Sync`): a picture's many
+    /// small parallel steps then split their work without each handing it
+    /// from the calling thread to the pool and back.
     ///
     /// ```
     /// use chiffre_core::model::{preset, Sequential};

@@ -147,6 +147,10 @@ proptest! {
         let mut route = vec![9u8; batch * epilogue.route_len([oh, ow, oc])];
         kernels::conv_forward_fused(&x, &g, &weight, &bias, &mut y, blocking, epilogue, &mut route);
         assert_all_close(&y, &want_y, "fused forward");
+        // For inference (no route kept): the same output, to the bit.
+        let mut inferred = vec![f32::NAN; out_len];
+        kernels::conv_forward_fused(&x, &g, &weight, &bias, &mut inferred, blocking, epilogue, &mut []);
+        prop_assert_eq!(inferred.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), y.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
 
         let dy = random_vec(out_len, seed ^ 3);
         let dr = if pool { reference::max_pool_backward(&r, &dy, &pg, batch) } else { dy.clone() };
@@ -197,6 +201,10 @@ proptest! {
         let mut route = vec![9u8; batch * epilogue.route_len([oh, ow, oc])];
         kernels::conv_forward_fused(&x, &g, &weight, &bias, &mut y, blocking, epilogue, &mut route);
         assert_all_close(&y, &want_y, "direct forward");
+        // For inference (no route kept): the same output, to the bit.
+        let mut inferred = vec![f32::NAN; y.len()];
+        kernels::conv_forward_fused(&x, &g, &weight, &bias, &mut inferred, blocking, epilogue, &mut []);
+        prop_assert_eq!(inferred.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), y.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
 
         let dy = random_vec(want_y.len(), seed ^ 3);
         let dr = if pool { reference::max_pool_backward(&r, &dy, &pg, batch) } else { dy.clone() };

@@ -135,6 +135,10 @@ proptest! {
         let mut route = vec![9u8; batch * epilogue.route_len([g.oh, g.ow, oc])];
         kernels::conv_forward_winograd(&x, &g, &filters, &bias, &mut y, blocking, epilogue, &mut route);
         assert_within(&y, &want, &scale, "winograd");
+        // For inference (no route kept): the same output, to the bit.
+        let mut inferred = vec![f32::NAN; want.len()];
+        kernels::conv_forward_winograd(&x, &g, &filters, &bias, &mut inferred, blocking, epilogue, &mut []);
+        prop_assert_eq!(inferred.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), y.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
         if pool {
             // each route names a tap whose value (by the definition) is the window's maximum
             for (i, &tap) in route.iter().enumerate() {

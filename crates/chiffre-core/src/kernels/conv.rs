@@ -132,7 +132,8 @@ pub fn conv_forward(x: &[f32], g: &ConvGeometry, weight: &[f32], bias: &[f32], y
 /// [`conv_forward`] followed by `epilogue` on each block while it is in
 /// cache: `y = relu?(pool?(im2col(x) · Wᵀ + b))`, sized by
 /// [`Epilogue::output_shape`], with the pooling's winning taps written to
-/// `route` (sized `B ·` [`Epilogue::route_len`]). The convolution's own
+/// `route` (sized `B ·` [`Epilogue::route_len`]; empty for inference, when
+/// no backward pass will need them). The convolution's own
 /// output never reaches memory: for the tutorial's first layer that saves
 /// writing 5.5 MB and reading it back twice (ReLU, pooling) per step.
 #[allow(clippy::too_many_arguments)]
@@ -267,8 +268,8 @@ fn forward_blocks(
                     if z.len() == strip {
                         // pooled row first / 2 of image b
                         let at = b * out_image + first / 2 * pw * oc;
-                        let (y, route) = (&mut y[at..at + pw * oc], &mut route[at..at + pw * oc]);
-                        max_pool_2x2_route_forward(z, &strip_pool, epilogue.relu, y, route);
+                        let route = if route.is_empty() { &mut [][..] } else { &mut route[at..at + pw * oc] };
+                        max_pool_2x2_route_forward(z, &strip_pool, epilogue.relu, &mut y[at..at + pw * oc], route);
                     }
                 });
             } else if epilogue.max_pool_2x2 {
@@ -277,7 +278,9 @@ fn forward_blocks(
                 conv(x, false, [g.oh / 2 * 2, g.ow / 2 * 2], &mut s.col, &mut s.dcol, z);
                 // y = relu?(max over each 2×2 window of z), the winners in route
                 let images = z.chunks_exact(pixels * oc).zip(y.chunks_exact_mut(out_image));
-                for ((z, y), route) in images.zip(route.chunks_exact_mut(route_image)) {
+                for (i, (z, y)) in images.enumerate() {
+                    let route =
+                        if route.is_empty() { &mut [][..] } else { &mut route[i * route_image..][..route_image] };
                     max_pool_2x2_route_forward(z, &pool, epilogue.relu, y, route);
                 }
             } else {
@@ -287,7 +290,7 @@ fn forward_blocks(
         })
     };
     let outputs = y.par_chunks_mut(images * out_image).zip(x.par_chunks(images * image));
-    if epilogue.max_pool_2x2 {
+    if epilogue.max_pool_2x2 && !route.is_empty() {
         outputs.zip(route.par_chunks_mut(images * route_image)).for_each(|((y, x), route)| block(y, x, route));
     } else {
         outputs.for_each(|(y, x)| block(y, x, &mut []));

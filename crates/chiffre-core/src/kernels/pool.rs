@@ -203,6 +203,11 @@ fn route_2x2(taps: [&[f32]; 4], y: &[f32], dy: &[f32], [da, db, dd, de]: [&mut [
 /// that won each window (0–3 in reading order, the first on ties, as
 /// [`max_pool_backward`]) goes to `route`, since `z` itself is not kept.
 ///
+/// An empty `route` keeps no winners (inference, which no backward pass
+/// follows): the same `out`, to the bit, without writing a byte per output.
+/// (Sixteen channels at a time in fixed-size arrays instead, as the pooling
+/// of 8-bit sums does, was no faster within the noise: 2026-12-07.)
+///
 /// Compiled for AVX-512 and AVX2 as well, chosen at run time: in the
 /// baseline's 4-lane SSE the pooling of the tutorial's first layer took
 /// longer than its convolution.
@@ -236,6 +241,9 @@ unsafe fn route_forward_avx2(z: &[f32], g: &PoolGeometry, relu: bool, out: &mut 
 /// The body of [`max_pool_2x2_route_forward`], compiled into each of the above.
 #[inline(always)]
 fn route_forward(z: &[f32], g: &PoolGeometry, relu: bool, out: &mut [f32], route: &mut [u8]) {
+    if route.is_empty() {
+        return pool_forward(z, g, relu, out);
+    }
     let (c, row) = (g.c, g.w * g.c);
     let cells = out.chunks_exact_mut(c).zip(route.chunks_exact_mut(c));
     for (cell, (out, route)) in cells.enumerate() {
@@ -251,6 +259,26 @@ fn route_forward(z: &[f32], g: &PoolGeometry, relu: bool, out: &mut [f32], route
             (m, r) = if e[i] > m { (e[i], 3) } else { (m, r) };
             out[i] = if relu { m.max(0.0) } else { m };
             route[i] = r;
+        }
+    }
+}
+
+/// [`route_forward`] without the route: `out = relu?(max over each window)`.
+#[inline(always)]
+fn pool_forward(z: &[f32], g: &PoolGeometry, relu: bool, out: &mut [f32]) {
+    let (c, row) = (g.c, g.w * g.c);
+    for (cell, out) in out.chunks_exact_mut(c).enumerate() {
+        let (oy, ox) = (cell / g.ow, cell % g.ow);
+        let (top, bottom) = (&z[2 * oy * row..(2 * oy + 1) * row], &z[(2 * oy + 1) * row..(2 * oy + 2) * row]);
+        let [a, b, d, e] = window_2x2(top, bottom, ox, c).map(|t| &t[..c]);
+        let taps = a.iter().zip(b).zip(d.iter().zip(e));
+        for (o, ((&a, &b), (&d, &e))) in out[..c].iter_mut().zip(taps) {
+            // the routed loop's comparisons, so the same value to the bit (signed zeros, NaN)
+            let mut m = a;
+            m = if b > m { b } else { m };
+            m = if d > m { d } else { m };
+            m = if e > m { e } else { m };
+            *o = if relu { m.max(0.0) } else { m };
         }
     }
 }

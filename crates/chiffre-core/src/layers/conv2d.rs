@@ -85,6 +85,9 @@ pub struct Conv2d {
     workspace: Vec<f32>,
     /// The winning tap of each pooling window, when a fused forward pools.
     route: Vec<u8>,
+    /// Whether `route` holds the last forward pass's winners (not after
+    /// [`Conv2d::infer_fused`]).
+    routed: bool,
     /// The filters in the Winograd domain, when forward takes that path
     /// (see [`winograd_suits`]); rebuilt after every change of the weights.
     winograd: WinogradFilters,
@@ -122,6 +125,7 @@ impl Conv2d {
             bias: Param::new(Tensor::zeros(&[filters])),
             workspace: Vec::new(),
             route: Vec::new(),
+            routed: false,
             winograd: WinogradFilters::new(),
             winograd_fresh: false,
             packed: PackedMatrix::new(),
@@ -162,42 +166,84 @@ impl Conv2d {
     /// pooling), in one pass over each block: `y = relu?(pool?(conv(x)))`,
     /// shaped by [`Conv2d::fused_output_shape`]. The same numbers as running
     /// the layers one by one; the convolution's own output is never stored.
+    /// The pooling's winners are kept for [`Conv2d::backward_fused`].
     pub fn forward_fused(&mut self, x: &Tensor, y: &mut Tensor, epilogue: Epilogue) {
         // every output is written below
         resize_batch_for_overwrite(y, x.batch(), &self.fused_output_shape(epilogue));
-        self.route.resize(x.batch() * epilogue.route_len(self.out_shape), 0);
+        let mut route = std::mem::take(&mut self.route);
+        route.resize(x.batch() * epilogue.route_len(self.out_shape), 0);
+        self.run_fused(x.data(), x.batch(), y.data_mut(), epilogue, &mut route);
+        self.route = route;
+        self.routed = true;
+    }
+
+    /// [`Conv2d::forward_fused`] for inference, on whole images `x [B, H, W,
+    /// C]` as they lie: the same output, but the pooling's winners (a byte
+    /// per pooled output, which only training needs) are not written, and
+    /// the input is not copied into a tensor first. [`Conv2d::backward_fused`]
+    /// refuses to run after it.
+    ///
+    /// # Panics
+    /// When `x` does not hold whole images.
+    pub fn infer_fused(&mut self, x: &[f32], y: &mut Tensor, epilogue: Epilogue) {
+        let g = self.geometry;
+        let image = g.h * g.w * g.c;
+        assert!(
+            image > 0 && x.len().is_multiple_of(image),
+            "{} values are not whole {}×{}×{} images",
+            x.len(),
+            g.h,
+            g.w,
+            g.c
+        );
+        let batch = x.len() / image;
+        // every output is written below
+        resize_batch_for_overwrite(y, batch, &self.fused_output_shape(epilogue));
+        self.run_fused(x, batch, y.data_mut(), epilogue, &mut []);
+        self.routed = false;
+    }
+
+    /// `y = relu?(pool?(conv(x)))` over `batch` images, by the fastest way
+    /// for this shape; the pooling's winners in `route` unless it is empty.
+    fn run_fused(&mut self, x: &[f32], batch: usize, y: &mut [f32], epilogue: Epilogue, route: &mut [u8]) {
         let (g, filters) = (&self.geometry, self.filters());
         let (weight, bias) = (self.weight.value.data(), self.bias.value.data());
-        if winograd_suits(g, filters, x.batch()) {
+        if winograd_suits(g, filters, batch) {
             if !self.winograd_fresh {
                 // U = G W Gᵀ, once per weight update
                 self.winograd.update(weight, g.c, filters);
                 self.winograd_fresh = true;
             }
             // z = Aᵀ[(G W Gᵀ) ⊙ (Bᵀ x B)]A + b, tile by tile;  y = relu?(pool?(z)), the winners in route
-            let (y, route) = (y.data_mut(), &mut self.route);
-            conv_forward_winograd(x.data(), g, &self.winograd, bias, y, self.blocking, epilogue, route);
+            conv_forward_winograd(x, g, &self.winograd, bias, y, self.blocking, epilogue, route);
             return;
         }
-        if packed_suits(g, filters, x.batch()) {
+        if packed_suits(g, filters, batch) {
             if !self.packed_fresh {
                 // Wᵀ laid out in panels, once per weight update
                 self.packed.pack_transposed(weight, filters, g.patch_len());
                 self.packed_fresh = true;
             }
             // z = im2col(x) · (packed Wᵀ) + b;  y = relu?(pool?(z)), the pooling's winners in route
-            let (y, route) = (y.data_mut(), &mut self.route);
-            conv_forward_packed(x.data(), g, weight, &self.packed, bias, y, self.blocking, epilogue, route);
+            conv_forward_packed(x, g, weight, &self.packed, bias, y, self.blocking, epilogue, route);
             return;
         }
         // z = im2col(x) · W[OC, k·k·C]ᵀ + b;  y = relu?(pool?(z)), the pooling's winners in route
-        conv_forward_fused(x.data(), g, weight, bias, y.data_mut(), self.blocking, epilogue, &mut self.route);
+        conv_forward_fused(x, g, weight, bias, y, self.blocking, epilogue, route);
     }
 
     /// Backward of [`Conv2d::forward_fused`] with the same `epilogue`: `y`
     /// is its output and `dy` = d(loss)/dy; writes the parameter gradients
     /// and, when asked, `dx`.
+    ///
+    /// # Panics
+    /// When `epilogue` pools and the last forward pass was
+    /// [`Conv2d::infer_fused`], which kept no winners to route `dy` to.
     pub fn backward_fused(&mut self, x: &Tensor, y: &Tensor, dy: &Tensor, dx: Option<&mut Tensor>, epilogue: Epilogue) {
+        assert!(
+            self.routed || !epilogue.max_pool_2x2,
+            "backward after an inference pass, which keeps no pooling winners"
+        );
         let g = self.geometry;
         // from y = relu?(pool?(z)):  dz = dy routed to each window's winner, times relu'(y);
         // from z = col·Wᵀ + b:  dW = dzᵀ · col,  db = Σ_rows dz;  and, unless this is the
@@ -252,5 +298,40 @@ impl Layer for Conv2d {
     fn forward_macs(&self) -> usize {
         let g = &self.geometry;
         g.oh * g.ow * g.patch_len() * self.filters()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn layer() -> (Conv2d, Tensor, Epilogue) {
+        let config = Conv2dConfig { filters: 8, ..Conv2dConfig::default() };
+        let conv = Conv2d::new([8, 8, 1], config, &mut ChaCha8Rng::seed_from_u64(3)).expect("a valid layer");
+        let x = Tensor::from_vec(&[2, 8, 8, 1], (0..128).map(|i| ((i * 37 % 19) as f32 - 9.0) / 9.0).collect())
+            .expect("two images");
+        (conv, x, Epilogue { relu: true, max_pool_2x2: true })
+    }
+
+    #[test]
+    fn inference_gives_the_training_pass_output_to_the_bit() {
+        let (mut conv, x, epilogue) = layer();
+        let (mut trained, mut inferred) = (Tensor::zeros(&[0]), Tensor::zeros(&[0]));
+        conv.forward_fused(&x, &mut trained, epilogue);
+        conv.infer_fused(x.data(), &mut inferred, epilogue);
+        assert_eq!(inferred.shape(), trained.shape());
+        let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&inferred), bits(&trained));
+    }
+
+    #[test]
+    #[should_panic(expected = "backward after an inference pass")]
+    fn backward_after_an_inference_pass_is_refused() {
+        let (mut conv, x, epilogue) = layer();
+        let mut y = Tensor::zeros(&[0]);
+        conv.infer_fused(x.data(), &mut y, epilogue);
+        let dy = y.clone();
+        conv.backward_fused(&x, &y, &dy, None, epilogue);
     }
 }

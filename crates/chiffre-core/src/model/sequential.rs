@@ -218,8 +218,12 @@ impl Sequential {
                 let (before, after) = self.acts.split_at_mut(first + 1);
                 let (x, out) = (&before[first], &mut after[last - first]);
                 match (step, &mut self.layers[first]) {
+                    // y = relu?(pool?(conv(x))); in inference without the pooling's winners (no backward follows)
                     (Step::ConvEpilogue { epilogue, .. }, Node::Conv2d(conv)) => {
-                        conv.forward_fused(x, out, epilogue);
+                        match mode {
+                            Mode::Eval => conv.infer_fused(x.data(), out, epilogue),
+                            Mode::Train => conv.forward_fused(x, out, epilogue),
+                        }
                         true
                     }
                     (Step::BatchNormRelu { .. }, Node::BatchNorm(bn)) => {

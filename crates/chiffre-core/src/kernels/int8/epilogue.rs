@@ -26,24 +26,44 @@ use crate::kernels::PoolGeometry;
 pub fn max_pool_sums_in_place(sums: &mut [i32], g: &PoolGeometry) {
     assert_eq!(sums.len(), g.h * g.w * g.c, "one image of {}×{}×{}", g.h, g.w, g.c);
     let c = g.c;
+    crate::kernels::simd::widest(
+        #[inline(always)]
+        || max_pool_sums(sums, g, c),
+    );
+}
+
+/// The body of [`max_pool_sums_in_place`], compiled for the widest vectors.
+#[inline(always)]
+fn max_pool_sums(sums: &mut [i32], g: &PoolGeometry, c: usize) {
     for oy in 0..g.oh {
         for ox in 0..g.ow {
             let o = (oy * g.ow + ox) * c;
             let at = |wy: usize, wx: usize| ((oy * g.stride + wy) * g.w + ox * g.stride + wx) * c;
-            // Sixteen channels at a time in a fixed-size array (the compiler keeps it in a vector register).
+            // Sixteen channels at a time in a fixed-size array, whole ones only: a
+            // chunk of fixed length stays in a vector register (one of variable length
+            // went through the stack, a store and a load per tap: 2026-12-07, perf).
             let mut first = 0;
-            while first < c {
-                let lanes = (c - first).min(LANES);
+            while first + LANES <= c {
                 let mut best = [i32::MIN; LANES];
                 for wy in 0..g.size {
                     for wx in 0..g.size {
-                        let window = &sums[at(wy, wx) + first..][..lanes];
+                        let window: &[i32; LANES] = (&sums[at(wy, wx) + first..][..LANES]).try_into().expect("LANES");
                         // from y[o] = max over the window of x (on the sums: see the module documentation)
                         best.iter_mut().zip(window).for_each(|(b, &s)| *b = (*b).max(s));
                     }
                 }
-                sums[o + first..o + first + lanes].copy_from_slice(&best[..lanes]);
-                first += lanes;
+                sums[o + first..o + first + LANES].copy_from_slice(&best);
+                first += LANES;
+            }
+            // the channels left, one at a time
+            for ch in first..c {
+                let mut best = i32::MIN;
+                for wy in 0..g.size {
+                    for wx in 0..g.size {
+                        best = best.max(sums[at(wy, wx) + ch]);
+                    }
+                }
+                sums[o + ch] = best;
             }
         }
     }
@@ -90,14 +110,19 @@ impl Dequantize {
     pub fn to_bytes(&self, sums: &[i32], next_scale: f32, out: &mut [u8]) {
         let n = self.bias.len().max(1);
         let inverse = 1.0 / next_scale;
-        for (s, out) in sums.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
-            for (((o, &s), &m), &b) in out.iter_mut().zip(s).zip(&self.multiplier).zip(&self.bias) {
-                let v = s as f32 * m + b;
-                let y = if self.relu { v.max(0.0) } else { v };
-                // as quantize_values: round half up, NaN to 0, clamped to 0..=127
-                *o = super::quantized(y * inverse);
-            }
-        }
+        crate::kernels::simd::widest(
+            #[inline(always)]
+            || {
+                for (s, out) in sums.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+                    for (((o, &s), &m), &b) in out.iter_mut().zip(s).zip(&self.multiplier).zip(&self.bias) {
+                        let v = s as f32 * m + b;
+                        let y = if self.relu { v.max(0.0) } else { v };
+                        // as quantize_values: round half up, NaN to 0, clamped to 0..=127
+                        *o = super::quantized(y * inverse);
+                    }
+                }
+            },
+        );
     }
 }
 

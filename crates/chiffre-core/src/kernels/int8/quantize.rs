@@ -86,9 +86,14 @@ pub fn quantize_values(x: &[f32], scale: f32, out: &mut Vec<u8>) {
 pub fn quantize_into(x: &[f32], scale: f32, out: &mut [u8]) {
     assert_eq!(out.len(), x.len(), "one byte per value");
     let inverse = 1.0 / scale;
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = quantized(v * inverse);
-    }
+    crate::kernels::simd::widest(
+        #[inline(always)]
+        || {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = quantized(v * inverse);
+            }
+        },
+    );
 }
 
 /// `v` (a value over its step) as a 7-bit activation: rounded half up (by

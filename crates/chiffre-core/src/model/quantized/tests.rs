@@ -125,11 +125,11 @@ fn staged(network: &mut QuantizedNetwork, images: &[f32]) -> Vec<f32> {
                 }
                 y
             }
-            Stage::Float { conv, epilogue, input, output, affine } => {
+            Stage::Float { conv, epilogue, output, affine } => {
                 let g = conv.geometry();
-                input.resize(&[b, g.h, g.w, g.c]);
-                input.data_mut().copy_from_slice(&x);
-                conv.forward_fused(input, output, *epilogue);
+                // as training runs it (the pooling's winners kept): the network infers without them
+                let input = Tensor::from_vec(&[b, g.h, g.w, g.c], x.clone()).expect("whole images");
+                conv.forward_fused(&input, output, *epilogue);
                 let mut y = output.data().to_vec();
                 if let Some(affine) = affine {
                     affine.apply(&mut y);

@@ -349,7 +349,7 @@ impl QuantizedNetwork {
                 Stage::Product { layer, geometry, k, weights, convert, act_scale, pool } => {
                     if held != Held::Bytes {
                         // the f32 input quantized (a dense layer's rows padded to 4)
-                        len = quantize_input(x_floats, geometry.is_none().then_some(*k), *act_scale, x_bytes);
+                        len = quantize_input(x_floats, geometry.is_none().then_some(*k), *act_scale, x_bytes, 0);
                     }
                     if let Some(&(_, offset)) = offsets.iter().find(|(l, _)| l == layer) {
                         // features = the input as the layer reads it, each byte times its step
@@ -426,14 +426,7 @@ impl QuantizedNetwork {
                                 run(x, output);
                                 let y = output.data();
                                 let k = y.len() / (x.len() / per_image).max(1);
-                                let bytes = y.len() / k.max(1) * if pad { padded(k) } else { k };
-                                let out = &mut grown(y_bytes, len + bytes)[len..];
-                                if pad {
-                                    quantize_rows_into(y, k, scale, out);
-                                } else {
-                                    quantize_into(y, scale, out);
-                                }
-                                len += bytes;
+                                len += quantize_input(y, pad.then_some(k), scale, y_bytes, len);
                             }
                             held = Held::Bytes;
                         }
@@ -504,18 +497,19 @@ fn float_layers(network: &Sequential) -> usize {
     }
 }
 
-/// `values` quantized at step `scale` into `bytes` as a layer in 8 bits
-/// reads them: in rows of `dense_row` values each padded to 4 for a dense
-/// layer, as they are for a convolution. Returns how many bytes.
-fn quantize_input(values: &[f32], dense_row: Option<usize>, scale: f32, bytes: &mut Vec<u8>) -> usize {
+/// `values` quantized at step `scale` into `bytes` from byte `at` on, as a
+/// layer in 8 bits reads them: in rows of `dense_row` values each padded to
+/// 4 for a dense layer, as they are for a convolution. Returns how many
+/// bytes it wrote.
+fn quantize_input(values: &[f32], dense_row: Option<usize>, scale: f32, bytes: &mut Vec<u8>, at: usize) -> usize {
     match dense_row {
         Some(k) => {
             let len = values.len() / k.max(1) * padded(k);
-            quantize_rows_into(values, k, scale, grown(bytes, len));
+            quantize_rows_into(values, k, scale, &mut grown(bytes, at + len)[at..]);
             len
         }
         None => {
-            quantize_into(values, scale, grown(bytes, values.len()));
+            quantize_into(values, scale, &mut grown(bytes, at + values.len())[at..]);
             values.len()
         }
     }

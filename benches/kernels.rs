@@ -82,6 +82,19 @@ fn convolution(c: &mut Criterion) {
         group.bench_function(format!("{name} forward"), |bench| {
             bench.iter(|| kernels::conv_forward(&x, &g, &w, &b, &mut y, blocking))
         });
+        if g.c == 1 {
+            // a first layer with its ReLU and 2×2 pooling: in training (the winners kept) and in
+            // inference (each window's sums compared in registers)
+            let epilogue = kernels::Epilogue { relu: true, max_pool_2x2: true };
+            let mut pooled = vec![0.0; batch * (g.oh / 2) * (g.ow / 2) * oc];
+            let mut route = vec![0u8; batch * epilogue.route_len([g.oh, g.ow, oc])];
+            group.bench_function(format!("{name} forward, relu, pool, winners kept"), |bench| {
+                bench.iter(|| kernels::conv_forward_fused(&x, &g, &w, &b, &mut pooled, blocking, epilogue, &mut route))
+            });
+            group.bench_function(format!("{name} forward, relu, pool, inference"), |bench| {
+                bench.iter(|| kernels::conv_forward_fused(&x, &g, &w, &b, &mut pooled, blocking, epilogue, &mut []))
+            });
+        }
         let dy = y.clone();
         group.bench_function(format!("{name} backward"), |bench| {
             bench.iter(|| {

@@ -223,6 +223,33 @@ proptest! {
         }
     }
 
+    /// The first layer's inference kernel that pools in registers (32
+    /// filters, 3×3 or 5×5), on pictures up to MNIST's size and beyond,
+    /// odd sides included: the same values to the bit as the convolution
+    /// written out and then pooled.
+    #[test]
+    fn pooling_in_registers_matches_the_written_convolution_to_the_bit(
+        batch in 1usize..4, h in 5usize..34, w in 5usize..34, five: bool, relu: bool, seed: u64,
+    ) {
+        let (k, oc) = (if five { 5 } else { 3 }, 32);
+        let (oh, ow) = (h - k + 1, w - k + 1);
+        let g = ConvGeometry { h, w, c: 1, k, stride: 1, pad_top: 0, pad_left: 0, oh, ow };
+        let Some(direct) = kernels::direct::supported(&g, oc) else { return Ok(()) };
+        prop_assert!(direct.pools_in_registers());
+        let x = random_vec(batch * h * w, seed);
+        let weight = random_vec(oc * k * k, seed ^ 1);
+        let bias = random_vec(oc, seed ^ 2);
+        let mut z = vec![f32::NAN; batch * oh * ow * oc];
+        kernels::direct::forward(direct, &x, &g, &weight, &bias, &mut z);
+        let pg = PoolGeometry { h: oh, w: ow, c: oc, size: 2, stride: 2, oh: oh / 2, ow: ow / 2 };
+        // max and ReLU are exact: any order of them gives the same values
+        let r: Vec<f32> = z.iter().map(|&v| if relu { v.max(0.0) } else { v }).collect();
+        let want = reference::pool(&r, &pg, batch, true);
+        let mut got = vec![f32::NAN; want.len()];
+        kernels::direct::forward_pooled(direct, &x, &g, &weight, &bias, relu, &mut got);
+        prop_assert_eq!(got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    }
+
     #[test]
     fn pooling_matches_reference(
         batch in 1usize..4, h in 1usize..12, w in 1usize..12, c in 1usize..5, size in 1usize..4, stride in 1usize..4, seed: u64,

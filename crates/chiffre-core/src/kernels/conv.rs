@@ -255,7 +255,12 @@ fn forward_blocks(
     let block = |y: &mut [f32], x: &[f32], route: &mut [u8]| {
         SCRATCH.with_borrow_mut(|s| {
             let rows = x.len() / image * pixels;
-            if let (true, Some(direct), Method::Im2col(weight, _)) =
+            let in_registers = direct.filter(|d| d.pools_in_registers() && route.is_empty());
+            if let (true, Some(direct), Method::Im2col(weight, _)) = (epilogue.max_pool_2x2, in_registers, method) {
+                // inference: y = relu?(max over each 2×2 window of conv(x) + b), each window's
+                // sums compared in registers (no winners kept)
+                direct::forward_pooled(direct, x, g, weight, bias, epilogue.relu, y);
+            } else if let (true, Some(direct), Method::Im2col(weight, _)) =
                 (epilogue.max_pool_2x2 && g.ow >= 2, direct, method)
             {
                 // two rows of z = conv(x) + b at a time, in scratch (in L1), then pooled into one

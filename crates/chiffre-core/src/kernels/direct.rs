@@ -130,6 +130,23 @@ const fn pixels_per_pass(sums: usize, oc: usize) -> usize {
     }
 }
 
+/// How many pixels of one output row share a pass of [`forward_pooled`]: an
+/// even number (whole windows), at most [`MAX_PIXELS_PER_PASS`], and few
+/// enough that the row's sums and the half as many window maxima of the row
+/// above fit in the registers that hold `sums` values: `T · OC · 3 / 2 ≤
+/// sums` (at least 2).
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
+const fn pooled_pixels_per_pass(sums: usize, oc: usize) -> usize {
+    let t = 2 * sums / (3 * oc) / 2 * 2;
+    if t > MAX_PIXELS_PER_PASS {
+        MAX_PIXELS_PER_PASS
+    } else if t < 2 {
+        2
+    } else {
+        t
+    }
+}
+
 /// Calls `$f::<K, OC, T>($args)` for the kernel side and filter count of
 /// the [`Shape`], so that every loop bound is a constant: the loops unroll,
 /// the sums stay in registers and no index is checked at run time. `T` is
@@ -176,6 +193,72 @@ pub fn forward_strips(
     dispatch_all(direct, x, g, weight, bias, strip, Some(each))
 }
 
+/// `y = relu?(max over each 2×2 window of conv(x) + b)` for the whole images
+/// in `x` (`y [B, OH/2, OW/2, OC]`; an odd last row or column is dropped, as
+/// the pooling drops it), for inference: each window's four sums are
+/// compared in registers as they are made, so neither the convolution's
+/// output nor the pooling's winners are written. The same values to the bit
+/// as [`forward_strips`] followed by the pooling: each sum is made by the
+/// same chain, and the maxima are taken in the pooling's order (top left,
+/// top right, bottom left, bottom right; the first of equal ones kept).
+pub fn forward_pooled(
+    direct: Direct,
+    x: &[f32],
+    g: &ConvGeometry,
+    weight: &[f32],
+    bias: &[f32],
+    relu: bool,
+    y: &mut [f32],
+) {
+    assert!(direct.pools_in_registers(), "no pooled kernel for {direct:?}");
+    if g.oh < 2 || g.ow < 2 {
+        // no whole window: nothing to write
+        return;
+    }
+    let args = (x, g, weight, bias, relu, y);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as in `dispatch_all`.
+    unsafe {
+        use kernel::{pooled_avx2 as avx2, pooled_avx512 as avx512};
+        let (three, avx512_wide) = (direct.0 == Shape::K3F32, direct.1 == Width::Avx512);
+        match (three, avx512_wide) {
+            (true, true) => avx512::<3, 32, { pooled_pixels_per_pass(192, 32) }>(args),
+            (false, true) => avx512::<5, 32, { pooled_pixels_per_pass(192, 32) }>(args),
+            (true, false) => avx2::<3, 32, { pooled_pixels_per_pass(96, 32) }>(args),
+            (false, false) => avx2::<5, 32, { pooled_pixels_per_pass(96, 32) }>(args),
+        }
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use kernel::pooled_simd128 as simd128;
+        match direct.0 == Shape::K3F32 {
+            true => simd128::<3, 32, { pooled_pixels_per_pass(48, 32) }>(args),
+            false => simd128::<5, 32, { pooled_pixels_per_pass(48, 32) }>(args),
+        }
+    }
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
+    {
+        // `supported` makes no `Direct` here.
+        let _ = args;
+        unreachable!("no direct kernel on this target: {direct:?}")
+    }
+}
+
+impl Direct {
+    /// Whether [`forward_pooled`] takes this shape: 32 filters. With fewer,
+    /// its sums did not stay in registers and it was slower than a strip of
+    /// [`forward_strips`] followed by the pooling; 64 images, one thread
+    /// (`cargo bench --bench kernels`, 2026-12-07, Intel Xeon, AVX-512), strips
+    /// then pooling / pooled in registers: 3×3 with 32 filters 184–199 /
+    /// 136–138 µs, 5×5 with 32 filters 355 / 308 µs; 3×3 with 8, 16 and 24
+    /// filters 88 / 110, 135 / 274 and 198 / 364 µs, 5×5 with 8 and 16
+    /// filters 145 / 167 and 244 / 406 µs (and `fast`'s 5×5 with 24 filters,
+    /// 256 images, 1.48 / 2.49 ms).
+    pub fn pools_in_registers(self) -> bool {
+        matches!(self.0, Shape::K3F32 | Shape::K5F32)
+    }
+}
+
 /// Where [`forward_strips`] hands each strip: `(image, first row, strip)`;
 /// `None` for [`forward`], which writes whole outputs.
 type StripSink<'a> = Option<&'a mut dyn FnMut(usize, usize, &[f32])>;
@@ -212,6 +295,9 @@ fn dispatch_all(
 mod kernel {
     use super::{ConvGeometry, StripSink, MAX_TAPS};
 
+    /// What [`super::forward_pooled`] hands its kernels: `(x, g, weight, bias, relu, y)`.
+    pub(super) type PooledArgs<'a> = (&'a [f32], &'a ConvGeometry, &'a [f32], &'a [f32], bool, &'a mut [f32]);
+
     /// `P` output pixels from input offset `at` on (their windows' top-left):
     /// `acc[p] = b + Σ_taps x · W`, one broadcast value per pixel and tap
     /// times the tap's `OC` weights; with `FUSED`, fused multiply-adds.
@@ -224,6 +310,22 @@ mod kernel {
         at: usize,
         out: &mut [f32],
     ) {
+        let acc = sums::<K, OC, P, FUSED>(x, w, wt, bias, at);
+        for (out, acc) in out.chunks_exact_mut(OC).zip(&acc) {
+            out.copy_from_slice(acc);
+        }
+    }
+
+    /// The sums of [`pixels`], left in registers: `acc[p] = b + Σ_taps x · W`
+    /// for the `P` output pixels from input offset `at` on.
+    #[inline(always)]
+    fn sums<const K: usize, const OC: usize, const P: usize, const FUSED: bool>(
+        x: &[f32],
+        w: usize,
+        wt: &[[f32; OC]; MAX_TAPS],
+        bias: &[f32; OC],
+        at: usize,
+    ) -> [[f32; OC]; P] {
         let mut acc = [*bias; P];
         for ky in 0..K {
             // the K - 1 + P input values under this kernel row for the P pixels
@@ -238,9 +340,7 @@ mod kernel {
                 }
             }
         }
-        for (out, acc) in out.chunks_exact_mut(OC).zip(&acc) {
-            out.copy_from_slice(acc);
-        }
+        acc
     }
 
     /// See [`super::forward`].
@@ -283,6 +383,97 @@ mod kernel {
         each: StripSink,
     ) {
         run::<K, OC, T, false>(x, g, weight, bias, z, each)
+    }
+
+    /// See [`super::forward_pooled`].
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn pooled_avx2<const K: usize, const OC: usize, const T: usize>(
+        (x, g, weight, bias, relu, y): PooledArgs,
+    ) {
+        run_pooled::<K, OC, T, true>(x, g, weight, bias, relu, y)
+    }
+
+    /// See [`super::forward_pooled`]: in AVX-512's wider registers.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+    pub(super) unsafe fn pooled_avx512<const K: usize, const OC: usize, const T: usize>(
+        (x, g, weight, bias, relu, y): PooledArgs,
+    ) {
+        run_pooled::<K, OC, T, true>(x, g, weight, bias, relu, y)
+    }
+
+    /// See [`super::forward_pooled`]: SIMD128, multiply then add.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    pub(super) fn pooled_simd128<const K: usize, const OC: usize, const T: usize>(
+        (x, g, weight, bias, relu, y): PooledArgs,
+    ) {
+        run_pooled::<K, OC, T, false>(x, g, weight, bias, relu, y)
+    }
+
+    /// The windows of `T / 2` pooled outputs whose top row starts at input
+    /// offset `at` into `out [T / 2, OC]`: `relu?(max(a, b, d, e))` over each
+    /// window's sums (top left, top right, bottom left, bottom right).
+    #[inline(always)]
+    fn windows<const K: usize, const OC: usize, const T: usize, const FUSED: bool>(
+        x: &[f32],
+        w: usize,
+        wt: &[[f32; OC]; MAX_TAPS],
+        bias: &[f32; OC],
+        relu: bool,
+        at: usize,
+        out: &mut [f32],
+    ) {
+        // the top row's T sums, each window's two kept as the larger: m = b > a ? b : a
+        // (m[..T / 2] is used: an array of T / 2 would need a generic constant's arithmetic)
+        let top = sums::<K, OC, T, FUSED>(x, w, wt, bias, at);
+        let mut m = top;
+        for q in 0..T / 2 {
+            for (i, m) in m[q].iter_mut().enumerate() {
+                let (a, b) = (top[2 * q][i], top[2 * q + 1][i]);
+                *m = if b > a { b } else { a };
+            }
+        }
+        // the bottom row's T sums, compared in the pooling's order: d, then e
+        let bottom = sums::<K, OC, T, FUSED>(x, w, wt, bias, at + w);
+        for (q, out) in out.chunks_exact_mut(OC).enumerate().take(T / 2) {
+            for (i, out) in out.iter_mut().enumerate() {
+                let (d, e) = (bottom[2 * q][i], bottom[2 * q + 1][i]);
+                let mut v = m[q][i];
+                v = if d > v { d } else { v };
+                v = if e > v { e } else { v };
+                *out = if relu { v.max(0.0) } else { v };
+            }
+        }
+    }
+
+    /// The body of the pooled kernels, compiled into each of the above:
+    /// every image's pooled rows, `T / 2` windows a pass.
+    #[inline(always)]
+    fn run_pooled<const K: usize, const OC: usize, const T: usize, const FUSED: bool>(
+        x: &[f32],
+        g: &ConvGeometry,
+        weight: &[f32],
+        bias: &[f32],
+        relu: bool,
+        y: &mut [f32],
+    ) {
+        let wt = taps::<K, OC>(weight);
+        let bias: &[f32; OC] = bias.try_into().expect("OC biases");
+        let (pooled_rows, pooled_row) = (g.oh / 2, g.ow / 2 * OC);
+        for (x, y) in x.chunks_exact(g.h * g.w).zip(y.chunks_exact_mut(pooled_rows * pooled_row)) {
+            for (py, y) in y.chunks_exact_mut(pooled_row).enumerate() {
+                let at = 2 * py * g.w;
+                let mut passes = y.chunks_exact_mut(T / 2 * OC);
+                for (p, out) in (&mut passes).enumerate() {
+                    windows::<K, OC, T, FUSED>(x, g.w, &wt, bias, relu, at + p * T, out);
+                }
+                let done = g.ow / 2 / (T / 2) * T;
+                for (q, out) in passes.into_remainder().chunks_exact_mut(OC).enumerate() {
+                    windows::<K, OC, 2, FUSED>(x, g.w, &wt, bias, relu, at + done + 2 * q, out);
+                }
+            }
+        }
     }
 
     /// `wt[tap]` = the `OC` weights of one tap (W transposed), on the stack.

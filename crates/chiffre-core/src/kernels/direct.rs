@@ -245,15 +245,17 @@ pub fn forward_pooled(
 }
 
 impl Direct {
-    /// Whether [`forward_pooled`] takes this shape: 32 filters. With fewer,
-    /// its sums did not stay in registers and it was slower than a strip of
-    /// [`forward_strips`] followed by the pooling; 64 images, one thread
+    /// Whether [`forward_pooled`] takes this shape: 32 filters. With fewer it
+    /// was slower than a strip of [`forward_strips`] followed by the pooling
+    /// (why is not known: not the pass size, see below); 64 images, one thread
     /// (`cargo bench --bench kernels`, 2026-12-07, Intel Xeon, AVX-512), strips
     /// then pooling / pooled in registers: 3×3 with 32 filters 184–199 /
     /// 136–138 µs, 5×5 with 32 filters 355 / 308 µs; 3×3 with 8, 16 and 24
     /// filters 88 / 110, 135 / 274 and 198 / 364 µs, 5×5 with 8 and 16
     /// filters 145 / 167 and 244 / 406 µs (and `fast`'s 5×5 with 24 filters,
-    /// 256 images, 1.48 / 2.49 ms).
+    /// 256 images, 1.48 / 2.49 ms). For 3×3 with 16 filters (the verifier's
+    /// first layer), 2, 4, 6 or 8 pixels a pass: 238, 150, 240 and 262 µs,
+    /// against 122–131 µs for the strips.
     pub fn pools_in_registers(self) -> bool {
         matches!(self.0, Shape::K3F32 | Shape::K5F32)
     }

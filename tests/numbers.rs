@@ -16,7 +16,7 @@ use chiffre::optim::OptimizerKind;
 use chiffre::preprocess::{decode_bytes, Pixels};
 use chiffre::train::{train, Quiet, TrainConfig};
 use chiffre::Model;
-use common::numbers::{edit_distance, number_picture, number_with_letter, NumberPicture};
+use common::numbers::{edit_distance, letter_alone, number_picture, number_with_letter, NumberPicture};
 use common::render::{render, Kind};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -268,11 +268,9 @@ fn full_number_set() {
 /// also write like a digit, and each symbol, in turn. What the rules for a
 /// mark among digits (`reading::among`) trade against reading the digits
 /// the judges doubt. `CHIFFRE_SHOW=1` lists the letters read as digits.
-#[test]
-#[ignore = "with a trained model: bench/numbers.sh"]
-fn letters_among_digits() {
+/// The test fonts' letters and symbols, the ambiguous ones (O, l, …) left out.
+fn test_glyphs() -> Vec<(char, image::GrayImage)> {
     use chiffre::reject::glyphs::{is_ambiguous, LETTERS, SYMBOLS, TEST_ATLAS};
-    let (data, mut model, n) = trained_model_and_count(600);
     let fonts = chiffre::reject::glyphs::decode(TEST_ATLAS, "test.glyphs.gz").expect("the test atlas decodes");
     let glyphs: Vec<(char, image::GrayImage)> = fonts
         .iter()
@@ -283,6 +281,14 @@ fn letters_among_digits() {
         })
         .collect();
     assert!(!glyphs.is_empty(), "the test fonts have letters");
+    glyphs
+}
+
+#[test]
+#[ignore = "with a trained model: bench/numbers.sh"]
+fn letters_among_digits() {
+    let (data, mut model, n) = trained_model_and_count(600);
+    let glyphs = test_glyphs();
     let show = std::env::var("CHIFFRE_SHOW").is_ok();
     let (mut as_digit, mut rejected, mut count_wrong, mut digit_edits, mut digits) = (0, 0, 0, 0, 0);
     for i in 0..n {
@@ -326,6 +332,40 @@ fn letters_among_digits() {
         100.0 * digit_edits as f64 / digits.max(1) as f64
     );
     assert!(as_digit + rejected + count_wrong <= n as usize);
+}
+
+/// A letter or symbol alone in a picture is not a number: how often each
+/// glyph of the test fonts, drawn alone, is read as digits (`bench/numbers.sh`).
+#[test]
+#[ignore = "with a trained model: bench/numbers.sh"]
+fn letters_alone() {
+    let (data, mut model, _) = trained_model_and_count(0);
+    let glyphs = test_glyphs();
+    let show = std::env::var("CHIFFRE_SHOW").is_ok();
+    let (mut as_digits, mut rejected, mut as_two_or_more) = (0, 0, 0);
+    for (i, (c, glyph)) in glyphs.iter().enumerate() {
+        let picture = letter_alone(&data.test, 2026, i as u64, (*c, glyph));
+        let image = decode_bytes(&picture.bytes, "letter.png").expect("a generated picture decodes");
+        let read = model.read(&image).map(|r| r.text()).unwrap_or_default();
+        if read.chars().any(|d| d.is_ascii_digit()) {
+            as_digits += 1;
+            as_two_or_more += usize::from(read.chars().count() > 1);
+            if show {
+                println!("{c:?} alone read {read:?}");
+            }
+        } else if read == "?" {
+            rejected += 1;
+        }
+    }
+    let pct = |k: usize| 100.0 * k as f64 / glyphs.len() as f64;
+    println!(
+        "{} letters and symbols alone: read with a digit {:.1} % (of which as two or more marks {:.1} %), as `?` {:.1} %",
+        glyphs.len(),
+        pct(as_digits),
+        pct(as_two_or_more),
+        pct(rejected)
+    );
+    assert!(as_digits + rejected <= glyphs.len());
 }
 
 /// How many of the single-digit user pictures of `kind` (drawn from test

@@ -6,14 +6,14 @@
 use chiffre::preprocess::{Bounds, Gray, Pixels};
 use chiffre::reading::{read_picture, read_picture_with_pairs};
 use chiffre::reject::pairs::{NOT_A_PAIR, PAIR_CLASSES, PAIR_COLS, PAIR_PIXELS, PAIR_ROWS};
-use chiffre::segment::{segment, segment_with_pairs, Mark, SegmentError, MAX_MARKS};
+use chiffre::segment::{segment, segment_with_pairs, Mark, Scored, SegmentError, MAX_MARKS};
 use chiffre::Prediction;
 use image::{DynamicImage, GrayImage, Luma};
 use proptest::prelude::*;
 
 /// A stand-in network: every input is a 1, half sure.
-fn reader(inputs: &[Pixels]) -> Vec<(usize, f32)> {
-    inputs.iter().map(|_| (1, 0.5f32.ln())).collect()
+fn reader(inputs: &[Pixels]) -> Vec<Scored> {
+    inputs.iter().map(|_| Scored { log_whole: 0.5f32.ln(), not_a_digit: 0.0 }).collect()
 }
 
 fn bounds_of(mark: &Mark) -> Bounds {
@@ -142,7 +142,7 @@ fn a_wide_component_read_surely_as_one_digit_is_not_cut() {
         let mut asked = 0;
         let mut read = |inputs: &[Pixels]| {
             asked += inputs.len();
-            inputs.iter().map(|_| (0, log_probability)).collect()
+            inputs.iter().map(|_| Scored { log_whole: log_probability, not_a_digit: 0.0 }).collect()
         };
         let lines = segment(&ink, &mut read).expect("three marks");
         let boxes: Vec<Bounds> = lines.iter().flatten().map(bounds_of).collect();

@@ -130,6 +130,14 @@ pub fn number_with_letter(test: &Dataset, seed: u64, index: u64, letter: (char, 
     compose(test, &mut rng, count, height, false, Some((at, letter.0, letter.1)))
 }
 
+/// A picture of one letter or symbol alone, drawn as [`number_with_letter`]
+/// draws it among digits.
+pub fn letter_alone(test: &Dataset, seed: u64, index: u64, letter: (char, &GrayImage)) -> NumberPicture {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x51_7CC1).wrapping_add(index));
+    let height: u32 = rng.random_range(36..=90);
+    compose(test, &mut rng, 1, height, false, Some((0, letter.0, letter.1)))
+}
+
 fn compose(
     test: &Dataset,
     rng: &mut ChaCha8Rng,

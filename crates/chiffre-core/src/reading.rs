@@ -21,7 +21,7 @@ use crate::predict::{NotANumber, Prediction};
 use crate::preprocess::{
     crop, ink_bounds, ink_picture, looks_like_mnist, normalise_digit, Bounds, Picture, Pixels, PreprocessError, PIXELS,
 };
-use crate::segment::{segment, segment_with_pairs, Mark, PairInputReader, PairedDigit, SegmentError};
+use crate::segment::{segment, segment_with_pairs, Mark, PairInputReader, PairedDigit, Scored, SegmentError};
 
 mod among;
 use among::accept_among_digits;
@@ -244,12 +244,16 @@ pub fn read_picture_with_pairs(
     let mut failure = None;
     let mut seen = Seen::default();
     let mut log_confidence = |inputs: &[Pixels]| match seen.read(inputs, predict) {
-        Ok(read) => {
-            read.iter().map(|p| (p.digit, p.confidence.max(1e-30).ln() + p.whole_probability.max(1e-30).ln())).collect()
-        }
+        Ok(read) => read
+            .iter()
+            .map(|p| Scored {
+                log_whole: p.confidence.max(1e-30).ln() + p.whole_probability.max(1e-30).ln(),
+                not_a_digit: p.not_a_digit_probability(),
+            })
+            .collect(),
         Err(e) => {
             failure.get_or_insert(e);
-            vec![(0, f32::NEG_INFINITY); inputs.len()]
+            vec![Scored { log_whole: f32::NEG_INFINITY, not_a_digit: 1.0 }; inputs.len()]
         }
     };
     let lines = match read_pairs {

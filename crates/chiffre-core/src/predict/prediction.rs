@@ -56,6 +56,18 @@ impl Prediction {
         Ok(Prediction { digit, confidence: confidence.max(0.0), probabilities, digit_probability, whole_probability })
     }
 
+    /// The judges' probability that the mark is not a digit at all (a letter,
+    /// a symbol), rather than one digit or digits cut wrong: from
+    /// `digit_probability` = P(digit) / (P(digit) + P(not a digit)) and
+    /// `whole_probability` = P(digit). 0 without a gate; 1 when the mark is
+    /// surely no digit.
+    pub fn not_a_digit_probability(&self) -> f32 {
+        if self.digit_probability <= 0.0 {
+            return 1.0;
+        }
+        (self.whole_probability * (1.0 - self.digit_probability) / self.digit_probability).clamp(0.0, 1.0)
+    }
+
     /// True when the mark is read as a digit at `threshold`: its
     /// `digit_probability` is at least `threshold` (0 accepts every mark).
     pub fn is_digit(&self, threshold: f32) -> bool {

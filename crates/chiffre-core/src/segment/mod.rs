@@ -17,7 +17,9 @@
 //! 5. [`candidate_cuts`], [`path_valleys`] and [`separating_path`]: a
 //!    component too wide for one digit, unless the network reads it surely
 //!    as one ([`SURE_WHOLE`]), is cut into parts along the gaps where digits
-//!    may touch (and finer parts, where a cut may move to);
+//!    may touch (and finer parts, where a cut may move to); the picture's
+//!    only mark is cut when it reads doubtfully whole ([`ALONE_DOUBT`]),
+//!    unless it is a letter alone ([`ALONE_LETTER`]);
 //! 6. [`best_groups`]: the components and parts of a line are grouped into
 //!    digits the way the network reads them best.
 //!
@@ -27,6 +29,7 @@
 
 mod atoms;
 mod components;
+mod cutting;
 pub mod garbage;
 mod group;
 mod lines;
@@ -39,6 +42,8 @@ mod split;
 pub mod tried;
 
 pub use components::{connected_components, Component, Components};
+use cutting::{read_as_pair, stays_whole};
+pub use cutting::{ALONE_CUT_COST, ALONE_DOUBT, ALONE_LETTER, ALONE_MOST_NOT_A_PAIR, SURE_WHOLE, WIDE, WIDE_ALONE};
 pub use group::{best_grouping, best_groups, render, Atom, Group, GroupReader, PairGroupReader, MAX_ATOMS, WIDE_WHOLE};
 pub use lines::{find_lines, typical_height, Line};
 pub use may_win::Trying;
@@ -58,64 +63,25 @@ pub const MAX_MARKS: usize = 256;
 /// Pieces of ink smaller than this fraction of the digit height on both
 /// sides are specks.
 pub const SPECK: f32 = 0.06;
-/// A component wider than this many line heights may be several touching digits,
-/// when other digit-sized marks stand beside it. Measured on 300 generated
-/// numbers with the tutorial's CNN and its gate: 0.9 left 8.7 % of the digits
-/// of numbers with touching digits wrong, 1.15 11.5 %. Measured again on the
-/// 1,000 numbers of bench/numbers.sh once the gate had a wrong-cut class
-/// (2026-12-04; digit error with touching digits / without): 1.05 12.39 % /
-/// 2.73 %, 0.9 10.64 % / 2.78 %, 0.75 9.87 % / 2.73 %, 0.6 9.50 % / 2.88 %.
-/// Once the network read each such component whole first and left those it
-/// reads surely as one digit uncut ([`SURE_WHOLE`]), narrower ones could be
-/// tried too: a 1 touching or crossing its neighbour ("41" is hardly wider
-/// than a 4) was read as one digit, 34 of the 164 digit errors of the
-/// official set's touching numbers, though the judges called the pair "not
-/// one whole digit". Measured on the four sets of 1,000 numbers (seeds 2026,
-/// 1, 7, 11; 2026-12-06, Intel Xeon, tutorial CNN with 40,000 cut digits;
-/// digit error without / with touching digits, mean of the four): 0.75 1.63
-/// / 5.07 %; 0.4 with the same model 1.62 / 4.72 %, 0.25 1.62 / 4.71 %;
-/// 0.4 with the model retrained (its judges learn from the groups that
-/// segmentation tries) 1.50 / 4.94 %. Reading costs about 6 % more
-/// (`cargo bench --bench read`, two at a time: 319-335 → 301-315 numbers/s).
-pub const WIDE: f32 = 0.4;
-/// The same for the only digit-sized mark of a picture, most often one digit
-/// (99 % of the MNIST test digits are at most 1.43 times as wide as tall),
-/// whose cutting also costs [`ALONE_CUT_COST`]. Before that cost, 1.3 kept
-/// every single-digit picture of tests/numbers.rs whole but left 11 % of
-/// the digits of two-digit numbers wrong (a touching pair, the picture's
-/// only mark, read as one "not a digit"). Measured on the 1,000 numbers of
-/// bench/numbers.sh and the 1,000 single-digit pictures of tests/numbers.rs
-/// (2026-12-04; digit error of two-digit numbers, single digits not read as
-/// one): 1.3 and no cost 11.07 %, 0 of 1,000; 0.9 and 2 5.03 %, 1 (the wide
-/// 4 read as 61 at any width below 1.2); 0.9 and 4 5.70 %, 1; 0.75 and 3
-/// 4.70 %, 2.
-pub const WIDE_ALONE: f32 = 0.9;
-/// What each group that cuts the picture's only digit-sized mark costs (a
-/// log-probability): a lone mark is most often one digit, so a cut must read
-/// clearly better than the whole (a pair the gate calls "not a digit" does).
-pub const ALONE_CUT_COST: f32 = 2.0;
-/// A component wide enough to be cut (but at most [`WIDE_WHOLE`] line
-/// heights) that the network reads whole at least this well (the log of its
-/// class probability plus that of the judges' "one whole digit": ln 0.95) is
-/// one digit, and is not cut: cutting it gives dozens of groups to read, and
-/// its parts would have to read better than a sure whole digit to win.
-/// Measured on the 1,000 numbers of bench/numbers.sh (2026-12-06, Intel Xeon,
-/// tutorial CNN with its judges; digit error without / with touching
-/// digits, numbers read per second two at a time by `cargo bench --bench
-/// read`): never 1.51 / 5.54 %, 262; ln 0.99, ln 0.95, ln 0.82 1.56 / 5.51 %
-/// (one apart number, whose 8 had lent a sliver to its neighbour, read
-/// differently), 373, 368, 377; seeds 7 and 11 the same to a digit or two.
-/// Reading a component whole is what the grouping does anyway, so it is read
-/// once. In the judges' training ([`tried`]) the reader is unsure of
-/// everything, so every such component is cut there, as before.
-pub const SURE_WHOLE: f32 = -0.051_293;
 /// A mark smaller than this fraction of the line height on both sides, that
 /// is no separator, is a stray mark, not a digit.
 const STRAY: f32 = 0.3;
 
-/// The network, as segmentation sees it: for each 28×28 input, the digit
-/// read and the log-probability of that reading.
-pub type Reader<'a> = dyn FnMut(&[Pixels]) -> Vec<(usize, f32)> + 'a;
+/// What the network and its judges make of one 28×28 input, as segmentation
+/// weighs it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scored {
+    /// The log-probability that it is one whole digit: the log of its
+    /// class's probability plus that of the judges' "one whole digit".
+    pub log_whole: f32,
+    /// The judges' probability that it is no digit at all (a letter, a
+    /// symbol), rather than a digit or digits cut wrong; 0 without judges
+    /// ([`crate::Prediction::not_a_digit_probability`]).
+    pub not_a_digit: f32,
+}
+
+/// The network, as segmentation sees it: each 28×28 input [`Scored`].
+pub type Reader<'a> = dyn FnMut(&[Pixels]) -> Vec<Scored> + 'a;
 
 /// Told of the groups of ink that segmentation tries as digits, a run of
 /// marks at a time: where each is (working pixels) and its ink in that box,
@@ -234,19 +200,28 @@ fn digits_of(
     components: &Components,
     pieces: &[&Piece],
     line_height: f32,
-    (wide, cut_cost, trying): (f32, f32, Trying),
+    (wide, cut_cost, trying, alone): (f32, f32, Trying, bool),
     (read, mut read_pairs): (&mut Reader<'_>, Option<&mut PairInputReader<'_>>),
     observe: &mut impl Observer,
 ) -> Vec<Mark> {
     let indices: Vec<(usize, usize)> =
         pieces.iter().enumerate().flat_map(|(k, p)| p.components.iter().map(move |&c| (c, k))).collect();
+    // Alone, a mark narrower than `WIDE_ALONE` is cut only when doubtful.
+    let wide = if alone { WIDE } else { wide };
     let mut sure = |patches: &[&Patch]| -> Vec<bool> {
         let inputs: Vec<Option<Pixels>> = patches.iter().map(|p| normalise_for_scoring(&p.ink)).collect();
         let ready: Vec<Pixels> = inputs.iter().flatten().copied().collect();
         let mut read_back = read(&ready).into_iter();
-        inputs
+        let scores: Vec<Option<Scored>> = inputs.iter().map(|i| i.and_then(|_| read_back.next())).collect();
+        patches
             .iter()
-            .map(|input| input.and_then(|_| read_back.next()).is_some_and(|(_, score)| score >= SURE_WHOLE))
+            .zip(scores)
+            .map(|(patch, scored)| {
+                let width = patch.width() as f32 / line_height;
+                scored.is_some_and(|scored| {
+                    stays_whole(scored, width, alone, || read_as_pair(read_pairs.as_deref_mut(), &patch.ink))
+                })
+            })
             .collect()
     };
     let atoms = atoms::line_atoms(ink, components, &indices, line_height, wide, &mut sure);
@@ -264,7 +239,10 @@ fn digits_of(
         observe(groups, &inputs);
         let ready: Vec<Pixels> = inputs.iter().flatten().copied().collect();
         let mut read_back = read(&ready).into_iter();
-        inputs.iter().map(|input| input.and_then(|_| read_back.next()).map_or(f32::NEG_INFINITY, |r| r.1)).collect()
+        inputs
+            .iter()
+            .map(|input| input.and_then(|_| read_back.next()).map_or(f32::NEG_INFINITY, |r| r.log_whole))
+            .collect()
     };
     let has_pairs = read_pairs.is_some();
     let mut pair_groups = |groups: &[(Bounds, Gray)]| -> Vec<f32> {
@@ -424,7 +402,7 @@ fn segment_trying(
     let alone = bodies == 1;
     for line in &lines {
         let is_body = |p: &Piece| 2.0 * p.bounds.height() as f32 >= line.height;
-        let wide = if alone { (WIDE_ALONE, ALONE_CUT_COST, trying) } else { (WIDE, 0.0, trying) };
+        let wide = if alone { (WIDE_ALONE, ALONE_CUT_COST, trying, true) } else { (WIDE, 0.0, trying, false) };
         let mut marks = Vec::new();
         // Pieces between two separators, read together.
         let mut run: Vec<&Piece> = Vec::new();

@@ -10,7 +10,7 @@
 //! digit" judges learn to refuse the cuts the reader actually weighs.
 
 use super::garbage::digit_ink;
-use super::segment_observed;
+use super::{segment_observed, Scored};
 use crate::data::Dataset;
 use crate::preprocess::{ink_picture, Bounds, Gray, Pixels, PIXELS};
 use rand::{Rng, SeedableRng};
@@ -156,7 +156,7 @@ fn observed_groups(data: &Dataset, seed: u64, index: u64) -> Vec<Observed> {
     }
     let mut out = Vec::new();
     // The reader's scores choose among the groups, not which are tried.
-    let mut unsure = |inputs: &[Pixels]| vec![(0, 0.5f32.ln()); inputs.len()];
+    let mut unsure = |inputs: &[Pixels]| vec![Scored { log_whole: 0.5f32.ln(), not_a_digit: 0.0 }; inputs.len()];
     let mut observe = |groups: &[(Bounds, Gray)], inputs: &[Option<Pixels>]| {
         for ((bounds, ink), input) in groups.iter().zip(inputs) {
             if let (Some(input), Some((main, share, cover))) =

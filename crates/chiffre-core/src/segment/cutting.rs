@@ -1,0 +1,155 @@
+//! When a component of a line is tried cut into parts (see
+//! [`super::atoms`]): how wide it must be, beside other digits or alone in
+//! the picture, and how surely the network must read it whole to stay whole.
+
+use super::{PairInputReader, Scored};
+use crate::preprocess::Gray;
+use crate::reject::pairs::{pair_input, NOT_A_PAIR, PAIR_CLASSES};
+
+/// A component wider than this many line heights may be several touching digits,
+/// when other digit-sized marks stand beside it. Measured on 300 generated
+/// numbers with the tutorial's CNN and its gate: 0.9 left 8.7 % of the digits
+/// of numbers with touching digits wrong, 1.15 11.5 %. Measured again on the
+/// 1,000 numbers of bench/numbers.sh once the gate had a wrong-cut class
+/// (2026-12-04; digit error with touching digits / without): 1.05 12.39 % /
+/// 2.73 %, 0.9 10.64 % / 2.78 %, 0.75 9.87 % / 2.73 %, 0.6 9.50 % / 2.88 %.
+/// Once the network read each such component whole first and left those it
+/// reads surely as one digit uncut ([`SURE_WHOLE`]), narrower ones could be
+/// tried too: a 1 touching or crossing its neighbour ("41" is hardly wider
+/// than a 4) was read as one digit, 34 of the 164 digit errors of the
+/// official set's touching numbers, though the judges called the pair "not
+/// one whole digit". Measured on the four sets of 1,000 numbers (seeds 2026,
+/// 1, 7, 11; 2026-12-06, Intel Xeon, tutorial CNN with 40,000 cut digits;
+/// digit error without / with touching digits, mean of the four): 0.75 1.63
+/// / 5.07 %; 0.4 with the same model 1.62 / 4.72 %, 0.25 1.62 / 4.71 %;
+/// 0.4 with the model retrained (its judges learn from the groups that
+/// segmentation tries) 1.50 / 4.94 %. Reading costs about 6 % more
+/// (`cargo bench --bench read`, two at a time: 319-335 → 301-315 numbers/s).
+pub const WIDE: f32 = 0.4;
+/// The same for the only digit-sized mark of a picture, most often one digit
+/// (99 % of the MNIST test digits are at most 1.43 times as wide as tall),
+/// whose cutting also costs [`ALONE_CUT_COST`]. Before that cost, 1.3 kept
+/// every single-digit picture of tests/numbers.rs whole but left 11 % of
+/// the digits of two-digit numbers wrong (a touching pair, the picture's
+/// only mark, read as one "not a digit"). Measured on the 1,000 numbers of
+/// bench/numbers.sh and the 1,000 single-digit pictures of tests/numbers.rs
+/// (2026-12-04; digit error of two-digit numbers, single digits not read as
+/// one): 1.3 and no cost 11.07 %, 0 of 1,000; 0.9 and 2 5.03 %, 1 (the wide
+/// 4 read as 61 at any width below 1.2); 0.9 and 4 5.70 %, 1; 0.75 and 3
+/// 4.70 %, 2.
+pub const WIDE_ALONE: f32 = 0.9;
+/// What each group that cuts the picture's only digit-sized mark costs (a
+/// log-probability): a lone mark is most often one digit, so a cut must read
+/// clearly better than the whole (a pair the gate calls "not a digit" does).
+pub const ALONE_CUT_COST: f32 = 2.0;
+/// The picture's only digit-sized mark, narrower than [`WIDE_ALONE`] but
+/// wider than [`WIDE`] line heights, is tried cut too when the network reads
+/// it whole worse than this (a log-probability, class and judges together:
+/// ln 0.5; the judges' training reads every group at 0.5, so it tries the
+/// same groups as before): two touching digits alone ("17", "11") are hardly
+/// wider than one, and read whole they were one "not a digit" `?`. Each
+/// group that cuts it still costs [`ALONE_CUT_COST`]; see [`ALONE_LETTER`].
+pub const ALONE_DOUBT: f32 = -std::f32::consts::LN_2;
+/// The picture's only digit-sized mark, read whole unsurely, that the judges
+/// call "not a digit" at least this surely is a letter or a symbol, not
+/// digits run together, and is not cut (the stems of an "H" or a "K" read
+/// as 1s and 4s one by one), unless the pair reader reads it as two digits,
+/// "not a pair" at most [`ALONE_MOST_NOT_A_PAIR`]. Measured on 2026-12-07
+/// (Intel Xeon; `chiffre train` seeds 1 and 2; tests/numbers.rs
+/// `letters_alone`: the 432 letters and symbols of the test fonts drawn
+/// alone; and the four sets of 1,000 numbers of bench/numbers_spread.sh),
+/// before these two rules and with them: letters alone read with a digit
+/// 32.2 → 27.8 % and 30.1 → 21.5 % (as two marks or more 18.5 → 14.6 % and
+/// 18.5 → 10.9 %); digit error of the touching numbers, seed 1 3.39, 3.41,
+/// 3.10, 3.08 → 3.29, 3.62, 3.10, 3.04 %, seed 2 2.75, 2.94, 2.66, 2.92 →
+/// 2.62, 2.81, 2.66, 2.82 % (mean 3.03 → 3.00 %); the numbers without
+/// touching digits, letters among digits and the 1,000 single-digit
+/// pictures of tests/numbers.rs read as before. Tried on the first set with
+/// seed 1 (letters with a digit, two-digit numbers' digit error, touching):
+/// before 32.2 %, 5.03 %, 3.39 %; [`ALONE_DOUBT`] alone 48.1 %, 3.36 %,
+/// 3.22 %; with the judges' say but not the pair reader's 16.9 %, 8.05 %,
+/// 3.76 % (they call many a touching pair alone "not a digit"); with the
+/// pair reader's say only ("not a pair" ≤ 0.5) 40.0 %, 4.03 %, 3.29 % (the
+/// tries with the judges' probabilities rounded to thousandths).
+pub const ALONE_LETTER: f32 = 0.5;
+/// See [`ALONE_LETTER`]. With the narrow marks kept whole (no
+/// [`ALONE_DOUBT`]), seed 1, first set: 0.1 18.8 %, 5.37 %, 3.49 %; 0.01
+/// 17.4 %, 6.04 %, 3.56 %.
+pub const ALONE_MOST_NOT_A_PAIR: f32 = 0.1;
+/// A component wide enough to be cut (but at most [`super::WIDE_WHOLE`] line
+/// heights) that the network reads whole at least this well (the log of its
+/// class probability plus that of the judges' "one whole digit": ln 0.95) is
+/// one digit, and is not cut: cutting it gives dozens of groups to read, and
+/// its parts would have to read better than a sure whole digit to win.
+/// Measured on the 1,000 numbers of bench/numbers.sh (2026-12-06, Intel Xeon,
+/// tutorial CNN with its judges; digit error without / with touching
+/// digits, numbers read per second two at a time by `cargo bench --bench
+/// read`): never 1.51 / 5.54 %, 262; ln 0.99, ln 0.95, ln 0.82 1.56 / 5.51 %
+/// (one apart number, whose 8 had lent a sliver to its neighbour, read
+/// differently), 373, 368, 377; seeds 7 and 11 the same to a digit or two.
+/// Reading a component whole is what the grouping does anyway, so it is read
+/// once. In the judges' training ([`super::tried`]) the reader is unsure of
+/// everything, so every such component is cut there, as before.
+pub const SURE_WHOLE: f32 = -0.051_293;
+
+/// Whether a component `width` line heights wide (at least the width that
+/// asks), read whole as `scored`, stays whole: read surely enough
+/// ([`SURE_WHOLE`]; alone and narrower than [`WIDE_ALONE`], [`ALONE_DOUBT`]),
+/// or, alone in the picture, a letter that `reads_as_pair` (asked only then)
+/// does not call two digits ([`ALONE_LETTER`]).
+pub(super) fn stays_whole(scored: Scored, width: f32, alone: bool, reads_as_pair: impl FnOnce() -> bool) -> bool {
+    let narrow = alone && width <= WIDE_ALONE;
+    if scored.log_whole >= if narrow { ALONE_DOUBT } else { SURE_WHOLE } {
+        return true;
+    }
+    alone && scored.not_a_digit >= ALONE_LETTER && !reads_as_pair()
+}
+
+/// Whether the pair reader (none: no) reads `ink` as two digits, "not a pair"
+/// at most [`ALONE_MOST_NOT_A_PAIR`].
+pub(super) fn read_as_pair(read_pairs: Option<&mut PairInputReader<'_>>, ink: &Gray) -> bool {
+    let (Some(read_pairs), Some(input)) = (read_pairs, pair_input(ink)) else { return false };
+    let answer = read_pairs(&[input.as_slice()]);
+    answer.len() == PAIR_CLASSES && answer[NOT_A_PAIR] <= ALONE_MOST_NOT_A_PAIR
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(p: f32, not_a_digit: f32) -> Scored {
+        Scored { log_whole: p.ln(), not_a_digit }
+    }
+
+    #[test]
+    fn beside_other_digits_only_a_sure_whole_stays_whole() {
+        let never = || panic!("the pair reader is asked only of a letter alone");
+        assert!(stays_whole(read(0.99, 0.0), 0.6, false, never));
+        assert!(!stays_whole(read(0.9, 0.0), 0.6, false, never));
+        assert!(!stays_whole(read(0.5, 0.9), 1.5, false, never), "a letter among digits is cut as before");
+    }
+
+    #[test]
+    fn alone_a_narrow_mark_is_cut_only_when_doubtful_and_no_letter() {
+        let never = || panic!("not asked");
+        assert!(stays_whole(read(0.6, 0.0), WIDE_ALONE - 0.1, true, never), "read well enough: one digit");
+        assert!(!stays_whole(read(0.6, 0.0), WIDE_ALONE + 0.1, true, never), "wider: only a sure read stays");
+        assert!(!stays_whole(read(0.3, 0.1), WIDE_ALONE - 0.1, true, never), "doubtful, a digit: cut");
+        assert!(stays_whole(read(0.3, 0.8), WIDE_ALONE - 0.1, true, || false), "a letter alone stays whole");
+        assert!(!stays_whole(read(0.3, 0.8), WIDE_ALONE - 0.1, true, || true), "unless it reads as a pair");
+    }
+
+    #[test]
+    fn without_a_pair_reader_nothing_reads_as_a_pair() {
+        let ink = Gray::filled(20, 20, 1.0);
+        assert!(!read_as_pair(None, &ink));
+        let mut says_pair = |inputs: &[&[f32]]| {
+            let mut out = vec![0.0; inputs.len() * PAIR_CLASSES];
+            out.iter_mut().step_by(PAIR_CLASSES).for_each(|v| *v = 1.0);
+            out
+        };
+        // Class 0 is a pair ("00"), "not a pair" gets nothing.
+        assert_ne!(NOT_A_PAIR, 0);
+        assert!(read_as_pair(Some(&mut says_pair), &ink));
+    }
+}

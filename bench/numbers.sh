@@ -3,13 +3,14 @@
 # digits, about one neighbour pair in five touching, slanted lines, paper backgrounds, some JPEG, two lines, decimal
 # points) read by the trained default CNN, with the digit error rate (edit distance / length) per group beside the
 # error rate of the same digits read one by one as MNIST images; then 600 numbers with a letter or symbol of the
-# test fonts among their digits ("12A4": how often it is read as a digit); then the speed on 5-digit pictures
-# (criterion, benches/read.rs). The model is trained first when missing (`chiffre train`, the tutorial's recipe).
+# test fonts among their digits ("12A4": how often it is read as a digit), the same letters alone, and words in the
+# test fonts (tests/words.rs: how often a word is read as a number); then the speed on 5-digit pictures (criterion,
+# benches/read.rs). The model is trained first when missing (`chiffre train`, the tutorial's recipe).
 #
 # Usage: bench/numbers.sh [--model FILE] [--numbers N]
 set -euo pipefail
 
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
 
 model="models/cnn.safetensors"
 numbers=1000
@@ -38,5 +39,6 @@ if [[ $status -ne 0 ]]; then
     echo "numbers.sh: the targets above are not all met (the table says which)"
 fi
 CHIFFRE_MODEL="$model" cargo test --release --quiet --test numbers letters_ -- --ignored --nocapture
+CHIFFRE_MODEL="$model" cargo test --release --quiet --test words -- --ignored --nocapture
 CHIFFRE_MODEL="$model" cargo bench --quiet --bench read -- --warm-up-time 2 --measurement-time 10
 exit $status

@@ -19,7 +19,7 @@
 //!    as one ([`SURE_WHOLE`]), is cut into parts along the gaps where digits
 //!    may touch (and finer parts, where a cut may move to); the picture's
 //!    only mark is cut when it reads doubtfully whole ([`ALONE_DOUBT`]),
-//!    unless it is a letter alone ([`ALONE_LETTER`]);
+//!    and no component the judges call a letter is ([`LETTER`]);
 //! 6. [`best_groups`]: the components and parts of a line are grouped into
 //!    digits the way the network reads them best.
 //!
@@ -43,7 +43,10 @@ pub mod tried;
 
 pub use components::{connected_components, Component, Components};
 use cutting::{read_as_pair, stays_whole};
-pub use cutting::{ALONE_CUT_COST, ALONE_DOUBT, ALONE_LETTER, ALONE_MOST_NOT_A_PAIR, SURE_WHOLE, WIDE, WIDE_ALONE};
+pub use cutting::{
+    ALONE_CUT_COST, ALONE_DOUBT, ALONE_MOST_NOT_A_PAIR, BESIDE_MOST_NOT_A_PAIR, LETTER, LETTER_WIDE, SURE_WHOLE, WIDE,
+    WIDE_ALONE,
+};
 pub use group::{best_grouping, best_groups, render, Atom, Group, GroupReader, PairGroupReader, MAX_ATOMS, WIDE_WHOLE};
 pub use lines::{find_lines, typical_height, Line};
 pub use may_win::Trying;
@@ -219,7 +222,7 @@ fn digits_of(
             .map(|(patch, scored)| {
                 let width = patch.width() as f32 / line_height;
                 scored.is_some_and(|scored| {
-                    stays_whole(scored, width, alone, || read_as_pair(read_pairs.as_deref_mut(), &patch.ink))
+                    stays_whole(scored, width, alone, |most| read_as_pair(read_pairs.as_deref_mut(), &patch.ink, most))
                 })
             })
             .collect()

@@ -209,8 +209,6 @@ fn digits_of(
 ) -> Vec<Mark> {
     let indices: Vec<(usize, usize)> =
         pieces.iter().enumerate().flat_map(|(k, p)| p.components.iter().map(move |&c| (c, k))).collect();
-    // Alone, a mark narrower than `WIDE_ALONE` is cut only when doubtful.
-    let wide = if alone { WIDE } else { wide };
     let mut sure = |patches: &[&Patch]| -> Vec<bool> {
         let inputs: Vec<Option<Pixels>> = patches.iter().map(|p| normalise_for_scoring(&p.ink)).collect();
         let ready: Vec<Pixels> = inputs.iter().flatten().copied().collect();
@@ -405,7 +403,8 @@ fn segment_trying(
     let alone = bodies == 1;
     for line in &lines {
         let is_body = |p: &Piece| 2.0 * p.bounds.height() as f32 >= line.height;
-        let wide = if alone { (WIDE_ALONE, ALONE_CUT_COST, trying, true) } else { (WIDE, 0.0, trying, false) };
+        // Alone, a mark from `WIDE` to `WIDE_ALONE` wide is cut only when doubtful (`stays_whole`).
+        let wide = if alone { (WIDE, ALONE_CUT_COST, trying, true) } else { (WIDE, 0.0, trying, false) };
         let mut marks = Vec::new();
         // Pieces between two separators, read together.
         let mut run: Vec<&Piece> = Vec::new();

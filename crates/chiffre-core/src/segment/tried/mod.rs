@@ -8,6 +8,9 @@
 //! neighbour). The drawn wrong cuts of [`super::garbage`] are a guess at what
 //! cutting makes; these are what it makes, cut paths and all, so the "not a
 //! digit" judges learn to refuse the cuts the reader actually weighs.
+//! [`letters`] does the same with lines of letters.
+
+pub mod letters;
 
 use super::garbage::digit_ink;
 use super::{segment_observed, Scored};
@@ -39,19 +42,20 @@ const WRONG_COVER: f32 = 0.75;
 /// Ink brighter than this counts (cleaned ink, 0-1).
 const INK: f32 = 0.25;
 
-/// A picture of a few digits side by side (light levels: dark ink on white)
-/// and, for each pixel, which digit's ink is the darkest there (`u8::MAX`:
+/// A picture of a few marks side by side (light levels: dark ink on white)
+/// and, for each pixel, which mark's ink is the darkest there (`u8::MAX`:
 /// none).
 struct Composed {
     light: Gray,
     owner: Vec<u8>,
-    /// Each digit's class, left to right.
-    classes: Vec<u8>,
+    /// How many marks.
+    marks: usize,
 }
 
 /// Two or three digits of `data`, `height` pixels tall give or take a
-/// tenth, with random gaps (half the pairs touching or overlapping).
-fn compose(data: &Dataset, rng: &mut ChaCha8Rng) -> Option<Composed> {
+/// tenth, with random gaps (half the pairs touching or overlapping); and
+/// their classes, left to right.
+fn compose(data: &Dataset, rng: &mut ChaCha8Rng) -> Option<(Composed, Vec<u8>)> {
     let count = rng.random_range(2..=3usize);
     let height = rng.random_range(28.0f32..64.0);
     let mut classes = Vec::with_capacity(count);
@@ -92,7 +96,7 @@ fn compose(data: &Dataset, rng: &mut ChaCha8Rng) -> Option<Composed> {
         }
     }
     let light = Gray::from_fn(width, tall, |x, y| 1.0 - ink.get(x, y));
-    Some(Composed { light, owner, classes })
+    Some((Composed { light, owner, marks: count }, classes))
 }
 
 /// Whose a group's ink (`bounds`, `ink`) mostly is, against each digit's
@@ -130,25 +134,35 @@ fn kind(share: f32, cover: f32) -> Option<Tried> {
 
 /// A group tried in a composed picture.
 struct Observed {
-    /// The class of the digit whose ink it mostly holds.
-    class: u8,
-    /// The share of its ink that is that digit's.
+    /// The mark whose ink it mostly holds (its index in the picture).
+    mark: usize,
+    /// The share of its ink that is that mark's.
     share: f32,
-    /// The share of that digit's ink it holds.
+    /// The share of that mark's ink it holds.
     cover: f32,
     /// Its 28×28 input, as the number reader scores it.
     input: Pixels,
 }
 
 /// Every group segmentation tries in picture `index` of the stream `seed`
-/// (two or three digits of `data` composed), with whose ink it holds.
-fn observed_groups(data: &Dataset, seed: u64, index: u64) -> Vec<Observed> {
+/// (two or three digits of `data` composed), with whose ink it holds, and
+/// the class of each digit.
+fn observed_groups(data: &Dataset, seed: u64, index: u64) -> (Vec<Observed>, Vec<u8>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index);
-    let Some(composed) = compose(data, &mut rng) else { return Vec::new() };
+    match compose(data, &mut rng) {
+        Some((composed, classes)) => (observe(&composed), classes),
+        None => (Vec::new(), Vec::new()),
+    }
+}
+
+/// Every group segmentation tries in a composed picture, as a user's picture
+/// goes through it ([`ink_picture`], cleaning, [`segment_observed`]), with
+/// whose ink it holds.
+fn observe(composed: &Composed) -> Vec<Observed> {
     let Ok(picture) = ink_picture(&composed.light) else { return Vec::new() };
     let Ok(clean) = picture.clean_keeping(crate::reading::POINT_FRACTION) else { return Vec::new() };
     let width = clean.ink.width();
-    let mut totals = vec![0usize; composed.classes.len()];
+    let mut totals = vec![0usize; composed.marks];
     for (&v, &o) in clean.ink.data().iter().zip(&composed.owner) {
         if let Some(total) = totals.get_mut(usize::from(o)).filter(|_| v > INK) {
             *total += 1;
@@ -159,14 +173,14 @@ fn observed_groups(data: &Dataset, seed: u64, index: u64) -> Vec<Observed> {
     let mut unsure = |inputs: &[Pixels]| vec![Scored { log_whole: 0.5f32.ln(), not_a_digit: 0.0 }; inputs.len()];
     let mut observe = |groups: &[(Bounds, Gray)], inputs: &[Option<Pixels>]| {
         for ((bounds, ink), input) in groups.iter().zip(inputs) {
-            if let (Some(input), Some((main, share, cover))) =
+            if let (Some(input), Some((mark, share, cover))) =
                 (input, owner_of(*bounds, ink, &composed.owner, width, &totals))
             {
-                out.push(Observed { class: composed.classes[main], share, cover, input: *input });
+                out.push(Observed { mark, share, cover, input: *input });
             }
         }
     };
-    // Too many marks cannot happen with three digits; nothing to learn if it did.
+    // Too many marks cannot happen with a few marks; nothing to learn if it did.
     let _ = segment_observed(&clean.ink, &mut unsure, None, &mut observe);
     out
 }
@@ -176,7 +190,7 @@ fn observed_groups(data: &Dataset, seed: u64, index: u64) -> Vec<Observed> {
 /// label and its 28×28 input as the number reader scores it. Empty when
 /// nothing was cut or joined (each digit stood alone).
 pub fn tried_groups(data: &Dataset, seed: u64, index: u64) -> Vec<(Tried, Pixels)> {
-    observed_groups(data, seed, index).into_iter().filter_map(|o| Some((kind(o.share, o.cover)?, o.input))).collect()
+    observed_groups(data, seed, index).0.into_iter().filter_map(|o| Some((kind(o.share, o.cover)?, o.input))).collect()
 }
 
 /// A digit cut out of a touching neighbour holds at least this share of
@@ -199,33 +213,37 @@ const ALONE: f32 = 0.99;
 /// any thread count; as a data set of 28×28 images.
 pub fn cut_digits(data: &Dataset, seed: u64, count: usize) -> Dataset {
     let (mut images, mut labels) = (Vec::new(), Vec::new());
-    observe_until(data, seed, count, |o| {
-        if o.share.min(o.cover) >= CUT_DIGIT_SHARE && (o.share < ALONE || o.cover < ALONE) {
-            images.extend(o.input.iter().map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8));
-            labels.push(o.class);
-        }
-        labels.len()
-    });
+    observe_until(
+        count,
+        |i| observed_groups(data, seed, i),
+        |(groups, classes)| {
+            for o in groups {
+                if o.share.min(o.cover) >= CUT_DIGIT_SHARE && (o.share < ALONE || o.cover < ALONE) {
+                    images.extend(o.input.iter().map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8));
+                    labels.push(classes[o.mark]);
+                }
+            }
+            labels.len()
+        },
+    );
     labels.truncate(count);
     images.truncate(labels.len() * PIXELS);
     Dataset::new(images, labels, 28, 28)
 }
 
-/// Hands every group tried in pictures `0, 1, ...` of the stream `seed`
-/// to `take`, in order, which answers how many of what it keeps it has;
-/// until that is `want`. The pictures are composed and segmented 256 at a
-/// time, in parallel (the same for any thread count); at most 64 × 256 +
-/// `want` of them (a few thousand are plenty: a data set that gives none
-/// of what is kept stops there).
-fn observe_until(data: &Dataset, seed: u64, want: usize, mut take: impl FnMut(Observed) -> usize) {
+/// Hands what `picture` makes of pictures `0, 1, ...` to `take`, in order,
+/// which answers how many of what it keeps it has; until that is `want`.
+/// The pictures are made 256 at a time, in parallel (the same for any
+/// thread count); at most 64 × 256 + `want` of them (a few thousand are
+/// plenty: pictures that give none of what is kept stop there).
+fn observe_until<T: Send>(want: usize, picture: impl Fn(u64) -> T + Sync, mut take: impl FnMut(T) -> usize) {
     use crate::par::prelude::*;
     const BATCH: u64 = 256;
     let (mut have, mut next) = (0, 0u64);
     while have < want && next < 64 * BATCH + want as u64 {
-        let batch: Vec<Vec<Observed>> =
-            (next..next + BATCH).into_par_iter().map(|i| observed_groups(data, seed, i)).collect();
-        for o in batch.into_iter().flatten() {
-            have = take(o);
+        let batch: Vec<T> = (next..next + BATCH).into_par_iter().map(&picture).collect();
+        for made in batch {
+            have = take(made);
         }
         next += BATCH;
     }
@@ -237,14 +255,20 @@ fn observe_until(data: &Dataset, seed: u64, want: usize, mut take: impl FnMut(Ob
 /// each at most `wrong_cuts` long.
 pub fn tried_many(data: &Dataset, seed: u64, wrong_cuts: usize) -> (Vec<Pixels>, Vec<Pixels>) {
     let (mut wholes, mut cuts) = (Vec::new(), Vec::new());
-    observe_until(data, seed, wrong_cuts, |o| {
-        match kind(o.share, o.cover) {
-            Some(Tried::Whole) => wholes.push(o.input),
-            Some(Tried::WrongCut) => cuts.push(o.input),
-            None => {}
-        }
-        cuts.len()
-    });
+    observe_until(
+        wrong_cuts,
+        |i| observed_groups(data, seed, i).0,
+        |groups| {
+            for o in groups {
+                match kind(o.share, o.cover) {
+                    Some(Tried::Whole) => wholes.push(o.input),
+                    Some(Tried::WrongCut) => cuts.push(o.input),
+                    None => {}
+                }
+            }
+            cuts.len()
+        },
+    );
     wholes.truncate(wrong_cuts);
     cuts.truncate(wrong_cuts);
     (wholes, cuts)

@@ -2,7 +2,7 @@
 //! network of a model file, as `chiffre train` fits them (the training set
 //! with its 40,000 cut digits, the run's seed), and writes the model with
 //! them: a change to the judges measured without training the network again
-//! (about 3 minutes on 2 cores instead of 8).
+//! (about 4 minutes on 2 cores instead of 9).
 //!
 //! `cargo run --release -p chiffre-core --example refit_judges -- MODEL OUT [SEED] [LETTER_LINES]`
 //!

@@ -102,9 +102,9 @@ fn letter_groups_of(fonts: &[FontGlyphs], seed: u64, index: u64) -> Vec<Pixels> 
 
 /// `count` groups (fewer when `fonts` gives none) that segmentation tries
 /// in lines of letters of `fonts` (the training atlas) and that hold a
-/// whole letter: "not a digit", as the number reader
-/// sees them. From pictures `0, 1, ...` of the stream `seed`, in parallel,
-/// the same for any thread count.
+/// whole letter, as the number reader sees them (28×28 inputs). From
+/// pictures `0, 1, ...` of the stream `seed`, in parallel, the same for any
+/// thread count.
 pub fn letter_groups(fonts: &[FontGlyphs], seed: u64, count: usize) -> Vec<Pixels> {
     let mut out = Vec::with_capacity(count);
     observe_until(

@@ -99,8 +99,8 @@ fn compose(data: &Dataset, rng: &mut ChaCha8Rng) -> Option<(Composed, Vec<u8>)> 
     Some((Composed { light, owner, marks: count }, classes))
 }
 
-/// Whose a group's ink (`bounds`, `ink`) mostly is, against each digit's
-/// whole ink in the picture (`totals`): that digit, the share of the group's
+/// Whose a group's ink (`bounds`, `ink`) mostly is, against each mark's
+/// whole ink in the picture (`totals`): that mark, the share of the group's
 /// ink that is its (share), and the share of its ink the group holds
 /// (cover); both 0 for a group without ink.
 fn owner_of(bounds: Bounds, ink: &Gray, owner: &[u8], width: usize, totals: &[usize]) -> Option<(usize, f32, f32)> {

@@ -161,7 +161,9 @@ pub fn epochs(db: &Connection, id: i64) -> rusqlite::Result<Vec<Epoch>> {
 
 /// Removes the runs `ids` (and their epochs); how many there were.
 pub fn remove(db: &mut Connection, ids: &[i64]) -> rusqlite::Result<usize> {
-    let tx = db.transaction()?;
+    // The write lock first: a deferred transaction that has read may be
+    // refused at once, without the busy timeout, when another run writes.
+    let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut removed = 0;
     for id in ids {
         removed += tx.execute("DELETE FROM runs WHERE id = ?1", params![id])?;

@@ -23,7 +23,7 @@ pub mod store;
 pub mod verifier;
 
 pub use gate::{append_gate_inputs, class, feature_sources, gate_inputs, scores_and_features, Gate, Judgement};
-pub use negatives::{generate, generate_many, redrawn_digit, Category, Negative, Split};
+pub use negatives::{generate, generate_many, redrawn_digit, wide_digit, Category, Negative, Split};
 pub use pairs::PairReader;
 pub use verifier::Verifier;
 
@@ -173,6 +173,31 @@ pub struct FitConfig {
     /// "whole digit" against "wrong cut" alone, leaving "not a digit" out
     /// (words 13.0 %, but touching 3.41 % with the judges as they were).
     pub letter_lines: f64,
+    /// Training digits drawn 1.15–1.6 times as wide ([`negatives::wide_digit`])
+    /// shown to the gate and the verifier as whole digits, as a fraction of
+    /// `digits` (0: none). Tried on 2026-12-07 (AMD EPYC; seed 1's model,
+    /// its judges refitted by `examples/refit_judges.rs`; the four sets of
+    /// bench/numbers_spread.sh, digit error apart / touching, count right
+    /// apart; the digits of a pair read by the pair reader alone, as then)
+    /// to keep whole the wide digits that were cut in two ("76" read "763",
+    /// "62.8" "672.8"), and left at 0: without, 1.17, 1.04, 1.50, 1.28 /
+    /// 3.39, 3.94, 3.07, 3.14 / 98.79, 100, 99.56, 99.35 %; 0.15 1.12, 1.15,
+    /// 1.35, 1.38 / 3.19, 3.53, 2.98, 3.01 / 98.79, 99.32, 98.91, 98.70 %
+    /// (words read as a number 17.9 → 20.8 %); 0.05 1.32, 1.10, 1.60, 1.33 /
+    /// 3.26, 3.31, 3.04, 3.04 / 98.38, 98.87, 99.13, 98.91 %. Touching digits
+    /// read better, but more digits standing apart were cut in two ("12381"
+    /// read "122381", "728" "7218"), not fewer.
+    pub wide_digits: f64,
+    /// Whether the letters of `letter_lines` are shown to the gate and the
+    /// verifier as "not a digit" too (the pair reader always sees them); see
+    /// `letter_lines` for why not. Measured again on 2026-12-07 (AMD EPYC,
+    /// as for `wide_digits`): 1.22, 1.10, 1.75, 1.63 / 3.32, 3.47, 3.14,
+    /// 3.04 / 99.19, 99.77, 98.69, 98.04 % (words 14.0 %, letters alone read
+    /// with a digit 16.2 %); with `wide_digits` 0.15, 1.27, 1.10, 1.65, 1.48 /
+    /// 3.36, 3.31, 3.10, 3.36 / 98.59, 99.09, 98.03, 99.13 % (words 12.1 %,
+    /// letters 19.0 %): the wide digits do not make up for what the letters
+    /// cost.
+    pub letters_to_judges: bool,
     /// Round 0s drawn with a marker shown as digits besides the training
     /// digits, as a fraction of them ([`negatives::drawn_zero`]).
     pub round_zeros: f64,
@@ -203,6 +228,8 @@ impl Default for FitConfig {
             pieces: 1.0,
             tried: 3.0,
             letter_lines: 0.5,
+            wide_digits: 0.0,
+            letters_to_judges: false,
             round_zeros: 0.03,
             verifier_epochs: 8,
             pairs: 3.75,
@@ -273,6 +300,14 @@ pub fn fit(network: &mut Sequential, train: &Dataset, config: &FitConfig) -> Res
     // closed shapes among the non-digits resemble.
     let zeros = (order.len() as f64 * config.round_zeros) as u64;
     digits.extend((0..zeros).into_par_iter().filter_map(|k| negatives::drawn_zero(config.seed, k)).collect::<Vec<_>>());
+    // And digits drawn wide, which MNIST has few of.
+    let wide = (order.len() as f64 * config.wide_digits) as usize;
+    let wide_digits: Vec<Pixels> = order[..wide.min(order.len())]
+        .par_iter()
+        .enumerate()
+        .filter_map(|(k, &i)| wide_digit(train.image(i), config.seed, k as u64))
+        .collect();
+    digits.extend(wide_digits);
     let fonts = glyphs::train_fonts();
     // As many non-digits as digits (at least 500): a run on a few images stays quick.
     let count = config.negatives.min(order.len().max(500));
@@ -287,13 +322,23 @@ pub fn fit(network: &mut Sequential, train: &Dataset, config: &FitConfig) -> Res
     // digits: its wrong cuts, and whole digits cut out of their neighbours.
     let (tried_wholes, tried_cuts) =
         crate::segment::tried::tried_many(train, config.seed, (count as f64 * config.tried) as usize);
+    // Letters as segmentation finds them in a line of letters: for the pair
+    // reader, and for the gate and the verifier when asked.
+    let pair_count = (order.len() as f64 * config.pairs) as usize;
+    let lines =
+        if pair_count > 0 || config.letters_to_judges { (count as f64 * config.letter_lines) as usize } else { 0 };
+    let mut letters = crate::segment::tried::letters::letter_groups(&fonts, config.seed, lines);
     let seconds_drawing = start.elapsed().as_secs_f64();
-    let counts = (tried_wholes.len(), negatives.len(), pieces.len() + tried_cuts.len());
+    let judged_letters = if config.letters_to_judges { letters.len() } else { 0 };
+    let counts = (tried_wholes.len(), negatives.len() + judged_letters, pieces.len() + tried_cuts.len());
     // The negatives' pictures in one list, moved rather than copied (340,000
     // pictures of 3 KB when the fit is as large as its default).
     let mut negative_pixels = tried_wholes;
     negative_pixels.reserve_exact(counts.1 + counts.2);
     negative_pixels.extend(negatives.into_iter().map(|n| n.pixels));
+    if config.letters_to_judges {
+        negative_pixels.append(&mut letters);
+    }
     negative_pixels.extend(pieces);
     negative_pixels.extend(tried_cuts);
     let mut inputs = Vec::new();
@@ -319,18 +364,15 @@ pub fn fit(network: &mut Sequential, train: &Dataset, config: &FitConfig) -> Res
     };
     let seconds_verifier = verifier_start.elapsed().as_secs_f64();
     let pairs_start = Instant::now();
-    // So many per digit the gate sees: a fit on a few images stays quick.
-    let pair_count = (order.len() as f64 * config.pairs) as usize;
+    // So many per digit the gate sees (`pair_count`): a fit on a few images stays quick.
     let pairs = if pair_count > 0 {
         let digits = train.take(config.pair_digits.min(train.len()));
         // The generated non-digits (after the whole digits cut from numbers;
-        // the wrong cuts after them let go), and letters as segmentation
-        // finds them in a line of letters.
+        // the wrong cuts after them let go), and the letters.
         let mut others = negative_pixels;
         others.truncate(counts.0 + counts.1);
         others.drain(..counts.0);
-        let lines = (count as f64 * config.letter_lines) as usize;
-        others.extend(crate::segment::tried::letters::letter_groups(&fonts, config.seed, lines));
+        others.append(&mut letters);
         Some(PairReader::train(&digits, &others, pair_count, config.pair_epochs, config.seed)?)
     } else {
         None

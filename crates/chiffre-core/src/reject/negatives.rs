@@ -190,14 +190,28 @@ fn write_text(canvas: &mut Gray, font: &FontGlyphs, text: &str, rng: &mut ChaCha
 /// stretched, its pen made thicker or thinner, then [`preprocess`]ed; so
 /// that the gate cannot tell digits from the rest by how they were drawn.
 pub fn redrawn_digit(image: &[u8], seed: u64, index: u64) -> Option<Pixels> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0xD1B5_4A32_D192_ED03).wrapping_add(index));
+    let rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0xD1B5_4A32_D192_ED03).wrapping_add(index));
+    redraw(image, rng, 0.85..1.1, 1.0)
+}
+
+/// An MNIST digit drawn as [`redrawn_digit`] does, but stretched to 1.15–1.6
+/// times its width: the wide 6s, 2s and 4s people write, which MNIST holds
+/// few of and which a number reader would otherwise cut in two.
+pub fn wide_digit(image: &[u8], seed: u64, index: u64) -> Option<Pixels> {
+    let rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x94D0_49BB_1331_11EB).wrapping_add(index));
+    redraw(image, rng, 1.15..1.6, 1.6)
+}
+
+/// [`redrawn_digit`] with the horizontal stretch drawn from `stretch`, on a
+/// canvas `wider` times as wide as tall.
+fn redraw(image: &[u8], mut rng: ChaCha8Rng, stretch: std::ops::Range<f32>, wider: f32) -> Option<Pixels> {
     let side = rng.random_range(40..=64usize);
-    let mut canvas = Gray::filled(side, side, 0.0);
+    let mut canvas = Gray::filled((side as f32 * wider).ceil() as usize, side, 0.0);
     let s = side as f32 / 28.0;
-    let (sx, sy) = (s * rng.random_range(0.85..1.1), s * rng.random_range(0.9..1.1));
+    let (sx, sy) = (s * rng.random_range(stretch), s * rng.random_range(0.9..1.1));
     let place = Placement::new(sx, sy, rng.random_range(-10.0..10.0), rng.random_range(-10.0..10.0), (0.0, 0.0));
     let centre = place.apply((14.0, 14.0));
-    let place = Placement { t: (side as f32 / 2.0 - centre.0, side as f32 / 2.0 - centre.1), ..place };
+    let place = Placement { t: (canvas.width() as f32 / 2.0 - centre.0, side as f32 / 2.0 - centre.1), ..place };
     paste(&mut canvas, image, 28, 28, &place);
     let radius = rng.random_range(0..=1usize);
     if radius > 0 {
@@ -258,6 +272,7 @@ fn prepare(canvas: &Gray, rng: &mut ChaCha8Rng) -> Option<Pixels> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preprocess::PIXELS;
     use crate::reject::glyphs::train_fonts;
 
     #[test]
@@ -273,6 +288,29 @@ mod tests {
             let c = generate(&fonts, Split::Test, category, 7, 3).expect("a picture");
             assert_ne!(a.pixels, c.pixels, "{category:?}: the splits use other streams");
         }
+    }
+
+    #[test]
+    fn wide_digits_are_seeded_and_wider_than_redrawn_ones() {
+        // A block of ink 16 wide and 20 tall, as an MNIST digit sits in its box.
+        let block: Vec<u8> = (0..784)
+            .map(|i| if (6..22).contains(&(i % 28)) && (4..24).contains(&(i / 28)) { 255 } else { 0 })
+            .collect();
+        // The width over the height of a picture's ink box (ink above 0.3).
+        let aspect = |p: &Pixels| {
+            let ink: Vec<(usize, usize)> = (0..PIXELS).filter(|&i| p[i] > 0.3).map(|i| (i % 28, i / 28)).collect();
+            let span = |f: fn(&(usize, usize)) -> usize| {
+                ink.iter().map(f).max().unwrap() - ink.iter().map(f).min().unwrap() + 1
+            };
+            span(|p| p.0) as f32 / span(|p| p.1) as f32
+        };
+        let mean = |draw: fn(&[u8], u64, u64) -> Option<Pixels>| {
+            (0..20).map(|k| aspect(&draw(&block, 3, k).expect("a picture"))).sum::<f32>() / 20.0
+        };
+        assert_eq!(wide_digit(&block, 3, 1), wide_digit(&block, 3, 1), "same seed, same picture");
+        assert_ne!(wide_digit(&block, 3, 1), wide_digit(&block, 3, 2));
+        let (redrawn, wide) = (mean(redrawn_digit), mean(wide_digit));
+        assert!(wide > 1.2 * redrawn && wide > 0.95, "width / height: redrawn {redrawn:.2}, wide {wide:.2}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! blocks are found in order, with their points, minus signs and lines.
 
 use chiffre::preprocess::{Bounds, Gray, Pixels};
-use chiffre::reading::{read_picture, read_picture_with_pairs};
+use chiffre::reading::{read_picture, read_picture_with_pairs, PAIRED_OWN_WEIGHT};
 use chiffre::reject::pairs::{NOT_A_PAIR, PAIR_CLASSES, PAIR_COLS, PAIR_PIXELS, PAIR_ROWS};
 use chiffre::segment::{segment, segment_with_pairs, Mark, Scored, SegmentError, MAX_MARKS};
 use chiffre::Prediction;
@@ -203,8 +203,9 @@ fn a_pair_read_whole_is_parted_where_its_digits_meet() {
 
 /// Two digits run together that the pair reader reads surely, and the digit
 /// reader unsurely in every cut: one blob, two digits, each with its own
-/// probabilities (the pair reader's, summed over the other digit); the blob
-/// alone beside another digit is offered to the pair reader, the digit apart is not.
+/// probabilities (the pair reader's, summed over the other digit, times the
+/// digit reader's weighed by [`PAIRED_OWN_WEIGHT`]); the blob alone beside
+/// another digit is offered to the pair reader, the digit apart is not.
 #[test]
 fn a_blob_the_pair_reader_reads_surely_is_two_digits() {
     // The "U" of the test above (cut: read unsurely), then a digit apart.
@@ -235,7 +236,16 @@ fn a_blob_the_pair_reader_reads_surely_is_two_digits() {
     let digits: Vec<_> = reading.digits().collect();
     assert!((digits[0].prediction.probabilities[3] - 1.0).abs() < 1e-5, "{:?}", digits[0].prediction);
     let right = &digits[1].prediction;
-    assert!((right.probabilities[1] - 0.85 / 0.95).abs() < 1e-5 && (right.probabilities[8] - 0.1 / 0.95).abs() < 1e-5);
+    // The digit reader's 1 (e^0.05 against 1 for every other class) tips the
+    // pair reader's 0.85 against 0.1 a little further.
+    let (one, eight) = (0.85 * 0.05f32.exp().powf(PAIRED_OWN_WEIGHT), 0.1);
+    let expected = |p: f32| p / (one + eight);
+    assert!(
+        (right.probabilities[1] - expected(one)).abs() < 1e-5
+            && (right.probabilities[8] - expected(eight)).abs() < 1e-5,
+        "{right:?}"
+    );
+    assert!(right.probabilities[1] > 0.85 / 0.95, "the digit reader's 1 counts");
     assert!((right.digit_probability - 0.95).abs() < 1e-5);
     // The two halves of the blob, side by side, inside it.
     let (l, r) = (digits[0].bounds, digits[1].bounds);

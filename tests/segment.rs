@@ -255,3 +255,53 @@ fn a_blob_the_pair_reader_reads_surely_is_two_digits() {
     let plain = read_picture(&picture, &mut read, 0.5).unwrap();
     assert_ne!(plain.text(), "311");
 }
+
+/// A blob the digit reader reads best cut in two is cut; the pair reader's
+/// reading of the whole blob goes with each part (its side of the pair), for
+/// the digit reader's reading to join; a digit apart gets none.
+#[test]
+fn the_two_parts_of_a_blob_cut_in_two_carry_the_pair_readers_reading() {
+    // A thick "U" (60 wide, 50 tall), then a bar apart.
+    let ink = Gray::from_fn(200, 80, |x, y| {
+        let u = ((10..35).contains(&x) || (45..70).contains(&x)) && (15..65).contains(&y)
+            || (10..70).contains(&x) && (60..65).contains(&y);
+        let bar = (100..120).contains(&x) && (15..65).contains(&y);
+        if u || bar {
+            1.0
+        } else {
+            0.0
+        }
+    });
+    // Narrow inputs (a half of the U, the bar) read surely as digits; the U whole, not.
+    let mut read = |inputs: &[Pixels]| -> Vec<Scored> {
+        inputs
+            .iter()
+            .map(|input| {
+                let columns = (0..28).filter(|&x| (0..28).any(|y| input[y * 28 + x] > 0.1)).count();
+                Scored { log_whole: if columns <= 15 { 0.99f32 } else { 0.01 }.ln(), not_a_digit: 0.0 }
+            })
+            .collect()
+    };
+    // Everything is the pair 31 (not surely enough to beat two sure digits).
+    let mut asked = 0;
+    let mut pairs = |inputs: &[&[f32]]| -> Vec<f32> {
+        asked += inputs.len();
+        let mut rows = vec![0.0; inputs.len() * PAIR_CLASSES];
+        for row in rows.chunks_exact_mut(PAIR_CLASSES) {
+            (row[31], row[38], row[NOT_A_PAIR]) = (0.8, 0.15, 0.05);
+        }
+        rows
+    };
+    let lines = segment_with_pairs(&ink, &mut read, &mut pairs).unwrap();
+    assert!(asked > 0);
+    let marks = &lines[0];
+    assert_eq!(marks.len(), 3, "{:?}", marks.iter().map(bounds_of).collect::<Vec<_>>());
+    let hint_of = |mark: &Mark| match mark {
+        Mark::Digit { paired: None, hint, .. } => hint.as_deref().copied(),
+        other => panic!("a digit the digit reader reads, not {other:?}"),
+    };
+    let (left, right) = (hint_of(&marks[0]).expect("the U's left part"), hint_of(&marks[1]).expect("its right"));
+    assert!((left[3] - 0.95 / 0.95).abs() < 1e-5, "{left:?}");
+    assert!((right[1] - 0.8 / 0.95).abs() < 1e-5 && (right[8] - 0.15 / 0.95).abs() < 1e-5, "{right:?}");
+    assert_eq!(hint_of(&marks[2]), None, "the bar apart was not cut");
+}

@@ -157,6 +157,10 @@ pub enum Mark {
         /// Read already, with its neighbour, by the pair reader (`None`: to
         /// be read by the digit reader).
         paired: Option<Box<PairedDigit>>,
+        /// For a digit cut from a blob that held it and one neighbour: the
+        /// pair reader's reading of it in that blob (its probabilities,
+        /// summed over the neighbour's), which the digit reader's joins.
+        hint: Option<Box<[f32; 10]>>,
     },
     /// A decimal point or a minus sign.
     Separator {
@@ -226,14 +230,19 @@ fn digits_of(
             .collect()
     };
     let atoms = atoms::line_atoms(ink, components, &indices, line_height, wide, &mut sure);
-    let as_mark = |(bounds, digit): (Bounds, Gray)| {
-        normalise_digit(&digit).map(|pixels| Mark::Digit { bounds, pixels: Box::new(pixels), paired: None })
+    let as_mark = |(bounds, digit): (Bounds, Gray), hint: Option<[f32; 10]>| {
+        normalise_digit(&digit).map(|pixels| Mark::Digit {
+            bounds,
+            pixels: Box::new(pixels),
+            paired: None,
+            hint: hint.map(Box::new),
+        })
     };
     if atoms.is_empty() {
         return Vec::new();
     }
     if let [atom] = atoms.as_slice() {
-        return as_mark((atom.bounds, atom.ink.clone())).into_iter().collect();
+        return as_mark((atom.bounds, atom.ink.clone()), None).into_iter().collect();
     }
     let mut read_groups = |groups: &[(Bounds, Gray)]| {
         let inputs: Vec<Option<Pixels>> = groups.iter().map(|(_, g)| normalise_for_scoring(g)).collect();
@@ -268,15 +277,58 @@ fn digits_of(
         if has_pairs { Some(&mut pair_groups) } else { None },
         trying,
     );
+    let hints = cut_pair_hints(&atoms, &groups, read_pairs);
     let mut marks = Vec::with_capacity(groups.len() + 1);
-    for group in groups {
+    for (group, hint) in groups.into_iter().zip(hints) {
         let (bounds, ink) = render(&atoms[group.from..group.to]);
         match group.pair {
-            None => marks.extend(as_mark((bounds, ink))),
+            None => marks.extend(as_mark((bounds, ink), hint)),
             Some(probabilities) => marks.extend(pair_marks(bounds, &ink, &probabilities)),
         }
     }
     marks
+}
+
+/// For each of `groups` (the grouping of `atoms`) that is one of the two
+/// parts of a component cut in two (the component has no other atom): the
+/// pair reader's reading of the whole component, this part's side of it,
+/// when the pair reader calls it a pair ("not a pair" at most
+/// [`MOST_NOT_A_PAIR`]). One call of the pair reader for the line.
+fn cut_pair_hints(
+    atoms: &[Atom],
+    groups: &[Group],
+    read_pairs: Option<&mut PairInputReader<'_>>,
+) -> Vec<Option<[f32; 10]>> {
+    let mut hints = vec![None; groups.len()];
+    let Some(read_pairs) = read_pairs else { return hints };
+    let one_component = |from: usize, to: usize| {
+        let c = atoms[from].component;
+        atoms[from..to].iter().all(|a| a.component == c)
+            && (from == 0 || atoms[from - 1].component != c)
+            && (to == atoms.len() || atoms[to].component != c)
+    };
+    let asked: Vec<(usize, Vec<f32>)> = (1..groups.len())
+        .filter(|&k| {
+            let (a, b) = (&groups[k - 1], &groups[k]);
+            a.pair.is_none() && b.pair.is_none() && a.to == b.from && one_component(a.from, b.to)
+        })
+        .filter_map(|k| pair_input(&render(&atoms[groups[k - 1].from..groups[k].to]).1).map(|input| (k, input)))
+        .collect();
+    if asked.is_empty() {
+        return hints;
+    }
+    let inputs: Vec<&[f32]> = asked.iter().map(|(_, input)| input.as_slice()).collect();
+    let answers = read_pairs(&inputs);
+    if answers.len() != asked.len() * PAIR_CLASSES {
+        return hints;
+    }
+    for (&(k, _), row) in asked.iter().zip(answers.chunks_exact(PAIR_CLASSES)) {
+        if row[NOT_A_PAIR] <= MOST_NOT_A_PAIR {
+            let (left, right) = digit_marginals(row);
+            (hints[k - 1], hints[k]) = (Some(left), Some(right));
+        }
+    }
+    hints
 }
 
 /// Each side of the path that parts a pair read whole ([`pair_marks`]) is at
@@ -315,7 +367,7 @@ fn pair_marks(bounds: Bounds, ink: &Gray, probabilities: &[f32]) -> Vec<Mark> {
             let (bounds, digit) = side?;
             let pixels = normalise_digit(&digit)?;
             let paired = Some(Box::new(PairedDigit { probabilities, pair_probability }));
-            Some(Mark::Digit { bounds, pixels: Box::new(pixels), paired })
+            Some(Mark::Digit { bounds, pixels: Box::new(pixels), paired, hint: None })
         })
         .collect()
 }

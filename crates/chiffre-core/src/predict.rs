@@ -26,6 +26,7 @@ use crate::reject::{feature_sources, scores_and_features, PairReader, Reject};
 use std::path::Path;
 
 mod prediction;
+pub(crate) use prediction::most_probable;
 pub use prediction::{NotANumber, Prediction};
 
 /// Inputs per call of [`Sequential::infer_loaded`] in [`Model::predict_batch`].

@@ -104,7 +104,7 @@ impl Prediction {
 }
 
 /// The most probable class and its probability (the first one on a tie; 0 for none).
-fn most_probable(probabilities: &[f32]) -> (usize, f32) {
+pub(crate) fn most_probable(probabilities: &[f32]) -> (usize, f32) {
     probabilities
         .iter()
         .copied()

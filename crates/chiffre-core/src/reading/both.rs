@@ -5,8 +5,16 @@
 //! [`CUT_PAIR_WEIGHT`] for a part of a blob the grouping cut in two), and
 //! normalised: two readers that err differently.
 
-use crate::predict::Prediction;
+use crate::predict::{most_probable, Prediction};
 use crate::segment::PairedDigit;
+
+/// `base` times `other` raised to `power`, normalised; `None` when nothing
+/// is left (the two share no class).
+fn weighed_product(base: &[f32], other: &[f32], power: f32) -> Option<Vec<f32>> {
+    let product: Vec<f32> = base.iter().zip(other).map(|(&b, &o)| b * o.max(0.0).powf(power)).collect();
+    let total: f32 = product.iter().sum();
+    (total > 0.0 && total.is_finite()).then(|| product.into_iter().map(|p| p / total).collect())
+}
 
 /// How much the network's own reading of a digit of a pair weighs beside the
 /// pair reader's (an exponent: their probabilities are multiplied, the
@@ -30,27 +38,14 @@ pub const PAIRED_OWN_WEIGHT: f32 = 0.5;
 /// normalised; the pair's probability as the probability that it is a
 /// (whole) digit.
 pub(super) fn paired_prediction(paired: &PairedDigit, own: &[f32]) -> Prediction {
-    let mut probabilities = paired.probabilities;
-    for (p, &o) in probabilities.iter_mut().zip(own) {
-        *p *= o.max(0.0).powf(PAIRED_OWN_WEIGHT);
-    }
-    let total: f32 = probabilities.iter().sum();
-    if total > 0.0 && total.is_finite() {
-        probabilities.iter_mut().for_each(|p| *p /= total);
-    } else {
-        // The two readers disagree entirely: the pair reader's alone.
-        probabilities = paired.probabilities;
-    }
-    let (digit, confidence) =
-        probabilities
-            .iter()
-            .copied()
-            .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (d, p)| if p > best.1 { (d, p) } else { best });
+    // When the two readers disagree entirely, the pair reader's alone.
+    let probabilities =
+        weighed_product(&paired.probabilities, own, PAIRED_OWN_WEIGHT).unwrap_or_else(|| paired.probabilities.to_vec());
+    let (digit, confidence) = most_probable(&probabilities);
     Prediction {
         digit,
         confidence,
-        probabilities: probabilities.to_vec(),
+        probabilities,
         digit_probability: paired.pair_probability,
         whole_probability: paired.pair_probability,
     }
@@ -75,22 +70,13 @@ pub const CUT_PAIR_WEIGHT: f32 = 0.5;
 /// weighed by [`CUT_PAIR_WEIGHT`], normalised; its judges' probabilities as
 /// they were.
 pub(super) fn hinted_prediction(own: Prediction, hint: &[f32; 10]) -> Prediction {
-    let mut probabilities = own.probabilities.clone();
-    for (p, &h) in probabilities.iter_mut().zip(hint) {
-        *p *= h.max(0.0).powf(CUT_PAIR_WEIGHT);
+    match weighed_product(&own.probabilities, hint, CUT_PAIR_WEIGHT) {
+        Some(probabilities) => {
+            let (digit, confidence) = most_probable(&probabilities);
+            Prediction { digit, confidence, probabilities, ..own }
+        }
+        None => own,
     }
-    let total: f32 = probabilities.iter().sum();
-    if !(total > 0.0 && total.is_finite()) {
-        return own;
-    }
-    probabilities.iter_mut().for_each(|p| *p /= total);
-    let (digit, confidence) =
-        probabilities
-            .iter()
-            .copied()
-            .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (d, p)| if p > best.1 { (d, p) } else { best });
-    Prediction { digit, confidence, probabilities, ..own }
 }
 
 #[cfg(test)]

@@ -116,7 +116,7 @@ pub fn render(atoms: &[Atom]) -> (Bounds, Gray) {
 }
 
 /// True when atoms `[from, to)` are exactly one whole component.
-fn whole_component(atoms: &[Atom], from: usize, to: usize) -> bool {
+pub(super) fn whole_component(atoms: &[Atom], from: usize, to: usize) -> bool {
     let c = atoms[from].component;
     atoms[from..to].iter().all(|a| a.component == c)
         && (from == 0 || atoms[from - 1].component != c)

@@ -301,16 +301,10 @@ fn cut_pair_hints(
 ) -> Vec<Option<[f32; 10]>> {
     let mut hints = vec![None; groups.len()];
     let Some(read_pairs) = read_pairs else { return hints };
-    let one_component = |from: usize, to: usize| {
-        let c = atoms[from].component;
-        atoms[from..to].iter().all(|a| a.component == c)
-            && (from == 0 || atoms[from - 1].component != c)
-            && (to == atoms.len() || atoms[to].component != c)
-    };
     let asked: Vec<(usize, Vec<f32>)> = (1..groups.len())
         .filter(|&k| {
             let (a, b) = (&groups[k - 1], &groups[k]);
-            a.pair.is_none() && b.pair.is_none() && a.to == b.from && one_component(a.from, b.to)
+            a.pair.is_none() && b.pair.is_none() && a.to == b.from && group::whole_component(atoms, a.from, b.to)
         })
         .filter_map(|k| pair_input(&render(&atoms[groups[k - 1].from..groups[k].to]).1).map(|input| (k, input)))
         .collect();

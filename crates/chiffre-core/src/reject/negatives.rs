@@ -196,7 +196,7 @@ pub fn redrawn_digit(image: &[u8], seed: u64, index: u64) -> Option<Pixels> {
 
 /// An MNIST digit drawn as [`redrawn_digit`] does, but stretched to 1.15–1.6
 /// times its width: the wide 6s, 2s and 4s people write, which MNIST holds
-/// few of and which a number reader would otherwise cut in two.
+/// few of (what showing them to the judges did: `FitConfig::wide_digits`).
 pub fn wide_digit(image: &[u8], seed: u64, index: u64) -> Option<Pixels> {
     let rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x94D0_49BB_1331_11EB).wrapping_add(index));
     redraw(image, rng, 1.15..1.6, 1.6)

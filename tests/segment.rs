@@ -262,16 +262,7 @@ fn a_blob_the_pair_reader_reads_surely_is_two_digits() {
 #[test]
 fn the_two_parts_of_a_blob_cut_in_two_carry_the_pair_readers_reading() {
     // A thick "U" (60 wide, 50 tall), then a bar apart.
-    let ink = Gray::from_fn(200, 80, |x, y| {
-        let u = ((10..35).contains(&x) || (45..70).contains(&x)) && (15..65).contains(&y)
-            || (10..70).contains(&x) && (60..65).contains(&y);
-        let bar = (100..120).contains(&x) && (15..65).contains(&y);
-        if u || bar {
-            1.0
-        } else {
-            0.0
-        }
-    });
+    let ink = blocks(200, 80, &[(10, 15, 25, 50), (45, 15, 25, 50), (10, 60, 60, 5), (100, 15, 20, 50)]);
     // Narrow inputs (a half of the U, the bar) read surely as digits; the U whole, not.
     let mut read = |inputs: &[Pixels]| -> Vec<Scored> {
         inputs

@@ -92,6 +92,10 @@ pub struct Atom {
     /// Whether it begins at a fine cut: no group of [`best_groups`]' grouping
     /// begins there, but [`best_groups`] may move a cut of its grouping there.
     pub fine: bool,
+    /// What each group that cuts its component costs beside the line's cut
+    /// cost (nats): how sure the pair reader is that the component is no
+    /// pair of digits (0 when not asked).
+    pub cut_doubt: f32,
 }
 
 /// Reads groups of atoms: for each group's ink (where it is, and the ink),
@@ -168,7 +172,8 @@ pub struct Group {
 /// reads best as digits at line height `height`: see the module
 /// documentation. Every atom is in one group, except stray marks left out.
 /// Each group that cuts a component (holds part of one) costs `cut_cost`
-/// more. `read` is called once with every group to try, then once per cut
+/// more, and the component's [`Atom::cut_doubt`] (the larger one, when it
+/// cuts two). `read` is called once with every group to try, then once per cut
 /// that may move to a fine cut ([`Atom::fine`]), with the groups on either side.
 pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupReader<'_>) -> Vec<(usize, usize)> {
     best_grouping(atoms, height, cut_cost, read, None, Trying::Every).into_iter().map(|g| (g.from, g.to)).collect()
@@ -211,15 +216,19 @@ pub fn best_grouping(
             }
         }
     }
-    let cuts = |i: usize, j: usize| {
-        (i > 0 && atoms[i - 1].component == atoms[i].component)
-            || (j < n && atoms[j].component == atoms[j - 1].component)
+    // What a group costs for the components it cuts (none: 0).
+    let cut_cost_of = |i: usize, j: usize| {
+        let left = (i > 0 && atoms[i - 1].component == atoms[i].component).then(|| atoms[i].cut_doubt);
+        let right = (j < n && atoms[j].component == atoms[j - 1].component).then(|| atoms[j - 1].cut_doubt);
+        match (left, right) {
+            (None, None) => 0.0,
+            (l, r) => cut_cost + l.unwrap_or(0.0).max(r.unwrap_or(0.0)),
+        }
     };
     let joins = |i: usize, j: usize| atoms[i..j].iter().any(|a| a.piece != atoms[i].piece);
     // stray_from[j]: where the stray mark that may be left out ending at j begins.
     let stray_from: Vec<Option<usize>> =
         (0..=n).map(|j| if j == 0 { None } else { stray_ending_at(atoms, j, height) }).collect();
-    let pair_cut_cost = |i: usize, j: usize| if cuts(i, j) { cut_cost } else { 0.0 };
     let mut read_groups = |chosen: &[usize]| {
         let inks: Vec<(Bounds, Gray)> = chosen.iter().map(|&g| render(&atoms[groups[g].0..groups[g].1])).collect();
         read(&inks)
@@ -232,12 +241,12 @@ pub fn best_grouping(
                 .map(|&(i, j)| {
                     let join = if joins(i, j) { JOIN_COST } else { 0.0 };
                     let wide = if wide_whole(atoms, i, j, height) { WIDE_WHOLE_COST } else { 0.0 };
-                    join + pair_cut_cost(i, j) + wide
+                    join + cut_cost_of(i, j) + wide
                 })
                 .collect();
             let whole: Vec<bool> = groups.iter().map(|&(i, j)| whole_component(atoms, i, j)).collect();
             let pair_bounds: Vec<f32> =
-                pair_groups.iter().map(|&(i, j)| most_a_pair_scores(pair_cut_cost(i, j))).collect();
+                pair_groups.iter().map(|&(i, j)| most_a_pair_scores(cut_cost_of(i, j))).collect();
             let steps = Steps {
                 groups: &groups,
                 costs: &costs,
@@ -276,7 +285,7 @@ pub fn best_grouping(
         .map(|(&(i, j), &score)| {
             let total = score
                 - if joins(i, j) { JOIN_COST } else { 0.0 }
-                - if cuts(i, j) { cut_cost } else { 0.0 }
+                - cut_cost_of(i, j)
                 - if wide_whole(atoms, i, j, height) { WIDE_WHOLE_COST } else { 0.0 };
             (i, j, total, Ending::Digit)
         })
@@ -289,7 +298,7 @@ pub fn best_grouping(
             .map(|&(i, j, score, _)| (i, j, score))
             .chain(stray_from.iter().enumerate().filter_map(|(j, from)| from.map(|i| (i, j, -STRAY_COST))))
             .collect();
-        let bounds: Vec<f32> = pair_groups.iter().map(|&(i, j)| most_a_pair_scores(pair_cut_cost(i, j))).collect();
+        let bounds: Vec<f32> = pair_groups.iter().map(|&(i, j)| most_a_pair_scores(cut_cost_of(i, j))).collect();
         let may_win = pairs_that_may_win(n, &steps, &pair_groups, &bounds);
         let mut kept = may_win.iter();
         pair_groups.retain(|_| kept.next().copied().unwrap_or(false));
@@ -307,7 +316,7 @@ pub fn best_grouping(
     }
     candidates.extend(pair_groups.iter().enumerate().filter_map(|(p, &(i, j))| {
         let row = &pair_probabilities[p * PAIR_CLASSES..(p + 1) * PAIR_CLASSES];
-        pair_score(row, pair_cut_cost(i, j)).map(|score| (i, j, score, Ending::Pair(p)))
+        pair_score(row, cut_cost_of(i, j)).map(|score| (i, j, score, Ending::Pair(p)))
     }));
     // By where they start (a stable sort: the digits' order, then the pairs').
     candidates.sort_by_key(|c| c.0);

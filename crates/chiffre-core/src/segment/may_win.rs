@@ -167,7 +167,14 @@ mod tests {
 
     /// An atom of solid ink at `[x0, x1) × [0, h)`.
     fn atom(x0: usize, x1: usize, h: usize, component: usize, piece: usize, fine: bool) -> Atom {
-        Atom { bounds: Bounds { x0, y0: 0, x1, y1: h }, ink: Gray::filled(x1 - x0, h, 1.0), component, piece, fine }
+        Atom {
+            bounds: Bounds { x0, y0: 0, x1, y1: h },
+            ink: Gray::filled(x1 - x0, h, 1.0),
+            component,
+            piece,
+            fine,
+            cut_doubt: 0.0,
+        }
     }
 
     /// A number in [0, 1) that depends only on a group's box and `seed`.
@@ -210,12 +217,14 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
 
         /// Reading only the groups that may win gives the grouping that
-        /// reading every group gives, reading none that it does not.
+        /// reading every group gives, reading none that it does not, whatever
+        /// cutting costs.
         #[test]
         fn the_groups_that_may_win_give_the_grouping_of_every_group(
             spans in proptest::collection::vec((0usize..30, 2usize..30, 8usize..50, 0usize..4, proptest::bool::ANY), 1..16),
             seed in 0u64..1_000_000,
             cut_cost in 0.0f32..3.0,
+            doubt in 0.0f32..2.0,
         ) {
             let mut atoms: Vec<Atom> = Vec::new();
             let (mut x, mut component) = (0, 0);
@@ -229,7 +238,9 @@ mod tests {
                     component += 1;
                     x += gap;
                 }
-                atoms.push(atom(x, x + w, h, component, component / 2, part && fine));
+                // Cutting some components costs more than others ([`Atom::cut_doubt`]).
+                let cut_doubt = doubt * (component % 3) as f32;
+                atoms.push(Atom { cut_doubt, ..atom(x, x + w, h, component, component / 2, part && fine) });
                 x += w;
             }
             let (every, asked, asked_pairs) = grouping(&atoms, seed, cut_cost, Trying::Every);

@@ -29,6 +29,7 @@
 
 mod atoms;
 mod components;
+mod cut_pairs;
 mod cutting;
 pub mod garbage;
 mod group;
@@ -42,6 +43,7 @@ mod split;
 pub mod tried;
 
 pub use components::{connected_components, Component, Components};
+pub use cut_pairs::{CUT_DOUBT, CUT_DOUBT_WIDEST};
 use cutting::{read_as_pair, stays_whole};
 pub use cutting::{
     ALONE_CUT_COST, ALONE_DOUBT, ALONE_MOST_NOT_A_PAIR, BESIDE_MOST_NOT_A_PAIR, LETTER, LETTER_WIDE, SURE_WHOLE, WIDE,
@@ -229,7 +231,9 @@ fn digits_of(
             })
             .collect()
     };
-    let atoms = atoms::line_atoms(ink, components, &indices, line_height, wide, &mut sure);
+    let mut atoms = atoms::line_atoms(ink, components, &indices, line_height, wide, &mut sure);
+    let cut_readings = cut_pairs::read_cut_components(&atoms, read_pairs.as_deref_mut());
+    cut_pairs::doubt_cuts(&mut atoms, &cut_readings, line_height);
     let as_mark = |(bounds, digit): (Bounds, Gray), hint: Option<[f32; 10]>| {
         normalise_digit(&digit).map(|pixels| Mark::Digit {
             bounds,
@@ -277,7 +281,7 @@ fn digits_of(
         if has_pairs { Some(&mut pair_groups) } else { None },
         trying,
     );
-    let hints = cut_pair_hints(&atoms, &groups, read_pairs);
+    let hints = cut_pairs::hints(&atoms, &groups, &cut_readings);
     let mut marks = Vec::with_capacity(groups.len() + 1);
     for (group, hint) in groups.into_iter().zip(hints) {
         let (bounds, ink) = render(&atoms[group.from..group.to]);
@@ -287,42 +291,6 @@ fn digits_of(
         }
     }
     marks
-}
-
-/// For each of `groups` (the grouping of `atoms`) that is one of the two
-/// parts of a component cut in two (the component has no other atom): the
-/// pair reader's reading of the whole component, this part's side of it,
-/// when the pair reader calls it a pair ("not a pair" at most
-/// [`MOST_NOT_A_PAIR`]). One call of the pair reader for the line.
-fn cut_pair_hints(
-    atoms: &[Atom],
-    groups: &[Group],
-    read_pairs: Option<&mut PairInputReader<'_>>,
-) -> Vec<Option<[f32; 10]>> {
-    let mut hints = vec![None; groups.len()];
-    let Some(read_pairs) = read_pairs else { return hints };
-    let asked: Vec<(usize, Vec<f32>)> = (1..groups.len())
-        .filter(|&k| {
-            let (a, b) = (&groups[k - 1], &groups[k]);
-            a.pair.is_none() && b.pair.is_none() && a.to == b.from && group::whole_component(atoms, a.from, b.to)
-        })
-        .filter_map(|k| pair_input(&render(&atoms[groups[k - 1].from..groups[k].to]).1).map(|input| (k, input)))
-        .collect();
-    if asked.is_empty() {
-        return hints;
-    }
-    let inputs: Vec<&[f32]> = asked.iter().map(|(_, input)| input.as_slice()).collect();
-    let answers = read_pairs(&inputs);
-    if answers.len() != asked.len() * PAIR_CLASSES {
-        return hints;
-    }
-    for (&(k, _), row) in asked.iter().zip(answers.chunks_exact(PAIR_CLASSES)) {
-        if row[NOT_A_PAIR] <= MOST_NOT_A_PAIR {
-            let (left, right) = digit_marginals(row);
-            (hints[k - 1], hints[k]) = (Some(left), Some(right));
-        }
-    }
-    hints
 }
 
 /// Each side of the path that parts a pair read whole ([`pair_marks`]) is at

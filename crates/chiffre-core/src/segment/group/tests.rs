@@ -13,6 +13,7 @@ fn atom(x0: usize, x1: usize, h: usize, component: usize) -> Atom {
         component,
         piece: component,
         fine: false,
+        cut_doubt: 0.0,
     }
 }
 

@@ -123,7 +123,15 @@ pub(super) fn line_atoms(
     for ((&(k, piece), patch), whole) in order.iter().zip(patches).zip(whole) {
         if whole {
             // Whole: a component's box is its ink's box already.
-            out.push(Atom { bounds: patch.bounds, ink: patch.ink, component: k, piece, fine: false, cut_doubt: 0.0 });
+            out.push(Atom {
+                bounds: patch.bounds,
+                ink: patch.ink,
+                component: k,
+                piece,
+                fine: false,
+                cut_doubt: 0.0,
+                whole_doubt: 0.0,
+            });
             continue;
         }
         // Cut paths, left to right, each with whether it is a fine one: the
@@ -151,7 +159,7 @@ pub(super) fn line_atoms(
         for pair in paths.windows(2) {
             coarse |= !pair[0].1;
             if let Some((bounds, ink)) = patch.between(&pair[0].0, &pair[1].0) {
-                out.push(Atom { bounds, ink, component: k, piece, fine: !coarse, cut_doubt: 0.0 });
+                out.push(Atom { bounds, ink, component: k, piece, fine: !coarse, cut_doubt: 0.0, whole_doubt: 0.0 });
                 coarse = false;
             }
         }

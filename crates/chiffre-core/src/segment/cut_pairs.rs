@@ -1,7 +1,8 @@
 //! What the pair reader ([`crate::reject::pairs`]) says of each component
 //! that was cut into parts, read whole once per line: how much cutting it
 //! costs ([`Atom::cut_doubt`], when the reader is sure it is no pair of
-//! digits), and, for one cut in two, each part's side of the pair it reads
+//! digits) and reading it whole as one digit ([`Atom::whole_doubt`], when
+//! the reader is sure it is a pair), and, for one cut in two, each part's side of the pair it reads
 //! ([`hints`], which [`crate::reading`] weighs beside the network's reading
 //! of that part).
 
@@ -28,9 +29,25 @@ use crate::reject::pairs::{digit_marginals, pair_input, NOT_A_PAIR, PAIR_CLASSES
 /// read as before (seed 1: letters alone read with a digit 25.0 → 24.8 %,
 /// words read as a number 17.9 % both).
 pub const CUT_DOUBT: f32 = 0.25;
+/// And the other way round: reading a cut component whole as one digit
+/// costs `WHOLE_DOUBT · −ln P(not a pair)` (0.05 at "not a pair" 0.9, 0.35
+/// at 0.5, 1.15 at 0.1), so that two digits run together ("93" with the 3
+/// inside the 9's tail, "71" crossed) that the network reads as one unsure
+/// digit are cut or read as a pair when the pair reader sees two. Measured as
+/// [`CUT_DOUBT`] (2026-12-08, with it at 0.25), touching, seed 1: none 3.19,
+/// 3.34, 2.91, 2.95 %; 0.25 3.19, 3.34, 2.82, 2.95 %; **0.5 3.09, 3.28, 2.82,
+/// 2.95 %**; 0.75 3.09, 3.28, 2.82, 2.98 %; 1 3.09, 3.25, 2.82, 2.98 % (one
+/// more number apart with its count wrong); 2 3.09, 3.19, 2.82, 2.98 %;
+/// numbers apart as before at 0.5. Seed 2 at 0.5: touching 2.75, 2.75, 2.85,
+/// 2.92 → 2.59, 2.53, 2.82, 2.85 %, apart the same but one set 1.23 →
+/// 1.28 %, count right apart 99.35 → 99.13 % on it. Letters alone read with a
+/// digit 24.8 → 25.2 % (two letters more), words read as a number 17.9 %
+/// both. Applied to blobs of any width (not only up to
+/// [`CUT_DOUBT_WIDEST`]): the same to the digit.
+pub const WHOLE_DOUBT: f32 = 0.5;
 /// Components wider than this many line heights are several digits (or a
 /// word), not one digit or a pair, whatever the pair reader says of them:
-/// their cutting costs no doubt. Measured as [`CUT_DOUBT`], at 0.5, seed 1:
+/// neither their cutting nor their reading whole costs a doubt. Measured as [`CUT_DOUBT`], at 0.5, seed 1:
 /// 1.1 count right apart on the first set 99.19 %, 1.3 99.39 %, 1.5
 /// 99.80 %, 2.0 99.80 % with touching 3.16 % (1.5: 3.15 %). At 0.25, 1.8:
 /// touching 3.12 %.
@@ -78,9 +95,10 @@ pub(super) fn read_cut_components(atoms: &[Atom], read_pairs: Option<&mut PairIn
         .collect()
 }
 
-/// Sets the [`Atom::cut_doubt`] of each component read (`readings`) at most
-/// [`CUT_DOUBT_WIDEST`] line heights wide: [`CUT_DOUBT`] times the pair
-/// reader's surety that it is no pair.
+/// Sets the [`Atom::cut_doubt`] and [`Atom::whole_doubt`] of each component
+/// read (`readings`) at most [`CUT_DOUBT_WIDEST`] line heights wide: from
+/// the pair reader's surety that it is no pair ([`CUT_DOUBT`]), and that it
+/// is one ([`WHOLE_DOUBT`]).
 pub(super) fn doubt_cuts(atoms: &mut [Atom], readings: &[CutReading], line_height: f32) {
     for reading in readings {
         let (from, to) = reading.atoms;
@@ -89,8 +107,9 @@ pub(super) fn doubt_cuts(atoms: &mut [Atom], readings: &[CutReading], line_heigh
         if right.saturating_sub(left) as f32 > CUT_DOUBT_WIDEST * line_height {
             continue;
         }
-        let doubt = -CUT_DOUBT * (1.0 - reading.row[NOT_A_PAIR]).max(1e-6).ln();
-        atoms[from..to].iter_mut().for_each(|a| a.cut_doubt = doubt);
+        let not_a_pair = reading.row[NOT_A_PAIR];
+        let (cut, whole) = (-CUT_DOUBT * (1.0 - not_a_pair).max(1e-6).ln(), -WHOLE_DOUBT * not_a_pair.max(1e-6).ln());
+        atoms[from..to].iter_mut().for_each(|a| (a.cut_doubt, a.whole_doubt) = (cut, whole));
     }
 }
 
@@ -118,12 +137,10 @@ pub(super) fn hints(atoms: &[Atom], groups: &[Group], readings: &[CutReading]) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::preprocess::{Bounds, Gray};
 
     /// An atom of solid ink at `[x0, x1) × [0, 40)`, part of `component`.
     fn atom(x0: usize, x1: usize, component: usize) -> Atom {
-        let bounds = Bounds { x0, y0: 0, x1, y1: 40 };
-        Atom { bounds, ink: Gray::filled(x1 - x0, 40, 1.0), component, piece: component, fine: false, cut_doubt: 0.0 }
+        Atom::solid(x0, x1, 40, component)
     }
 
     /// A pair reader's row: "not a pair" at `not_a_pair`, the rest on "27".
@@ -156,7 +173,7 @@ mod tests {
     }
 
     #[test]
-    fn cutting_costs_more_the_surer_the_reader_is_of_no_pair_and_nothing_when_too_wide() {
+    fn cutting_costs_more_the_surer_the_reader_is_of_no_pair_reading_whole_the_surer_of_a_pair() {
         let mut atoms = vec![atom(0, 20, 0), atom(20, 40, 0), atom(50, 70, 1), atom(70, 90, 1), atom(100, 200, 2)];
         atoms.push(atom(200, 260, 2));
         let readings = [
@@ -170,6 +187,13 @@ mod tests {
         assert_eq!(doubts[0], doubts[1], "every atom of the component");
         assert!(doubts[2] > 0.0 && doubts[2] < doubts[0] / 10.0, "unsure: a little: {doubts:?}");
         assert_eq!(&doubts[4..], &[0.0, 0.0], "4 line heights wide: several digits whatever the reader says");
+        let wholes: Vec<f32> = atoms.iter().map(|a| a.whole_doubt).collect();
+        assert!(
+            (wholes[2] - WHOLE_DOUBT * 10f32.ln()).abs() < 1e-3,
+            "sure of a pair: reading it whole costs: {wholes:?}"
+        );
+        assert!(wholes[0] < 0.01 && wholes[0] > 0.0, "sure of no pair: reading it whole costs next to nothing");
+        assert_eq!(&wholes[4..], &[0.0, 0.0], "too wide: no doubt either way");
     }
 
     #[test]

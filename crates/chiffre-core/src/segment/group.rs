@@ -96,6 +96,27 @@ pub struct Atom {
     /// cost (nats): how sure the pair reader is that the component is no
     /// pair of digits (0 when not asked).
     pub cut_doubt: f32,
+    /// What reading its component (when cut into parts) whole as one digit
+    /// costs: how sure the pair reader is that it is a pair (0 when not
+    /// asked).
+    pub whole_doubt: f32,
+}
+
+#[cfg(test)]
+impl Atom {
+    /// An atom of solid ink at `[x0, x1) × [0, h)`, the whole of `component`
+    /// (its own piece), costing no doubt: for tests.
+    pub(super) fn solid(x0: usize, x1: usize, h: usize, component: usize) -> Atom {
+        Atom {
+            bounds: Bounds { x0, y0: 0, x1, y1: h },
+            ink: Gray::filled(x1 - x0, h, 1.0),
+            component,
+            piece: component,
+            fine: false,
+            cut_doubt: 0.0,
+            whole_doubt: 0.0,
+        }
+    }
 }
 
 /// Reads groups of atoms: for each group's ink (where it is, and the ink),
@@ -173,7 +194,7 @@ pub struct Group {
 /// documentation. Every atom is in one group, except stray marks left out.
 /// Each group that cuts a component (holds part of one) costs `cut_cost`
 /// more, and the component's [`Atom::cut_doubt`] (the larger one, when it
-/// cuts two). `read` is called once with every group to try, then once per cut
+/// cuts two); a cut component read whole costs its [`Atom::whole_doubt`]. `read` is called once with every group to try, then once per cut
 /// that may move to a fine cut ([`Atom::fine`]), with the groups on either side.
 pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupReader<'_>) -> Vec<(usize, usize)> {
     best_grouping(atoms, height, cut_cost, read, None, Trying::Every).into_iter().map(|g| (g.from, g.to)).collect()
@@ -216,6 +237,9 @@ pub fn best_grouping(
             }
         }
     }
+    // What a group costs when it is a cut component read whole as one digit.
+    let whole_cost_of =
+        |i: usize, j: usize| if j - i > 1 && whole_component(atoms, i, j) { atoms[i].whole_doubt } else { 0.0 };
     // What a group costs for the components it cuts (none: 0).
     let cut_cost_of = |i: usize, j: usize| {
         let left = (i > 0 && atoms[i - 1].component == atoms[i].component).then(|| atoms[i].cut_doubt);
@@ -241,7 +265,7 @@ pub fn best_grouping(
                 .map(|&(i, j)| {
                     let join = if joins(i, j) { JOIN_COST } else { 0.0 };
                     let wide = if wide_whole(atoms, i, j, height) { WIDE_WHOLE_COST } else { 0.0 };
-                    join + cut_cost_of(i, j) + wide
+                    join + cut_cost_of(i, j) + wide + whole_cost_of(i, j)
                 })
                 .collect();
             let whole: Vec<bool> = groups.iter().map(|&(i, j)| whole_component(atoms, i, j)).collect();
@@ -286,6 +310,7 @@ pub fn best_grouping(
             let total = score
                 - if joins(i, j) { JOIN_COST } else { 0.0 }
                 - cut_cost_of(i, j)
+                - whole_cost_of(i, j)
                 - if wide_whole(atoms, i, j, height) { WIDE_WHOLE_COST } else { 0.0 };
             (i, j, total, Ending::Digit)
         })

@@ -167,14 +167,7 @@ mod tests {
 
     /// An atom of solid ink at `[x0, x1) × [0, h)`.
     fn atom(x0: usize, x1: usize, h: usize, component: usize, piece: usize, fine: bool) -> Atom {
-        Atom {
-            bounds: Bounds { x0, y0: 0, x1, y1: h },
-            ink: Gray::filled(x1 - x0, h, 1.0),
-            component,
-            piece,
-            fine,
-            cut_doubt: 0.0,
-        }
+        Atom { piece, fine, ..Atom::solid(x0, x1, h, component) }
     }
 
     /// A number in [0, 1) that depends only on a group's box and `seed`.
@@ -238,9 +231,10 @@ mod tests {
                     component += 1;
                     x += gap;
                 }
-                // Cutting some components costs more than others ([`Atom::cut_doubt`]).
-                let cut_doubt = doubt * (component % 3) as f32;
-                atoms.push(Atom { cut_doubt, ..atom(x, x + w, h, component, component / 2, part && fine) });
+                // Cutting some components costs more than others, and reading
+                // them whole ([`Atom::cut_doubt`], [`Atom::whole_doubt`]).
+                let (cut_doubt, whole_doubt) = (doubt * (component % 3) as f32, doubt * (component % 2) as f32);
+                atoms.push(Atom { cut_doubt, whole_doubt, ..atom(x, x + w, h, component, component / 2, part && fine) });
                 x += w;
             }
             let (every, asked, asked_pairs) = grouping(&atoms, seed, cut_cost, Trying::Every);

@@ -43,7 +43,7 @@ mod split;
 pub mod tried;
 
 pub use components::{connected_components, Component, Components};
-pub use cut_pairs::{CUT_DOUBT, CUT_DOUBT_WIDEST};
+pub use cut_pairs::{CUT_DOUBT, CUT_DOUBT_WIDEST, WHOLE_DOUBT};
 use cutting::{read_as_pair, stays_whole};
 pub use cutting::{
     ALONE_CUT_COST, ALONE_DOUBT, ALONE_MOST_NOT_A_PAIR, BESIDE_MOST_NOT_A_PAIR, LETTER, LETTER_WIDE, SURE_WHOLE, WIDE,

@@ -104,13 +104,11 @@ pub(super) fn pairs_that_may_win(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::preprocess::{Bounds, Gray};
     use crate::reject::pairs::PAIR_CLASSES;
 
     /// An atom of solid ink at `[x0, x1) × [0, h)`, part of `component`.
     fn atom(x0: usize, x1: usize, h: usize, component: usize) -> Atom {
-        let bounds = Bounds { x0, y0: 0, x1, y1: h };
-        Atom { bounds, ink: Gray::filled(x1 - x0, h, 1.0), component, piece: component, fine: false, cut_doubt: 0.0 }
+        Atom::solid(x0, x1, h, component)
     }
 
     #[test]

@@ -7,14 +7,7 @@ use crate::reject::pairs::{best_pair, NOT_A_PAIR};
 
 /// An atom of solid ink at `[x0, x1) × [0, h)`.
 fn atom(x0: usize, x1: usize, h: usize, component: usize) -> Atom {
-    Atom {
-        bounds: Bounds { x0, y0: 0, x1, y1: h },
-        ink: Gray::filled(x1 - x0, h, 1.0),
-        component,
-        piece: component,
-        fine: false,
-        cut_doubt: 0.0,
-    }
+    Atom::solid(x0, x1, h, component)
 }
 
 /// A reader that likes the groups whose boxes span exactly one of `good`.

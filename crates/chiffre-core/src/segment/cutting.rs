@@ -113,15 +113,40 @@ pub const BESIDE_MOST_NOT_A_PAIR: f32 = 0.9;
 /// everything, so every such component is cut there, as before.
 pub const SURE_WHOLE: f32 = -0.051_293;
 
+/// A component beside others at least this many line heights wide that the
+/// network reads surely as one digit ([`SURE_WHOLE`]) is cut all the same
+/// when the pair reader reads it as two digits, "not a pair" at most
+/// [`SURE_PAIR`]: the network and its judges can be sure of a "96" as an 8,
+/// a "93" with the 3 in the 9's tail as a 9, a "50" as a 0 (in the first set
+/// of bench/numbers.sh, 3 of the 20 numbers with touching digits that lost
+/// one); cut, the grouping weighs the pair reader's say
+/// ([`super::WHOLE_DOUBT`]). Measured on the four sets of 1,000 numbers
+/// (2026-12-08, AMD EPYC, `chiffre train` seeds 1 and 2; digit error with
+/// touching digits, seed 1 / seed 2; before: 3.09, 3.28, 2.82, 2.95 / 2.59,
+/// 2.53, 2.82, 2.85 %): **1.0 line heights, at most 0.1: 2.99, 3.28, 2.69,
+/// 2.92 / 2.59, 2.50, 2.79, 2.85 %**, numbers apart and their count as
+/// before but for one wide single digit cut with seed 2 (one set: apart
+/// 1.30 → 1.35 %, count right apart 98.91 → 98.69 %); 0.9 and 0.1 the same
+/// with seed 1, and one more such digit with seed 2 (count right apart
+/// 99.19 → 98.99 % on the first set); 1.1 and 0.1: seed 1 touching 2.99,
+/// 3.28, 2.79, 2.95 %; 0.75 and 0.1 as 0.9; 0.9 and 0.3 or 0.5: seed 1
+/// 2.99, 3.28, 2.66, 2.92 %. Letters and words read as before.
+pub const SURE_PAIR_WIDE: f32 = 1.0;
+/// See [`SURE_PAIR_WIDE`].
+pub const SURE_PAIR: f32 = 0.1;
+
 /// Whether a component `width` line heights wide (at least the width that
 /// asks), read whole as `scored`, stays whole: read surely enough
-/// ([`SURE_WHOLE`]; alone and narrower than [`WIDE_ALONE`], [`ALONE_DOUBT`]),
-/// or a letter ([`LETTER`]) that `reads_as_pair` (asked only then, with the
-/// most "not a pair" that still makes a pair) does not call two digits.
+/// ([`SURE_WHOLE`]; alone and narrower than [`WIDE_ALONE`], [`ALONE_DOUBT`])
+/// unless beside others, at least [`SURE_PAIR_WIDE`] wide and read by
+/// `reads_as_pair` as two digits ("not a pair" at most [`SURE_PAIR`]); or a
+/// letter ([`LETTER`]) that `reads_as_pair` (asked then with the most "not a
+/// pair" that still makes a pair) does not call two digits. `reads_as_pair`
+/// is asked only in those two cases.
 pub(super) fn stays_whole(scored: Scored, width: f32, alone: bool, reads_as_pair: impl FnOnce(f32) -> bool) -> bool {
     let narrow = alone && width <= WIDE_ALONE;
     if scored.log_whole >= if narrow { ALONE_DOUBT } else { SURE_WHOLE } {
-        return true;
+        return alone || width < SURE_PAIR_WIDE || !reads_as_pair(SURE_PAIR);
     }
     let most_not_a_pair = if alone { ALONE_MOST_NOT_A_PAIR } else { BESIDE_MOST_NOT_A_PAIR };
     (alone || width <= LETTER_WIDE) && scored.not_a_digit >= LETTER && !reads_as_pair(most_not_a_pair)
@@ -144,7 +169,7 @@ mod tests {
     }
 
     fn never(_: f32) -> bool {
-        panic!("the pair reader is asked only of a letter")
+        panic!("the pair reader is asked only of a letter or of a wide sure digit")
     }
 
     #[test]
@@ -154,6 +179,15 @@ mod tests {
         assert!(stays_whole(read(0.5, 0.9), 1.0, false, |most| most < BESIDE_MOST_NOT_A_PAIR), "a letter");
         assert!(!stays_whole(read(0.5, 0.9), 1.0, false, |_| true), "unless it reads as a pair");
         assert!(!stays_whole(read(0.5, 0.9), LETTER_WIDE + 0.1, false, never), "wider: digits or a word, cut");
+    }
+
+    #[test]
+    fn a_wide_sure_digit_beside_others_is_cut_when_the_pair_reader_is_sure_of_two() {
+        let wide = SURE_PAIR_WIDE + 0.1;
+        assert!(stays_whole(read(0.99, 0.0), wide, false, |most| most < SURE_PAIR), "not a pair: whole");
+        assert!(!stays_whole(read(0.99, 0.0), wide, false, |most| most >= SURE_PAIR), "two digits: cut");
+        assert!(stays_whole(read(0.99, 0.0), SURE_PAIR_WIDE - 0.1, false, never), "narrower: the reader is not asked");
+        assert!(stays_whole(read(0.99, 0.0), wide, true, never), "alone: one digit, not asked");
     }
 
     #[test]

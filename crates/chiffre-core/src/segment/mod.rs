@@ -16,7 +16,8 @@
 //! 4. [`classify`]: decimal points and minus signs;
 //! 5. [`candidate_cuts`], [`path_valleys`] and [`separating_path`]: a
 //!    component too wide for one digit, unless the network reads it surely
-//!    as one ([`SURE_WHOLE`]), is cut into parts along the gaps where digits
+//!    as one ([`SURE_WHOLE`]) and the pair reader does not read it surely
+//!    as two ([`SURE_PAIR`]), is cut into parts along the gaps where digits
 //!    may touch (and finer parts, where a cut may move to); the picture's
 //!    only mark is cut when it reads doubtfully whole ([`ALONE_DOUBT`]),
 //!    and no component the judges call a letter is ([`LETTER`]);
@@ -46,8 +47,8 @@ pub use components::{connected_components, Component, Components};
 pub use cut_pairs::{CUT_DOUBT, CUT_DOUBT_WIDEST, WHOLE_DOUBT};
 use cutting::{read_as_pair, stays_whole};
 pub use cutting::{
-    ALONE_CUT_COST, ALONE_DOUBT, ALONE_MOST_NOT_A_PAIR, BESIDE_MOST_NOT_A_PAIR, LETTER, LETTER_WIDE, SURE_WHOLE, WIDE,
-    WIDE_ALONE,
+    ALONE_CUT_COST, ALONE_DOUBT, ALONE_MOST_NOT_A_PAIR, BESIDE_MOST_NOT_A_PAIR, LETTER, LETTER_WIDE, SURE_PAIR,
+    SURE_PAIR_WIDE, SURE_WHOLE, WIDE, WIDE_ALONE,
 };
 pub use group::{best_grouping, best_groups, render, Atom, Group, GroupReader, PairGroupReader, MAX_ATOMS, WIDE_WHOLE};
 pub use lines::{find_lines, typical_height, Line};

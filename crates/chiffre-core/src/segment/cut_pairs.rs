@@ -2,9 +2,9 @@
 //! that was cut into parts, read whole once per line: how much cutting it
 //! costs ([`Atom::cut_doubt`], when the reader is sure it is no pair of
 //! digits) and reading it whole as one digit ([`Atom::whole_doubt`], when
-//! the reader is sure it is a pair), and, for one cut in two, each part's side of the pair it reads
-//! ([`hints`], which [`crate::reading`] weighs beside the network's reading
-//! of that part).
+//! the reader is sure it is a pair), and, for one cut in two, each part's
+//! side of the pair it reads ([`hints`], which [`crate::reading`] weighs
+//! beside the network's reading of that part).
 
 use super::group::{render, whole_component, Atom, Group};
 use super::pairing::MOST_NOT_A_PAIR;
@@ -47,10 +47,10 @@ pub const CUT_DOUBT: f32 = 0.25;
 pub const WHOLE_DOUBT: f32 = 0.5;
 /// Components wider than this many line heights are several digits (or a
 /// word), not one digit or a pair, whatever the pair reader says of them:
-/// neither their cutting nor their reading whole costs a doubt. Measured as [`CUT_DOUBT`], at 0.5, seed 1:
-/// 1.1 count right apart on the first set 99.19 %, 1.3 99.39 %, 1.5
-/// 99.80 %, 2.0 99.80 % with touching 3.16 % (1.5: 3.15 %). At 0.25, 1.8:
-/// touching 3.12 %.
+/// neither their cutting nor their reading whole costs a doubt. Measured as
+/// [`CUT_DOUBT`], at 0.5, seed 1: 1.1 count right apart on the first set
+/// 99.19 %, 1.3 99.39 %, 1.5 99.80 %, 2.0 99.80 % with touching 3.16 % (1.5:
+/// 3.15 %). At 0.25, 1.8: touching 3.12 %.
 pub const CUT_DOUBT_WIDEST: f32 = 1.5;
 
 /// The pair reader's reading of a component cut into parts.
@@ -156,15 +156,13 @@ mod tests {
         // Component 0 cut in two, 1 whole, 2 cut in three.
         let atoms =
             [atom(0, 20, 0), atom(20, 40, 0), atom(50, 80, 1), atom(90, 100, 2), atom(100, 110, 2), atom(110, 130, 2)];
-        let mut calls = 0;
-        let mut widths = Vec::new();
+        let mut batches = Vec::new();
         let mut reader = |inputs: &[&[f32]]| {
-            calls += 1;
-            widths.push(inputs.len());
+            batches.push(inputs.len());
             inputs.iter().flat_map(|_| row(0.3)).collect()
         };
         let readings = read_cut_components(&atoms, Some(&mut reader));
-        assert_eq!((calls, widths), (1, vec![2]));
+        assert_eq!(batches, vec![2], "one call, with the two cut components");
         let runs: Vec<(usize, usize)> = readings.iter().map(|r| r.atoms).collect();
         assert_eq!(runs, vec![(0, 2), (3, 6)]);
         assert!(read_cut_components(&atoms, None).is_empty(), "no reader, no reading");

@@ -194,8 +194,9 @@ pub struct Group {
 /// documentation. Every atom is in one group, except stray marks left out.
 /// Each group that cuts a component (holds part of one) costs `cut_cost`
 /// more, and the component's [`Atom::cut_doubt`] (the larger one, when it
-/// cuts two); a cut component read whole costs its [`Atom::whole_doubt`]. `read` is called once with every group to try, then once per cut
-/// that may move to a fine cut ([`Atom::fine`]), with the groups on either side.
+/// cuts two); a cut component read whole costs its [`Atom::whole_doubt`].
+/// `read` is called once with every group to try, then once per cut that
+/// may move to a fine cut ([`Atom::fine`]), with the groups on either side.
 pub fn best_groups(atoms: &[Atom], height: f32, cut_cost: f32, read: &mut GroupReader<'_>) -> Vec<(usize, usize)> {
     best_grouping(atoms, height, cut_cost, read, None, Trying::Every).into_iter().map(|g| (g.from, g.to)).collect()
 }

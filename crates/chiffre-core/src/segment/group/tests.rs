@@ -97,6 +97,29 @@ fn a_run_far_too_wide_for_one_digit_is_read_as_its_parts() {
 }
 
 #[test]
+fn the_pair_readers_doubts_weigh_on_cutting_and_on_reading_whole() {
+    // One component 1.2 line heights wide, cut in two: each part reads at
+    // -0.5, the whole at -1.5 (the parts win by half a nat).
+    let cut = |cut_doubt: f32, whole_doubt: f32| -> Vec<Atom> {
+        (0..2).map(|k| Atom { cut_doubt, whole_doubt, ..atom(24 * k, 24 * k + 24, 40, 0) }).collect()
+    };
+    let mut read = |groups: &[(Bounds, Gray)]| -> Vec<f32> {
+        groups.iter().map(|(b, _)| if b.width() == 48 { -1.5 } else { -0.5 }).collect()
+    };
+    assert_eq!(best_groups(&cut(0.0, 0.0), 40.0, 0.0, &mut read), vec![(0, 1), (1, 2)]);
+    // Sure it is no pair: each cut group pays 0.3, the whole wins.
+    assert_eq!(best_groups(&cut(0.3, 0.0), 40.0, 0.0, &mut read), vec![(0, 2)]);
+    // Sure it is a pair too: reading it whole pays 1, the cut wins again.
+    assert_eq!(best_groups(&cut(0.3, 1.0), 40.0, 0.0, &mut read), vec![(0, 1), (1, 2)]);
+    // Two components side by side pay neither: their doubts are about being cut.
+    let apart: Vec<Atom> = (0..2).map(|k| Atom { cut_doubt: 5.0, ..atom(26 * k, 26 * k + 24, 40, k) }).collect();
+    let mut each = |groups: &[(Bounds, Gray)]| -> Vec<f32> {
+        groups.iter().map(|(b, _)| if b.width() == 24 { -0.5 } else { -5.0 }).collect()
+    };
+    assert_eq!(best_groups(&apart, 40.0, 0.0, &mut each), vec![(0, 1), (1, 2)]);
+}
+
+#[test]
 fn a_stray_mark_that_reads_as_no_digit_is_left_out() {
     // A digit, a short bar (a 5's top drawn apart, too far to join it), a digit.
     let atoms = vec![atom(0, 20, 40, 0), atom(30, 60, 8, 1), atom(70, 90, 40, 2)];

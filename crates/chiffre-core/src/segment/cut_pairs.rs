@@ -6,7 +6,7 @@
 //! side of the pair it reads ([`hints`], which [`crate::reading`] weighs
 //! beside the network's reading of that part).
 
-use super::group::{render, whole_component, Atom, Group};
+use super::group::{render, whole_component, whole_components, width_of, Atom, Group};
 use super::pairing::MOST_NOT_A_PAIR;
 use super::PairInputReader;
 use crate::reject::pairs::{digit_marginals, pair_input, NOT_A_PAIR, PAIR_CLASSES};
@@ -67,15 +67,8 @@ pub struct CutReading {
 /// pair reader, or when it answers amiss.
 pub(super) fn read_cut_components(atoms: &[Atom], read_pairs: Option<&mut PairInputReader<'_>>) -> Vec<CutReading> {
     let Some(read_pairs) = read_pairs else { return Vec::new() };
-    // A component's atoms are consecutive: it was cut when it has two or more.
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    for (k, atom) in atoms.iter().enumerate() {
-        match runs.last_mut() {
-            Some(last) if atoms[last.0].component == atom.component => last.1 = k + 1,
-            _ => runs.push((k, k + 1)),
-        }
-    }
-    let asked: Vec<((usize, usize), Vec<f32>)> = runs
+    // A component was cut when it has two atoms or more.
+    let asked: Vec<((usize, usize), Vec<f32>)> = whole_components(atoms)
         .into_iter()
         .filter(|&(from, to)| to - from > 1)
         .filter_map(|(from, to)| pair_input(&render(&atoms[from..to]).1).map(|input| ((from, to), input)))
@@ -102,9 +95,7 @@ pub(super) fn read_cut_components(atoms: &[Atom], read_pairs: Option<&mut PairIn
 pub(super) fn doubt_cuts(atoms: &mut [Atom], readings: &[CutReading], line_height: f32) {
     for reading in readings {
         let (from, to) = reading.atoms;
-        let left = atoms[from..to].iter().map(|a| a.bounds.x0).min().unwrap_or(0);
-        let right = atoms[from..to].iter().map(|a| a.bounds.x1).max().unwrap_or(0);
-        if right.saturating_sub(left) as f32 > CUT_DOUBT_WIDEST * line_height {
+        if width_of(&atoms[from..to]) as f32 > CUT_DOUBT_WIDEST * line_height {
             continue;
         }
         let not_a_pair = reading.row[NOT_A_PAIR];

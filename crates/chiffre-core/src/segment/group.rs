@@ -151,12 +151,14 @@ pub(super) fn whole_component(atoms: &[Atom], from: usize, to: usize) -> bool {
 /// True when atoms `[from, to)` are a whole component cut into parts and
 /// wider than [`WIDE_WHOLE`] line heights.
 fn wide_whole(atoms: &[Atom], from: usize, to: usize, height: f32) -> bool {
-    if to - from < 2 || !whole_component(atoms, from, to) {
-        return false;
-    }
-    let right = atoms[from..to].iter().map(|a| a.bounds.x1).max().unwrap_or(0);
-    let left = atoms[from..to].iter().map(|a| a.bounds.x0).min().unwrap_or(0);
-    right.saturating_sub(left) as f32 > WIDE_WHOLE * height
+    to - from >= 2 && whole_component(atoms, from, to) && width_of(&atoms[from..to]) as f32 > WIDE_WHOLE * height
+}
+
+/// How wide the ink of `atoms` is, from the leftmost to the rightmost (0: none).
+pub(super) fn width_of(atoms: &[Atom]) -> usize {
+    let right = atoms.iter().map(|a| a.bounds.x1).max().unwrap_or(0);
+    let left = atoms.iter().map(|a| a.bounds.x0).min().unwrap_or(0);
+    right.saturating_sub(left)
 }
 
 /// True when atoms `[from, to)` may be one digit at line height `height`:
@@ -466,8 +468,9 @@ fn stray_ending_at(atoms: &[Atom], to: usize, height: f32) -> Option<usize> {
     (short && whole_component(atoms, from, to)).then_some(from)
 }
 
-/// One group per component, as the atoms came.
-fn whole_components(atoms: &[Atom]) -> Vec<(usize, usize)> {
+/// One group per component, as the atoms came: each component's atoms
+/// `[from, to)` (they are consecutive).
+pub(super) fn whole_components(atoms: &[Atom]) -> Vec<(usize, usize)> {
     let mut out: Vec<(usize, usize)> = Vec::new();
     for (k, atom) in atoms.iter().enumerate() {
         match out.last_mut() {
